@@ -1,0 +1,3 @@
+"""Placeholder until the domain rules land."""
+
+RULES: list = []
