@@ -1,0 +1,128 @@
+"""Customer-managed KMS keys that only Secrets Manager may use, on behalf of named roles."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws import actions
+from components.aws.iam import sid, via_secrets_manager
+
+
+@dataclass(frozen=True)
+class KeyUser:
+    """A role allowed to use the key through Secrets Manager, for the named secret paths only."""
+
+    label: str  # workload name, for the statement id
+    principal_arn: pulumi.Input[str]
+    secret_paths: Sequence[str]
+    access: str  # "read" | "write"
+
+
+def secret_arn_patterns(account_id: str, regions: Sequence[str], paths: Sequence[str]) -> list[str]:
+    """Secrets Manager appends `-` and six random characters to every secret's ARN.
+
+    The key policy must name its secrets before they exist (they are encrypted with this key),
+    so it matches that suffix with exactly six `?`, never `*`.
+    """
+    return [f"arn:aws:secretsmanager:{r}:{account_id}:secret:{p}-??????" for p in paths for r in regions]
+
+
+def key_policy(account_id: str, regions: Sequence[str], users: Sequence[tuple[KeyUser, str]]) -> str:
+    """The policy of a key: the account root administers, each user decrypts (and, for writers,
+    makes data keys) only via Secrets Manager and only for its own secrets' encryption context."""
+    statements: list[dict] = [
+        {
+            "Sid": "AccountRootAdministers",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+            "Action": actions.checked(actions.KEY_ADMIN),
+            "Resource": "*",
+        }
+    ]
+    for user, principal_arn in users:
+        statements.append(
+            {
+                "Sid": sid(user.access, user.label),
+                "Effect": "Allow",
+                "Principal": {"AWS": principal_arn},
+                "Action": actions.checked(actions.KEY_WRITE if user.access == "write" else actions.KEY_READ),
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"kms:ViaService": via_secrets_manager(regions), "kms:CallerAccount": account_id},
+                    "StringLike": {
+                        "kms:EncryptionContext:SecretARN": secret_arn_patterns(account_id, regions, user.secret_paths)
+                    },
+                },
+            }
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=2)
+
+
+@dataclass(frozen=True)
+class EncryptionKeyArgs:
+    account_id: str
+    region: str
+    alias: str
+    description: str
+    deletion_window_days: int
+    protect: bool
+    tags: dict[str, str]
+    replica_regions: Sequence[str] = ()
+    users: Sequence[KeyUser] = field(default_factory=tuple)
+
+
+class EncryptionKey(pulumi.ComponentResource):
+    """A symmetric CMK with yearly rotation, an alias, and a replica in each replica region."""
+
+    def __init__(self, name: str, args: EncryptionKeyArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("secrets-platform:aws:EncryptionKey", name, None, opts)
+        self.regions = (args.region, *args.replica_regions)
+        policy = pulumi.Output.all(*[u.principal_arn for u in args.users]).apply(
+            lambda arns: key_policy(args.account_id, self.regions, list(zip(args.users, arns)))
+        )
+        # Prod keys survive `pulumi destroy` and a deleted config entry: protect and retain.
+        guarded = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description=args.description,
+            enable_key_rotation=True,
+            rotation_period_in_days=365,
+            deletion_window_in_days=args.deletion_window_days,
+            multi_region=bool(args.replica_regions),
+            policy=policy,
+            tags=args.tags,
+            opts=guarded,
+        )
+        aws.kms.Alias(f"{name}-alias", name=args.alias, target_key_id=self.key.key_id, opts=pulumi.ResourceOptions(parent=self))
+        self.replica_keys = {
+            region: aws.kms.ReplicaKey(
+                f"{name}-key-{region}",
+                region=region,
+                primary_key_arn=self.key.arn,
+                description=args.description,
+                deletion_window_in_days=args.deletion_window_days,
+                policy=policy,
+                tags=args.tags,
+                opts=guarded,
+            )
+            for region in args.replica_regions
+        }
+        for region, replica in self.replica_keys.items():
+            aws.kms.Alias(
+                f"{name}-alias-{region}",
+                region=region,
+                name=args.alias,
+                target_key_id=replica.key_id,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        self.key_arn = self.key.arn
+        self.replica_key_arns = {region: replica.arn for region, replica in self.replica_keys.items()}
+        self.register_outputs({"key_arn": self.key_arn, "replica_key_arns": self.replica_key_arns})
+
+    def arn_in(self, region: str) -> pulumi.Output[str]:
+        return self.key_arn if region == self.regions[0] else self.replica_key_arns[region]

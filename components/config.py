@@ -1,0 +1,503 @@
+"""The typed stack spec: the whole `secrets-platform:` config namespace of one stack.
+
+This is the only module that reads `pulumi.Config`. Secrets appear here as references
+(names, paths, config keys), never as values. Classification supplies defaults; an
+explicit setting always wins and is validated. Every problem is reported as one line
+naming the stack file and key path, e.g.
+
+    Pulumi.prod.yaml: secrets-platform:secrets[3].rotation.days: must be between 1 and 1000 (got 0)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from dataclasses import dataclass
+from enum import Enum
+from typing import Annotated, Any, Iterable, Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+
+NAMESPACE = "secrets-platform"
+# Initial secret values live in their own namespace, set with `pulumi config set --secret`,
+# so the spec itself never holds a value: `initial-value:<secret name>`.
+INITIAL_VALUE_NAMESPACE = "initial-value"
+
+
+class Environment(str, Enum):
+    DEV = "dev"
+    STAGING = "staging"
+    PROD = "prod"
+
+
+class Classification(str, Enum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+@dataclass(frozen=True)
+class ClassPolicy:
+    """What a classification demands (EONPRO seed 003)."""
+
+    max_rotation_days: int | None  # None: rotation not required
+    dedicated_key: bool
+
+
+CLASS_POLICY: dict[Classification, ClassPolicy] = {
+    Classification.CRITICAL: ClassPolicy(max_rotation_days=365, dedicated_key=True),
+    Classification.HIGH: ClassPolicy(max_rotation_days=90, dedicated_key=False),
+    Classification.MEDIUM: ClassPolicy(max_rotation_days=180, dedicated_key=False),
+    Classification.LOW: ClassPolicy(max_rotation_days=None, dedicated_key=False),
+}
+
+PROD_RECOVERY_WINDOW_DAYS = 30
+NONPROD_RECOVERY_WINDOW_DAYS = 7
+MIN_PROD_RECOVERY_WINDOW_DAYS = 7
+# The key every non-critical secret without an explicit `key` is encrypted with.
+SHARED_KEY_NAME = "shared"
+
+ROTATION_KINDS = ("none", "manual", "generic", "postgres-single", "postgres-alternating")
+RotationKind = Literal["none", "manual", "generic", "postgres-single", "postgres-alternating"]
+Backend = Literal["aws", "vault", "azure"]
+IMPLEMENTED_BACKENDS = ("aws",)
+
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")]
+Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")]
+DnsLabel = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
+TagValue = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_ .:/=+\-@]{0,256}$")]
+
+_RATE = re.compile(r"^rate\((\d+) (hour|hours|day|days)\)$")
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*?,/\-#L W]+$")
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AwsSpec(_Spec):
+    account_id: Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
+    region: Region
+    replica_regions: tuple[Region, ...] = ()
+    """Regions the estate may replicate secrets into; a secret opts in with its own `replica_regions`."""
+    deployer_role_arn: Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z\-]*:iam::\d{12}:role/[\w+=,.@/\-]+$")] | None = None
+    """The role `pulumi up` runs as; needed only to write initial values through the CMK."""
+
+
+class ClusterSpec(_Spec):
+    oidc_issuer_url: Annotated[str, StringConstraints(pattern=r"^https://[a-z0-9.\-]+(/[A-Za-z0-9._\-]+)*$")]
+    oidc_provider_arn: Annotated[
+        str, StringConstraints(pattern=r"^arn:aws[a-z\-]*:iam::\d{12}:oidc-provider/[a-z0-9.\-]+(/[A-Za-z0-9._\-]+)*$")
+    ]
+
+    @property
+    def issuer_host_path(self) -> str:
+        """The issuer as IAM condition keys spell it: without `https://`."""
+        return self.oidc_issuer_url.removeprefix("https://")
+
+
+class StackTags(_Spec):
+    owner: TagValue
+    cost_centre: TagValue
+    extra: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:/=+\-@]{1,128}$")], TagValue] = {}
+
+
+class KeySpec(_Spec):
+    name: Name
+    alias: Annotated[str, StringConstraints(pattern=r"^alias/[A-Za-z0-9/_\-]{1,250}$")] | None = None
+    description: str = ""
+    deletion_window_days: int = Field(default=30, ge=7, le=30)
+
+    @field_validator("alias")
+    @classmethod
+    def _not_aws_managed(cls, value: str | None) -> str | None:
+        if value is not None and value.startswith("alias/aws/"):
+            raise ValueError("alias/aws/ is reserved for AWS managed keys; choose another alias")
+        return value
+
+
+class RotationSpec(_Spec):
+    kind: RotationKind
+    days: int | None = Field(default=None, ge=1, le=1000)
+    schedule: str | None = None
+    window: Annotated[str, StringConstraints(pattern=r"^([1-9]|1\d|2[0-4])h$")] | None = None
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_expression(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_schedule_expression(value)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RotationSpec:
+        if self.days is not None and self.schedule is not None:
+            raise ValueError("set either days or schedule, not both")
+        if self.kind == "none" and (self.days is not None or self.schedule is not None or self.window is not None):
+            raise ValueError("kind none takes no days, schedule or window")
+        return self
+
+
+class SecretSpec(_Spec):
+    name: Name
+    path: str | None = None
+    description: str = ""
+    classification: Classification
+    backend: Backend = "aws"
+    key: Name | None = None
+    rotation: RotationSpec | None = None
+    replica_regions: tuple[Region, ...] = ()
+    recovery_window_days: int | None = None
+    initial_value: Literal["none", "config"] = "none"
+    tags: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:/=+\-@]{1,128}$")], TagValue] = {}
+
+    @field_validator("recovery_window_days")
+    @classmethod
+    def _window_range(cls, value: int | None) -> int | None:
+        if value is not None and value != 0 and not 7 <= value <= 30:
+            raise ValueError(f"must be 0 (force delete) or between 7 and 30 (got {value})")
+        return value
+
+
+class WorkloadSpec(_Spec):
+    name: Name
+    namespace: DnsLabel
+    service_account: DnsLabel
+    reads: tuple[Name, ...] = ()
+    writes: tuple[Name, ...] = ()
+
+
+class StackSpec(_Spec):
+    environment: Environment
+    prefix: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9\-_/{}]*\{env\}[a-z0-9\-_/]*/$")]
+    """Secret path prefix with `{env}`, e.g. `autolytiq/{env}/`; resource names use its slug."""
+    aws: AwsSpec
+    cluster: ClusterSpec | None = None
+    tags: StackTags
+    keys: tuple[KeySpec, ...] = ()
+    secrets: tuple[SecretSpec, ...]
+    workloads: tuple[WorkloadSpec, ...] = ()
+
+    # ----- derived values: one place for each default -----
+
+    @property
+    def is_prod(self) -> bool:
+        return self.environment is Environment.PROD
+
+    @property
+    def path_prefix(self) -> str:
+        return self.prefix.format(env=self.environment.value)
+
+    @property
+    def slug(self) -> str:
+        """`autolytiq/{env}/` -> `autolytiq-prod`: the prefix of physical resource names."""
+        return "-".join(part for part in self.path_prefix.split("/") if part)
+
+    def secret_path(self, secret: SecretSpec) -> str:
+        return secret.path or f"{self.path_prefix}{secret.name}"
+
+    def recovery_window_days(self, secret: SecretSpec) -> int:
+        if secret.recovery_window_days is not None:
+            return secret.recovery_window_days
+        return PROD_RECOVERY_WINDOW_DAYS if self.is_prod else NONPROD_RECOVERY_WINDOW_DAYS
+
+    def rotation(self, secret: SecretSpec) -> RotationSpec:
+        """The effective rotation: the declared one with the class cadence filled in."""
+        declared = secret.rotation
+        max_days = CLASS_POLICY[secret.classification].max_rotation_days
+        if declared is None:
+            return RotationSpec(kind="none")
+        if declared.kind != "none" and declared.days is None and declared.schedule is None:
+            return declared.model_copy(update={"days": max_days or 365})
+        return declared
+
+    def key_name(self, secret: SecretSpec) -> str:
+        """Explicit key, else a dedicated key for critical secrets, else the shared key."""
+        if secret.key is not None:
+            return secret.key
+        if CLASS_POLICY[secret.classification].dedicated_key:
+            return secret.name
+        return SHARED_KEY_NAME
+
+    def effective_keys(self) -> tuple[KeySpec, ...]:
+        """Declared keys plus the implicit ones the secrets need, in a stable order."""
+        keys = {k.name: k for k in self.keys}
+        for secret in self.secrets:
+            name = self.key_name(secret)
+            if name not in keys:
+                keys[name] = KeySpec(name=name, description=f"Encrypts the {secret.name} secret" if name == secret.name else "Encrypts shared secrets")
+        return tuple(keys.values())
+
+    def key_alias(self, key: KeySpec) -> str:
+        return key.alias or f"alias/{self.slug}/{key.name}"
+
+    def secrets_of_key(self, key_name: str) -> tuple[SecretSpec, ...]:
+        return tuple(s for s in self.secrets if self.key_name(s) == key_name)
+
+    def readers(self, secret: SecretSpec) -> tuple[WorkloadSpec, ...]:
+        return tuple(w for w in self.workloads if secret.name in w.reads)
+
+    def writers(self, secret: SecretSpec) -> tuple[WorkloadSpec, ...]:
+        return tuple(w for w in self.workloads if secret.name in w.writes)
+
+    def tags_for(self, classification: Classification | None = None, **extra: str) -> dict[str, str]:
+        tags = {
+            **self.tags.extra,
+            "environment": self.environment.value,
+            "owner": self.tags.owner,
+            "cost-centre": self.tags.cost_centre,
+            "managed-by": NAMESPACE,
+        }
+        if classification is not None:
+            tags["classification"] = classification.value
+        return {**tags, **extra}
+
+
+# ----- schedule expressions -----
+
+
+def check_schedule_expression(expr: str) -> None:
+    """Secrets Manager accepts `rate(N days|hours)` and six-field `cron(...)` expressions."""
+    rate = _RATE.match(expr)
+    if rate:
+        amount, unit = int(rate.group(1)), rate.group(2)
+        limit = 1000 if unit.startswith("day") else 24 * 1000
+        if not 1 <= amount <= limit:
+            raise ValueError(f"rate amount must be between 1 and {limit} {unit.rstrip('s')}s")
+        if unit.startswith("hour") and amount < 4:
+            raise ValueError("rotation more often than every 4 hours is not allowed")
+        return
+    if expr.startswith("cron(") and expr.endswith(")"):
+        fields = expr[5:-1].split(" ")
+        if len(fields) == 6 and all(_CRON_FIELD.match(f) for f in fields):
+            day_of_month, day_of_week = fields[2], fields[4]
+            if (day_of_month == "?") == (day_of_week == "?"):
+                raise ValueError("cron needs `?` in exactly one of day-of-month and day-of-week")
+            return
+        raise ValueError("cron needs six fields: minutes hours day-of-month month day-of-week year")
+    raise ValueError("must be rate(N days), rate(N hours) or cron(minutes hours day-of-month month day-of-week year)")
+
+
+# ----- problems and their rendering -----
+
+
+@dataclass(frozen=True)
+class Problem:
+    location: tuple[str | int, ...]
+    message: str
+
+
+class ConfigError(Exception):
+    """Invalid stack config: one line per problem, never a secret value."""
+
+    def __init__(self, source: str, problems: Iterable[Problem]):
+        self.source = source
+        self.problems = tuple(problems)
+        super().__init__("\n".join(self.lines()))
+
+    def lines(self) -> list[str]:
+        return [f"{self.source}: {format_key_path(p.location)}: {p.message}" for p in self.problems]
+
+
+def format_key_path(location: tuple[str | int, ...]) -> str:
+    if not location:
+        return NAMESPACE
+    head, *rest = location
+    text = f"{NAMESPACE}:{head}"
+    for part in rest:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text
+
+
+def _describe(value: Any) -> str:
+    """What the user wrote, without echoing text: strings may be secrets pasted in the wrong place."""
+    if isinstance(value, bool):
+        return f"got {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"got {value}"
+    if value is None:
+        return "got null"
+    if isinstance(value, str):
+        return f"got a string of {len(value)} characters"
+    return f"got {'a list' if isinstance(value, list) else 'an object' if isinstance(value, dict) else type(value).__name__}"
+
+
+def _pydantic_problem(error: Mapping[str, Any]) -> Problem:
+    kind, loc, ctx = error["type"], tuple(error["loc"]), error.get("ctx") or {}
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        return Problem(loc, "unknown key; remove it or check its spelling")
+    if kind == "missing":
+        return Problem(loc, "required key is missing")
+    if kind in ("enum", "literal_error"):
+        return Problem(loc, f"must be one of {ctx.get('expected', '')} ({_describe(value)})")
+    if kind == "string_pattern_mismatch":
+        return Problem(loc, f"must match {ctx['pattern']} ({_describe(value)})")
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        return Problem(loc, f"{error['msg'].lower()} ({_describe(value)})")
+    if kind == "value_error":
+        return Problem(loc, str(ctx.get("error", error["msg"])))
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        expected = kind.removesuffix("_type").removesuffix("_parsing").replace("_", " ")
+        expected = {"model": "an object", "dict": "an object", "tuple": "a list", "list": "a list", "string": "a string"}.get(expected, f"a {expected}")
+        hint = " (quote it in YAML)" if expected == "a string" and isinstance(value, (int, float)) else ""
+        return Problem(loc, f"must be {expected}{hint} ({_describe(value)})")
+    return Problem(loc, f"{error['msg']} ({_describe(value)})")
+
+
+# ----- cross-field checks: references, uniqueness, environment rules -----
+
+
+def _duplicates(names: Iterable[str]) -> dict[str, list[int]]:
+    seen: dict[str, list[int]] = {}
+    for index, name in enumerate(names):
+        seen.setdefault(name, []).append(index)
+    return {name: idx for name, idx in seen.items() if len(idx) > 1}
+
+
+def _cross_checks(spec: StackSpec) -> list[Problem]:
+    problems: list[Problem] = []
+    for field, items in (("secrets", spec.secrets), ("keys", spec.keys), ("workloads", spec.workloads)):
+        for name, indexes in _duplicates(i.name for i in items).items():
+            for index in indexes[1:]:
+                problems.append(Problem((field, index, "name"), f"duplicate name '{name}' (first at {field}[{indexes[0]}])"))
+    for path, indexes in _duplicates(spec.secret_path(s) for s in spec.secrets).items():
+        problems.append(Problem(("secrets", indexes[1], "path"), f"path '{path}' is already used by secrets[{indexes[0]}]"))
+
+    declared_keys = {k.name for k in spec.keys}
+    for index, secret in enumerate(spec.secrets):
+        at = ("secrets", index)
+        if secret.backend not in IMPLEMENTED_BACKENDS:
+            problems.append(Problem((*at, "backend"), f"backend '{secret.backend}' is not available yet; allowed: {', '.join(IMPLEMENTED_BACKENDS)}"))
+        if secret.path is not None and not (secret.path.startswith(spec.path_prefix) and len(secret.path) > len(spec.path_prefix)):
+            problems.append(Problem((*at, "path"), f"must start with the stack prefix '{spec.path_prefix}' and name the secret after it"))
+        if secret.path is not None and not re.fullmatch(r"[A-Za-z0-9/_+=.@\-]{1,512}", secret.path):
+            problems.append(Problem((*at, "path"), "may contain only letters, digits and /_+=.@-"))
+        if secret.key is not None and secret.key not in declared_keys:
+            problems.append(Problem((*at, "key"), f"unknown key '{secret.key}'; declared keys: {', '.join(sorted(declared_keys)) or 'none'}"))
+        key_name = spec.key_name(secret)
+        if CLASS_POLICY[secret.classification].dedicated_key:
+            sharers = [s.name for s in spec.secrets_of_key(key_name) if s.name != secret.name]
+            if sharers:
+                problems.append(Problem((*at, "key"), f"critical secrets need a dedicated key; '{key_name}' also encrypts {', '.join(sharers)}"))
+        window = secret.recovery_window_days
+        if spec.is_prod and window is not None and window < MIN_PROD_RECOVERY_WINDOW_DAYS:
+            problems.append(Problem((*at, "recovery_window_days"), f"must be at least {MIN_PROD_RECOVERY_WINDOW_DAYS} in prod (got {window}); 0 (force delete) is allowed only outside prod"))
+        for r_index, region in enumerate(secret.replica_regions):
+            if region not in spec.aws.replica_regions:
+                problems.append(Problem((*at, "replica_regions", r_index), f"region '{region}' is not in aws.replica_regions ({', '.join(spec.aws.replica_regions) or 'none declared'})"))
+        if len(set(secret.replica_regions)) != len(secret.replica_regions):
+            problems.append(Problem((*at, "replica_regions"), "lists a region twice"))
+        policy = CLASS_POLICY[secret.classification]
+        if secret.rotation is None and policy.max_rotation_days is not None:
+            problems.append(Problem((*at, "rotation"), f"required for classification '{secret.classification.value}' (at most every {policy.max_rotation_days} days); declare kind: {', '.join(k for k in ROTATION_KINDS if k != 'none')}"))
+        if secret.rotation is not None and secret.rotation.kind == "none" and policy.max_rotation_days is not None:
+            problems.append(Problem((*at, "rotation", "kind"), f"classification '{secret.classification.value}' requires rotation at least every {policy.max_rotation_days} days"))
+        if secret.rotation is not None and secret.rotation.days is not None and policy.max_rotation_days is not None and secret.rotation.days > policy.max_rotation_days:
+            problems.append(Problem((*at, "rotation", "days"), f"classification '{secret.classification.value}' allows at most {policy.max_rotation_days} days (got {secret.rotation.days})"))
+
+    if spec.aws.deployer_role_arn is None:
+        for index, secret in enumerate(spec.secrets):
+            if secret.initial_value == "config":
+                problems.append(Problem(("secrets", index, "initial_value"), "needs aws.deployer_role_arn: the key policy must let the deploying role encrypt the initial value"))
+    for r_index, region in enumerate(spec.aws.replica_regions):
+        if region == spec.aws.region:
+            problems.append(Problem(("aws", "replica_regions", r_index), f"'{region}' is the primary region"))
+
+    secret_names = {s.name for s in spec.secrets}
+    for index, workload in enumerate(spec.workloads):
+        for field in ("reads", "writes"):
+            for r_index, name in enumerate(getattr(workload, field)):
+                if name not in secret_names:
+                    problems.append(Problem(("workloads", index, field, r_index), f"unknown secret '{name}'; declared secrets: {', '.join(sorted(secret_names))}"))
+    for sa, indexes in _duplicates(f"{w.namespace}/{w.service_account}" for w in spec.workloads).items():
+        problems.append(Problem(("workloads", indexes[1], "service_account"), f"service account {sa} already belongs to workloads[{indexes[0]}]; one identity per workload"))
+    if spec.workloads and spec.cluster is None:
+        problems.append(Problem(("cluster",), "required when workloads are declared (their roles trust the cluster's OIDC provider)"))
+    if spec.cluster is not None:
+        account = spec.cluster.oidc_provider_arn.split(":")[4]
+        if account != spec.aws.account_id:
+            problems.append(Problem(("cluster", "oidc_provider_arn"), f"belongs to account {account}, not aws.account_id {spec.aws.account_id}"))
+        if not spec.cluster.oidc_provider_arn.endswith("oidc-provider/" + spec.cluster.issuer_host_path):
+            problems.append(Problem(("cluster", "oidc_provider_arn"), "must be the provider of cluster.oidc_issuer_url (arn:...:oidc-provider/<issuer without https://>)"))
+    return problems
+
+
+# ----- entry points -----
+
+
+def parse_stack_spec(raw: Mapping[str, Any], source: str) -> StackSpec:
+    """Validate a `secrets-platform:` namespace (keys without the namespace) into a StackSpec."""
+    try:
+        spec = StackSpec.model_validate(dict(raw))
+    except ValidationError as error:
+        raise ConfigError(source, [_pydantic_problem(e) for e in error.errors(include_url=False)]) from None
+    problems = _cross_checks(spec)
+    if problems:
+        raise ConfigError(source, problems)
+    return spec
+
+
+def _decode(value: Any) -> Any:
+    """Pulumi hands structured config values to programs as JSON text."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def namespace_values(config: Mapping[str, Any]) -> dict[str, Any]:
+    prefix = f"{NAMESPACE}:"
+    return {key[len(prefix):]: _decode(value) for key, value in config.items() if key.startswith(prefix)}
+
+
+def load_stack_spec() -> StackSpec:
+    """Read the running stack's config (real engine or mocks) and validate it."""
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+
+    merged = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    source = f"Pulumi.{pulumi.get_stack()}.yaml"
+    raw = namespace_values(merged)
+    # Top-level scalars such as `environment: prod` must stay strings even if they look like JSON.
+    for scalar in ("environment", "prefix"):
+        if scalar in raw and not isinstance(raw[scalar], str):
+            raw[scalar] = merged[f"{NAMESPACE}:{scalar}"]
+    spec = parse_stack_spec(raw, source)
+    # Checked here, before any resource exists, so a missing value never leaves a half-built plan.
+    problems = [
+        Problem(("secrets", index, "initial_value"), message)
+        for index, secret in enumerate(spec.secrets)
+        if secret.initial_value == "config" and (message := _initial_value_problem(secret.name))
+    ]
+    if problems:
+        raise ConfigError(source, problems)
+    return spec
+
+
+def _initial_value_problem(secret_name: str) -> str | None:
+    from pulumi.runtime import config as runtime_config
+
+    key = f"{INITIAL_VALUE_NAMESPACE}:{secret_name}"
+    if runtime_config.get_config(key) is None:
+        return f"is config but {key} is not set; run `pulumi config set --secret {key} <value>`"
+    if not runtime_config.is_config_secret(key) and key not in runtime_config.get_config_secret_keys_env():
+        return f"{key} must be set with --secret so it is encrypted in the stack file"
+    return None
+
+
+def initial_value(secret: SecretSpec) -> Any:
+    """The secret's initial value as a Pulumi secret Output (checked by load_stack_spec)."""
+    import pulumi
+
+    return pulumi.Config(INITIAL_VALUE_NAMESPACE).require_secret(secret.name)
+
+
+def exit_on_config_error(error: ConfigError) -> None:
+    for line in error.lines():
+        print(line, file=sys.stderr)
+    raise SystemExit(2)

@@ -1,0 +1,163 @@
+"""Mocks that answer like the clouds would: realistic ids and ARNs for every type we emit,
+and a monitor that records each registration with its resource options, secrets redacted."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor
+
+REDACTED = "[secret]"
+
+
+def redact(value: Any) -> Any:
+    """Replace every Pulumi secret in a deserialized property tree: nothing secret is recorded."""
+    if rpc.is_rpc_secret(value):
+        return REDACTED
+    if isinstance(value, dict):
+        return {k: redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _uuid(*parts: str) -> str:
+    return str(uuid.UUID(_digest(*parts)[:32]))
+
+
+def _suffix(*parts: str) -> str:
+    """Secrets Manager's six random ARN characters, stable per resource so plans diff cleanly."""
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    number = int(_digest(*parts), 16)
+    return "".join(alphabet[(number >> (6 * i)) % len(alphabet)] for i in range(6))
+
+
+@dataclass
+class CloudMocks(pulumi.runtime.Mocks):
+    """Answers per resource type. Account and region come from the aws provider's own inputs
+    (the platform pins `allowedAccountIds` and `region`), so the mocks know nothing of the spec."""
+
+    account_id: str = "000000000000"
+    region: str = "us-east-1"
+    provider_regions: dict[str, str] = field(default_factory=dict)
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": self.account_id, "arn": f"arn:aws:iam::{self.account_id}:root", "userId": "AIDAMOCK"}
+        return {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        inputs = dict(args.inputs)
+        if args.typ == "pulumi:providers:aws":
+            # Provider config reaches the engine JSON-encoded when it is not a plain string.
+            allowed = inputs.get("allowedAccountIds") or []
+            allowed = json.loads(allowed) if isinstance(allowed, str) else allowed
+            if allowed:
+                self.account_id = allowed[0]
+            self.region = inputs.get("region", self.region)
+            provider_id = _uuid(args.typ, args.name)
+            self.provider_regions[provider_id] = self.region
+            return provider_id, inputs
+        region = inputs.get("region") or self._provider_region(args.provider)
+        answer = getattr(self, "_" + args.typ.split(":")[-1].lower(), None) if args.typ.startswith("aws:") else None
+        if answer is None:
+            return f"{args.name}-{_digest(args.typ, args.name)[:8]}", inputs
+        resource_id, computed = answer(args.name, inputs, region)
+        return resource_id, {**inputs, **computed}
+
+    def _provider_region(self, provider: str | None) -> str:
+        provider_id = (provider or "").rpartition("::")[2]
+        return self.provider_regions.get(provider_id, self.region)
+
+    # ----- per type: (id, computed outputs) -----
+
+    def _key(self, name: str, inputs: dict, region: str):
+        key_id = ("mrk-" + _digest("key", name)[:32]) if inputs.get("multiRegion") else _uuid("key", name)
+        return key_id, {"keyId": key_id, "arn": f"arn:aws:kms:{region}:{self.account_id}:key/{key_id}"}
+
+    def _replicakey(self, name: str, inputs: dict, region: str):
+        key_id = str(inputs.get("primaryKeyArn", "")).rpartition("/")[2] or _uuid("replica", name)
+        return key_id, {"keyId": key_id, "arn": f"arn:aws:kms:{region}:{self.account_id}:key/{key_id}"}
+
+    def _alias(self, name: str, inputs: dict, region: str):
+        alias = inputs.get("name", f"alias/{name}")
+        return alias, {"arn": f"arn:aws:kms:{region}:{self.account_id}:{alias}"}
+
+    def _secret(self, name: str, inputs: dict, region: str):
+        path = inputs.get("name", name)
+        arn = f"arn:aws:secretsmanager:{region}:{self.account_id}:secret:{path}-{_suffix(path, region)}"
+        return arn, {"arn": arn}
+
+    def _secretversion(self, name: str, inputs: dict, region: str):
+        version_id = _uuid("version", name)
+        return f"{inputs.get('secretId')}|{version_id}", {"versionId": version_id, "arn": inputs.get("secretId")}
+
+    def _role(self, name: str, inputs: dict, region: str):
+        role_name = inputs.get("name", name)
+        return role_name, {
+            "arn": f"arn:aws:iam::{self.account_id}:role{inputs.get('path', '/')}{role_name}",
+            "uniqueId": "AROA" + _digest("role", role_name)[:17].upper(),
+        }
+
+    def _rolepolicy(self, name: str, inputs: dict, region: str):
+        return f"{inputs.get('role')}:{inputs.get('name', name)}", {}
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One planned resource as the engine would receive it."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    provider: str
+    protect: bool
+    retain_on_delete: bool
+    ignore_changes: tuple[str, ...]
+    dependencies: tuple[str, ...]
+    inputs: dict
+    outputs: dict
+
+    def as_policy_resource(self) -> dict:
+        return {"type": self.type, "urn": self.urn, "name": self.name, "props": self.inputs}
+
+
+class RecordingMonitor(MockMonitor):
+    def __init__(self, mocks: CloudMocks):
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            inputs = redact(rpc.deserialize_properties(request.object))
+            state = self.resources.get(response.urn)
+            self.registrations.append(
+                Registration(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    parent=request.parent,
+                    custom=request.custom,
+                    provider=request.provider,
+                    protect=request.protect,
+                    retain_on_delete=request.retainOnDelete,
+                    ignore_changes=tuple(request.ignoreChanges),
+                    dependencies=tuple(request.dependencies),
+                    inputs=inputs,
+                    outputs=redact(state.state) if state else {},
+                )
+            )
+        return response

@@ -1,0 +1,105 @@
+"""Run the real `__main__.py` of a stack under the mock runtime and return what it planned."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import runpy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import settings
+from pulumi.runtime.stack import wait_for_rpcs
+
+from offline.mocks import REDACTED, CloudMocks, RecordingMonitor, Registration
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+# Encrypted `secure:` values cannot be decrypted offline; the program sees this instead,
+# marked secret like the real value would be.
+OFFLINE_SECRET_PLACEHOLDER = "offline-plan-placeholder"
+
+
+class StackFileError(Exception):
+    """The stack file itself is missing or not YAML: exit 2 like a config error."""
+
+
+@dataclass
+class Plan:
+    project: str
+    stack: str
+    resources: list[Registration]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def policy_resources(self) -> list[dict]:
+        return [r.as_policy_resource() for r in self.resources if r.custom and not r.type.startswith("pulumi:providers:")]
+
+
+def read_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> tuple[str, dict[str, str], list[str]]:
+    """(project, config as the engine hands it to programs, secret keys) from the YAML files."""
+    project_file, stack_file = project_dir / "Pulumi.yaml", project_dir / f"Pulumi.{stack}.yaml"
+    try:
+        project = yaml.safe_load(project_file.read_text())["name"]
+        document = yaml.safe_load(stack_file.read_text()) or {}
+    except FileNotFoundError as error:
+        raise StackFileError(f"{Path(error.filename).name}: not found (stacks: {', '.join(available_stacks(project_dir))})") from None
+    except (yaml.YAMLError, KeyError, TypeError) as error:
+        raise StackFileError(f"{stack_file.name}: not a valid stack file ({type(error).__name__})") from None
+    raw = document.get("config") or {}
+    if not isinstance(raw, dict):
+        raise StackFileError(f"{stack_file.name}: config: must be a mapping of keys to values")
+    config, secret_keys = {}, []
+    for key, value in raw.items():
+        key = key if ":" in key else f"{project}:{key}"
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            config[key] = OFFLINE_SECRET_PLACEHOLDER
+            secret_keys.append(key)
+        else:
+            config[key] = value if isinstance(value, str) else json.dumps(value)
+    return project, config, secret_keys
+
+
+def available_stacks(project_dir: Path = PROJECT_DIR) -> list[str]:
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+
+
+def plan_program(
+    project: str,
+    stack: str,
+    config: dict[str, str],
+    secret_keys: list[str] = (),
+    program: Path = PROJECT_DIR / "__main__.py",
+) -> Plan:
+    """Plan in this process. The runtime allows one root stack at a time, so it is reset first."""
+    settings.reset_options()
+    pulumi.runtime.set_all_config(dict(config), list(secret_keys))
+    monitor = RecordingMonitor(CloudMocks())
+    pulumi.runtime.set_mocks(monitor.mocks, project=project, stack=stack, preview=True, monitor=monitor)
+    loop = asyncio.get_event_loop()
+    sys.path.insert(0, str(program.parent))
+    try:
+        runpy.run_path(str(program), run_name="__main__")
+        loop.run_until_complete(wait_for_rpcs())
+        outputs = loop.run_until_complete(_stack_outputs())
+    finally:
+        sys.path.remove(str(program.parent))
+    return Plan(project=project, stack=stack, resources=monitor.registrations, outputs=outputs)
+
+
+async def _stack_outputs() -> dict[str, Any]:
+    """`pulumi.export`ed values, secrets redacted (the mock root stack never re-registers them)."""
+    root = settings.get_root_resource()
+    exported = getattr(root, "outputs", {}) or {}
+    values = {}
+    for name, value in exported.items():
+        output = pulumi.Output.from_input(value)
+        values[name] = REDACTED if await output.is_secret() else await output.future()
+    return values
+
+
+def plan_stack(stack: str, project_dir: Path = PROJECT_DIR) -> Plan:
+    project, config, secret_keys = read_stack_config(stack, project_dir)
+    return plan_program(project, stack, config, secret_keys, project_dir / "__main__.py")
