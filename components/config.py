@@ -74,7 +74,7 @@ _CRON_FIELD = re.compile(r"^[0-9A-Za-z*?,/\-#L W]+$")
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class AwsSpec(_Spec):
@@ -364,7 +364,9 @@ def _cross_checks(spec: StackSpec) -> list[Problem]:
             for index in indexes[1:]:
                 problems.append(Problem((field, index, "name"), f"duplicate name '{name}' (first at {field}[{indexes[0]}])"))
     for path, indexes in _duplicates(spec.secret_path(s) for s in spec.secrets).items():
-        problems.append(Problem(("secrets", indexes[1], "path"), f"path '{path}' is already used by secrets[{indexes[0]}]"))
+        first, again = (spec.secrets[i] for i in indexes[:2])
+        if first.name != again.name:  # a duplicate name is already reported
+            problems.append(Problem(("secrets", indexes[1], "path"), f"path '{path}' is already used by secrets[{indexes[0]}]"))
 
     declared_keys = {k.name for k in spec.keys}
     for index, secret in enumerate(spec.secrets):
@@ -501,3 +503,37 @@ def exit_on_config_error(error: ConfigError) -> None:
     for line in error.lines():
         print(line, file=sys.stderr)
     raise SystemExit(2)
+
+
+# ----- JSON Schema of a stack file, for editor completion of Pulumi.<stack>.yaml -----
+
+SCHEMA_FILE = "secrets-platform.schema.json"
+
+
+def stack_file_schema() -> dict[str, Any]:
+    spec = StackSpec.model_json_schema(mode="validation")
+    definitions = spec.pop("$defs", {})
+    config_properties = {f"{NAMESPACE}:{field}": schema for field, schema in spec["properties"].items()}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "secrets-platform stack file (Pulumi.<stack>.yaml)",
+        "type": "object",
+        "properties": {
+            "config": {
+                "type": "object",
+                "properties": config_properties,
+                "patternProperties": {f"^{re.escape(INITIAL_VALUE_NAMESPACE)}:": {"type": "object", "required": ["secure"]}},
+                "required": [f"{NAMESPACE}:{field}" for field in spec.get("required", [])],
+            }
+        },
+        "$defs": definitions,
+    }
+
+
+if __name__ == "__main__":
+    # `python -m components.config` rewrites the committed schema.
+    from pathlib import Path
+
+    target = Path(__file__).resolve().parent.parent / SCHEMA_FILE
+    target.write_text(json.dumps(stack_file_schema(), indent=2, sort_keys=True) + "\n")
+    print(f"wrote {target.name}")

@@ -1,0 +1,27 @@
+# The two commands of the README do all set-up themselves:
+#   make plan STACK=dev   offline plan of a stack with its policy report
+#   make test             the test suite (what .ci/run calls)
+STACK ?= dev
+UV_VERSION := 0.13.8
+PYTHON := .venv/bin/python
+export UV_PYTHON := python3.11
+
+.PHONY: plan test check schema bench
+
+# uv, then the locked environment; redone only when the lock changes.
+.venv/.synced: pyproject.toml uv.lock
+	@python3 -m uv --version 2>/dev/null | grep -q "$(UV_VERSION)" || python3 -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	python3 -m uv sync --frozen --quiet
+	@touch $@
+
+plan: .venv/.synced
+	$(PYTHON) -m offline plan $(STACK) $(if $(JSON),--json $(JSON))
+
+test: .venv/.synced
+	$(PYTHON) -m pytest
+
+schema: .venv/.synced
+	$(PYTHON) -m components.config
+
+bench: .venv/.synced
+	$(PYTHON) bench/plan_scale.py

@@ -1,0 +1,53 @@
+"""`python -m offline plan STACK [--json FILE]`: plan a stack offline and check it with the policy pack.
+
+Exit status: 0 planned clean, 1 a mandatory policy violation, 2 bad config or stack file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from rich.console import Console
+
+from components.config import ConfigError
+from offline.report import plan_document, print_plan
+from offline.run import StackFileError, available_stacks, plan_stack
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m offline", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    plan = commands.add_parser("plan", help="plan a stack with mocks and report it")
+    plan.add_argument("stack", help=f"stack name ({', '.join(available_stacks())})")
+    plan.add_argument("--json", metavar="FILE", help="also write the plan as JSON ('-' for stdout only)")
+    args = parser.parse_args(argv)
+
+    # Wide enough for ARNs and paths when the output is a CI log rather than a terminal.
+    console = Console(stderr=args.json == "-", width=None if sys.stdout.isatty() else 160)
+    try:
+        result = plan_stack(args.stack)
+    except StackFileError as error:
+        print(error, file=sys.stderr)
+        return 2
+    except SystemExit as exit_:  # __main__.py exits 2 after printing config errors
+        return int(exit_.code or 0)
+    except ConfigError as error:
+        print("\n".join(error.lines()), file=sys.stderr)
+        return 2
+
+    document = plan_document(result)
+    if args.json == "-":
+        json.dump(document, sys.stdout, indent=2, default=str)
+        print()
+    else:
+        print_plan(result, console)
+        if args.json:
+            with open(args.json, "w") as handle:
+                json.dump(document, handle, indent=2, default=str)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
