@@ -15,6 +15,7 @@ import re
 import sys
 from dataclasses import dataclass
 from enum import Enum
+from functools import cached_property
 from typing import Annotated, Any, Iterable, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
@@ -234,7 +235,14 @@ class StackSpec(_Spec):
         return key.alias or f"alias/{self.slug}/{key.name}"
 
     def secrets_of_key(self, key_name: str) -> tuple[SecretSpec, ...]:
-        return tuple(s for s in self.secrets if self.key_name(s) == key_name)
+        return self._secrets_by_key.get(key_name, ())
+
+    @cached_property
+    def _secrets_by_key(self) -> dict[str, tuple[SecretSpec, ...]]:
+        index: dict[str, list[SecretSpec]] = {}
+        for secret in self.secrets:
+            index.setdefault(self.key_name(secret), []).append(secret)
+        return {name: tuple(secrets) for name, secrets in index.items()}
 
     def readers(self, secret: SecretSpec) -> tuple[WorkloadSpec, ...]:
         return tuple(w for w in self.workloads if secret.name in w.reads)

@@ -92,7 +92,7 @@ class SecretsPlatform(pulumi.ComponentResource):
         for workload in spec.workloads:
             if workload.name not in self.roles:
                 continue
-            grants = [self.secrets[s].grant_read() for s in workload.reads if s not in workload.writes]
+            grants = [self.secrets[s].grant_read() for s in workload.reads]
             grants += [self.secrets[s].grant_write() for s in workload.writes]
             SecretAccessPolicy(
                 workload.name,
@@ -108,7 +108,7 @@ class SecretsPlatform(pulumi.ComponentResource):
     def _key_users(self, spec: config.StackSpec, secrets: tuple[config.SecretSpec, ...]) -> list[KeyUser]:
         users = []
         for workload in spec.workloads:
-            for access, names in (("read", [n for n in workload.reads if n not in workload.writes]), ("write", workload.writes)):
+            for access, names in (("read", workload.reads), ("write", workload.writes)):
                 paths = [spec.secret_path(s) for s in secrets if s.name in names]
                 if paths:
                     users.append(KeyUser(workload.name, self.roles[workload.name].role_arn, paths, access))

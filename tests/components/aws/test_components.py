@@ -150,3 +150,19 @@ def test_a_typo_in_the_action_table_fails_clearly(monkeypatch):
         actions.checked(("secretsmanager:GetSecretValu",))
     for action_set in actions.ALL_ACTION_SETS:
         assert actions.checked(action_set)
+
+
+def test_a_reader_and_writer_gets_both_grants(dev_raw):
+    """Regression: a secret in both reads and writes once lost its read grant."""
+    dev_raw["workloads"][0]["writes"] = ["session"]  # api reads and writes session
+    plan = plan_raw(dev_raw, stack="dev")
+    policy = statements(by_type(plan, "aws:iam/rolePolicy:RolePolicy")["api-secrets"].inputs["policy"])
+    session = {s["Sid"]: s["Action"] for s in policy if "Session" in s["Sid"]}
+    assert session == {
+        "ReadSession": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+        "ReadSessionKey": ["kms:Decrypt"],
+        "WriteSession": ["secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue"],
+        "WriteSessionKey": ["kms:Decrypt", "kms:GenerateDataKey"],
+    }
+    key_statements = statements(by_type(plan, "aws:kms/key:Key")["shared-key"].inputs["policy"])
+    assert {"ReadApi", "WriteApi"} <= {s["Sid"] for s in key_statements}
