@@ -244,12 +244,6 @@ class StackSpec(_Spec):
             index.setdefault(self.key_name(secret), []).append(secret)
         return {name: tuple(secrets) for name, secrets in index.items()}
 
-    def readers(self, secret: SecretSpec) -> tuple[WorkloadSpec, ...]:
-        return tuple(w for w in self.workloads if secret.name in w.reads)
-
-    def writers(self, secret: SecretSpec) -> tuple[WorkloadSpec, ...]:
-        return tuple(w for w in self.workloads if secret.name in w.writes)
-
     def tags_for(self, classification: Classification | None = None, **extra: str) -> dict[str, str]:
         tags = {
             **self.tags.extra,
