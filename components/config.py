@@ -24,6 +24,7 @@ NAMESPACE = "secrets-platform"
 # Initial secret values live in their own namespace, set with `pulumi config set --secret`,
 # so the spec itself never holds a value: `initial-value:<secret name>`.
 INITIAL_VALUE_NAMESPACE = "initial-value"
+DATABASE_PASSWORD_NAMESPACE = "database-password"
 
 
 class Environment(str, Enum):
@@ -63,7 +64,7 @@ SHARED_KEY_NAME = "shared"
 ROTATION_KINDS = ("none", "manual", "generic", "postgres-single", "postgres-alternating")
 RotationKind = Literal["none", "manual", "generic", "postgres-single", "postgres-alternating"]
 Backend = Literal["aws", "vault", "azure"]
-IMPLEMENTED_BACKENDS = ("aws",)
+IMPLEMENTED_BACKENDS = ("aws", "vault")
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")]
 Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")]
@@ -141,12 +142,101 @@ class RotationSpec(_Spec):
         return self
 
 
+
+_DURATION = re.compile(r"^(\d+)(s|m|h|d)$")
+_DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+Duration = Annotated[str, StringConstraints(pattern=r"^\d+(s|m|h|d)$")]
+MountPath = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-]*(/[a-z0-9_\-]+)*$")]
+HttpsUrl = Annotated[str, StringConstraints(pattern=r"^https://[A-Za-z0-9.\-]+(:\d+)?(/[A-Za-z0-9._\-/]*)?$")]
+
+
+def seconds(duration: str) -> int:
+    """`1h` -> 3600: Vault's TTL units, one place for the conversion."""
+    match = _DURATION.match(duration)
+    if not match:
+        raise ValueError(f"not a duration: {duration}")
+    return int(match.group(1)) * _DURATION_SECONDS[match.group(2)]
+
+
+class KvMountSpec(_Spec):
+    path: MountPath = "secret"
+    max_versions: int = Field(default=10, ge=1, le=100)
+    delete_version_after: Duration | None = None
+    """Versions older than this are deleted; unset keeps them (bounded by max_versions)."""
+    cas_required: bool = True
+    """Writes must name the version they replace, so two writers never silently overwrite each other."""
+
+
+class KubernetesAuthSpec(_Spec):
+    mount: MountPath = "kubernetes"
+    host: HttpsUrl
+    ca_cert: str | None = None
+    """PEM of the cluster CA (public material)."""
+    issuer: str | None = None
+    audience: str = "vault"
+    token_ttl: Duration = "1h"
+    token_max_ttl: Duration = "24h"
+
+
+class AppRoleAuthSpec(_Spec):
+    mount: MountPath = "approle"
+
+
+class DatabaseGrantSpec(_Spec):
+    privileges: tuple[Literal["SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "USAGE"], ...]
+    schema_name: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] = Field(default="public", alias="schema")
+    tables: Literal["all"] | tuple[Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")], ...] = "all"
+    sequences: bool = False
+    """Also USAGE, SELECT on the schema's sequences (needed to INSERT into serial columns)."""
+
+
+class DatabaseRoleSpec(_Spec):
+    name: Name
+    default_ttl: Duration = "1h"
+    max_ttl: Duration = "24h"
+    grants: tuple[DatabaseGrantSpec, ...]
+
+
+class DatabaseSpec(_Spec):
+    name: Name
+    mount: MountPath = "database"
+    host: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.\-]+$")]
+    port: int = Field(default=5432, ge=1, le=65535)
+    database: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_\-]{0,62}$")]
+    username: Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
+    """The admin user Vault connects as; its password comes from `pulumi config set --secret database-password:<name>`
+    and Vault rotates it after setup (`rotate_root`)."""
+    ssl_mode: Literal["verify-full", "require", "disable"] = "verify-full"
+    root_rotation_period: Duration | None = None
+    """Vault 1.19+/Enterprise automated root rotation; otherwise run `vault write -f <mount>/rotate-root/<name>` once."""
+    roles: tuple[DatabaseRoleSpec, ...]
+
+
+class VaultSpec(_Spec):
+    address: Annotated[str, StringConstraints(pattern=r"^https?://[A-Za-z0-9.\-]+(:\d+)?/?$")]
+    namespace: str | None = None
+    kv_mounts: tuple[KvMountSpec, ...] = (KvMountSpec(),)
+    kubernetes_auth: KubernetesAuthSpec | None = None
+    approle: AppRoleAuthSpec | None = None
+    databases: tuple[DatabaseSpec, ...] = ()
+
+
+class AppRoleLoginSpec(_Spec):
+    secret_id_ttl: Duration = "24h"
+    token_ttl: Duration = "1h"
+    token_max_ttl: Duration = "4h"
+    secret_id_num_uses: int = Field(default=0, ge=0)
+    secret_id_bound_cidrs: tuple[Annotated[str, StringConstraints(pattern=r"^[0-9a-f.:]+/\d{1,3}$")], ...] = ()
+
+
 class SecretSpec(_Spec):
     name: Name
     path: str | None = None
     description: str = ""
     classification: Classification
     backend: Backend = "aws"
+    mount: MountPath | None = None
+    """Vault only: the KV v2 mount holding the secret (default: the first of vault.kv_mounts)."""
     key: Name | None = None
     rotation: RotationSpec | None = None
     replica_regions: tuple[Region, ...] = ()
@@ -168,6 +258,12 @@ class WorkloadSpec(_Spec):
     service_account: DnsLabel
     reads: tuple[Name, ...] = ()
     writes: tuple[Name, ...] = ()
+    versions: tuple[Name, ...] = ()
+    """Vault secrets whose version history (KV metadata) the workload reads; must also be in reads."""
+    database_roles: tuple[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*/[a-z][a-z0-9-]*$")], ...] = ()
+    """Dynamic database credentials, as `<database>/<role>`."""
+    vault_login: Literal["kubernetes", "approle"] = "kubernetes"
+    approle: AppRoleLoginSpec | None = None
 
 
 class StackSpec(_Spec):
@@ -176,6 +272,7 @@ class StackSpec(_Spec):
     """Secret path prefix with `{env}`, e.g. `autolytiq/{env}/`; resource names use its slug."""
     aws: AwsSpec
     cluster: ClusterSpec | None = None
+    vault: VaultSpec | None = None
     tags: StackTags
     keys: tuple[KeySpec, ...] = ()
     secrets: tuple[SecretSpec, ...]
@@ -198,6 +295,30 @@ class StackSpec(_Spec):
 
     def secret_path(self, secret: SecretSpec) -> str:
         return secret.path or f"{self.path_prefix}{secret.name}"
+
+    def kv_mount(self, secret: SecretSpec) -> str:
+        """Vault secrets: the KV v2 mount that holds them."""
+        assert self.vault is not None
+        return secret.mount or self.vault.kv_mounts[0].path
+
+    def secrets_on(self, backend: str) -> tuple[SecretSpec, ...]:
+        return tuple(s for s in self.secrets if s.backend == backend)
+
+    def aws_reads(self, workload: WorkloadSpec) -> tuple[str, ...]:
+        return tuple(n for n in workload.reads if self._backend_of.get(n) == "aws")
+
+    def aws_writes(self, workload: WorkloadSpec) -> tuple[str, ...]:
+        return tuple(n for n in workload.writes if self._backend_of.get(n) == "aws")
+
+    def vault_access(self, workload: WorkloadSpec) -> bool:
+        """Whether the workload needs a Vault policy and login role."""
+        return bool(workload.database_roles) or any(
+            self._backend_of.get(n) == "vault" for n in (*workload.reads, *workload.writes)
+        )
+
+    @cached_property
+    def _backend_of(self) -> dict[str, str]:
+        return {s.name: s.backend for s in self.secrets}
 
     def recovery_window_days(self, secret: SecretSpec) -> int:
         if secret.recovery_window_days is not None:
@@ -225,7 +346,7 @@ class StackSpec(_Spec):
     def effective_keys(self) -> tuple[KeySpec, ...]:
         """Declared keys plus the implicit ones the secrets need, in a stable order."""
         keys = {k.name: k for k in self.keys}
-        for secret in self.secrets:
+        for secret in self.secrets_on("aws"):
             name = self.key_name(secret)
             if name not in keys:
                 keys[name] = KeySpec(name=name, description=f"Encrypts the {secret.name} secret" if name == secret.name else "Encrypts shared secrets")
@@ -240,7 +361,7 @@ class StackSpec(_Spec):
     @cached_property
     def _secrets_by_key(self) -> dict[str, tuple[SecretSpec, ...]]:
         index: dict[str, list[SecretSpec]] = {}
-        for secret in self.secrets:
+        for secret in self.secrets_on("aws"):
             index.setdefault(self.key_name(secret), []).append(secret)
         return {name: tuple(secrets) for name, secrets in index.items()}
 
@@ -382,7 +503,7 @@ def _cross_checks(spec: StackSpec) -> list[Problem]:
         if secret.key is not None and secret.key not in declared_keys:
             problems.append(Problem((*at, "key"), f"unknown key '{secret.key}'; declared keys: {', '.join(sorted(declared_keys)) or 'none'}"))
         key_name = spec.key_name(secret)
-        if CLASS_POLICY[secret.classification].dedicated_key:
+        if secret.backend == "aws" and CLASS_POLICY[secret.classification].dedicated_key:
             sharers = [s.name for s in spec.secrets_of_key(key_name) if s.name != secret.name]
             if sharers:
                 problems.append(Problem((*at, "key"), f"critical secrets need a dedicated key; '{key_name}' also encrypts {', '.join(sharers)}"))
@@ -418,8 +539,9 @@ def _cross_checks(spec: StackSpec) -> list[Problem]:
                     problems.append(Problem(("workloads", index, field, r_index), f"unknown secret '{name}'; declared secrets: {', '.join(sorted(secret_names))}"))
     for sa, indexes in _duplicates(f"{w.namespace}/{w.service_account}" for w in spec.workloads).items():
         problems.append(Problem(("workloads", indexes[1], "service_account"), f"service account {sa} already belongs to workloads[{indexes[0]}]; one identity per workload"))
-    if spec.workloads and spec.cluster is None:
-        problems.append(Problem(("cluster",), "required when workloads are declared (their roles trust the cluster's OIDC provider)"))
+    if spec.cluster is None and any(spec.aws_reads(w) or spec.aws_writes(w) for w in spec.workloads):
+        problems.append(Problem(("cluster",), "required when workloads read AWS secrets (their roles trust the cluster's OIDC provider)"))
+    problems += _vault_checks(spec)
     if spec.cluster is not None:
         account = spec.cluster.oidc_provider_arn.split(":")[4]
         if account != spec.aws.account_id:
@@ -427,6 +549,86 @@ def _cross_checks(spec: StackSpec) -> list[Problem]:
         if not spec.cluster.oidc_provider_arn.endswith("oidc-provider/" + spec.cluster.issuer_host_path):
             problems.append(Problem(("cluster", "oidc_provider_arn"), "must be the provider of cluster.oidc_issuer_url (arn:...:oidc-provider/<issuer without https://>)"))
     return problems
+
+
+_AWS_ONLY = ("key", "replica_regions", "recovery_window_days", "initial_value")
+_VAULT_ROTATION_KINDS = ("none", "manual")
+
+
+def _vault_checks(spec: StackSpec) -> list[Problem]:
+    problems: list[Problem] = []
+    vault = spec.vault
+    vault_secrets = {s.name for s in spec.secrets_on("vault")}
+    for index, secret in enumerate(spec.secrets):
+        at = ("secrets", index)
+        if secret.backend != "vault":
+            if secret.mount is not None:
+                problems.append(Problem((*at, "mount"), "only for backend: vault"))
+            continue
+        if vault is None:
+            problems.append(Problem((*at, "backend"), "backend 'vault' needs a vault: section (address, kv_mounts, auth)"))
+            continue
+        for field in _AWS_ONLY:
+            if field in secret.model_fields_set:
+                problems.append(Problem((*at, field), "only for backend: aws"))
+        mounts = [m.path for m in vault.kv_mounts]
+        if secret.mount is not None and secret.mount not in mounts:
+            problems.append(Problem((*at, "mount"), f"unknown KV mount '{secret.mount}'; declared: {', '.join(mounts) or 'none'}"))
+        if secret.rotation is not None and secret.rotation.kind not in _VAULT_ROTATION_KINDS:
+            problems.append(Problem((*at, "rotation", "kind"), f"'{secret.rotation.kind}' rotation needs backend: aws; Vault secrets take {', '.join(_VAULT_ROTATION_KINDS)} (or use a database role for dynamic credentials)"))
+
+    databases = {d.name: d for d in vault.databases} if vault else {}
+    for index, workload in enumerate(spec.workloads):
+        at = ("workloads", index)
+        for v_index, name in enumerate(workload.versions):
+            if name not in vault_secrets or name not in workload.reads:
+                problems.append(Problem((*at, "versions", v_index), f"'{name}' must be a Vault secret this workload reads"))
+        for d_index, ref in enumerate(workload.database_roles):
+            database, _, role = ref.partition("/")
+            if database not in databases or role not in {r.name for r in databases[database].roles}:
+                declared = [f"{d.name}/{r.name}" for d in databases.values() for r in d.roles]
+                problems.append(Problem((*at, "database_roles", d_index), f"unknown database role '{ref}'; declared: {', '.join(declared) or 'none'}"))
+        if workload.approle is not None and workload.vault_login != "approle":
+            problems.append(Problem((*at, "approle"), "only with vault_login: approle"))
+        if vault is not None and spec.vault_access(workload):
+            if workload.vault_login == "kubernetes" and vault.kubernetes_auth is None:
+                problems.append(Problem((*at, "vault_login"), "kubernetes login needs vault.kubernetes_auth"))
+            if workload.vault_login == "approle" and vault.approle is None:
+                problems.append(Problem((*at, "vault_login"), "approle login needs vault.approle"))
+        if workload.approle is not None:
+            problems += _ttl_order((*at, "approle"), workload.approle.token_ttl, workload.approle.token_max_ttl, "token_ttl", "token_max_ttl")
+    if vault is None:
+        return problems
+
+    if spec.is_prod and vault.address.startswith("http://"):
+        problems.append(Problem(("vault", "address"), "must be https in prod"))
+    mounts = [("kv_mounts", i, m.path) for i, m in enumerate(vault.kv_mounts)]
+    mounts += [("databases", i, d.mount) for i, d in enumerate(vault.databases)]
+    for mount, indexes in _duplicates(path for *_, path in mounts).items():
+        field, index, _ = mounts[indexes[1]]
+        if field == "databases" and mounts[indexes[0]][0] == "databases":
+            continue  # several connections may share one database engine mount
+        problems.append(Problem(("vault", field, index, "mount" if field == "databases" else "path"), f"mount '{mount}' is already used"))
+    for name, indexes in _duplicates(d.name for d in vault.databases).items():
+        problems.append(Problem(("vault", "databases", indexes[1], "name"), f"duplicate name '{name}'"))
+    if vault.kubernetes_auth is not None:
+        k8s = vault.kubernetes_auth
+        problems += _ttl_order(("vault", "kubernetes_auth"), k8s.token_ttl, k8s.token_max_ttl, "token_ttl", "token_max_ttl")
+    for index, database in enumerate(vault.databases):
+        at = ("vault", "databases", index)
+        if spec.is_prod and database.ssl_mode == "disable":
+            problems.append(Problem((*at, "ssl_mode"), "must be verify-full or require in prod"))
+        for name, r_indexes in _duplicates(r.name for r in database.roles).items():
+            problems.append(Problem((*at, "roles", r_indexes[1], "name"), f"duplicate name '{name}'"))
+        for r_index, role in enumerate(database.roles):
+            problems += _ttl_order((*at, "roles", r_index), role.default_ttl, role.max_ttl, "default_ttl", "max_ttl")
+    return problems
+
+
+def _ttl_order(at: tuple, ttl: str, max_ttl: str, ttl_name: str, max_name: str) -> list[Problem]:
+    if seconds(ttl) > seconds(max_ttl):
+        return [Problem((*at, ttl_name), f"must not exceed {max_name} ({ttl} > {max_ttl})")]
+    return []
 
 
 # ----- entry points -----
@@ -476,19 +678,24 @@ def load_stack_spec() -> StackSpec:
     problems = [
         Problem(("secrets", index, "initial_value"), message)
         for index, secret in enumerate(spec.secrets)
-        if secret.initial_value == "config" and (message := _initial_value_problem(secret.name))
+        if secret.initial_value == "config" and (message := _secret_config_problem(INITIAL_VALUE_NAMESPACE, secret.name))
+    ]
+    problems += [
+        Problem(("vault", "databases", index, "username"), message)
+        for index, database in enumerate(spec.vault.databases if spec.vault else ())
+        if (message := _secret_config_problem(DATABASE_PASSWORD_NAMESPACE, database.name))
     ]
     if problems:
         raise ConfigError(source, problems)
     return spec
 
 
-def _initial_value_problem(secret_name: str) -> str | None:
+def _secret_config_problem(namespace: str, name: str) -> str | None:
     from pulumi.runtime import config as runtime_config
 
-    key = f"{INITIAL_VALUE_NAMESPACE}:{secret_name}"
+    key = f"{namespace}:{name}"
     if runtime_config.get_config(key) is None:
-        return f"is config but {key} is not set; run `pulumi config set --secret {key} <value>`"
+        return f"needs {key}; run `pulumi config set --secret {key} <value>`"
     if not runtime_config.is_config_secret(key) and key not in runtime_config.get_config_secret_keys_env():
         return f"{key} must be set with --secret so it is encrypted in the stack file"
     return None
@@ -499,6 +706,13 @@ def initial_value(secret: SecretSpec) -> Any:
     import pulumi
 
     return pulumi.Config(INITIAL_VALUE_NAMESPACE).require_secret(secret.name)
+
+
+def database_password(database: DatabaseSpec) -> Any:
+    """The password Vault first connects with (it rotates it); checked by load_stack_spec."""
+    import pulumi
+
+    return pulumi.Config(DATABASE_PASSWORD_NAMESPACE).require_secret(database.name)
 
 
 def exit_on_config_error(error: ConfigError) -> None:
@@ -524,7 +738,10 @@ def stack_file_schema() -> dict[str, Any]:
             "config": {
                 "type": "object",
                 "properties": config_properties,
-                "patternProperties": {f"^{re.escape(INITIAL_VALUE_NAMESPACE)}:": {"type": "object", "required": ["secure"]}},
+                "patternProperties": {
+                    f"^{re.escape(namespace)}:": {"type": "object", "required": ["secure"]}
+                    for namespace in (INITIAL_VALUE_NAMESPACE, DATABASE_PASSWORD_NAMESPACE)
+                },
                 "required": [f"{NAMESPACE}:{field}" for field in spec.get("required", [])],
             }
         },

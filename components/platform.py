@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_vault as vault
 
 from components import config
 from components.aws.iam import SecretAccessPolicy, SecretAccessPolicyArgs
 from components.aws.irsa import WorkloadRole, WorkloadRoleArgs
 from components.aws.kms import EncryptionKey, EncryptionKeyArgs, KeyUser
 from components.aws.secret import ManagedSecret, ManagedSecretArgs
+from components.vault import policy as vault_policy
+from components.vault.auth import AppRoleAuth, AppRoleLogin, KubernetesAuth, KubernetesAuthArgs, KubernetesLogin
+from components.vault.database import DatabaseMount, DatabaseRole, PostgresEngine, PostgresEngineArgs, TableGrant
+from components.vault.identity import VaultIdentity, VaultIdentityArgs
+from components.vault.kv import KvStore, KvStoreArgs
 
 DEPLOYER_LABEL = "deployer"
 
@@ -33,7 +39,7 @@ class SecretsPlatform(pulumi.ComponentResource):
         # 1. Roles first: key policies name them.
         self.roles: dict[str, WorkloadRole] = {}
         for workload in spec.workloads:
-            if not (workload.reads or workload.writes):
+            if not (spec.aws_reads(workload) or spec.aws_writes(workload)):
                 continue
             assert spec.cluster is not None  # guaranteed by the spec's cross-checks
             self.roles[workload.name] = WorkloadRole(
@@ -71,7 +77,7 @@ class SecretsPlatform(pulumi.ComponentResource):
 
         # 3. Secrets, encrypted with their key.
         self.secrets: dict[str, ManagedSecret] = {}
-        for secret in spec.secrets:
+        for secret in spec.secrets_on("aws"):
             rotation = spec.rotation(secret)
             self.secrets[secret.name] = ManagedSecret(
                 secret.name,
@@ -92,23 +98,143 @@ class SecretsPlatform(pulumi.ComponentResource):
         for workload in spec.workloads:
             if workload.name not in self.roles:
                 continue
-            grants = [self.secrets[s].grant_read() for s in workload.reads]
-            grants += [self.secrets[s].grant_write() for s in workload.writes]
+            grants = [self.secrets[s].grant_read() for s in spec.aws_reads(workload)]
+            grants += [self.secrets[s].grant_write() for s in spec.aws_writes(workload)]
             SecretAccessPolicy(
                 workload.name,
                 SecretAccessPolicyArgs(role_name=self.roles[workload.name].role_name, grants=grants),
                 child,
             )
 
+        self.vault_identities: dict[str, VaultIdentity] = {}
+        if spec.vault is not None:
+            self._build_vault(spec, spec.vault)
+
         self.secret_arns = {name: s.secret_arn for name, s in self.secrets.items()}
         self.role_arns = {name: r.role_arn for name, r in self.roles.items()}
         self.key_arns = {name: k.key_arn for name, k in self.keys.items()}
-        self.register_outputs({"secret_arns": self.secret_arns, "role_arns": self.role_arns, "key_arns": self.key_arns})
+        self.vault_policies = {name: i.policy_name for name, i in self.vault_identities.items()}
+        self.vault_roles = {name: i.role_name for name, i in self.vault_identities.items()}
+        self.register_outputs(
+            {
+                "secret_arns": self.secret_arns,
+                "role_arns": self.role_arns,
+                "key_arns": self.key_arns,
+                "vault_policies": self.vault_policies,
+                "vault_roles": self.vault_roles,
+            }
+        )
+
+    def _build_vault(self, spec: config.StackSpec, settings: config.VaultSpec) -> None:
+        """KV mounts, auth methods, database engines, then one identity per consuming workload."""
+        provider = vault.Provider(
+            "vault", address=settings.address, namespace=settings.namespace, opts=pulumi.ResourceOptions(parent=self)
+        )
+        child = pulumi.ResourceOptions(parent=self, providers={"vault": provider})
+        protect = spec.is_prod
+        for mount in settings.kv_mounts:
+            KvStore(
+                f"kv-{mount.path}",
+                KvStoreArgs(
+                    path=mount.path,
+                    max_versions=mount.max_versions,
+                    delete_version_after_seconds=config.seconds(mount.delete_version_after) if mount.delete_version_after else None,
+                    cas_required=mount.cas_required,
+                    protect=protect,
+                ),
+                child,
+            )
+        kubernetes = approle = None
+        if settings.kubernetes_auth is not None:
+            k8s = settings.kubernetes_auth
+            kubernetes = KubernetesAuth(
+                f"auth-{k8s.mount}", KubernetesAuthArgs(k8s.mount, k8s.host, k8s.ca_cert, k8s.issuer, protect), child
+            )
+        if settings.approle is not None:
+            approle = AppRoleAuth(f"auth-{settings.approle.mount}", settings.approle.mount, protect, child)
+        database_mounts = {
+            path: DatabaseMount(f"database-{path}", path, protect, child)
+            for path in dict.fromkeys(d.mount for d in settings.databases)
+        }
+        for database in settings.databases:
+            PostgresEngine(
+                database.name,
+                PostgresEngineArgs(
+                    mount=database_mounts[database.mount].path,
+                    host=database.host,
+                    port=database.port,
+                    database=database.database,
+                    username=database.username,
+                    password=config.database_password(database),
+                    ssl_mode=database.ssl_mode,
+                    root_rotation_period_seconds=config.seconds(database.root_rotation_period) if database.root_rotation_period else None,
+                    roles=[
+                        DatabaseRole(
+                            name=role.name,
+                            default_ttl_seconds=config.seconds(role.default_ttl),
+                            max_ttl_seconds=config.seconds(role.max_ttl),
+                            grants=[TableGrant(g.privileges, g.schema_name, g.tables, g.sequences) for g in role.grants],
+                        )
+                        for role in database.roles
+                    ],
+                ),
+                child,
+            )
+
+        secrets = {s.name: s for s in spec.secrets_on("vault")}
+        databases = {d.name: d for d in settings.databases}
+        for workload in spec.workloads:
+            if not spec.vault_access(workload):
+                continue
+            rules = [
+                vault_policy.kv_data(spec.kv_mount(secrets[n]), spec.secret_path(secrets[n]), vault_policy.READ)
+                for n in workload.reads if n in secrets
+            ]
+            rules += [
+                vault_policy.kv_data(spec.kv_mount(secrets[n]), spec.secret_path(secrets[n]), vault_policy.WRITE)
+                for n in workload.writes if n in secrets
+            ]
+            rules += [vault_policy.kv_metadata(spec.kv_mount(secrets[n]), spec.secret_path(secrets[n])) for n in workload.versions]
+            for ref in workload.database_roles:
+                database, _, role = ref.partition("/")
+                rules.append(vault_policy.database_creds(databases[database].mount, role))
+            if workload.vault_login == "kubernetes":
+                assert kubernetes is not None and settings.kubernetes_auth is not None  # spec cross-checks
+                login = KubernetesLogin(
+                    backend=kubernetes.path,
+                    namespace=workload.namespace,
+                    service_account=workload.service_account,
+                    audience=settings.kubernetes_auth.audience,
+                    token_ttl_seconds=config.seconds(settings.kubernetes_auth.token_ttl),
+                    token_max_ttl_seconds=config.seconds(settings.kubernetes_auth.token_max_ttl),
+                )
+            else:
+                assert approle is not None
+                options = workload.approle or config.AppRoleLoginSpec()
+                login = AppRoleLogin(
+                    backend=approle.path,
+                    secret_id_ttl_seconds=config.seconds(options.secret_id_ttl),
+                    token_ttl_seconds=config.seconds(options.token_ttl),
+                    token_max_ttl_seconds=config.seconds(options.token_max_ttl),
+                    secret_id_num_uses=options.secret_id_num_uses,
+                    secret_id_bound_cidrs=options.secret_id_bound_cidrs,
+                )
+            self.vault_identities[workload.name] = VaultIdentity(
+                f"vault-{workload.name}",
+                VaultIdentityArgs(
+                    workload=workload.name,
+                    policy_name=f"{spec.slug}-{workload.name}",
+                    role_name=f"{spec.slug}-{workload.name}",
+                    rules=rules,
+                    login=login,
+                ),
+                child,
+            )
 
     def _key_users(self, spec: config.StackSpec, secrets: tuple[config.SecretSpec, ...]) -> list[KeyUser]:
         users = []
         for workload in spec.workloads:
-            for access, names in (("read", workload.reads), ("write", workload.writes)):
+            for access, names in (("read", spec.aws_reads(workload)), ("write", spec.aws_writes(workload))):
                 paths = [spec.secret_path(s) for s in secrets if s.name in names]
                 if paths:
                     users.append(KeyUser(workload.name, self.roles[workload.name].role_arn, paths, access))

@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m offline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     plan = commands.add_parser("plan", help="plan a stack with mocks and report it")
-    plan.add_argument("stack", help=f"stack name ({', '.join(available_stacks())})")
+    plan.add_argument("stack", help=f"stack name ({', '.join(available_stacks())}) or a path to a Pulumi.<stack>.yaml (examples/)")
     plan.add_argument("--json", metavar="FILE", help="also write the plan as JSON ('-' for stdout only)")
     args = parser.parse_args(argv)
 

@@ -38,9 +38,17 @@ class Plan:
         return [r.as_policy_resource() for r in self.resources if r.custom and not r.type.startswith("pulumi:providers:")]
 
 
+def stack_file_of(stack: str, project_dir: Path = PROJECT_DIR) -> tuple[str, Path]:
+    """`dev` -> the project's Pulumi.dev.yaml; a path to a `Pulumi.<stack>.yaml` (examples/) -> itself."""
+    if stack.endswith(".yaml"):
+        path = Path(stack)
+        return path.name.removeprefix("Pulumi.").removesuffix(".yaml"), path
+    return stack, project_dir / f"Pulumi.{stack}.yaml"
+
+
 def read_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> tuple[str, dict[str, str], list[str]]:
     """(project, config as the engine hands it to programs, secret keys) from the YAML files."""
-    project_file, stack_file = project_dir / "Pulumi.yaml", project_dir / f"Pulumi.{stack}.yaml"
+    project_file, (_, stack_file) = project_dir / "Pulumi.yaml", stack_file_of(stack, project_dir)
     try:
         project = yaml.safe_load(project_file.read_text())["name"]
         document = yaml.safe_load(stack_file.read_text()) or {}
@@ -102,4 +110,5 @@ async def _stack_outputs() -> dict[str, Any]:
 
 def plan_stack(stack: str, project_dir: Path = PROJECT_DIR) -> Plan:
     project, config, secret_keys = read_stack_config(stack, project_dir)
-    return plan_program(project, stack, config, secret_keys, project_dir / "__main__.py")
+    name, _ = stack_file_of(stack, project_dir)
+    return plan_program(project, name, config, secret_keys, project_dir / "__main__.py")

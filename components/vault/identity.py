@@ -1,0 +1,37 @@
+"""A workload's Vault identity: its policy (exactly the declared paths) and its login role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import pulumi
+import pulumi_vault as vault
+
+from components.vault.auth import AppRoleLogin, KubernetesLogin, login_role
+from components.vault.policy import TOKEN_SELF, PathRule, render_hcl
+
+
+@dataclass(frozen=True)
+class VaultIdentityArgs:
+    workload: str
+    policy_name: str
+    role_name: str
+    rules: Sequence[PathRule]
+    login: KubernetesLogin | AppRoleLogin
+
+
+class VaultIdentity(pulumi.ComponentResource):
+    def __init__(self, name: str, args: VaultIdentityArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("secrets-platform:vault:VaultIdentity", name, None, opts)
+        rules = [*args.rules, *(PathRule(path, caps) for path, caps in TOKEN_SELF)]
+        self.policy = vault.Policy(
+            f"{name}-policy",
+            name=args.policy_name,
+            policy=render_hcl(f"{args.policy_name}: Vault access of workload {args.workload}", rules),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.role = login_role(name, args.role_name, self.policy.name, args.login, self)
+        self.policy_name = self.policy.name
+        self.role_name = self.role.role_name
+        self.register_outputs({"policy_name": self.policy_name, "role_name": self.role_name})
