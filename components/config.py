@@ -254,8 +254,9 @@ class SecretSpec(_Spec):
 
 class WorkloadSpec(_Spec):
     name: Name
-    namespace: DnsLabel
-    service_account: DnsLabel
+    namespace: DnsLabel | None = None
+    service_account: DnsLabel | None = None
+    """Kubernetes identity; required unless the workload only logs in to Vault with AppRole."""
     reads: tuple[Name, ...] = ()
     writes: tuple[Name, ...] = ()
     versions: tuple[Name, ...] = ()
@@ -537,8 +538,20 @@ def _cross_checks(spec: StackSpec) -> list[Problem]:
             for r_index, name in enumerate(getattr(workload, field)):
                 if name not in secret_names:
                     problems.append(Problem(("workloads", index, field, r_index), f"unknown secret '{name}'; declared secrets: {', '.join(sorted(secret_names))}"))
-    for sa, indexes in _duplicates(f"{w.namespace}/{w.service_account}" for w in spec.workloads).items():
-        problems.append(Problem(("workloads", indexes[1], "service_account"), f"service account {sa} already belongs to workloads[{indexes[0]}]; one identity per workload"))
+    for index, workload in enumerate(spec.workloads):
+        on_kubernetes = spec.aws_reads(workload) or spec.aws_writes(workload) or (
+            spec.vault_access(workload) and workload.vault_login == "kubernetes"
+        )
+        for field in ("namespace", "service_account"):
+            if on_kubernetes and getattr(workload, field) is None:
+                problems.append(Problem(("workloads", index, field), "required: the workload signs in with its Kubernetes service account"))
+    owner_of: dict[str, int] = {}
+    for index, workload in enumerate(spec.workloads):
+        if workload.namespace and workload.service_account:
+            sa = f"{workload.namespace}/{workload.service_account}"
+            if sa in owner_of:
+                problems.append(Problem(("workloads", index, "service_account"), f"service account {sa} already belongs to workloads[{owner_of[sa]}]; one identity per workload"))
+            owner_of.setdefault(sa, index)
     if spec.cluster is None and any(spec.aws_reads(w) or spec.aws_writes(w) for w in spec.workloads):
         problems.append(Problem(("cluster",), "required when workloads read AWS secrets (their roles trust the cluster's OIDC provider)"))
     problems += _vault_checks(spec)
