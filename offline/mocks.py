@@ -16,15 +16,31 @@ from pulumi.runtime.mocks import MockMonitor
 REDACTED = "[secret]"
 
 
-def redact(value: Any) -> Any:
+# An input object holding one secret field is sent whole as a secret. These known-safe fields of
+# such objects stay readable in the plan (and to the policy rules); everything else is redacted.
+VISIBLE_IN_SECRET_OBJECTS = {
+    ("vault:database/secretBackendConnection:SecretBackendConnection", "postgresql"): frozenset(
+        {"connectionUrl", "username", "passwordAuthentication", "passwordWoVersion"}
+    ),
+}
+
+
+def redact(value: Any, visible: frozenset[str] = frozenset()) -> Any:
     """Replace every Pulumi secret in a deserialized property tree: nothing secret is recorded."""
     if rpc.is_rpc_secret(value):
+        inner = rpc.unwrap_rpc_secret(value)
+        if visible and isinstance(inner, dict):
+            return {k: (redact(v) if k in visible else REDACTED) for k, v in inner.items()}
         return REDACTED
     if isinstance(value, dict):
         return {k: redact(v) for k, v in value.items()}
     if isinstance(value, list):
         return [redact(v) for v in value]
     return value
+
+
+def redact_inputs(type_: str, inputs: dict) -> dict:
+    return {k: redact(v, VISIBLE_IN_SECRET_OBJECTS.get((type_, k), frozenset())) for k, v in inputs.items()}
 
 
 def _digest(*parts: str) -> str:
@@ -142,7 +158,7 @@ class RecordingMonitor(MockMonitor):
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
-            inputs = redact(rpc.deserialize_properties(request.object))
+            inputs = redact_inputs(request.type, rpc.deserialize_properties(request.object))
             state = self.resources.get(response.urn)
             self.registrations.append(
                 Registration(
@@ -157,7 +173,7 @@ class RecordingMonitor(MockMonitor):
                     ignore_changes=tuple(request.ignoreChanges),
                     dependencies=tuple(request.dependencies),
                     inputs=inputs,
-                    outputs=redact(state.state) if state else {},
+                    outputs=redact_inputs(request.type, state.state) if state else {},
                 )
             )
         return response
