@@ -221,6 +221,29 @@ class VaultSpec(_Spec):
     databases: tuple[DatabaseSpec, ...] = ()
 
 
+class EsoSpec(_Spec):
+    """The External Secrets Operator: how Kubernetes workloads receive their secrets."""
+
+    install: bool = True
+    """Install the controller with its Helm chart (CRDs on); false when a cluster team runs it."""
+    chart_version: Annotated[str, StringConstraints(pattern=r"^\d+\.\d+\.\d+$")] = "2.9.0"
+    namespace: DnsLabel = "external-secrets"
+    workload: Name = "external-secrets"
+    """The workload whose identity (IRSA role, Vault login) the controller and the stores use; its
+    reads are derived: every secret an external-secrets workload reads."""
+    refresh_interval: Duration = "1h"
+
+
+class KubernetesSpec(_Spec):
+    context: str | None = None
+    """kubeconfig context; unset uses the ambient one."""
+    manage_namespaces: bool = False
+    """Create the workloads' namespaces (labelled) instead of expecting them."""
+    render_yaml_to: str | None = None
+    """Write the Kubernetes objects as YAML into this directory instead of applying them (Argo CD, Flux)."""
+    eso: EsoSpec | None = None
+
+
 class AppRoleLoginSpec(_Spec):
     secret_id_ttl: Duration = "24h"
     token_ttl: Duration = "1h"
@@ -242,6 +265,9 @@ class SecretSpec(_Spec):
     replica_regions: tuple[Region, ...] = ()
     recovery_window_days: int | None = None
     initial_value: Literal["none", "config"] = "none"
+    properties: tuple[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,253}$")], ...] = ()
+    """The JSON keys of the secret's value (e.g. username, password, url); External Secrets maps each
+    to a key of the Kubernetes Secret. Empty: the whole value under one key named after the secret."""
     tags: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:/=+\-@]{1,128}$")], TagValue] = {}
 
     @field_validator("recovery_window_days")
@@ -265,6 +291,9 @@ class WorkloadSpec(_Spec):
     """Dynamic database credentials, as `<database>/<role>`."""
     vault_login: Literal["kubernetes", "approle"] = "kubernetes"
     approle: AppRoleLoginSpec | None = None
+    delivery: Literal["direct", "external-secrets", "both"] | None = None
+    """How the workload gets its secrets: its own identity (`direct`), Kubernetes Secrets synced by
+    External Secrets, or both. Default: external-secrets when kubernetes.eso is set, else direct."""
 
 
 class StackSpec(_Spec):
@@ -274,6 +303,7 @@ class StackSpec(_Spec):
     aws: AwsSpec
     cluster: ClusterSpec | None = None
     vault: VaultSpec | None = None
+    kubernetes: KubernetesSpec | None = None
     tags: StackTags
     keys: tuple[KeySpec, ...] = ()
     secrets: tuple[SecretSpec, ...]
@@ -305,16 +335,43 @@ class StackSpec(_Spec):
     def secrets_on(self, backend: str) -> tuple[SecretSpec, ...]:
         return tuple(s for s in self.secrets if s.backend == backend)
 
+    @property
+    def eso(self) -> EsoSpec | None:
+        return self.kubernetes.eso if self.kubernetes else None
+
+    def delivery(self, workload: WorkloadSpec) -> str:
+        if workload.delivery is not None:
+            return workload.delivery
+        return "external-secrets" if self.eso is not None and not self.is_eso_controller(workload) else "direct"
+
+    def is_eso_controller(self, workload: WorkloadSpec) -> bool:
+        return self.eso is not None and workload.name == self.eso.workload
+
+    def synced(self, workload: WorkloadSpec) -> tuple[str, ...]:
+        """Secrets External Secrets syncs into the workload's namespace for it."""
+        return workload.reads if self.delivery(workload) in ("external-secrets", "both") else ()
+
+    def effective_reads(self, workload: WorkloadSpec) -> tuple[str, ...]:
+        """What the workload's own identity may read: its direct reads, and for the ESO controller
+        every synced secret (derived from the consumers, never listed by hand)."""
+        if self.is_eso_controller(workload):
+            synced = [n for w in self.workloads for n in self.synced(w)]
+            return tuple(dict.fromkeys([*workload.reads, *synced]))
+        return workload.reads if self.delivery(workload) in ("direct", "both") else ()
+
     def aws_reads(self, workload: WorkloadSpec) -> tuple[str, ...]:
-        return tuple(n for n in workload.reads if self._backend_of.get(n) == "aws")
+        return tuple(n for n in self.effective_reads(workload) if self._backend_of.get(n) == "aws")
 
     def aws_writes(self, workload: WorkloadSpec) -> tuple[str, ...]:
         return tuple(n for n in workload.writes if self._backend_of.get(n) == "aws")
 
+    def vault_reads(self, workload: WorkloadSpec) -> tuple[str, ...]:
+        return tuple(n for n in self.effective_reads(workload) if self._backend_of.get(n) == "vault")
+
     def vault_access(self, workload: WorkloadSpec) -> bool:
         """Whether the workload needs a Vault policy and login role."""
-        return bool(workload.database_roles) or any(
-            self._backend_of.get(n) == "vault" for n in (*workload.reads, *workload.writes)
+        return bool(workload.database_roles or self.vault_reads(workload)) or any(
+            self._backend_of.get(n) == "vault" for n in workload.writes
         )
 
     @cached_property
@@ -539,7 +596,7 @@ def _cross_checks(spec: StackSpec) -> list[Problem]:
                 if name not in secret_names:
                     problems.append(Problem(("workloads", index, field, r_index), f"unknown secret '{name}'; declared secrets: {', '.join(sorted(secret_names))}"))
     for index, workload in enumerate(spec.workloads):
-        on_kubernetes = spec.aws_reads(workload) or spec.aws_writes(workload) or (
+        on_kubernetes = spec.aws_reads(workload) or spec.aws_writes(workload) or spec.synced(workload) or (
             spec.vault_access(workload) and workload.vault_login == "kubernetes"
         )
         for field in ("namespace", "service_account"):
@@ -555,12 +612,42 @@ def _cross_checks(spec: StackSpec) -> list[Problem]:
     if spec.cluster is None and any(spec.aws_reads(w) or spec.aws_writes(w) for w in spec.workloads):
         problems.append(Problem(("cluster",), "required when workloads read AWS secrets (their roles trust the cluster's OIDC provider)"))
     problems += _vault_checks(spec)
+    problems += _kubernetes_checks(spec)
     if spec.cluster is not None:
         account = spec.cluster.oidc_provider_arn.split(":")[4]
         if account != spec.aws.account_id:
             problems.append(Problem(("cluster", "oidc_provider_arn"), f"belongs to account {account}, not aws.account_id {spec.aws.account_id}"))
         if not spec.cluster.oidc_provider_arn.endswith("oidc-provider/" + spec.cluster.issuer_host_path):
             problems.append(Problem(("cluster", "oidc_provider_arn"), "must be the provider of cluster.oidc_issuer_url (arn:...:oidc-provider/<issuer without https://>)"))
+    return problems
+
+
+def _kubernetes_checks(spec: StackSpec) -> list[Problem]:
+    problems: list[Problem] = []
+    eso = spec.eso
+    for index, workload in enumerate(spec.workloads):
+        if workload.delivery in ("external-secrets", "both") and eso is None:
+            problems.append(Problem(("workloads", index, "delivery"), f"'{workload.delivery}' needs kubernetes.eso"))
+    if spec.kubernetes is not None and spec.kubernetes.render_yaml_to is not None:
+        target = spec.kubernetes.render_yaml_to
+        if target.startswith("/") or ".." in target.split("/"):
+            problems.append(Problem(("kubernetes", "render_yaml_to"), "must be a relative directory inside the project"))
+    if eso is None:
+        return problems
+    names = [w.name for w in spec.workloads]
+    if eso.workload not in names:
+        problems.append(Problem(("kubernetes", "eso", "workload"), f"unknown workload '{eso.workload}'; declare the controller's identity as a workload"))
+        return problems
+    index = names.index(eso.workload)
+    controller = spec.workloads[index]
+    if controller.namespace != eso.namespace:
+        problems.append(Problem(("workloads", index, "namespace"), f"the External Secrets controller runs in '{eso.namespace}' (kubernetes.eso.namespace)"))
+    if controller.delivery not in (None, "direct"):
+        problems.append(Problem(("workloads", index, "delivery"), "the External Secrets controller reads with its own identity: direct"))
+    synced_vault = any(spec._backend_of.get(n) == "vault" for w in spec.workloads for n in spec.synced(w))
+    # Without a vault: section each Vault secret already reports it.
+    if synced_vault and spec.vault is not None and (spec.vault.kubernetes_auth is None or controller.vault_login != "kubernetes"):
+        problems.append(Problem(("kubernetes", "eso"), "syncing Vault secrets needs vault.kubernetes_auth and a kubernetes vault_login for the controller"))
     return problems
 
 

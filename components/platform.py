@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_kubernetes as k8s
 import pulumi_vault as vault
 
 from components import config
@@ -13,6 +14,17 @@ from components.aws.iam import SecretAccessPolicy, SecretAccessPolicyArgs
 from components.aws.irsa import WorkloadRole, WorkloadRoleArgs
 from components.aws.kms import EncryptionKey, EncryptionKeyArgs, KeyUser
 from components.aws.secret import ManagedSecret, ManagedSecretArgs
+from components.kubernetes import manifests
+from components.kubernetes.resources import (
+    ExternalSecretsController,
+    ExternalSecretsControllerArgs,
+    KubernetesWorkload,
+    KubernetesWorkloadArgs,
+    SecretSync,
+    SecretSyncArgs,
+    SyncedSecret,
+    apply,
+)
 from components.vault import policy as vault_policy
 from components.vault.auth import AppRoleAuth, AppRoleLogin, KubernetesAuth, KubernetesAuthArgs, KubernetesLogin
 from components.vault.database import DatabaseMount, DatabaseRole, PostgresEngine, PostgresEngineArgs, TableGrant
@@ -110,6 +122,9 @@ class SecretsPlatform(pulumi.ComponentResource):
         if spec.vault is not None:
             self._build_vault(spec, spec.vault)
 
+        if spec.kubernetes is not None:
+            self._build_kubernetes(spec, spec.kubernetes)
+
         self.secret_arns = {name: s.secret_arn for name, s in self.secrets.items()}
         self.role_arns = {name: r.role_arn for name, r in self.roles.items()}
         self.key_arns = {name: k.key_arn for name, k in self.keys.items()}
@@ -188,7 +203,7 @@ class SecretsPlatform(pulumi.ComponentResource):
                 continue
             rules = [
                 vault_policy.kv_data(spec.kv_mount(secrets[n]), spec.secret_path(secrets[n]), vault_policy.READ)
-                for n in workload.reads if n in secrets
+                for n in spec.vault_reads(workload)
             ]
             rules += [
                 vault_policy.kv_data(spec.kv_mount(secrets[n]), spec.secret_path(secrets[n]), vault_policy.WRITE)
@@ -230,6 +245,104 @@ class SecretsPlatform(pulumi.ComponentResource):
                 ),
                 child,
             )
+
+    def _build_kubernetes(self, spec: config.StackSpec, settings: config.KubernetesSpec) -> None:
+        """Service accounts carrying each workload's identity, the controller, its stores and the
+        ExternalSecrets, from the same workloads; nothing here is written by hand."""
+        provider = k8s.Provider(
+            "kubernetes",
+            context=settings.context,
+            render_yaml_to_directory=settings.render_yaml_to,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        child = pulumi.ResourceOptions(parent=self, providers={"kubernetes": provider})
+        labels = {"environment": spec.environment.value, "owner": spec.tags.owner}
+        eso = settings.eso
+        role_arn = lambda workload: self.roles[workload].role_arn if workload in self.roles else None  # noqa: E731
+
+        if settings.manage_namespaces:
+            skip = {eso.namespace} if eso is not None and eso.install else set()
+            for ns in sorted({w.namespace for w in spec.workloads if w.namespace} - skip):
+                apply(f"namespace-{ns}", manifests.namespace(ns, labels), child)
+        if eso is not None and eso.install:
+            ExternalSecretsController(
+                "external-secrets",
+                ExternalSecretsControllerArgs(eso.namespace, self._controller(spec).service_account, role_arn(eso.workload), eso.chart_version),
+                child,
+            )
+        for workload in spec.workloads:
+            if not (workload.namespace and workload.service_account):
+                continue
+            if eso is not None and eso.install and spec.is_eso_controller(workload):
+                continue  # the chart creates and annotates the controller's service account
+            direct_vault_login = spec.vault_access(workload) and workload.vault_login == "kubernetes" and spec.delivery(workload) != "external-secrets"
+            KubernetesWorkload(
+                workload.name,
+                KubernetesWorkloadArgs(
+                    namespace=workload.namespace,
+                    service_account=workload.service_account,
+                    role_arn=role_arn(workload.name),
+                    automount_token=direct_vault_login,
+                    synced_secrets=spec.synced(workload),
+                    labels=labels,
+                ),
+                child,
+            )
+        if eso is not None:
+            self._build_secret_sync(spec, eso, labels, child)
+
+    def _controller(self, spec: config.StackSpec) -> config.WorkloadSpec:
+        assert spec.eso is not None
+        return next(w for w in spec.workloads if w.name == spec.eso.workload)
+
+    def _build_secret_sync(self, spec: config.StackSpec, eso: config.EsoSpec, labels: dict, child: pulumi.ResourceOptions) -> None:
+        controller = self._controller(spec)
+        secrets = {s.name: s for s in spec.secrets}
+        # Which namespaces receive which secrets, and so which stores they need.
+        wanted: dict[str, dict[str, config.SecretSpec]] = {}
+        for workload in spec.workloads:
+            for name in spec.synced(workload):
+                wanted.setdefault(workload.namespace, {})[name] = secrets[name]
+
+        def store_key(secret: config.SecretSpec) -> str:
+            return "aws" if secret.backend == "aws" else f"vault-{spec.kv_mount(secret)}"
+
+        namespaces_of: dict[str, set[str]] = {}
+        for ns, by_name in wanted.items():
+            for secret in by_name.values():
+                namespaces_of.setdefault(store_key(secret), set()).add(ns)
+
+        controller_ref = {"name": controller.service_account, "namespace": eso.namespace}
+        stores: dict[str, dict] = {}
+        for key, namespaces in sorted(namespaces_of.items()):
+            cluster_wide = len(namespaces) > 1
+            if key == "aws":
+                provider = manifests.aws_provider(spec.aws.region, controller_ref if cluster_wide else None)
+                name = f"aws-secrets-manager-{spec.environment.value}"
+            else:
+                assert spec.vault is not None and spec.vault.kubernetes_auth is not None  # spec cross-checks
+                mount = key.removeprefix("vault-")
+                provider = manifests.vault_provider(
+                    spec.vault.address, mount, spec.vault.namespace, spec.vault.kubernetes_auth.mount,
+                    self.vault_identities[controller.name].role_name, spec.vault.kubernetes_auth.audience,
+                    controller_ref if cluster_wide else None,
+                )
+                name = f"vault-{mount}-{spec.environment.value}"
+            stores[key] = manifests.secret_store(name, provider, sorted(namespaces), labels)
+
+        SecretSync(
+            "external-secrets-sync",
+            SecretSyncArgs(
+                stores=list(stores.values()),
+                secrets_by_namespace={
+                    ns: [SyncedSecret(s.name, spec.secret_path(s), s.properties, stores[store_key(s)]) for s in by_name.values()]
+                    for ns, by_name in wanted.items()
+                },
+                refresh_interval=eso.refresh_interval,
+                labels=labels,
+            ),
+            child,
+        )
 
     def _key_users(self, spec: config.StackSpec, secrets: tuple[config.SecretSpec, ...]) -> list[KeyUser]:
         users = []

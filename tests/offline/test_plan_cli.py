@@ -33,7 +33,7 @@ def test_plan_prints_the_estate(stack, tmp_path):
     database = next(s for s in document["secrets"] if s["name"] == "database")
     assert database["path"] == f"autolytiq/{stack}/database"
     assert database["rotation"] == "postgres-single every 30 days"
-    assert database["readers"] == ["api", "external-secrets", "worker"]
+    assert database["readers"] == ["api", "external-secrets"]  # worker gets it through External Secrets
     assert database["protected"] is (stack == "prod")
     assert set(document["outputs"]["secret_arns"]) == {s["name"] for s in document["secrets"]}
 

@@ -8,6 +8,7 @@ import pytest
 
 from components.aws import actions
 from components.aws.secret import VALUE_PROPERTIES
+from components.config import parse_stack_spec
 from tests.conftest import by_type, plan_raw
 
 ISSUER = "oidc.eks.us-east-1.amazonaws.com/id/A1B2C3D4E5F60718293A4B5C6D7E8F90"
@@ -19,7 +20,8 @@ def statements(document: str) -> list[dict]:
 
 def test_trust_pins_sub_and_aud_with_string_equals(prod_plan):
     roles = by_type(prod_plan, "aws:iam/role:Role")
-    assert set(roles) == {"api-role", "worker-role", "external-secrets-role"}
+    # worker receives its secrets through External Secrets only: no role of its own.
+    assert set(roles) == {"api-role", "external-secrets-role"}
     (trust,) = statements(roles["api-role"].inputs["assumeRolePolicy"])
     assert trust["Principal"] == {"Federated": f"arn:aws:iam::123456789012:oidc-provider/{ISSUER}"}
     assert trust["Action"] == ["sts:AssumeRoleWithWebIdentity"]
@@ -34,7 +36,7 @@ def test_grants_name_exact_secret_and_key_arns(prod_plan):
     secrets = {r.inputs["name"]: r.outputs["arn"] for r in by_type(prod_plan, "aws:secretsmanager/secret:Secret").values()}
     keys = {r.name: r.outputs["arn"] for r in by_type(prod_plan, "aws:kms/key:Key").values()}
     replica_keys = {r.name: r.outputs["arn"] for r in by_type(prod_plan, "aws:kms/replicaKey:ReplicaKey").values()}
-    policy = statements(by_type(prod_plan, "aws:iam/rolePolicy:RolePolicy")["worker-secrets"].inputs["policy"])
+    policy = statements(by_type(prod_plan, "aws:iam/rolePolicy:RolePolicy")["external-secrets-secrets"].inputs["policy"])
     read_redis, decrypt_redis = (s for s in policy if s["Sid"] in ("ReadRedis", "ReadRedisKey"))
     assert read_redis["Action"] == ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
     assert read_redis["Resource"] == [secrets["autolytiq/prod/redis"]]
@@ -57,11 +59,18 @@ def test_grants_name_exact_secret_and_key_arns(prod_plan):
 
 
 def test_each_role_gets_exactly_its_declared_secrets(prod_plan, prod_raw):
+    spec = parse_stack_spec(prod_raw, "Pulumi.prod.yaml")
     policies = by_type(prod_plan, "aws:iam/rolePolicy:RolePolicy")
-    for workload in prod_raw["workloads"]:
-        policy = statements(policies[f"{workload['name']}-secrets"].inputs["policy"])
-        granted = {r.split(":secret:")[1].rsplit("-", 1)[0] for s in policy if s["Sid"].endswith("Key") is False for r in s["Resource"]}
-        assert granted == {f"autolytiq/prod/{name}" for name in workload["reads"]}
+    expected = {
+        "api": {"database", "redis", "jwt", "session", "pii-encryption"},
+        # The controller's reads are derived: everything synced for api and worker.
+        "external-secrets": {"database", "redis", "jwt", "session", "pii-encryption", "smtp", "resend", "external-apis"},
+    }
+    assert {w.name for w in spec.workloads if spec.aws_reads(w)} == set(expected)
+    for workload, names in expected.items():
+        policy = statements(policies[f"{workload}-secrets"].inputs["policy"])
+        granted = {r.split(":secret:")[1].rsplit("-", 1)[0] for s in policy if not s["Sid"].endswith("Key") for r in s["Resource"]}
+        assert granted == {f"autolytiq/prod/{name}" for name in names}
 
 
 def test_key_policy_shape(prod_plan):
@@ -74,9 +83,9 @@ def test_key_policy_shape(prod_plan):
     assert not {"kms:Decrypt", "kms:GenerateDataKey", "kms:CreateGrant"} & set(admin["Action"])
     for statement in policy:
         assert statement["Action"] != "kms:*" and "kms:*" not in statement["Action"]
-    assert {s["Sid"] for s in users} == {"ReadApi", "ReadWorker", "ReadExternalSecrets"}
-    worker = next(s for s in users if s["Sid"] == "ReadWorker")
-    assert worker["Principal"] == {"AWS": "arn:aws:iam::123456789012:role/autolytiq-prod-worker"}
+    assert {s["Sid"] for s in users} == {"ReadApi", "ReadExternalSecrets"}
+    worker = next(s for s in users if s["Sid"] == "ReadExternalSecrets")
+    assert worker["Principal"] == {"AWS": "arn:aws:iam::123456789012:role/autolytiq-prod-external-secrets"}
     assert worker["Action"] == ["kms:Decrypt"]
     assert worker["Condition"]["StringEquals"]["kms:ViaService"] == [
         "secretsmanager.us-east-1.amazonaws.com", "secretsmanager.us-west-2.amazonaws.com"

@@ -1,0 +1,111 @@
+"""Kubernetes objects as plain dicts: one builder per kind, shared by the Pulumi resources and the
+YAML rendering, so what is validated against the schemas is what is deployed."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import pulumi
+
+ESO_API = "external-secrets.io/v1"
+IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "secrets-platform"}
+
+
+def metadata(name: str, namespace: str | None = None, labels: Mapping[str, str] | None = None, annotations: Mapping[str, Any] | None = None) -> dict:
+    meta: dict[str, Any] = {"name": name, "labels": {**MANAGED_BY, **(labels or {})}}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    if annotations:
+        meta["annotations"] = dict(annotations)
+    return meta
+
+
+def namespace(name: str, labels: Mapping[str, str]) -> dict:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata(name, labels=labels)}
+
+
+def service_account(name: str, ns: str, role_arn: pulumi.Input[str] | None, automount: bool, labels: Mapping[str, str]) -> dict:
+    annotations = {IRSA_ANNOTATION: role_arn} if role_arn is not None else None
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": metadata(name, ns, labels, annotations),
+        "automountServiceAccountToken": automount,
+    }
+
+
+def secret_reader_role(name: str, ns: str, secret_names: Sequence[str], labels: Mapping[str, str]) -> dict:
+    """`get` on exactly the workload's synced Secrets: no list, no watch, no other Secret."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": metadata(name, ns, labels),
+        "rules": [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": sorted(secret_names), "verbs": ["get"]}],
+    }
+
+
+def role_binding(name: str, ns: str, role: str, service_account_name: str, labels: Mapping[str, str]) -> dict:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": metadata(name, ns, labels),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+        "subjects": [{"kind": "ServiceAccount", "name": service_account_name, "namespace": ns}],
+    }
+
+
+def aws_provider(region: str, service_account_ref: Mapping[str, str] | None) -> dict:
+    """Secrets Manager through IRSA: a service account's web identity, never static keys.
+    Without a reference (namespaced store), the controller's own IRSA identity is used."""
+    provider: dict[str, Any] = {"service": "SecretsManager", "region": region}
+    if service_account_ref is not None:
+        provider["auth"] = {"jwt": {"serviceAccountRef": dict(service_account_ref)}}
+    return {"aws": provider}
+
+
+def vault_provider(server: str, mount: str, vault_namespace: str | None, auth_mount: str, role: pulumi.Input[str], audience: str,
+                   service_account_ref: Mapping[str, str] | None) -> dict:
+    """Vault KV v2 through Kubernetes auth with a short-lived service account token."""
+    kubernetes: dict[str, Any] = {"mountPath": auth_mount, "role": role}
+    if service_account_ref is not None:
+        kubernetes["serviceAccountRef"] = {**service_account_ref, "audiences": [audience]}
+    provider: dict[str, Any] = {"server": server, "path": mount, "version": "v2", "auth": {"kubernetes": kubernetes}}
+    if vault_namespace:
+        provider["namespace"] = vault_namespace
+    return {"vault": provider}
+
+
+def secret_store(name: str, provider: Mapping[str, Any], namespaces: Sequence[str], labels: Mapping[str, str]) -> dict:
+    """A ClusterSecretStore limited to the namespaces that use it, or a namespaced SecretStore when
+    only one namespace does."""
+    if len(namespaces) == 1:
+        return {"apiVersion": ESO_API, "kind": "SecretStore", "metadata": metadata(name, namespaces[0], labels), "spec": {"provider": dict(provider)}}
+    return {
+        "apiVersion": ESO_API,
+        "kind": "ClusterSecretStore",
+        "metadata": metadata(name, labels=labels),
+        "spec": {"conditions": [{"namespaces": sorted(namespaces)}], "provider": dict(provider)},
+    }
+
+
+def external_secret(name: str, ns: str, store: Mapping[str, Any], remote_key: str, properties: Sequence[str], refresh_interval: str,
+                    labels: Mapping[str, str]) -> dict:
+    """One declared secret into one Kubernetes Secret of the same name: a key per declared property,
+    owned by the ExternalSecret, and kept (Retain) if the backend is briefly unreachable or the
+    remote secret disappears."""
+    if properties:
+        data = [{"secretKey": p, "remoteRef": {"key": remote_key, "property": p}} for p in properties]
+    else:
+        data = [{"secretKey": name, "remoteRef": {"key": remote_key}}]
+    return {
+        "apiVersion": ESO_API,
+        "kind": "ExternalSecret",
+        "metadata": metadata(name, ns, labels),
+        "spec": {
+            "refreshInterval": refresh_interval,
+            "secretStoreRef": {"name": store["metadata"]["name"], "kind": store["kind"]},
+            "target": {"name": name, "creationPolicy": "Owner", "deletionPolicy": "Retain"},
+            "data": data,
+        },
+    }
