@@ -58,6 +58,8 @@ CLASS_POLICY: dict[Classification, ClassPolicy] = {
 PROD_RECOVERY_WINDOW_DAYS = 30
 NONPROD_RECOVERY_WINDOW_DAYS = 7
 MIN_PROD_RECOVERY_WINDOW_DAYS = 7
+# The service account a namespaced SecretStore signs in as.
+STORE_SERVICE_ACCOUNT = "external-secrets-store"
 # The key every non-critical secret without an explicit `key` is encrypted with.
 SHARED_KEY_NAME = "shared"
 
@@ -328,9 +330,10 @@ class StackSpec(_Spec):
         return secret.path or f"{self.path_prefix}{secret.name}"
 
     def kv_mount(self, secret: SecretSpec) -> str:
-        """Vault secrets: the KV v2 mount that holds them."""
-        assert self.vault is not None
-        return secret.mount or self.vault.kv_mounts[0].path
+        """Vault secrets: the KV v2 mount that holds them (the first declared one by default)."""
+        if secret.mount is not None:
+            return secret.mount
+        return self.vault.kv_mounts[0].path if self.vault and self.vault.kv_mounts else KvMountSpec().path
 
     def secrets_on(self, backend: str) -> tuple[SecretSpec, ...]:
         return tuple(s for s in self.secrets if s.backend == backend)
@@ -351,12 +354,58 @@ class StackSpec(_Spec):
         """Secrets External Secrets syncs into the workload's namespace for it."""
         return workload.reads if self.delivery(workload) in ("external-secrets", "both") else ()
 
+    def store_key(self, secret: SecretSpec) -> str:
+        """The store a synced secret comes through: one per backend (and Vault KV mount)."""
+        return "aws" if secret.backend == "aws" else f"vault-{self.kv_mount(secret)}"
+
+    @cached_property
+    def synced_by_namespace(self) -> dict[str, dict[str, SecretSpec]]:
+        secrets = {s.name: s for s in self.secrets}
+        wanted: dict[str, dict[str, SecretSpec]] = {}
+        for workload in self.workloads:
+            for name in self.synced(workload):
+                if name in secrets:  # an unknown name is reported by the cross-checks
+                    wanted.setdefault(workload.namespace or "", {})[name] = secrets[name]
+        return dict(sorted(wanted.items()))
+
+    @cached_property
+    def store_namespaces(self) -> dict[str, tuple[str, ...]]:
+        """Store key -> the namespaces that use it. Used by several: a ClusterSecretStore limited to
+        them; used by one: a SecretStore in that namespace."""
+        namespaces: dict[str, set[str]] = {}
+        for ns, secrets in self.synced_by_namespace.items():
+            for secret in secrets.values():
+                namespaces.setdefault(self.store_key(secret), set()).add(ns)
+        return {key: tuple(sorted(v)) for key, v in sorted(namespaces.items())}
+
+    def is_cluster_store(self, key: str) -> bool:
+        return len(self.store_namespaces[key]) > 1
+
+    @cached_property
+    def store_identities(self) -> tuple[WorkloadSpec, ...]:
+        """A namespaced store signs in as its own service account, whose identity reads exactly the
+        secrets synced into that namespace through it; derived, never declared."""
+        identities = []
+        for ns, secrets in self.synced_by_namespace.items():
+            reads = tuple(n for n, s in secrets.items() if not self.is_cluster_store(self.store_key(s)))
+            if reads:
+                identities.append(WorkloadSpec(name=f"store-{ns}", namespace=ns, service_account=STORE_SERVICE_ACCOUNT, reads=reads, delivery="direct"))
+        return tuple(identities)
+
+    @property
+    def all_workloads(self) -> tuple[WorkloadSpec, ...]:
+        """Declared workloads and the derived store identities: everything that gets an identity."""
+        return (*self.workloads, *self.store_identities)
+
     def effective_reads(self, workload: WorkloadSpec) -> tuple[str, ...]:
         """What the workload's own identity may read: its direct reads, and for the ESO controller
-        every synced secret (derived from the consumers, never listed by hand)."""
+        every secret synced through a ClusterSecretStore (derived from the consumers)."""
         if self.is_eso_controller(workload):
-            synced = [n for w in self.workloads for n in self.synced(w)]
-            return tuple(dict.fromkeys([*workload.reads, *synced]))
+            through_cluster_stores = [
+                name for secrets in self.synced_by_namespace.values() for name, secret in secrets.items()
+                if self.is_cluster_store(self.store_key(secret))
+            ]
+            return tuple(dict.fromkeys([*workload.reads, *through_cluster_stores]))
         return workload.reads if self.delivery(workload) in ("direct", "both") else ()
 
     def aws_reads(self, workload: WorkloadSpec) -> tuple[str, ...]:
@@ -540,6 +589,9 @@ def _duplicates(names: Iterable[str]) -> dict[str, list[int]]:
 
 def _cross_checks(spec: StackSpec) -> list[Problem]:
     problems: list[Problem] = []
+    for index, workload in enumerate(spec.workloads):
+        if workload.name.startswith("store-"):
+            problems.append(Problem(("workloads", index, "name"), "names starting with 'store-' are reserved for the derived identities of namespaced secret stores"))
     for field, items in (("secrets", spec.secrets), ("keys", spec.keys), ("workloads", spec.workloads)):
         for name, indexes in _duplicates(i.name for i in items).items():
             for index in indexes[1:]:

@@ -50,7 +50,7 @@ class SecretsPlatform(pulumi.ComponentResource):
 
         # 1. Roles first: key policies name them.
         self.roles: dict[str, WorkloadRole] = {}
-        for workload in spec.workloads:
+        for workload in spec.all_workloads:
             if not (spec.aws_reads(workload) or spec.aws_writes(workload)):
                 continue
             assert spec.cluster is not None  # guaranteed by the spec's cross-checks
@@ -107,7 +107,7 @@ class SecretsPlatform(pulumi.ComponentResource):
             )
 
         # 4. Grants: each role gets exactly the secrets its workload declares.
-        for workload in spec.workloads:
+        for workload in spec.all_workloads:
             if workload.name not in self.roles:
                 continue
             grants = [self.secrets[s].grant_read() for s in spec.aws_reads(workload)]
@@ -198,7 +198,7 @@ class SecretsPlatform(pulumi.ComponentResource):
 
         secrets = {s.name: s for s in spec.secrets_on("vault")}
         databases = {d.name: d for d in settings.databases}
-        for workload in spec.workloads:
+        for workload in spec.all_workloads:
             if not spec.vault_access(workload):
                 continue
             rules = [
@@ -270,7 +270,7 @@ class SecretsPlatform(pulumi.ComponentResource):
                 ExternalSecretsControllerArgs(eso.namespace, self._controller(spec).service_account, role_arn(eso.workload), eso.chart_version),
                 child,
             )
-        for workload in spec.workloads:
+        for workload in spec.all_workloads:
             if not (workload.namespace and workload.service_account):
                 continue
             if eso is not None and eso.install and spec.is_eso_controller(workload):
@@ -296,47 +296,34 @@ class SecretsPlatform(pulumi.ComponentResource):
         return next(w for w in spec.workloads if w.name == spec.eso.workload)
 
     def _build_secret_sync(self, spec: config.StackSpec, eso: config.EsoSpec, labels: dict, child: pulumi.ResourceOptions) -> None:
+        """One store per backend (and Vault mount); ExternalSecrets per namespace and secret."""
         controller = self._controller(spec)
-        secrets = {s.name: s for s in spec.secrets}
-        # Which namespaces receive which secrets, and so which stores they need.
-        wanted: dict[str, dict[str, config.SecretSpec]] = {}
-        for workload in spec.workloads:
-            for name in spec.synced(workload):
-                wanted.setdefault(workload.namespace, {})[name] = secrets[name]
-
-        def store_key(secret: config.SecretSpec) -> str:
-            return "aws" if secret.backend == "aws" else f"vault-{spec.kv_mount(secret)}"
-
-        namespaces_of: dict[str, set[str]] = {}
-        for ns, by_name in wanted.items():
-            for secret in by_name.values():
-                namespaces_of.setdefault(store_key(secret), set()).add(ns)
-
-        controller_ref = {"name": controller.service_account, "namespace": eso.namespace}
         stores: dict[str, dict] = {}
-        for key, namespaces in sorted(namespaces_of.items()):
-            cluster_wide = len(namespaces) > 1
+        for key, namespaces in spec.store_namespaces.items():
+            if spec.is_cluster_store(key):
+                identity, service_account_ref = controller.name, {"name": controller.service_account, "namespace": eso.namespace}
+            else:
+                identity, service_account_ref = f"store-{namespaces[0]}", {"name": config.STORE_SERVICE_ACCOUNT}
             if key == "aws":
-                provider = manifests.aws_provider(spec.aws.region, controller_ref if cluster_wide else None)
+                provider = manifests.aws_provider(spec.aws.region, service_account_ref)
                 name = f"aws-secrets-manager-{spec.environment.value}"
             else:
                 assert spec.vault is not None and spec.vault.kubernetes_auth is not None  # spec cross-checks
                 mount = key.removeprefix("vault-")
                 provider = manifests.vault_provider(
                     spec.vault.address, mount, spec.vault.namespace, spec.vault.kubernetes_auth.mount,
-                    self.vault_identities[controller.name].role_name, spec.vault.kubernetes_auth.audience,
-                    controller_ref if cluster_wide else None,
+                    self.vault_identities[identity].role_name, spec.vault.kubernetes_auth.audience, service_account_ref,
                 )
                 name = f"vault-{mount}-{spec.environment.value}"
-            stores[key] = manifests.secret_store(name, provider, sorted(namespaces), labels)
+            stores[key] = manifests.secret_store(name, provider, namespaces, labels)
 
         SecretSync(
             "external-secrets-sync",
             SecretSyncArgs(
                 stores=list(stores.values()),
                 secrets_by_namespace={
-                    ns: [SyncedSecret(s.name, spec.secret_path(s), s.properties, stores[store_key(s)]) for s in by_name.values()]
-                    for ns, by_name in wanted.items()
+                    ns: [SyncedSecret(s.name, spec.secret_path(s), s.properties, stores[spec.store_key(s)]) for s in by_name.values()]
+                    for ns, by_name in spec.synced_by_namespace.items()
                 },
                 refresh_interval=eso.refresh_interval,
                 labels=labels,
@@ -346,7 +333,7 @@ class SecretsPlatform(pulumi.ComponentResource):
 
     def _key_users(self, spec: config.StackSpec, secrets: tuple[config.SecretSpec, ...]) -> list[KeyUser]:
         users = []
-        for workload in spec.workloads:
+        for workload in spec.all_workloads:
             for access, names in (("read", spec.aws_reads(workload)), ("write", spec.aws_writes(workload))):
                 paths = [spec.secret_path(s) for s in secrets if s.name in names]
                 if paths:

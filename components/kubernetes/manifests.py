@@ -55,21 +55,16 @@ def role_binding(name: str, ns: str, role: str, service_account_name: str, label
     }
 
 
-def aws_provider(region: str, service_account_ref: Mapping[str, str] | None) -> dict:
-    """Secrets Manager through IRSA: a service account's web identity, never static keys.
-    Without a reference (namespaced store), the controller's own IRSA identity is used."""
-    provider: dict[str, Any] = {"service": "SecretsManager", "region": region}
-    if service_account_ref is not None:
-        provider["auth"] = {"jwt": {"serviceAccountRef": dict(service_account_ref)}}
-    return {"aws": provider}
+def aws_provider(region: str, service_account_ref: Mapping[str, str]) -> dict:
+    """Secrets Manager through IRSA: a service account's web identity, never static keys."""
+    return {"aws": {"service": "SecretsManager", "region": region, "auth": {"jwt": {"serviceAccountRef": dict(service_account_ref)}}}}
 
 
 def vault_provider(server: str, mount: str, vault_namespace: str | None, auth_mount: str, role: pulumi.Input[str], audience: str,
-                   service_account_ref: Mapping[str, str] | None) -> dict:
-    """Vault KV v2 through Kubernetes auth with a short-lived service account token."""
-    kubernetes: dict[str, Any] = {"mountPath": auth_mount, "role": role}
-    if service_account_ref is not None:
-        kubernetes["serviceAccountRef"] = {**service_account_ref, "audiences": [audience]}
+                   service_account_ref: Mapping[str, str]) -> dict:
+    """Vault KV v2 through Kubernetes auth with a short-lived token of the store's service account,
+    requested for the audience the Vault role is bound to."""
+    kubernetes: dict[str, Any] = {"mountPath": auth_mount, "role": role, "serviceAccountRef": {**service_account_ref, "audiences": [audience]}}
     provider: dict[str, Any] = {"server": server, "path": mount, "version": "v2", "auth": {"kubernetes": kubernetes}}
     if vault_namespace:
         provider["namespace"] = vault_namespace

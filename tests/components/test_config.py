@@ -196,3 +196,11 @@ def test_fuzz_never_tracebacks(prod_raw):
     run()
     assert seen["spec"] + seen["error"] >= 1000
     assert seen["error"] > 0
+
+
+def test_unknown_synced_secrets_are_reported_not_crashed_on(prod_raw):
+    """Regression (found by the fuzz): derived store identities looked up unknown secret names."""
+    prod_raw["secrets"] = [prod_raw["secrets"][0]]
+    lines = problems(prod_raw)
+    assert lines and all("unknown secret" in line for line in lines)
+    assert any(line.startswith(f"{SOURCE}: secrets-platform:workloads[1].reads[1]: unknown secret 'redis'") for line in lines)
