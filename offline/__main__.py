@@ -8,11 +8,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from rich.console import Console
 
 from components.config import ConfigError
-from offline.report import plan_document, print_plan
+from offline.report import plan_document, print_plan, write_manifests
 from offline.run import StackFileError, available_stacks, plan_stack
 
 
@@ -22,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     plan = commands.add_parser("plan", help="plan a stack with mocks and report it")
     plan.add_argument("stack", help=f"stack name ({', '.join(available_stacks())}) or a path to a Pulumi.<stack>.yaml (examples/)")
     plan.add_argument("--json", metavar="FILE", help="also write the plan as JSON ('-' for stdout only)")
+    plan.add_argument("--manifests", metavar="DIR", help="also write the Kubernetes objects as YAML manifests into DIR")
     args = parser.parse_args(argv)
 
     # Wide enough for ARNs and paths when the output is a CI log rather than a terminal.
@@ -38,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     document = plan_document(result)
+    if args.manifests:
+        written = write_manifests(result, Path(args.manifests))
+        print(f"wrote {len(written)} Kubernetes manifests to {args.manifests}", file=sys.stderr)
     if args.json == "-":
         json.dump(document, sys.stdout, indent=2, default=str)
         print()

@@ -4,7 +4,10 @@ in the recorded plan; nothing here reads a value."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from rich.console import Console
 from rich.table import Table
@@ -24,6 +27,30 @@ def plan_document(plan: Plan, policy: dict[str, Any] | None = None) -> dict[str,
         "resources": [asdict(r) for r in plan.resources],
         "policy": policy,
     }
+
+
+KUBERNETES_OBJECT_FIELDS = ("apiVersion", "kind", "metadata", "spec", "rules", "roleRef", "subjects", "automountServiceAccountToken", "data", "stringData")
+
+
+def kubernetes_objects(plan: Plan) -> list[dict]:
+    """The planned Kubernetes objects as manifests (Helm releases are charts, not objects)."""
+    return [
+        {k: r.inputs[k] for k in KUBERNETES_OBJECT_FIELDS if k in r.inputs}
+        for r in plan.resources
+        if r.custom and r.type.startswith("kubernetes:") and "apiVersion" in r.inputs
+    ]
+
+
+def write_manifests(plan: Plan, directory: Path) -> list[Path]:
+    """One YAML file per object, `<namespace>/<kind>-<name>.yaml`, for Argo CD or Flux."""
+    written = []
+    for manifest in kubernetes_objects(plan):
+        meta = manifest["metadata"]
+        path = directory / meta.get("namespace", "_cluster") / f"{manifest['kind'].lower()}-{meta['name']}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+        written.append(path)
+    return written
 
 
 def resource_tree(plan: Plan) -> Tree:
