@@ -1,3 +1,207 @@
-"""Placeholder until the domain rules land."""
+"""Kubernetes RBAC rules: wildcards, Secret readers bound cluster-wide, escalation verbs, cluster-admin
+and anonymous subjects. Messages name rule indexes, verbs, resources and role names, never annotations
+or other metadata values."""
 
-RULES: list = []
+from __future__ import annotations
+
+from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE, Strings, dig, entries, strings, undecided
+from policy.rules.base import Finding, Resource, Rule, Severity, StackRule, is_unknown
+
+_RBAC = "kubernetes:rbac.authorization.k8s.io/v1"
+ROLE, CLUSTER_ROLE = f"{_RBAC}:Role", f"{_RBAC}:ClusterRole"
+ROLE_BINDING, CLUSTER_ROLE_BINDING = f"{_RBAC}:RoleBinding", f"{_RBAC}:ClusterRoleBinding"
+ROLES, BINDINGS = (ROLE, CLUSTER_ROLE), (ROLE_BINDING, CLUSTER_ROLE_BINDING)
+
+READ_VERBS = frozenset({"get", "list", "watch", "*"})
+ESCALATION_VERBS = frozenset({"impersonate", "escalate", "bind"})
+# Built-in ClusterRoles that read Secrets (cluster-admin has its own rule too).
+BUILTIN_SECRET_READERS = frozenset({"cluster-admin", "admin", "edit"})
+ANONYMOUS = {("User", "system:anonymous"), ("Group", "system:unauthenticated"), ("Group", "system:authenticated")}
+RULE_FIELDS = ("apiGroups", "resources", "verbs", "nonResourceURLs")
+
+
+PolicyRule = dict[str, Strings]  # one entry of `rules`, field by field
+
+
+def _policy_rules(rule_id: str, resource: Resource) -> tuple[list[tuple[int, PolicyRule]], list[Finding]]:
+    """The known entries of `rules` with their index, and undecided findings for entries unknown at preview."""
+    rules = resource["props"].get("rules")
+    if is_unknown(rules):
+        return [], [undecided(rule_id, resource, "rules")]
+    parsed, unknown = [], []
+    for index, rule in enumerate(entries(rules)):
+        if is_unknown(rule) or not isinstance(rule, dict):
+            unknown.append(undecided(rule_id, resource, f"rules[{index}]"))
+            continue
+        parsed.append((index, {f: strings(rule.get(f)) for f in RULE_FIELDS}))
+    return parsed, unknown
+
+
+def _check_wildcards(resource: Resource) -> list[Finding]:
+    rules, out = _policy_rules("SP-K8S-001", resource)
+    for index, rule in rules:
+        for field in RULE_FIELDS:
+            if any(v == "*" or v.startswith("*/") for v in rule[field].values):
+                out.append(Finding("SP-K8S-001", resource["urn"], f"rules[{index}].{field} contains '*': list the exact {field} needed"))
+            elif rule[field].unknown:
+                out.append(undecided("SP-K8S-001", resource, f"rules[{index}].{field}"))
+    return out
+
+
+def _reads_secrets(rule: PolicyRule) -> bool | None:
+    """True when the rule reads Secrets, False when it cannot, None when unknowns leave it open."""
+    conditions = (
+        (bool({"", "*"} & set(rule["apiGroups"].values)), rule["apiGroups"].unknown),
+        (bool({"secrets", "*"} & set(rule["resources"].values)), rule["resources"].unknown),
+        (bool(READ_VERBS & set(rule["verbs"].values)), rule["verbs"].unknown),
+    )
+    if all(met for met, _ in conditions):
+        return True
+    if any(not met and not unknown for met, unknown in conditions):
+        return False
+    return None
+
+
+def _check_cluster_role_secrets(resource: Resource) -> list[Finding]:
+    rules, out = _policy_rules("SP-K8S-002", resource)
+    for index, rule in rules:
+        reads = _reads_secrets(rule)
+        if reads:
+            out.append(Finding("SP-K8S-002", resource["urn"], f"rules[{index}] reads secrets (get/list/watch) in a ClusterRole: "
+                               "use a namespaced Role with resourceNames"))
+        elif reads is None:
+            out.append(undecided("SP-K8S-002", resource, f"part of rules[{index}]"))
+    return out
+
+
+def _check_cluster_wide_secret_readers(resources: list[Resource]) -> list[Finding]:
+    # Planned ClusterRole name (None when unknown) -> (what reads Secrets, whether that is certain).
+    planned: dict[str | None, tuple[str, bool]] = {}
+    for role in (r for r in resources if r["type"] == CLUSTER_ROLE):
+        rules, unknown = _policy_rules("SP-K8S-003", role)
+        reads = [(f"rules[{i}]", bool(verdict)) for i, rule in rules if (verdict := _reads_secrets(rule)) is not False]
+        if not reads and (unknown or role["props"].get("aggregationRule")):
+            reads = [("rules unknown at preview or aggregated at run time", False)]
+        if reads:
+            name = dig(role["props"], "metadata", "name")
+            planned[name if isinstance(name, str) and not is_unknown(name) else None] = next((r for r in reads if r[1]), reads[0])
+    out = []
+    for binding in (r for r in resources if r["type"] == CLUSTER_ROLE_BINDING):
+        name = dig(binding["props"], "roleRef", "name")
+        if is_unknown(name):
+            if planned:
+                out.append(undecided("SP-K8S-003", binding, "roleRef.name (it may name a ClusterRole that reads Secrets)"))
+            continue
+        if not isinstance(name, str) or not (name in BUILTIN_SECRET_READERS or name in planned):
+            continue
+        why, certain = planned.get(name, ("a built-in role", True))
+        if certain:
+            out.append(Finding("SP-K8S-003", binding["urn"], f"binds ClusterRole '{name}', which reads secrets ({why}), in every namespace: "
+                               "bind a namespaced Role with a RoleBinding instead"))
+        else:
+            out.append(undecided("SP-K8S-003", binding, f"part of ClusterRole '{name}' ({why})"))
+    return out
+
+
+def _check_escalation(resource: Resource) -> list[Finding]:
+    rules, out = _policy_rules("SP-K8S-004", resource)
+    for index, rule in rules:
+        (verbs, verbs_unknown), (resources, resources_unknown) = rule["verbs"], rule["resources"]
+        if found := ESCALATION_VERBS & set(verbs):
+            out.append(Finding("SP-K8S-004", resource["urn"], f"rules[{index}] grants {', '.join(sorted(found))}: privilege escalation; remove it"))
+        if "serviceaccounts/token" in resources and {"create", "*"} & set(verbs):
+            out.append(Finding("SP-K8S-004", resource["urn"], f"rules[{index}] grants create on serviceaccounts/token: "
+                               "it mints tokens for any service account in scope"))
+        elif verbs_unknown or (resources_unknown and "create" in verbs):
+            out.append(undecided("SP-K8S-004", resource, f"rules[{index}].verbs/resources"))
+    return out
+
+
+def _check_cluster_admin(resource: Resource) -> list[Finding]:
+    name = dig(resource["props"], "roleRef", "name")
+    if is_unknown(name):
+        return [undecided("SP-K8S-005", resource, "roleRef.name")]
+    if name == "cluster-admin":
+        return [Finding("SP-K8S-005", resource["urn"], "roleRef is cluster-admin: bind a Role with only the verbs and resources needed")]
+    return []
+
+
+def _check_anonymous(resource: Resource) -> list[Finding]:
+    subjects = resource["props"].get("subjects")
+    if is_unknown(subjects):
+        return [undecided("SP-K8S-006", resource, "subjects")]
+    out = []
+    for index, subject in enumerate(entries(subjects)):
+        kind, name = dig(subject, "kind"), dig(subject, "name")
+        if is_unknown(kind) or is_unknown(name) or is_unknown(subject):
+            out.append(undecided("SP-K8S-006", resource, f"subjects[{index}]"))
+        elif isinstance(kind, str) and isinstance(name, str) and (kind, name) in ANONYMOUS:
+            out.append(Finding("SP-K8S-006", resource["urn"], f"subjects[{index}] is {kind} {name}: anyone reaching the API server gets this role"))
+    return out
+
+
+_ACCESS = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE)
+
+RULES: list[Rule | StackRule] = [
+    Rule(
+        id="SP-K8S-001",
+        name="k8s-rbac-no-wildcard",
+        description="`*` in verbs, resources, apiGroups or nonResourceURLs grants everything present and future.",
+        severity=Severity.HIGH,
+        resource_types=ROLES,
+        remediation="List the exact apiGroups, resources and verbs the subject needs.",
+        frameworks=_ACCESS,
+        check=_check_wildcards,
+    ),
+    Rule(
+        id="SP-K8S-002",
+        name="k8s-rbac-cluster-role-reads-secrets",
+        description="A ClusterRole that reads Secrets is one ClusterRoleBinding away from every Secret in the cluster.",
+        severity=Severity.MEDIUM,
+        resource_types=(CLUSTER_ROLE,),
+        remediation="Use a namespaced Role limited by resourceNames to the Secrets needed.",
+        frameworks=_ACCESS,
+        check=_check_cluster_role_secrets,
+    ),
+    StackRule(
+        id="SP-K8S-003",
+        name="k8s-rbac-no-cluster-wide-secret-read",
+        description="A ClusterRoleBinding to a role that reads Secrets grants every Secret in every namespace.",
+        severity=Severity.HIGH,
+        resource_types=(CLUSTER_ROLE, CLUSTER_ROLE_BINDING),
+        remediation="Bind a namespaced Role (resourceNames) with a RoleBinding in each namespace that needs it.",
+        frameworks=_ACCESS,
+        check=_check_cluster_wide_secret_readers,
+    ),
+    Rule(
+        id="SP-K8S-004",
+        name="k8s-rbac-no-escalation-verbs",
+        description="impersonate, escalate, bind and serviceaccounts/token create let a subject gain permissions it was not given.",
+        severity=Severity.HIGH,
+        resource_types=ROLES,
+        remediation="Remove these verbs; grant the target permissions directly and narrowly if they are needed.",
+        frameworks=_ACCESS,
+        check=_check_escalation,
+    ),
+    Rule(
+        id="SP-K8S-005",
+        name="k8s-rbac-no-cluster-admin-binding",
+        description="Binding cluster-admin grants full control (of the namespace for a RoleBinding, of the cluster otherwise).",
+        severity=Severity.CRITICAL,
+        resource_types=BINDINGS,
+        remediation="Bind a purpose-made Role with only the verbs and resources needed.",
+        frameworks=_ACCESS,
+        check=_check_cluster_admin,
+    ),
+    Rule(
+        id="SP-K8S-006",
+        name="k8s-rbac-no-anonymous-subjects",
+        description="Bindings to system:anonymous, system:unauthenticated or system:authenticated reach anyone who can talk to the API server.",
+        severity=Severity.CRITICAL,
+        resource_types=BINDINGS,
+        remediation="Bind named service accounts, users or groups.",
+        frameworks=_ACCESS,
+        check=_check_anonymous,
+    ),
+]
+

@@ -1,0 +1,170 @@
+"""Azure rules: compliant fixtures as issue 8's components will emit them (RBAC vault, purge protection,
+default-deny network, Key Vault Secrets User on the vault), one mutation per violation, unknowns at
+preview, and a canary."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from policy.rules import azure
+from policy.rules.base import UNKNOWN_SENTINELS, Finding
+from tests.conftest import CANARY
+from tests.policy.rules.malformed import malformed
+
+UNKNOWN = next(iter(UNKNOWN_SENTINELS))
+SUB = "/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333"
+RG = f"{SUB}/resourceGroups/phagen-prod"
+VAULT = f"{RG}/providers/Microsoft.KeyVault/vaults/phagen-prod"
+OWNER, CONTRIBUTOR = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "b24988ac-6180-42a0-ab88-20f7382dd24c"
+USER_ACCESS_ADMIN, KV_ADMIN = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9", "00482a5a-887f-4fb3-b363-3b7fe8e74483"
+SECRETS_USER, SECRETS_OFFICER = "4633458b-17de-408a-b874-0445c86b69e6", "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+
+
+def role_definition(guid: str) -> str:
+    return f"{SUB}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
+
+
+def assignment(role: str = SECRETS_USER, scope: str = VAULT) -> dict:
+    return {"type": azure.ROLE_ASSIGNMENT, "urn": "urn:pulumi:prod::p::azure-native:authorization:RoleAssignment::api-kv", "name": "api-kv",
+            "props": {"roleDefinitionId": role_definition(role), "scope": scope, "principalId": "5f0e2c1a-0000-4000-8000-00000000abcd",
+                      "principalType": "ServicePrincipal"}}
+
+
+def vault() -> dict:
+    return {"type": azure.KEY_VAULT, "urn": "urn:pulumi:prod::p::azure-native:keyvault:Vault::phagen", "name": "phagen",
+            "props": {"vaultName": "phagen-prod", "resourceGroupName": "phagen-prod", "location": "eastus",
+                      "tags": {"environment": "prod", "owner": "phagen-platform", "managed-by": "secrets-platform"},
+                      "properties": {"tenantId": "72f988bf-0000-4000-8000-000000000000", "sku": {"family": "A", "name": "standard"},
+                                     "enableRbacAuthorization": True, "enablePurgeProtection": True, "softDeleteRetentionInDays": 90,
+                                     "publicNetworkAccess": "Enabled",
+                                     "networkAcls": {"defaultAction": "Deny", "bypass": "None", "ipRules": [{"value": "203.0.113.0/24"}]}}}}
+
+
+def run(*resources: dict) -> list[Finding]:
+    return [f for rule in azure.RULES for f in rule.evaluate(list(resources))]
+
+
+def decided(findings: list[Finding], rule_id: str) -> list[str]:
+    return [f.message for f in findings if f.rule_id == rule_id and not f.undecided]
+
+
+def test_compliant_fixtures_are_silent():
+    assert run(assignment(), assignment(scope=f"{VAULT}/secrets/db-password"), vault()) == []
+
+
+@pytest.mark.parametrize(("scope", "kind"), [
+    ("/", "root"), ("/providers/Microsoft.Management/managementGroups/corp", "management group"), (SUB, "subscription"), (SUB + "/", "subscription"),
+    (RG, "resource group"), (RG.upper(), "resource group"), (VAULT, "vault"), (f"{VAULT}/secrets/x", "vault"),
+    (f"{RG}/providers/Microsoft.Storage/storageAccounts/s", "resource")])
+def test_scope_kind(scope, kind):
+    assert azure.scope_kind(scope) == kind
+
+
+def _vault_with(**properties) -> dict:
+    changed = copy.deepcopy(vault())
+    for key, value in properties.items():
+        if value is None:
+            changed["props"]["properties"].pop(key, None)
+        else:
+            changed["props"]["properties"][key] = value
+    return changed
+
+
+ALL_LISTED = ["Get", "List", "Set", "Delete", "Backup", "Restore", "Recover", "Purge"]
+MUTATIONS = [
+    ("SP-AZ-001", assignment(OWNER, SUB), "Owner at subscription scope"),
+    ("SP-AZ-001", assignment(CONTRIBUTOR, RG), "Contributor at resource group scope"),
+    ("SP-AZ-001", assignment(USER_ACCESS_ADMIN, SUB), "User Access Administrator at subscription scope"),
+    ("SP-AZ-001", assignment(KV_ADMIN, RG), "Key Vault Administrator at resource group scope"),
+    ("SP-AZ-001", assignment(OWNER, "/providers/Microsoft.Management/managementGroups/corp"), "Owner at management group scope"),
+    ("SP-AZ-002", assignment(SECRETS_USER, RG), "Key Vault Secrets User at resource group scope"),
+    ("SP-AZ-002", assignment(SECRETS_OFFICER, SUB), "Key Vault Secrets Officer at subscription scope"),
+    ("SP-AZ-003", _vault_with(enableRbacAuthorization=False), "enableRbacAuthorization is not true"),
+    ("SP-AZ-003", _vault_with(enableRbacAuthorization=None), "enableRbacAuthorization is not true"),
+    ("SP-AZ-004", _vault_with(enablePurgeProtection=None), "enablePurgeProtection is not true"),
+    ("SP-AZ-004", _vault_with(enableSoftDelete=False), "enableSoftDelete is false"),
+    ("SP-AZ-004", _vault_with(softDeleteRetentionInDays=7), "softDeleteRetentionInDays is 7 in prod"),
+    ("SP-AZ-005", _vault_with(networkAcls={"defaultAction": "Allow"}), "public network access is enabled"),
+    ("SP-AZ-005", _vault_with(networkAcls=None, publicNetworkAccess=None), "public network access is enabled"),
+    ("SP-AZ-006", _vault_with(accessPolicies=[{"tenantId": "t", "objectId": "o", "permissions": {"secrets": ["all"]}}]),
+     "accessPolicies[0] grants all secret permissions"),
+    ("SP-AZ-006", _vault_with(accessPolicies=[{"tenantId": "t", "objectId": "o", "permissions": {"secrets": ["get"]}},
+                                              {"tenantId": "t", "objectId": "o2", "permissions": {"secrets": ALL_LISTED}}]),
+     "accessPolicies[1] grants all secret permissions"),
+]
+
+
+@pytest.mark.parametrize(("rule_id", "changed", "expected"), MUTATIONS)
+def test_mutation_is_caught(rule_id, changed, expected):
+    messages = decided(run(changed), rule_id)
+    assert any(expected in m for m in messages), messages
+
+
+def test_reader_roles_and_narrow_scopes_pass():
+    assert run(assignment(READER, SUB), assignment(KV_ADMIN, VAULT), assignment(SECRETS_OFFICER, f"{VAULT}/secrets/x")) == []
+
+
+def test_network_and_retention_limits_apply_in_prod_only():
+    dev = _vault_with(networkAcls=None, softDeleteRetentionInDays=7)
+    dev["props"]["tags"]["environment"] = "dev"
+    assert run(dev) == []
+    assert run(_vault_with(publicNetworkAccess="Disabled", networkAcls={"defaultAction": "Allow"})) == []
+
+
+def test_partial_secret_permissions_pass():
+    assert run(_vault_with(accessPolicies=[{"tenantId": "t", "objectId": "o", "permissions": {"secrets": ["Get", "List"]}}])) == []
+
+
+# --- unknowns at preview ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("rule_id", "changed"), [
+    ("SP-AZ-001", {**assignment(), "props": {**assignment()["props"], "roleDefinitionId": UNKNOWN}}),
+    ("SP-AZ-001", assignment(OWNER, UNKNOWN)),
+    ("SP-AZ-002", assignment(SECRETS_USER, UNKNOWN)),
+    ("SP-AZ-003", _vault_with(enableRbacAuthorization=UNKNOWN)),
+    ("SP-AZ-003", {**vault(), "props": {**vault()["props"], "properties": UNKNOWN}}),
+    ("SP-AZ-004", _vault_with(enablePurgeProtection=UNKNOWN)),
+    ("SP-AZ-004", _vault_with(softDeleteRetentionInDays=UNKNOWN)),
+    ("SP-AZ-005", _vault_with(networkAcls={"defaultAction": UNKNOWN})),
+    ("SP-AZ-005", {**vault(), "props": {**_vault_with(networkAcls=None)["props"], "tags": UNKNOWN}}),
+    ("SP-AZ-006", _vault_with(accessPolicies=UNKNOWN)),
+    ("SP-AZ-006", _vault_with(accessPolicies=[{"tenantId": "t", "objectId": "o", "permissions": {"secrets": UNKNOWN}}])),
+])
+def test_unknowns_are_undecided_not_silent(rule_id, changed):
+    findings = [f for f in run(changed) if f.rule_id == rule_id]
+    assert findings and all(f.undecided for f in findings)
+
+
+def test_unknown_scope_of_a_harmless_role_is_not_reported():
+    assert run(assignment(READER, UNKNOWN)) == []
+
+
+def test_malformed_props_never_crash():
+    for fixture in [assignment(), vault()]:
+        for changed in malformed(fixture):
+            run(changed)
+
+
+# --- canary and metadata ------------------------------------------------------------------------
+
+def test_no_message_echoes_values():
+    noisy = []
+    for _, changed, _ in MUTATIONS:
+        changed = copy.deepcopy(changed)
+        changed["props"].setdefault("tags", {})["note"] = CANARY
+        changed["props"]["principalId" if changed["type"] == azure.ROLE_ASSIGNMENT else "vaultName"] = CANARY
+        for policy in changed["props"].get("properties", {}).get("accessPolicies", []):
+            policy["objectId"] = CANARY
+        noisy.append(changed)
+    findings = run(*noisy)
+    assert len({f.rule_id for f in findings}) == len(azure.RULES)
+    assert not any(CANARY in f.message for f in findings)
+
+
+def test_rule_metadata():
+    ids = [r.id for r in azure.RULES]
+    assert len(ids) == len(set(ids)) and all(i.startswith("SP-AZ-") for i in ids)
+    assert all(r.name and r.description and r.remediation and r.frameworks and r.resource_types for r in azure.RULES)

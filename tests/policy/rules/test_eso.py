@@ -1,0 +1,227 @@
+"""External Secrets rules: compliant fixtures shaped like our components' output, one mutation per
+violation, unknowns at preview, a canary, and every fixture valid against the pinned ESO v1 CRDs (so the
+field names the rules read are the real ones)."""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+
+import jsonschema
+import pytest
+import yaml
+
+from offline.run import PROJECT_DIR
+from policy.rules import eso
+from policy.rules.base import UNKNOWN_SENTINELS, Finding
+from tests.conftest import CANARY
+from tests.policy.rules.malformed import malformed
+
+UNKNOWN = next(iter(UNKNOWN_SENTINELS))
+SCHEMAS = PROJECT_DIR.parent / "shared" / "schemas" / "external-secrets"
+LABELS = {"app.kubernetes.io/managed-by": "secrets-platform"}
+API = "external-secrets.io/v1"
+
+
+def resource(kind: str, name: str, metadata: dict, spec: dict) -> dict:
+    type_ = f"kubernetes:{API}:{kind}"
+    return {"type": type_, "urn": f"urn:pulumi:prod::p::{type_}::{name}", "name": name,
+            "props": {"apiVersion": API, "kind": kind, "metadata": {"name": name, "labels": LABELS, **metadata}, "spec": spec}}
+
+
+def cluster_store() -> dict:
+    return resource("ClusterSecretStore", "aws-prod", {}, {
+        "conditions": [{"namespaces": ["api", "worker"]}],
+        "provider": {"aws": {"service": "SecretsManager", "region": "us-east-1",
+                             "auth": {"jwt": {"serviceAccountRef": {"name": "external-secrets", "namespace": "external-secrets"}}}}}})
+
+
+def vault_store() -> dict:
+    return resource("SecretStore", "vault-emr", {"namespace": "emr"}, {
+        "provider": {"vault": {"server": "https://vault.example.com:8200", "path": "secret", "version": "v2",
+                               "auth": {"kubernetes": {"mountPath": "kubernetes", "role": "emr-prod-eso",
+                                                       "serviceAccountRef": {"name": "external-secrets", "audiences": ["vault"]}}}}}})
+
+
+def azure_store() -> dict:
+    return resource("ClusterSecretStore", "azure-prod", {}, {
+        "conditions": [{"namespaceRegexes": ["^phagen-(api|worker)$"]}],
+        "provider": {"azurekv": {"vaultUrl": "https://phagen-prod.vault.azure.net", "authType": "WorkloadIdentity",
+                                 "serviceAccountRef": {"name": "phagen-api", "namespace": "phagen"}}}})
+
+
+def external_secret() -> dict:
+    return resource("ExternalSecret", "jwt-signing-keys", {"namespace": "emr"}, {
+        "refreshInterval": "1h", "secretStoreRef": {"name": "vault-emr", "kind": "SecretStore"},
+        "target": {"name": "jwt-signing-keys", "creationPolicy": "Owner", "deletionPolicy": "Retain"},
+        "data": [{"secretKey": "private", "remoteRef": {"key": "emr/prod/auth/jwt", "property": "private"}}],
+        "dataFrom": [{"find": {"path": "emr/prod/auth", "name": {"regexp": "^jwt-(private|public)$"}}}]})
+
+
+def cluster_external_secret() -> dict:
+    return resource("ClusterExternalSecret", "registry-credentials", {}, {
+        "namespaces": ["api", "worker"],
+        "namespaceSelectors": [{"matchLabels": {"registry-access": "true"}}],
+        "externalSecretSpec": {"secretStoreRef": {"name": "aws-prod", "kind": "ClusterSecretStore"},
+                               "target": {"name": "registry", "deletionPolicy": "Retain"},
+                               "data": [{"secretKey": "token", "remoteRef": {"key": "prod/registry"}}]}})
+
+
+FIXTURES = (cluster_store, vault_store, azure_store, external_secret, cluster_external_secret)
+
+
+def run(resources: list[dict]) -> list[Finding]:
+    return [f for rule in eso.RULES for f in rule.evaluate(resources)]
+
+
+def decided(findings: list[Finding], rule_id: str) -> list[str]:
+    return [f.message for f in findings if f.rule_id == rule_id and not f.undecided]
+
+
+@cache
+def _validator(kind: str) -> jsonschema.Draft7Validator:
+    crd = yaml.load((SCHEMAS / f"external-secrets.io_{kind.lower()}s.yaml").read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    return jsonschema.Draft7Validator(next(v for v in crd["spec"]["versions"] if v["name"] == "v1")["schema"]["openAPIV3Schema"])
+
+
+def assert_valid(res: dict) -> None:
+    _validator(res["props"]["kind"]).validate(res["props"])
+
+
+def test_compliant_fixtures_are_silent_and_schema_valid():
+    resources = [f() for f in FIXTURES]
+    for res in resources:
+        assert_valid(res)
+    assert run(resources) == []
+
+
+def test_rules_are_silent_on_our_own_output(dev_plan, prod_plan):
+    resources = [r for plan in (dev_plan, prod_plan) for r in plan.policy_resources()]
+    assert {eso.CLUSTER_SECRET_STORE, eso.EXTERNAL_SECRET} <= {r["type"] for r in resources}
+    assert run(resources) == []
+
+
+def _at(fixture, *path: str, value=None, delete: bool = False):
+    """A copy of the fixture with props[path] set (or deleted)."""
+    def mutate() -> dict:
+        changed = copy.deepcopy(fixture())
+        target = changed["props"]
+        for key in path[:-1]:
+            target = target[int(key)] if isinstance(target, list) else target[key]
+        if delete:
+            del target[path[-1]]
+        elif isinstance(target, list):
+            target[int(path[-1])] = value
+        else:
+            target[path[-1]] = value
+        return changed
+    return mutate
+
+
+VAULT_AUTH = ("spec", "provider", "vault", "auth")
+FIND = ("spec", "dataFrom", "0", "find")
+MUTATIONS = [
+    ("SP-ESO-001", _at(cluster_store, "spec", "conditions", delete=True), "spec.conditions is missing"),
+    ("SP-ESO-001", _at(cluster_store, "spec", "conditions", value=[]), "spec.conditions is missing"),
+    ("SP-ESO-001", _at(cluster_store, "spec", "conditions", value=[{"namespaceSelector": {}}]), "spec.conditions[0].namespaceSelector selects every namespace"),
+    ("SP-ESO-001", _at(cluster_store, "spec", "conditions", value=[{"namespaceSelector": {"matchExpressions": [
+        {"key": "restricted", "operator": "DoesNotExist"}]}}]), "selects every namespace"),
+    ("SP-ESO-001", _at(azure_store, "spec", "conditions", "0", "namespaceRegexes", value=[".*"]), "namespaceRegexes[0] matches every namespace"),
+    ("SP-ESO-001", _at(azure_store, "spec", "conditions", "0", "namespaceRegexes", value=["^phagen-api$", ""]), "namespaceRegexes[1] matches every namespace"),
+    ("SP-ESO-001", _at(azure_store, "spec", "conditions", "0", "namespaceRegexes", value=[".+"]), "matches every namespace"),
+    ("SP-ESO-001", _at(azure_store, "spec", "conditions", "0", "namespaceRegexes", value=["phagen"]), "is not anchored"),
+    ("SP-ESO-002", _at(cluster_store, "spec", "provider", "aws", "auth", value={"secretRef": {
+        "accessKeyIDSecretRef": {"name": "aws", "key": "id", "namespace": "eso"},
+        "secretAccessKeySecretRef": {"name": "aws", "key": "secret", "namespace": "eso"}}}), "spec.provider.aws.auth.secretRef authenticates with static access keys"),
+    ("SP-ESO-002", _at(vault_store, *VAULT_AUTH, value={"tokenSecretRef": {"name": "vault-token", "key": "token"}}), "auth.tokenSecretRef authenticates with a static token"),
+    ("SP-ESO-002", _at(vault_store, *VAULT_AUTH, value={"appRole": {"path": "approle", "roleId": "r",
+                                                                    "secretRef": {"name": "approle", "key": "secret-id"}}}), "auth.appRole authenticates with an AppRole SecretID"),
+    ("SP-ESO-002", _at(vault_store, *VAULT_AUTH, "kubernetes", "secretRef", value={"name": "sa-token", "key": "token"}), "long-lived service-account token"),
+    ("SP-ESO-002", _at(vault_store, *VAULT_AUTH, value={"userPass": {"path": "userpass", "username": "eso",
+                                                                     "secretRef": {"name": "pw", "key": "password"}}}), "auth.userPass authenticates with a password"),
+    ("SP-ESO-002", _at(azure_store, "spec", "provider", "azurekv", "authType", value="ServicePrincipal"), "authType is ServicePrincipal"),
+    ("SP-ESO-002", _at(azure_store, "spec", "provider", "azurekv", "authType", delete=True), "authType is ServicePrincipal"),
+    ("SP-ESO-002", _at(cluster_store, "spec", "provider", value={"gcpsm": {"projectID": "p", "auth": {"secretRef": {
+        "secretAccessKeySecretRef": {"name": "gcp", "key": "key.json", "namespace": "eso"}}}}}), "spec.provider.gcpsm.auth.secretRef"),
+    ("SP-ESO-003", _at(external_secret, *FIND, value={}), "spec.dataFrom[0].find has no name.regexp or path"),
+    ("SP-ESO-003", _at(external_secret, *FIND, value={"name": {"regexp": ".*"}}), "spec.dataFrom[0].find has no name.regexp or path"),
+    ("SP-ESO-003", _at(external_secret, *FIND, value={"name": {"regexp": ".+"}, "path": "/"}), "has no name.regexp or path"),
+    ("SP-ESO-003", _at(external_secret, *FIND, value={"name": {"regexp": ""}, "tags": {"env": "prod"}}), "has no name.regexp or path"),
+    ("SP-ESO-003", _at(cluster_external_secret, "spec", "externalSecretSpec", "dataFrom", value=[{"find": {"name": {"regexp": "^.*$"}}}]),
+     "spec.externalSecretSpec.dataFrom[0].find has no name.regexp or path"),
+    ("SP-ESO-004", _at(external_secret, "spec", "target", "deletionPolicy", value="Delete"), "spec.target.deletionPolicy is Delete"),
+    ("SP-ESO-004", _at(cluster_external_secret, "spec", "externalSecretSpec", "target", "deletionPolicy", value="Delete"),
+     "spec.externalSecretSpec.target.deletionPolicy is Delete"),
+    ("SP-ESO-005", _at(cluster_external_secret, "spec", "namespaceSelectors", "0", value={}), "spec.namespaceSelectors[0] selects every namespace"),
+    ("SP-ESO-005", _at(cluster_external_secret, "spec", "namespaceSelector", value={"matchExpressions": [
+        {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system"]}]}), "spec.namespaceSelector selects every namespace"),
+]
+
+
+@pytest.mark.parametrize(("rule_id", "mutate", "expected"), MUTATIONS)
+def test_mutation_is_caught(rule_id, mutate, expected):
+    changed = mutate()
+    assert_valid(changed)  # the violation is written with the CRD's real field names
+    messages = decided(run([changed]), rule_id)
+    assert any(expected in m for m in messages), messages
+
+
+@pytest.mark.parametrize("find", [{"path": "emr/prod/auth"}, {"name": {"regexp": "^jwt-private$"}}, {"name": {"regexp": ".*"}, "path": "emr/prod/"},
+                                  {"name": {"regexp": UNKNOWN}, "path": "emr/prod/"}])
+def test_find_restricted_by_path_or_regexp_passes(find):
+    assert run([_at(external_secret, *FIND, value=find)()]) == []
+
+
+def test_a_namespaced_store_needs_no_conditions():
+    assert run([vault_store()]) == []
+
+
+def test_a_store_without_auth_uses_the_controller_identity():
+    assert run([_at(cluster_store, "spec", "provider", "aws", "auth", delete=True)()]) == []
+
+
+# --- unknowns at preview ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("rule_id", "mutate"), [
+    ("SP-ESO-001", _at(cluster_store, "spec", "conditions", value=UNKNOWN)),
+    ("SP-ESO-001", _at(azure_store, "spec", "conditions", "0", "namespaceRegexes", value=[UNKNOWN])),
+    ("SP-ESO-001", _at(cluster_store, "spec", "conditions", "0", "namespaceSelector", value=UNKNOWN)),
+    ("SP-ESO-002", _at(cluster_store, "spec", "provider", value=UNKNOWN)),
+    ("SP-ESO-002", _at(vault_store, *VAULT_AUTH, value=UNKNOWN)),
+    ("SP-ESO-002", _at(azure_store, "spec", "provider", "azurekv", "authType", value=UNKNOWN)),
+    ("SP-ESO-003", _at(external_secret, *FIND, value={"name": {"regexp": UNKNOWN}})),
+    ("SP-ESO-003", _at(external_secret, *FIND, value=UNKNOWN)),
+    ("SP-ESO-003", _at(external_secret, "spec", "dataFrom", value=UNKNOWN)),
+    ("SP-ESO-004", _at(external_secret, "spec", "target", "deletionPolicy", value=UNKNOWN)),
+    ("SP-ESO-005", _at(cluster_external_secret, "spec", "namespaceSelectors", value=UNKNOWN)),
+])
+def test_unknowns_are_undecided_not_silent(rule_id, mutate):
+    findings = [f for f in run([mutate()]) if f.rule_id == rule_id]
+    assert findings and all(f.undecided for f in findings)
+
+
+def test_malformed_props_never_crash():
+    for fixture in [f() for f in FIXTURES]:
+        for changed in malformed(fixture):
+            run([changed])
+
+
+# --- canary and metadata ------------------------------------------------------------------------
+
+def test_no_message_echoes_values():
+    noisy = []
+    for mutate in (m for _, m, _ in MUTATIONS):
+        changed = mutate()
+        changed["props"]["metadata"]["annotations"] = {"note": CANARY}
+        noisy.append(changed)
+    regex = _at(azure_store, "spec", "conditions", "0", "namespaceRegexes", value=[CANARY])()  # unanchored, so reported
+    find = _at(external_secret, *FIND, value={"name": {"regexp": f"{CANARY}|.*"}})()
+    findings = run(noisy + [regex, find])
+    assert len({f.rule_id for f in findings}) == len(eso.RULES)
+    assert not any(CANARY in f.message for f in findings)
+
+
+def test_rule_metadata():
+    ids = [r.id for r in eso.RULES]
+    assert len(ids) == len(set(ids)) and all(i.startswith("SP-ESO-") for i in ids)
+    assert all(r.name and r.description and r.remediation and r.frameworks and r.resource_types for r in eso.RULES)

@@ -1,0 +1,302 @@
+"""Vault rules: the HCL parser, a compliant fixture per resource type, one mutation per violation,
+unknowns at preview, the seed's literal policy, our own planned output, and a canary."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from offline.run import PROJECT_DIR, plan_stack
+from policy.rules import vault
+from policy.rules.base import UNKNOWN_SENTINELS, Finding
+from policy.rules.vault import PolicyParseError, parse_policy
+from tests.conftest import CANARY
+from tests.policy.rules.malformed import malformed
+
+UNKNOWN = next(iter(UNKNOWN_SENTINELS))
+SEEDS = PROJECT_DIR.parent / "shared" / "seeds"
+
+COMPLIANT_POLICY = """\
+# phagen-prod-phagen-rotation: Vault access of workload phagen-rotation
+path "auth/token/lookup-self" {
+  capabilities = ["read"]
+}
+path "auth/token/renew-self" { capabilities = ["update"] }
+path "secret/data/phagen/prod/db-password" {
+  capabilities = ["create", "read", "update"]   // writes are declared for the rotation worker
+}
+/* version history, read only */
+path "secret/metadata/phagen/prod/db-password" {
+  capabilities = ["read"]
+}
+path "sys/*" {
+  capabilities = ["deny"]
+}
+"""
+
+
+def policy(text: str = COMPLIANT_POLICY) -> dict:
+    return {"type": vault.POLICY, "urn": "urn:pulumi:prod::p::vault:index/policy:Policy::rotation", "name": "rotation",
+            "props": {"name": "phagen-prod-phagen-rotation", "policy": text}}
+
+
+def kubernetes_role() -> dict:
+    return {"type": vault.KUBERNETES_ROLE, "urn": "urn:pulumi:prod::p::vault:kubernetes/authBackendRole:AuthBackendRole::api", "name": "api",
+            "props": {"backend": "kubernetes", "roleName": "emr-prod-api", "boundServiceAccountNames": ["api-gateway"],
+                      "boundServiceAccountNamespaces": ["emr"], "audience": "vault", "tokenTtl": 3600.0, "tokenMaxTtl": 86400.0,
+                      "tokenPolicies": ["emr-prod-api-gateway"], "tokenNoDefaultPolicy": True}}
+
+
+def approle_role() -> dict:
+    return {"type": vault.APPROLE_ROLE, "urn": "urn:pulumi:prod::p::vault:appRole/authBackendRole:AuthBackendRole::backend", "name": "backend",
+            "props": {"backend": "approle", "roleName": "phagen-prod-backend", "bindSecretId": True, "secretIdTtl": 86400.0,
+                      "secretIdNumUses": 1.0, "tokenTtl": 3600.0, "tokenMaxTtl": 14400.0, "tokenPolicies": ["phagen-prod-phagen-backend"],
+                      "tokenNoDefaultPolicy": True}}
+
+
+def run(*resources: dict) -> list[Finding]:
+    return [f for rule in vault.RULES for f in rule.evaluate(list(resources))]
+
+
+def decided(findings: list[Finding], rule_id: str) -> list[str]:
+    return [f.message for f in findings if f.rule_id == rule_id and not f.undecided]
+
+
+# --- parser -------------------------------------------------------------------------------------
+
+def test_parser_reads_blocks_comments_and_both_spellings():
+    blocks = parse_policy(COMPLIANT_POLICY)
+    assert [(b.path, sorted(b.capabilities), b.line) for b in blocks] == [
+        ("auth/token/lookup-self", ["read"], 2),
+        ("auth/token/renew-self", ["update"], 5),
+        ("secret/data/phagen/prod/db-password", ["create", "read", "update"], 6),
+        ("secret/metadata/phagen/prod/db-password", ["read"], 10),
+        ("sys/*", ["deny"], 13),
+    ]
+    nested = parse_policy('path = { "secret/data/a" = { capabilities = ["read",] }, "/secret/data/b" { policy = "write" } }')
+    assert [(b.path, sorted(b.capabilities)) for b in nested] == [
+        ("secret/data/a", ["read"]), ("secret/data/b", ["create", "delete", "list", "read", "update"])]
+
+
+def test_parser_reads_json_policies_as_text_and_object():
+    document = {"path": {"secret/data/a": {"capabilities": ["read"]}, "secret/data/*": {"capabilities": ["update"]}}}
+    for form in (document, json.dumps(document)):
+        assert [(b.path, sorted(b.capabilities)) for b in parse_policy(form)] == [("secret/data/a", ["read"]), ("secret/data/*", ["update"])]
+
+
+@pytest.mark.parametrize("text", [
+    'path "secret/data/a" { capabilities = ["read"]',           # missing }
+    'path "secret/data/a" { capabilities = ["read" "list"] }',  # missing comma
+    'path "secret/data/a { capabilities = ["read"] }',          # unterminated string
+    'path "a" { capabilities = ["read"] } /* unterminated',
+    'path "a" { capabilities = "read" }',                       # not a list
+    'path "a" { policy = "everything" }',
+    'paths "a" { capabilities = ["read"] }',                    # not a path block
+    'path "a" { capabilities = <<EOF\n["read"]\nEOF\n}',        # heredoc
+    '{"path": ["secret/data/a"]}',
+])
+def test_parser_rejects_malformed_policies(text):
+    with pytest.raises(PolicyParseError):
+        parse_policy(text)
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("secret/data/a", False), ("secret/data/*", True), ("secret/+/a", True), ("secret/data/a+b", False), ("*", True)])
+def test_is_glob(path, expected):
+    assert vault.is_glob(path) is expected
+
+
+@pytest.mark.parametrize(("path", "root", "expected"), [
+    ("sys/policy/x", "sys", True), ("*", "sys", True), ("s*", "sys", True), ("+/token/create", "auth", True),
+    ("secret/*", "sys", False), ("system/x", "sys", False), ("auth", "auth", True), ("identity/entity/x", "identity", True)])
+def test_reaches_root(path, root, expected):
+    assert vault.reaches_root(path, root) is expected
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("secret/metadata/a", True), ("secret/*", True), ("secret/m*", True), ("secret/+/a", True), ("kv/team/metadata/a", True),
+    ("secret/data/*", False), ("secret/data/metadata/a", False), ("secret/d*", False), ("*", True)])
+def test_reaches_kv_metadata(path, expected):
+    assert vault.reaches_kv_endpoint(path, "metadata") is expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=list('path"{}[]=,:#/*+\n\\ capabilities=readsudo<'), max_size=120))
+def test_parser_fails_only_with_policy_parse_error(text):
+    try:
+        parse_policy(text)
+    except PolicyParseError as error:
+        assert str(error).startswith("line ")
+
+
+# --- compliant fixtures and mutations -----------------------------------------------------------
+
+def test_compliant_fixtures_are_silent():
+    assert run(policy(), kubernetes_role(), approle_role()) == []
+
+
+def _policy_with(block: str) -> dict:
+    return policy(COMPLIANT_POLICY + block)
+
+
+POLICY_MUTATIONS = [
+    ("SP-VAULT-001", 'path "secret/data/x" { capabilities = ["read"] ', "does not parse"),
+    ("SP-VAULT-002", 'path "secret/data/phagen/*" { capabilities = ["read"] }', 'path "secret/data/phagen/*" (line 17) uses a glob'),
+    ("SP-VAULT-002", 'path "secret/data/+/db" { capabilities = ["read"] }', "uses a glob"),
+    ("SP-VAULT-003", 'path "secret/data/a" { capabilities = ["read", "sudo"] }', "grants sudo"),
+    ("SP-VAULT-003", 'path "secret/data/a" { capabilities = ["root"] }', "grants root"),
+    ("SP-VAULT-004", 'path "secret/data/phagen/*" { capabilities = ["read", "update"] }', "grants update on a glob"),
+    ("SP-VAULT-004", 'path "secret/data/+/db" { capabilities = ["patch"] }', "grants patch on a glob"),
+    ("SP-VAULT-005", 'path "secret/metadata/phagen/prod/db-password" { capabilities = ["delete"] }', "delete on KV metadata"),
+    ("SP-VAULT-005", 'path "secret/*" { capabilities = ["delete"] }', "delete on KV metadata"),
+    ("SP-VAULT-005", 'path "secret/destroy/phagen/prod/db-password" { capabilities = ["update"] }', "write on KV destroy"),
+    ("SP-VAULT-006", 'path "sys/policy/x" { capabilities = ["read"] }', "on sys/"),
+    ("SP-VAULT-006", 'path "auth/kubernetes/role/x" { capabilities = ["update"] }', "on auth/"),
+    ("SP-VAULT-006", 'path "identity/entity/name/x" { capabilities = ["read"] }', "on identity/"),
+    ("SP-VAULT-006", 'path "auth/token/lookup-self" { capabilities = ["read", "update"] }', "on auth/"),
+    ("SP-VAULT-006", 'path "+/token/create" { capabilities = ["update"] }', "on sys/, auth/, identity/"),
+    ("SP-VAULT-006", 'path "*" { capabilities = ["read"] }', "on sys/, auth/, identity/"),
+]
+
+
+@pytest.mark.parametrize(("rule_id", "block", "expected"), POLICY_MUTATIONS)
+def test_policy_mutation_is_caught(rule_id, block, expected):
+    messages = decided(run(_policy_with("\n" + block + "\n")), rule_id)
+    assert any(expected in m for m in messages), messages
+
+
+def _set(resource: dict, **props) -> dict:
+    changed = copy.deepcopy(resource)
+    changed["props"].update(props)
+    for key in [k for k, v in props.items() if v is None]:
+        del changed["props"][key]
+    return changed
+
+
+ROLE_MUTATIONS = [
+    ("SP-VAULT-010", kubernetes_role, {"boundServiceAccountNames": ["*"]}, "boundServiceAccountNames[0] contains '*'"),
+    ("SP-VAULT-010", kubernetes_role, {"boundServiceAccountNames": ["api-*"]}, "contains '*'"),
+    ("SP-VAULT-010", kubernetes_role, {"boundServiceAccountNamespaces": ["emr", "*"]}, "boundServiceAccountNamespaces[1] contains '*'"),
+    ("SP-VAULT-010", kubernetes_role, {"boundServiceAccountNamespaces": None}, "no boundServiceAccountNamespaces"),
+    ("SP-VAULT-010", kubernetes_role, {"boundServiceAccountNamespaces": [], "boundServiceAccountNamespaceSelector": "{}"}, "no boundServiceAccountNamespaces"),
+    ("SP-VAULT-010", kubernetes_role, {"boundServiceAccountNames": []}, "boundServiceAccountNames is empty"),
+    ("SP-VAULT-011", kubernetes_role, {"audience": None}, "audience is not set"),
+    ("SP-VAULT-011", kubernetes_role, {"audience": ""}, "audience is not set"),
+    ("SP-VAULT-012", kubernetes_role, {"tokenTtl": 7200}, "tokenTtl is 7200s"),
+    ("SP-VAULT-012", kubernetes_role, {"tokenTtl": None}, "tokenTtl is not set"),
+    ("SP-VAULT-012", kubernetes_role, {"tokenTtl": 0}, "tokenTtl is not set"),
+    ("SP-VAULT-012", kubernetes_role, {"tokenMaxTtl": "48h"}, "tokenMaxTtl is 172800s"),
+    ("SP-VAULT-012", kubernetes_role, {"tokenMaxTtl": None}, "tokenMaxTtl is not set"),
+    ("SP-VAULT-012", kubernetes_role, {"tokenPeriod": 3600}, "tokenPeriod"),
+    ("SP-VAULT-012", approle_role, {"tokenMaxTtl": 0}, "tokenMaxTtl is not set"),
+    ("SP-VAULT-012", approle_role, {"tokenTtl": None}, "tokenTtl is not set"),
+    ("SP-VAULT-013", kubernetes_role, {"tokenPolicies": ["emr-prod-api-gateway", "default"]}, "tokenPolicies[1] is 'default'"),
+    ("SP-VAULT-013", approle_role, {"tokenPolicies": ["root"]}, "tokenPolicies[0] is 'root'"),
+    ("SP-VAULT-013", approle_role, {"tokenNoDefaultPolicy": None}, "tokenNoDefaultPolicy is not true"),
+    ("SP-VAULT-014", approle_role, {"bindSecretId": False}, "bindSecretId is false"),
+    ("SP-VAULT-014", approle_role, {"secretIdTtl": 0}, "secretIdTtl is not set"),
+    ("SP-VAULT-014", approle_role, {"secretIdTtl": None}, "secretIdTtl is not set"),
+]
+
+
+@pytest.mark.parametrize(("rule_id", "fixture", "props", "expected"), ROLE_MUTATIONS)
+def test_login_role_mutation_is_caught(rule_id, fixture, props, expected):
+    messages = decided(run(_set(fixture(), **props)), rule_id)
+    assert any(expected in m for m in messages), messages
+
+
+def test_explicit_max_ttl_bounds_tokens_without_max_ttl():
+    assert run(_set(kubernetes_role(), tokenMaxTtl=None, tokenExplicitMaxTtl=86400)) == []
+    assert run(_set(kubernetes_role(), tokenPeriod=3600, tokenExplicitMaxTtl=86400)) == []
+
+
+def test_a_namespace_selector_with_labels_binds_namespaces():
+    assert run(_set(kubernetes_role(), boundServiceAccountNamespaces=None, boundServiceAccountNamespaceSelector='{"matchLabels":{"team":"emr"}}')) == []
+
+
+def test_deny_blocks_grant_nothing():
+    assert run(_policy_with('path "sys/*" { capabilities = ["deny", "sudo"] }\npath "*" { capabilities = ["deny"] }')) == []
+
+
+# --- unknowns at preview ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("rule", [r for r in vault.RULES if vault.POLICY in r.resource_types], ids=lambda r: r.id)
+def test_unknown_policy_text_is_undecided_for_every_policy_rule(rule):
+    findings = rule.evaluate([policy(UNKNOWN)])
+    assert [f.undecided for f in findings] == [True] and "policy text" in findings[0].message
+
+
+@pytest.mark.parametrize(("rule_id", "fixture", "props"), [
+    ("SP-VAULT-010", kubernetes_role, {"boundServiceAccountNames": UNKNOWN}),
+    ("SP-VAULT-010", kubernetes_role, {"boundServiceAccountNamespaces": [UNKNOWN]}),
+    ("SP-VAULT-011", kubernetes_role, {"audience": UNKNOWN}),
+    ("SP-VAULT-012", kubernetes_role, {"tokenTtl": UNKNOWN}),
+    ("SP-VAULT-012", approle_role, {"tokenMaxTtl": UNKNOWN}),
+    ("SP-VAULT-013", kubernetes_role, {"tokenPolicies": UNKNOWN}),
+    ("SP-VAULT-013", approle_role, {"tokenNoDefaultPolicy": UNKNOWN}),
+    ("SP-VAULT-014", approle_role, {"bindSecretId": UNKNOWN}),
+    ("SP-VAULT-014", approle_role, {"secretIdTtl": UNKNOWN}),
+])
+def test_unknown_role_fields_are_undecided_not_silent(rule_id, fixture, props):
+    findings = [f for f in run(_set(fixture(), **props)) if f.rule_id == rule_id]
+    assert findings and all(f.undecided for f in findings)
+
+
+def test_known_violation_still_reported_next_to_an_unknown():
+    findings = run(_set(kubernetes_role(), boundServiceAccountNames=["*"], boundServiceAccountNamespaces=UNKNOWN))
+    assert {(f.rule_id, f.undecided) for f in findings} == {("SP-VAULT-010", False), ("SP-VAULT-010", True)}
+
+
+# --- seeds and our own output -------------------------------------------------------------------
+
+def _seed_policy() -> str:
+    """The PhaGen seed's `phagen-policy.hcl`, exactly as written there."""
+    text = next(SEEDS.glob("004_*.txt")).read_text(encoding="utf-8", errors="replace")
+    start = text.index("```hcl", text.index("phagen-policy.hcl")) + len("```hcl")
+    return text[start:text.index("```", start)]
+
+
+def test_seed_004_crud_on_phagen_glob_is_blocked():
+    findings = run(policy(_seed_policy()))
+    assert {f.rule_id for f in findings if not f.undecided} == {"SP-VAULT-002", "SP-VAULT-004"}
+    assert any('path "secret/data/phagen/*"' in f.message and "create, delete, update" in f.message for f in findings)
+
+
+@pytest.fixture(scope="module")
+def example_plans():
+    return [plan_stack(str(PROJECT_DIR / "examples" / name)) for name in ("emr/Pulumi.emr-prod.yaml", "phagen/Pulumi.phagen-prod.yaml")]
+
+
+def test_rules_are_silent_on_our_own_vault_output(example_plans):
+    resources = [r for plan in example_plans for r in plan.policy_resources()]
+    types = {r["type"] for r in resources}
+    assert {vault.POLICY, vault.KUBERNETES_ROLE, vault.APPROLE_ROLE} <= types
+    assert run(*resources) == []
+
+
+def test_malformed_props_never_crash():
+    for fixture in (policy(), kubernetes_role(), approle_role()):
+        for changed in malformed(fixture):
+            run(changed)
+
+
+# --- canary and metadata ------------------------------------------------------------------------
+
+def test_no_message_echoes_policy_text():
+    texts = [
+        f'# owner note: {CANARY}\npath "secret/data/*" {{ capabilities = ["update", "sudo"] }}\npath "sys/x" {{ capabilities = ["read"] }}',
+        f'path "secret/data/a" {{ capabilities = ["read"] }}\n{CANARY} = "x" {{',          # unparseable, canary in the way
+        f'path "secret/data/a" {{ capabilities = ["read"] }} /* {CANARY}',
+        f'path "a" {{ policy = "{CANARY}" }}',
+    ]
+    findings = run(*(policy(t) for t in texts), _set(approle_role(), roleName=CANARY, tokenPolicies=["default"], bindSecretId=False))
+    assert findings and not any(CANARY in f.message for f in findings)
+
+
+def test_rule_metadata():
+    ids = [r.id for r in vault.RULES]
+    assert len(ids) == len(set(ids)) and all(i.startswith("SP-VAULT-") for i in ids)
+    assert all(r.name and r.description and r.remediation and r.frameworks and r.resource_types for r in vault.RULES)
