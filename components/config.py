@@ -86,6 +86,8 @@ class AwsSpec(_Spec):
     region: Region
     replica_regions: tuple[Region, ...] = ()
     """Regions the estate may replicate secrets into; a secret opts in with its own `replica_regions`."""
+    log_retention_days: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] | None = None
+    """Rotation function logs; default 365 in prod (audit trail), 30 elsewhere."""
     deployer_role_arn: Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z\-]*:iam::\d{12}:role/[\w+=,.@/\-]+$")] | None = None
     """The role `pulumi up` runs as; needed only to write initial values through the CMK."""
 
@@ -122,11 +124,27 @@ class KeySpec(_Spec):
         return value
 
 
+class VpcSpec(_Spec):
+    subnet_ids: tuple[Annotated[str, StringConstraints(pattern=r"^subnet-[0-9a-f]{8,17}$")], ...] = Field(min_length=1)
+    security_group_ids: tuple[Annotated[str, StringConstraints(pattern=r"^sg-[0-9a-f]{8,17}$")], ...] = Field(min_length=1)
+
+
+# Rotation kinds that run a Lambda (the others are cadences for people).
+AUTOMATED_ROTATION = ("generic", "postgres-single", "postgres-alternating")
+
+
 class RotationSpec(_Spec):
     kind: RotationKind
     days: int | None = Field(default=None, ge=1, le=1000)
     schedule: str | None = None
     window: Annotated[str, StringConstraints(pattern=r"^([1-9]|1\d|2[0-4])h$")] | None = None
+    """How long AWS may take to run the rotation once due."""
+    overlap_hours: int | None = Field(default=None, ge=1, le=720)
+    """generic: how long the previous value stays valid beside the new one (default 24)."""
+    master_secret: Name | None = None
+    """postgres-alternating: the secret holding the superuser that rotates the two users."""
+    vpc: VpcSpec | None = None
+    """The database's VPC: the rotation function runs in these subnets."""
 
     @field_validator("schedule")
     @classmethod
@@ -141,7 +159,17 @@ class RotationSpec(_Spec):
             raise ValueError("set either days or schedule, not both")
         if self.kind == "none" and (self.days is not None or self.schedule is not None or self.window is not None):
             raise ValueError("kind none takes no days, schedule or window")
+        if self.overlap_hours is not None and self.kind != "generic":
+            raise ValueError("overlap_hours is only for kind generic")
+        if (self.master_secret is not None) != (self.kind == "postgres-alternating"):
+            raise ValueError("kind postgres-alternating needs master_secret (and only it takes one)")
+        if self.vpc is not None and not self.kind.startswith("postgres"):
+            raise ValueError("vpc is only for the postgres kinds (the function reaches the database)")
         return self
+
+    @property
+    def schedule_expression(self) -> str:
+        return self.schedule or f"rate({self.days} days)"
 
 
 
@@ -442,6 +470,15 @@ class StackSpec(_Spec):
             return declared.model_copy(update={"days": max_days or 365})
         return declared
 
+    def automated_rotations(self) -> tuple[tuple[SecretSpec, RotationSpec], ...]:
+        """AWS secrets whose rotation runs a Lambda, with their effective rotation."""
+        pairs = ((s, self.rotation(s)) for s in self.secrets_on("aws"))
+        return tuple((s, r) for s, r in pairs if r.kind in AUTOMATED_ROTATION)
+
+    @property
+    def log_retention_days(self) -> int:
+        return self.aws.log_retention_days or (365 if self.is_prod else 30)
+
     def key_name(self, secret: SecretSpec) -> str:
         """Explicit key, else a dedicated key for critical secrets, else the shared key."""
         if secret.key is not None:
@@ -602,6 +639,7 @@ def _cross_checks(spec: StackSpec) -> list[Problem]:
             problems.append(Problem(("secrets", indexes[1], "path"), f"path '{path}' is already used by secrets[{indexes[0]}]"))
 
     declared_keys = {k.name for k in spec.keys}
+    secret_backends = {s.name: s.backend for s in spec.secrets}
     for index, secret in enumerate(spec.secrets):
         at = ("secrets", index)
         if secret.backend not in IMPLEMENTED_BACKENDS:
@@ -630,6 +668,9 @@ def _cross_checks(spec: StackSpec) -> list[Problem]:
             problems.append(Problem((*at, "rotation"), f"required for classification '{secret.classification.value}' (at most every {policy.max_rotation_days} days); declare kind: {', '.join(k for k in ROTATION_KINDS if k != 'none')}"))
         if secret.rotation is not None and secret.rotation.kind == "none" and policy.max_rotation_days is not None:
             problems.append(Problem((*at, "rotation", "kind"), f"classification '{secret.classification.value}' requires rotation at least every {policy.max_rotation_days} days"))
+        master = secret.rotation.master_secret if secret.rotation is not None else None
+        if master is not None and (master not in secret_backends or secret_backends[master] != "aws" or master == secret.name):
+            problems.append(Problem((*at, "rotation", "master_secret"), f"must name another AWS secret of this stack (got '{master}')"))
         if secret.rotation is not None and secret.rotation.days is not None and policy.max_rotation_days is not None and secret.rotation.days > policy.max_rotation_days:
             problems.append(Problem((*at, "rotation", "days"), f"classification '{secret.classification.value}' allows at most {policy.max_rotation_days} days (got {secret.rotation.days})"))
 
@@ -637,6 +678,13 @@ def _cross_checks(spec: StackSpec) -> list[Problem]:
         for index, secret in enumerate(spec.secrets):
             if secret.initial_value == "config":
                 problems.append(Problem(("secrets", index, "initial_value"), "needs aws.deployer_role_arn: the key policy must let the deploying role encrypt the initial value"))
+    # IAM role and Lambda function names stop at 64 characters.
+    for index, workload in enumerate(spec.workloads):
+        if len(f"{spec.slug}-{workload.name}") > 64:
+            problems.append(Problem(("workloads", index, "name"), f"'{spec.slug}-{workload.name}' is longer than the 64 characters of an IAM role name"))
+    for index, secret in enumerate(spec.secrets):
+        if secret.rotation is not None and secret.rotation.kind in AUTOMATED_ROTATION and len(f"{spec.slug}-rotate-{secret.name}") > 64:
+            problems.append(Problem(("secrets", index, "name"), f"'{spec.slug}-rotate-{secret.name}' is longer than the 64 characters of a function name"))
     for r_index, region in enumerate(spec.aws.replica_regions):
         if region == spec.aws.region:
             problems.append(Problem(("aws", "replica_regions", r_index), f"'{region}' is the primary region"))

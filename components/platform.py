@@ -13,6 +13,7 @@ from components import config
 from components.aws.iam import SecretAccessPolicy, SecretAccessPolicyArgs
 from components.aws.irsa import WorkloadRole, WorkloadRoleArgs
 from components.aws.kms import EncryptionKey, EncryptionKeyArgs, KeyUser
+from components.aws.rotation import RotationRole, SecretRotation, SecretRotationArgs
 from components.aws.secret import ManagedSecret, ManagedSecretArgs
 from components.kubernetes import manifests
 from components.kubernetes.resources import (
@@ -67,6 +68,18 @@ class SecretsPlatform(pulumi.ComponentResource):
                 child,
             )
 
+        # Rotation functions' roles too: the keys of the secrets they rotate name them.
+        self.rotation_roles: dict[str, RotationRole] = {
+            secret.name: RotationRole(
+                f"rotate-{secret.name}",
+                f"{spec.slug}-rotate-{secret.name}",
+                spec.aws.account_id,
+                spec.tags_for(secret.classification, workload=f"rotate-{secret.name}"),
+                child,
+            )
+            for secret, _ in spec.automated_rotations()
+        }
+
         # 2. Keys, each naming exactly the roles that use it and for which secret paths.
         self.keys: dict[str, EncryptionKey] = {}
         for key in spec.effective_keys():
@@ -115,6 +128,31 @@ class SecretsPlatform(pulumi.ComponentResource):
             SecretAccessPolicy(
                 workload.name,
                 SecretAccessPolicyArgs(role_name=self.roles[workload.name].role_name, grants=grants),
+                child,
+            )
+
+        # 5. Rotation functions, once the secrets and the roles' key grants exist.
+        for secret, rotation in spec.automated_rotations():
+            master = self.secrets[rotation.master_secret].grant_read() if rotation.master_secret else None
+            vpc = rotation.vpc
+            SecretRotation(
+                secret.name,
+                SecretRotationArgs(
+                    kind=rotation.kind,
+                    function_name=f"{spec.slug}-rotate-{secret.name}",
+                    role=self.rotation_roles[secret.name],
+                    rotate=self.secrets[secret.name].grant_rotate(),
+                    master=master,
+                    schedule_expression=rotation.schedule_expression,
+                    window_hours=rotation.window,
+                    overlap_hours=rotation.overlap_hours,
+                    subnet_ids=vpc.subnet_ids if vpc else (),
+                    security_group_ids=vpc.security_group_ids if vpc else (),
+                    account_id=spec.aws.account_id,
+                    region=spec.aws.region,
+                    log_retention_days=spec.log_retention_days,
+                    tags=spec.tags_for(secret.classification),
+                ),
                 child,
             )
 
@@ -338,6 +376,14 @@ class SecretsPlatform(pulumi.ComponentResource):
                 paths = [spec.secret_path(s) for s in secrets if s.name in names]
                 if paths:
                     users.append(KeyUser(workload.name, self.roles[workload.name].role_arn, paths, access))
+        names = {s.name for s in secrets}
+        for rotated, rotation in spec.automated_rotations():
+            role_arn = self.rotation_roles[rotated.name].role_arn
+            if rotated.name in names:
+                users.append(KeyUser(f"rotate-{rotated.name}", role_arn, [spec.secret_path(rotated)], "write"))
+            if rotation.master_secret in names:
+                master = next(s for s in secrets if s.name == rotation.master_secret)
+                users.append(KeyUser(f"rotate-{rotated.name}", role_arn, [spec.secret_path(master)], "read"))
         initial = [spec.secret_path(s) for s in secrets if s.initial_value == "config"]
         if initial and spec.aws.deployer_role_arn:
             users.append(KeyUser(DEPLOYER_LABEL, spec.aws.deployer_role_arn, initial, "write"))

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+from pulumi.output import Unknown
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
@@ -25,8 +26,15 @@ VISIBLE_IN_SECRET_OBJECTS = {
 }
 
 
+# What `pulumi preview --json` writes for a value not known until apply.
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
 def redact(value: Any, visible: frozenset[str] = frozenset()) -> Any:
-    """Replace every Pulumi secret in a deserialized property tree: nothing secret is recorded."""
+    """Replace every Pulumi secret in a deserialized property tree: nothing secret is recorded.
+    Values unknown at preview become the engine's sentinel, as in a real preview document."""
+    if isinstance(value, Unknown):
+        return UNKNOWN
     if rpc.is_rpc_secret(value):
         inner = rpc.unwrap_rpc_secret(value)
         if visible and isinstance(inner, dict):
@@ -127,6 +135,18 @@ class CloudMocks(pulumi.runtime.Mocks):
 
     def _rolepolicy(self, name: str, inputs: dict, region: str):
         return f"{inputs.get('role')}:{inputs.get('name', name)}", {}
+
+    def _loggroup(self, name: str, inputs: dict, region: str):
+        group = inputs.get("name", name)
+        return group, {"arn": f"arn:aws:logs:{region}:{self.account_id}:log-group:{group}"}
+
+    def _function(self, name: str, inputs: dict, region: str):
+        function = inputs.get("name", name)
+        arn = f"arn:aws:lambda:{region}:{self.account_id}:function:{function}"
+        return function, {"arn": arn, "qualifiedArn": f"{arn}:$LATEST", "version": "$LATEST"}
+
+    def _secretrotation(self, name: str, inputs: dict, region: str):
+        return inputs.get("secretId", name), {"rotationEnabled": True}
 
 
 @dataclass(frozen=True)

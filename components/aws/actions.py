@@ -42,8 +42,21 @@ KEY_ADMIN = (
     "kms:UpdatePrimaryRegion",
 )
 WEB_IDENTITY = ("sts:AssumeRoleWithWebIdentity",)
+# A rotation function moves staging labels on its own secret; GetRandomPassword is one of the
+# few actions IAM only grants on "*".
+SECRET_ROTATE = (
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:UpdateSecretVersionStage",
+)
+RANDOM_PASSWORD = ("secretsmanager:GetRandomPassword",)
+LOG_WRITE = ("logs:CreateLogStream", "logs:PutLogEvents")
+ASSUME_ROLE = ("sts:AssumeRole",)
 
-ALL_ACTION_SETS = (SECRET_READ, SECRET_WRITE, KEY_READ, KEY_WRITE, KEY_ADMIN, WEB_IDENTITY)
+ALL_ACTION_SETS = (
+    SECRET_READ, SECRET_WRITE, KEY_READ, KEY_WRITE, KEY_ADMIN, WEB_IDENTITY, SECRET_ROTATE, RANDOM_PASSWORD, LOG_WRITE, ASSUME_ROLE,
+)
 
 
 class UnknownIamAction(ValueError):

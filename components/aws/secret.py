@@ -83,3 +83,16 @@ class ManagedSecret(pulumi.ComponentResource):
 
     def grant_write(self) -> Grant:
         return self._grant("write", actions.SECRET_WRITE, actions.KEY_WRITE)
+
+    def grant_rotate(self) -> Grant:
+        """For its rotation function: staging labels on the primary (AWS replicates the result)."""
+        primary = self.regions[0]
+        return Grant(
+            secret_name=self.name,
+            secret_arns=[self.secret_arn],
+            key_arns=[self.key.arn_in(primary)],
+            regions=[primary],
+            secret_actions=actions.SECRET_ROTATE,
+            key_actions=actions.KEY_WRITE,
+            access="rotate",
+        )

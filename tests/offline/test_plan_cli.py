@@ -33,7 +33,9 @@ def test_plan_prints_the_estate(stack, tmp_path):
     database = next(s for s in document["secrets"] if s["name"] == "database")
     assert database["path"] == f"autolytiq/{stack}/database"
     assert database["rotation"] == "postgres-single every 30 days"
-    assert database["readers"] == ["api", "external-secrets"]  # worker gets it through External Secrets
+    # worker gets it through External Secrets; the rotation function reads and writes it.
+    assert database["readers"] == ["api", "external-secrets", "rotate-database"]
+    assert database["writers"] == ["rotate-database"]
     assert database["protected"] is (stack == "prod")
     assert set(document["outputs"]["secret_arns"]) == {s["name"] for s in document["secrets"]}
 
@@ -41,7 +43,7 @@ def test_plan_prints_the_estate(stack, tmp_path):
 def _project_copy(tmp_path: Path, stack_config: dict) -> Path:
     project = tmp_path / "project"
     project.mkdir()
-    for item in ("Pulumi.yaml", "__main__.py", "components", "offline", "policy"):
+    for item in ("Pulumi.yaml", "__main__.py", "components", "offline", "policy", "rotation"):
         source = PROJECT_DIR / item
         (shutil.copytree if source.is_dir() else shutil.copy)(source, project / item)
     (project / "Pulumi.canary.yaml").write_text(yaml.safe_dump({"config": stack_config}))

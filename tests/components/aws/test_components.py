@@ -19,7 +19,7 @@ def statements(document: str) -> list[dict]:
 
 
 def test_trust_pins_sub_and_aud_with_string_equals(prod_plan):
-    roles = by_type(prod_plan, "aws:iam/role:Role")
+    roles = {n: r for n, r in by_type(prod_plan, "aws:iam/role:Role").items() if "Federated" in r.inputs["assumeRolePolicy"]}
     # worker receives its secrets through External Secrets only: no role of its own.
     assert set(roles) == {"api-role", "external-secrets-role"}
     (trust,) = statements(roles["api-role"].inputs["assumeRolePolicy"])
@@ -51,6 +51,8 @@ def test_grants_name_exact_secret_and_key_arns(prod_plan):
         "secretsmanager.us-east-1.amazonaws.com", "secretsmanager.us-west-2.amazonaws.com"
     ]
     for document in by_type(prod_plan, "aws:iam/rolePolicy:RolePolicy").values():
+        if document.inputs["name"] != "secrets-access":
+            continue  # rotation policies are pinned in test_rotation.py
         for statement in statements(document.inputs["policy"]):
             assert statement["Effect"] == "Allow"
             for resource in statement["Resource"]:
@@ -83,7 +85,8 @@ def test_key_policy_shape(prod_plan):
     assert not {"kms:Decrypt", "kms:GenerateDataKey", "kms:CreateGrant"} & set(admin["Action"])
     for statement in policy:
         assert statement["Action"] != "kms:*" and "kms:*" not in statement["Action"]
-    assert {s["Sid"] for s in users} == {"ReadApi", "ReadExternalSecrets"}
+    # The rotation functions of database and session (both on the shared key) write their own secret.
+    assert {s["Sid"] for s in users} == {"ReadApi", "ReadExternalSecrets", "WriteRotateDatabase", "WriteRotateSession"}
     worker = next(s for s in users if s["Sid"] == "ReadExternalSecrets")
     assert worker["Principal"] == {"AWS": "arn:aws:iam::123456789012:role/autolytiq-prod-external-secrets"}
     assert worker["Action"] == ["kms:Decrypt"]
@@ -98,7 +101,7 @@ def test_key_policy_shape(prod_plan):
     }  # api reads smtp? no: it is not in its key policy statement
     # The jwt key is dedicated: only jwt's readers appear in it.
     jwt_users = statements(by_type(prod_plan, "aws:kms/key:Key")["jwt-key"].inputs["policy"])[1:]
-    assert {s["Sid"] for s in jwt_users} == {"ReadApi", "ReadExternalSecrets"}
+    assert {s["Sid"] for s in jwt_users} == {"ReadApi", "ReadExternalSecrets", "WriteRotateJwt"}
 
 
 @pytest.mark.parametrize("stack_plan, protected", [("prod_plan", True), ("dev_plan", False)])

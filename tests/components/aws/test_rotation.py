@@ -1,0 +1,97 @@
+"""The rotation component: exact role policy, pinned invoke permission, schedule after permission,
+deterministic code archive."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.aws.rotation import HANDLERS, VPC_ACCESS_POLICY, lambda_archive
+from tests.conftest import by_type, plan_raw
+
+
+def statements(document: str) -> dict[str, dict]:
+    return {s["Sid"]: s for s in json.loads(document)["Statement"]}
+
+
+def test_rotation_role_policy_is_exact(prod_plan):
+    secret_arn = by_type(prod_plan, "aws:secretsmanager/secret:Secret")["database-secret"].outputs["arn"]
+    key_arn = by_type(prod_plan, "aws:kms/key:Key")["shared-key"].outputs["arn"]
+    policy = statements(by_type(prod_plan, "aws:iam/rolePolicy:RolePolicy")["database-policy"].inputs["policy"])
+    assert set(policy) == {"RotateDatabase", "RotateDatabaseKey", "RandomPassword", "Logs"}
+    assert policy["RotateDatabase"]["Action"] == [
+        "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage"
+    ]
+    assert policy["RotateDatabase"]["Resource"] == [secret_arn]
+    assert policy["RotateDatabaseKey"]["Resource"] == [key_arn]
+    assert policy["RotateDatabaseKey"]["Condition"]["StringEquals"] == {
+        "kms:ViaService": ["secretsmanager.us-east-1.amazonaws.com"], "kms:EncryptionContext:SecretARN": [secret_arn]
+    }
+    # The only "*": an action IAM grants on nothing else.
+    assert policy["RandomPassword"] == {"Sid": "RandomPassword", "Effect": "Allow", "Action": ["secretsmanager:GetRandomPassword"], "Resource": "*"}
+    assert policy["Logs"]["Resource"] == [
+        "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/autolytiq-prod-rotate-database:log-stream:*"
+    ]
+
+
+def test_trust_is_lambda_for_this_account_only(prod_plan):
+    role = by_type(prod_plan, "aws:iam/role:Role")["rotate-database-role"]
+    (trust,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+
+
+def test_permission_schedule_and_function(prod_plan):
+    secret_arn = by_type(prod_plan, "aws:secretsmanager/secret:Secret")["database-secret"].outputs["arn"]
+    permission = by_type(prod_plan, "aws:lambda/permission:Permission")["database-invoke"]
+    assert permission.inputs["principal"] == "secretsmanager.amazonaws.com"
+    assert (permission.inputs["sourceAccount"], permission.inputs["sourceArn"]) == ("123456789012", secret_arn)
+    rotation = by_type(prod_plan, "aws:secretsmanager/secretRotation:SecretRotation")["database-rotation"]
+    assert rotation.inputs["rotationRules"] == {"scheduleExpression": "rate(30 days)", "duration": "4h"}
+    assert rotation.inputs["rotateImmediately"] is False
+    assert permission.urn in rotation.dependencies  # created after the permission
+    function = by_type(prod_plan, "aws:lambda/function:Function")["database-function"]
+    assert function.inputs["handler"] == HANDLERS["postgres-single"] == "rotation.postgres_single.handler"
+    assert function.inputs["reservedConcurrentExecutions"] == 1
+    assert function.inputs["sourceCodeHash"] == lambda_archive()[1]
+    assert "vpcConfig" not in function.inputs
+    generic = by_type(prod_plan, "aws:lambda/function:Function")["jwt-function"]
+    assert generic.inputs["environment"]["variables"]["OVERLAP_SECONDS"] == str(24 * 3600)
+    logs = by_type(prod_plan, "aws:cloudwatch/logGroup:LogGroup")["database-logs"]
+    assert logs.inputs["retentionInDays"] == 365
+
+
+def test_vpc_and_alternating_users(prod_raw):
+    prod_raw["secrets"].append({"name": "db-admin", "description": "superuser", "classification": "critical", "rotation": {"kind": "manual", "days": 90}})
+    prod_raw["secrets"][0]["rotation"] = {
+        "kind": "postgres-alternating", "days": 30, "master_secret": "db-admin",
+        "vpc": {"subnet_ids": ["subnet-0123456789abcdef0"], "security_group_ids": ["sg-0123456789abcdef0"]},
+    }
+    plan = plan_raw(prod_raw, stack="prod")
+    function = by_type(plan, "aws:lambda/function:Function")["database-function"]
+    assert function.inputs["handler"] == "rotation.postgres_alternating.handler"
+    assert function.inputs["vpcConfig"] == {"subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"]}
+    (attachment,) = by_type(plan, "aws:iam/rolePolicyAttachment:RolePolicyAttachment").values()
+    assert attachment.inputs["policyArn"] == VPC_ACCESS_POLICY
+    policy = statements(by_type(plan, "aws:iam/rolePolicy:RolePolicy")["database-policy"].inputs["policy"])
+    admin_arn = by_type(plan, "aws:secretsmanager/secret:Secret")["db-admin-secret"].outputs["arn"]
+    assert policy["ReadDbAdmin"]["Resource"] == [admin_arn]
+    assert policy["ReadDbAdmin"]["Action"] == ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
+    # db-admin is critical: its dedicated key lets the rotation role read it, nothing more.
+    admin_key = {s["Sid"]: s for s in json.loads(by_type(plan, "aws:kms/key:Key")["db-admin-key"].inputs["policy"])["Statement"]}
+    assert admin_key["ReadRotateDatabase"]["Action"] == ["kms:Decrypt"]
+
+
+@pytest.mark.parametrize("rotation, message", [
+    ({"kind": "postgres-alternating", "days": 30}, "kind postgres-alternating needs master_secret"),
+    ({"kind": "manual", "days": 30, "overlap_hours": 4}, "overlap_hours is only for kind generic"),
+    ({"kind": "postgres-alternating", "days": 30, "master_secret": "nope"}, "must name another AWS secret of this stack (got 'nope')"),
+])
+def test_rotation_spec_errors(prod_raw, rotation, message):
+    from components.config import ConfigError, parse_stack_spec
+
+    prod_raw["secrets"][0]["rotation"] = rotation
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_spec(prod_raw, "Pulumi.prod.yaml")
+    assert any(message in line and "secrets[0].rotation" in line for line in caught.value.lines()), caught.value.lines()
