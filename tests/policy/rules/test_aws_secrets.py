@@ -1,0 +1,275 @@
+"""Secrets Manager rules: a compliant secret as our components plan it, one mutation per violation,
+rotation matched by ARN and name, schedules (rate and cron), unknowns at preview, our own planned output,
+and a canary."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from components import config
+from policy.rules import aws_secrets
+from policy.rules.aws_secrets import NEVER, cron_max_interval, schedule
+from tests.conftest import CANARY
+from tests.policy.rules.aws_fixtures import ACCOUNT, UNKNOWN, check_metadata, decided, own_stacks, own_types, resource, run, undecided_ids
+from tests.policy.rules.malformed import malformed
+
+KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/0d4c8b1e-5f6a-4b7c-8d9e-0a1b2c3d4e5f"
+JWT_KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/8c8b1d4d-53e5-1f2a-d089-e28a7df7ff99"
+LAMBDA_ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:emr-prod-rotation"
+
+
+def secret(name: str = "database", classification: str = "high", **props) -> dict:
+    tags = {"environment": "prod", "owner": "emr-platform", "classification": classification, "managed-by": "secrets-platform",
+            "rotation": "manual", "rotation-days": "90"}
+    defaults = {"name": f"emr/prod/{name}", "description": "PostgreSQL credentials", "kmsKeyId": KEY_ARN, "recoveryWindowInDays": 30,
+                "replicas": [], "forceOverwriteReplicaSecret": False, "tags": tags}
+    return resource(aws_secrets.SECRET, f"{name}-secret", **{**defaults, **props})
+
+
+def tagged(fixture: dict, **tags) -> dict:
+    fixture["props"]["tags"] = {**fixture["props"]["tags"], **tags}
+    for key in [k for k, v in tags.items() if v is None]:
+        del fixture["props"]["tags"][key]
+    return fixture
+
+
+def rotation(secret_id: str = "emr/prod/database", name: str = "database-rotation", **rules) -> dict:
+    return resource(aws_secrets.ROTATION, name, secretId=secret_id, rotationLambdaArn=LAMBDA_ARN,
+                    rotationRules=rules or {"automaticallyAfterDays": 30})
+
+
+def permission(**props) -> dict:
+    defaults = {"action": "lambda:InvokeFunction", "function": LAMBDA_ARN, "principal": "secretsmanager.amazonaws.com", "sourceAccount": ACCOUNT}
+    return resource(aws_secrets.PERMISSION, "rotation-invoke", **{**defaults, **props})
+
+
+def test_compliant_fixtures_are_silent():
+    critical = secret("jwt", "critical", kmsKeyId=JWT_KEY_ARN)
+    fixtures = [secret(), critical, secret("smtp", "medium"), secret("flags", "low", kmsKeyId=None), rotation(),
+                permission(), permission(sourceAccount=None, sourceArn=f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:emr/prod/database-AbCdEf"),
+                permission(principal="events.amazonaws.com", sourceAccount=None)]
+    assert run(aws_secrets, *fixtures) == []
+
+
+def test_rules_are_silent_on_our_own_output():
+    assert {aws_secrets.SECRET, aws_secrets.ALIAS} <= own_types()
+    for resources in own_stacks():
+        assert run(aws_secrets, *resources) == []
+
+
+def test_class_policy_matches_the_components():
+    assert aws_secrets.MAX_ROTATION_DAYS == {c.value: p.max_rotation_days for c, p in config.CLASS_POLICY.items()}
+    assert aws_secrets.DEDICATED_KEY_CLASSES == {c.value for c, p in config.CLASS_POLICY.items() if p.dedicated_key}
+    assert aws_secrets.MIN_PROD_RECOVERY_DAYS == config.MIN_PROD_RECOVERY_WINDOW_DAYS
+
+
+# --- SP-SM-001 customer-managed key ------------------------------------------------------------
+
+@pytest.mark.parametrize(("props", "field"), [
+    ({"kmsKeyId": None}, "kmsKeyId"),
+    ({"kmsKeyId": "alias/aws/secretsmanager"}, "kmsKeyId"),
+    ({"kmsKeyId": f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/aws/secretsmanager"}, "kmsKeyId"),
+    ({"replicas": [{"region": "us-west-2"}]}, "replicas[0].kmsKeyId"),
+])
+def test_high_and_critical_secrets_need_a_customer_managed_key(props, field):
+    for classification in ("high", "critical"):
+        messages = decided(run(aws_secrets, secret(classification=classification, **props)), "SP-SM-001")
+        assert messages == [f"{field} is not a customer-managed key: a {classification} secret must not use aws/secretsmanager, which any "
+                            "principal of the account with Secrets Manager access can use; set a customer-managed KMS key"]
+    assert decided(run(aws_secrets, secret(classification="medium", **props)), "SP-SM-001") == []
+
+
+# --- SP-SM-002 dedicated key for critical secrets ----------------------------------------------
+
+def test_critical_secret_sharing_its_key():
+    findings = run(aws_secrets, secret("jwt", "critical"), secret())
+    assert decided(findings, "SP-SM-002") == ["kmsKeyId is also the key of database-secret: a critical secret needs a dedicated "
+                                              "customer-managed key, so its key policy grants no one else; give it its own key"]
+    # The same key by alias (resolved through the stack's Alias) and by bare id.
+    alias = resource(aws_secrets.ALIAS, "shared-alias", name="alias/emr-prod/shared", targetKeyId=KEY_ARN.rpartition("/")[2])
+    for ref in ("alias/emr-prod/shared", f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/emr-prod/shared", KEY_ARN.rpartition("/")[2]):
+        assert decided(run(aws_secrets, secret("jwt", "critical", kmsKeyId=ref), secret(), alias), "SP-SM-002")
+    # A high secret may share; a critical one with its own key is fine.
+    assert decided(run(aws_secrets, secret("jwt", "high"), secret()), "SP-SM-002") == []
+    assert decided(run(aws_secrets, secret("jwt", "critical", kmsKeyId=JWT_KEY_ARN), secret()), "SP-SM-002") == []
+
+
+# --- SP-SM-003 prod recovery window ------------------------------------------------------------
+
+@pytest.mark.parametrize(("window", "expected"), [(0, "0 (force delete: a deletion cannot be undone)"), (3, "3 days")])
+def test_prod_recovery_window(window, expected):
+    assert decided(run(aws_secrets, secret(recoveryWindowInDays=window)), "SP-SM-003") == [
+        f"recoveryWindowInDays is {expected}: a prod secret needs at least 7 days to undo a deletion; remove it (default 30) or set 7-30"]
+    assert decided(run(aws_secrets, tagged(secret(recoveryWindowInDays=window), environment="Production")), "SP-SM-003")
+    assert run(aws_secrets, tagged(secret(recoveryWindowInDays=window), environment="dev")) == []
+    assert run(aws_secrets, secret(recoveryWindowInDays=None)) == []  # the default is 30
+
+
+# --- SP-SM-004 rotation ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("tags", "expected"), [
+    ({"rotation": None, "rotation-days": None}, "no SecretRotation targets it and its tags declare no rotation"),
+    ({"rotation": "none", "rotation-days": None}, "no SecretRotation targets it and its tags declare no rotation"),
+    ({"rotation-days": None}, "its tags declare rotation=manual without a whole number of rotation-days"),
+    ({"rotation-days": "ninety"}, "its tags declare rotation=manual without a whole number of rotation-days"),
+    ({"rotation-days": "120"}, "its tags declare rotation=manual every 120 days"),
+    ({"rotation": "generic", "rotation-days": "91"}, "its tags declare rotation=generic every 91 days"),
+])
+def test_declared_rotation_by_tags(tags, expected):
+    messages = decided(run(aws_secrets, tagged(secret(), **tags)), "SP-SM-004")
+    assert messages == [f"{expected}: a high secret must rotate at least every 90 days: add a SecretRotation within that, "
+                        "or tag rotation=manual with rotation-days <= 90"]
+
+
+def test_rotation_limits_follow_the_class():
+    assert run(aws_secrets, tagged(secret(classification="medium"), **{"rotation-days": "180"})) == []
+    assert decided(run(aws_secrets, tagged(secret(classification="medium"), **{"rotation-days": "181"})), "SP-SM-004")
+    assert decided(run(aws_secrets, tagged(secret("jwt", "critical", kmsKeyId=JWT_KEY_ARN), **{"rotation-days": "366"})), "SP-SM-004")
+    assert run(aws_secrets, tagged(secret(classification="low"), rotation="none")) == []
+
+
+ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:emr/prod/database-AbCdEf"
+
+
+@pytest.mark.parametrize("secret_id", ["emr/prod/database", ARN])
+def test_a_secret_rotation_matched_by_name_or_arn_decides(secret_id):
+    untagged = tagged(secret(), rotation=None, **{"rotation-days": None})
+    assert run(aws_secrets, untagged, rotation(secret_id)) == []
+    messages = decided(run(aws_secrets, secret(), rotation(secret_id, automaticallyAfterDays=120)), "SP-SM-004")
+    assert messages == ["SecretRotation database-rotation rotates every 120 days (rotationRules): a high secret must rotate at least every "
+                        "90 days: add a SecretRotation within that, or tag rotation=manual with rotation-days <= 90"]
+    # Another secret's rotation does not count; nor does a name that only shares a prefix.
+    for other in ("emr/prod/database-replica", ARN.replace("database-AbCdEf", "database-replica-AbCdEf"), ARN.replace("database", "db")):
+        assert decided(run(aws_secrets, untagged, rotation(other)), "SP-SM-004")
+
+
+@pytest.mark.parametrize(("rules", "rotates"), [
+    ({"scheduleExpression": "rate(100 days)"}, "every 100 days"),
+    ({"scheduleExpression": "cron(0 8 1 */4 ? *)"}, "every 123 days"),
+    ({"scheduleExpression": "cron(0 8 ? * MON#1 *)"}, None),
+    ({"automaticallyAfterDays": 60, "scheduleExpression": "rate(180 days)"}, "every 180 days"),
+])
+def test_schedules_are_read_conservatively(rules, rotates):
+    messages = decided(run(aws_secrets, secret(), rotation(**rules)), "SP-SM-004")
+    assert messages == ([f"SecretRotation database-rotation rotates {rotates} (rotationRules): a high secret must rotate at least every 90 days: "
+                         "add a SecretRotation within that, or tag rotation=manual with rotation-days <= 90"] if rotates else [])
+
+
+def test_a_disabled_rotation_does_not_rotate():
+    disabled = resource(aws_secrets.ROTATION, "off", secretId="emr/prod/database", rotationEnabled=False)
+    assert decided(run(aws_secrets, secret(), disabled), "SP-SM-004") == [
+        "SecretRotation off rotates never (rotationEnabled is false): a high secret must rotate at least every 90 days: "
+        "add a SecretRotation within that, or tag rotation=manual with rotation-days <= 90"]
+
+
+@pytest.mark.parametrize(("expression", "days"), [
+    ("0 0 1 * ? *", 31), ("0 16 1,15 * ? *", 17), ("0 0 1 */3 ? *", 92), ("0 0 ? * MON *", 7), ("0 0 ? * MON-FRI *", 3),
+    ("0 0 ? * 2#1 *", 35), ("0 0 ? * 6L *", 35), ("0 0 L * ? *", 31), ("0 0 LW * ? *", 33), ("0 0 15W * ? *", 32),
+    ("0 0 31 * ? *", 61), ("0 0 29 2 ? *", 1461), ("0 0 1 JAN ? *", 366), ("0 0 30 2 ? *", math.inf),
+])
+def test_cron_max_interval(expression, days):
+    assert cron_max_interval(expression) == days
+
+
+@pytest.mark.parametrize("expression", ["0 0 1 1 ? 2030", "0 0 * * * *", "0 0 ? * MON#6 *", "0 0 1 13 ? *", "0 0 1 *", "0 0 5-1 * ? *", "0 0 1/0 * ? *"])
+def test_cron_expressions_not_understood_are_undecided(expression):
+    assert cron_max_interval(expression) is None
+    findings = run(aws_secrets, secret(), rotation(scheduleExpression=f"cron({expression})"))
+    assert not decided(findings) and undecided_ids(findings) == {"SP-SM-004"}
+
+
+def test_schedule_reader():
+    assert schedule(rotation(scheduleExpression="rate(12 hours)")).days == 0.5
+    assert schedule(rotation(scheduleExpression="rate(1 day)")).days == 1
+    assert schedule(resource(aws_secrets.ROTATION, "r", secretId="x", rotationRules={})).days == NEVER
+    assert schedule(rotation(scheduleExpression="every full moon")) == (None, "rotationRules.scheduleExpression is not a rate() or cron() "
+                                                                           "expression this rule can read")
+
+
+# --- SP-SM-005 rotation Lambda permission ------------------------------------------------------
+
+@pytest.mark.parametrize("principal", ["secretsmanager.amazonaws.com", "*"])
+def test_rotation_lambda_permission_needs_a_source(principal):
+    assert decided(run(aws_secrets, permission(principal=principal, sourceAccount=None)), "SP-SM-005") == [
+        f"lets {principal} invoke the function without sourceAccount or sourceArn: any account's secrets could call your rotation "
+        "function (confused deputy); set sourceAccount or sourceArn"]
+
+
+# --- SP-SM-006 classification ------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", [None, "secret", ""])
+def test_secrets_must_be_classified(value):
+    fixture = tagged(secret(), classification=value)
+    assert decided(run(aws_secrets, fixture), "SP-SM-006") == [
+        "tags.classification is missing or not one of critical, high, medium, low: the class decides the key, rotation and recovery rules; "
+        "tag the secret"]
+
+
+# --- unknown at preview ------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("rule_ids", "fixtures"), [
+    ({"SP-SM-001"}, [secret(kmsKeyId=UNKNOWN)]),
+    ({"SP-SM-001"}, [secret(replicas=UNKNOWN)]),
+    ({"SP-SM-001", "SP-SM-004", "SP-SM-006"}, [tagged(secret(kmsKeyId=None), classification=UNKNOWN)]),
+    ({"SP-SM-001", "SP-SM-002"}, [secret("jwt", "critical", kmsKeyId=UNKNOWN), secret()]),
+    ({"SP-SM-001", "SP-SM-002"}, [secret("jwt", "critical", kmsKeyId=JWT_KEY_ARN), secret(kmsKeyId=UNKNOWN)]),
+    ({"SP-SM-002"}, [secret("jwt", "critical", kmsKeyId="alias/emr-prod/jwt"), secret(kmsKeyId="alias/emr-prod/shared"),
+                     resource(aws_secrets.ALIAS, "jwt-alias", name="alias/emr-prod/jwt", targetKeyId=UNKNOWN),
+                     resource(aws_secrets.ALIAS, "shared-alias", name="alias/emr-prod/shared", targetKeyId=UNKNOWN)]),
+    ({"SP-SM-003"}, [secret(recoveryWindowInDays=UNKNOWN)]),
+    ({"SP-SM-003"}, [tagged(secret(recoveryWindowInDays=0), environment=UNKNOWN)]),
+    ({"SP-SM-004"}, [tagged(secret(), **{"rotation-days": UNKNOWN})]),
+    ({"SP-SM-004"}, [secret(), rotation(UNKNOWN, automaticallyAfterDays=UNKNOWN)]),
+    ({"SP-SM-004"}, [secret(), resource(aws_secrets.ROTATION, "r", secretId="emr/prod/database", rotationRules=UNKNOWN)]),
+    ({"SP-SM-005"}, [permission(principal=UNKNOWN, sourceAccount=None)]),
+])
+def test_unknown_parts_are_undecided_not_silent(rule_ids, fixtures):
+    findings = run(aws_secrets, *fixtures)
+    assert not decided(findings) and undecided_ids(findings) == rule_ids
+
+
+def test_a_rotation_of_an_unknown_secret_is_undecided_only_where_it_could_change_the_verdict():
+    """At preview a new secret's ARN is unknown, so its SecretRotation cannot be matched."""
+    untagged = tagged(secret(), rotation=None, **{"rotation-days": None})
+    unmatched = rotation(UNKNOWN)  # 30 days: would satisfy any class
+    findings = run(aws_secrets, untagged, unmatched)
+    assert not decided(findings) and [f.message for f in findings] == [
+        "could not decide: the secretId of SecretRotation database-rotation (it may target this secret) is unknown at preview"]
+    # Tags already declare a compliant rotation and the unknown rotation is within the class: nothing to decide.
+    assert run(aws_secrets, secret(), unmatched) == []
+    # Neither the tags nor any rotation could satisfy the class: decided.
+    assert decided(run(aws_secrets, untagged, rotation(UNKNOWN, automaticallyAfterDays=365)), "SP-SM-004")
+    # An unknown secret name (auto-named, or a name prefix) cannot be matched either.
+    nameless = tagged(secret(), rotation=None)
+    del nameless["props"]["name"]
+    assert undecided_ids(run(aws_secrets, nameless, rotation())) == {"SP-SM-004"}
+    nameless["props"]["namePrefix"] = "emr/prod/data"
+    assert undecided_ids(run(aws_secrets, nameless, rotation())) == {"SP-SM-004"}
+    nameless["props"]["namePrefix"] = "emr/prod/cache"  # cannot be the rotation's secret
+    assert decided(run(aws_secrets, nameless, rotation()), "SP-SM-004")
+
+
+# --- malformed, canary, metadata ---------------------------------------------------------------
+
+def test_malformed_props_never_crash():
+    for fixture in (secret(replicas=[{"region": "us-west-2", "kmsKeyId": KEY_ARN}]), rotation(), permission(),
+                    resource(aws_secrets.ALIAS, "a", name="alias/x", targetKeyId="k")):
+        for variant in malformed(fixture):
+            assert all(isinstance(f.message, str) for f in run(aws_secrets, variant, secret("jwt", "critical"), rotation()))
+
+
+def test_no_message_echoes_a_secret_value():
+    fixtures = [secret(secretString=CANARY, kmsKeyId=None, recoveryWindowInDays=0, description=CANARY),
+                tagged(secret("jwt", "critical", secretString=CANARY, kmsKeyId="alias/aws/secretsmanager"), **{"rotation-days": CANARY}),
+                tagged(secret("x", secretString=CANARY), classification=CANARY, owner=CANARY),
+                rotation("emr/prod/database", scheduleExpression=f"cron({CANARY})"),
+                tagged(secret("v", secretString=CANARY), rotation=CANARY),
+                permission(sourceAccount=None, qualifier=CANARY)]
+    findings = run(aws_secrets, *fixtures)
+    assert len({f.rule_id for f in findings}) == 5 and not any(CANARY in f.message for f in findings)
+
+
+def test_rule_metadata():
+    check_metadata(aws_secrets.RULES, ("SP-SM-",))
