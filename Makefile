@@ -24,6 +24,10 @@ plan: .venv/.synced
 test: .venv/.synced .tools/bin/actionlint
 	$(PYTHON) -m pytest
 
+# Gate any program's `pulumi preview --json` offline: make check PREVIEW=preview.json [STACK_ENV=prod] [FORMAT=sarif]
+check: .venv/.synced
+	$(PYTHON) -m policy check $(PREVIEW) $(if $(STACK_ENV),--stack-env $(STACK_ENV)) --format $(or $(FORMAT),text)
+
 schema: .venv/.synced
 	$(PYTHON) -m components.config
 

@@ -13,6 +13,10 @@ from pathlib import Path
 from rich.console import Console
 
 from components.config import ConfigError
+from policy import report as policy_report
+from policy.engine import evaluate
+from policy.rules import ALL_RULES
+from policy.settings import SettingsError, settings_for
 from offline.report import plan_document, print_plan, write_manifests
 from offline.run import StackFileError, available_stacks, plan_stack
 
@@ -24,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("stack", help=f"stack name ({', '.join(available_stacks())}) or a path to a Pulumi.<stack>.yaml (examples/)")
     plan.add_argument("--json", metavar="FILE", help="also write the plan as JSON ('-' for stdout only)")
     plan.add_argument("--manifests", metavar="DIR", help="also write the Kubernetes objects as YAML manifests into DIR")
+    plan.add_argument("--policy-config", metavar="FILE", help="policy pack config (default: policy/config/<environment>.json)")
+    plan.add_argument("--markdown", metavar="FILE", help="also write the policy report as Markdown (for a pull-request comment)")
     args = parser.parse_args(argv)
 
     # Wide enough for ARNs and paths when the output is a CI log rather than a terminal.
@@ -39,7 +45,13 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(error.lines()), file=sys.stderr)
         return 2
 
-    document = plan_document(result)
+    try:
+        settings = settings_for(result.environment, ALL_RULES, args.policy_config)
+    except SettingsError as error:
+        print("\n".join(error.problems), file=sys.stderr)
+        return 2
+    policy = evaluate(result.policy_resources(), settings)
+    document = plan_document(result, policy_report.to_json(policy))
     if args.manifests:
         written = write_manifests(result, Path(args.manifests))
         print(f"wrote {len(written)} Kubernetes manifests to {args.manifests}", file=sys.stderr)
@@ -48,10 +60,17 @@ def main(argv: list[str] | None = None) -> int:
         print()
     else:
         print_plan(result, console)
+        policy_report.print_text(policy, console, title=f"Policy: {result.stack} ({result.environment}, {settings_source(result.environment, args.policy_config)})")
         if args.json:
             with open(args.json, "w") as handle:
                 json.dump(document, handle, indent=2, default=str)
-    return 0
+    if args.markdown:
+        Path(args.markdown).write_text(policy_report.to_markdown(policy, title=f"secrets-platform policy: {result.stack}"))
+    return 1 if policy.blocking else 0
+
+
+def settings_source(environment: str, explicit: str | None) -> str:
+    return explicit or f"policy/config/{environment}.json"
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ class Plan:
     stack: str
     resources: list[Registration]
     outputs: dict[str, Any] = field(default_factory=dict)
+    environment: str = "dev"  # the stack's `secrets-platform:environment`: it picks the policy enforcement
 
     def policy_resources(self) -> list[dict]:
         return [r.as_policy_resource() for r in self.resources if r.custom and not r.type.startswith("pulumi:providers:")]
@@ -94,7 +95,8 @@ def plan_program(
         outputs = loop.run_until_complete(_stack_outputs())
     finally:
         sys.path.remove(str(program.parent))
-    return Plan(project=project, stack=stack, resources=monitor.registrations, outputs=outputs)
+    environment = str(config.get("secrets-platform:environment", "dev"))
+    return Plan(project=project, stack=stack, resources=monitor.registrations, outputs=outputs, environment=environment)
 
 
 async def _stack_outputs() -> dict[str, Any]:

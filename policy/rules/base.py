@@ -50,6 +50,8 @@ class Finding:
     message: str
     # True when the rule could not decide because a value is unknown at preview.
     undecided: bool = False
+    # True when the rule itself failed on this resource (the engine fails closed on it).
+    error: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,220 @@
+"""A policy report as text (rich), JSON, SARIF 2.1.0 (GitHub code scanning) and Markdown (pull-request comment).
+
+Everything printed comes from rule messages, URNs, types, names and the exceptions' own fields; no renderer reads
+a resource's properties, so a secret input cannot reach any output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections import defaultdict
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from policy.engine import Report, Violation
+from policy.settings import Enforcement
+
+TOOL = "secrets-platform-policy"
+VERSION = "0.1.0"  # as in PulumiPolicy.yaml
+FORMATS = ("text", "json", "sarif", "markdown")
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+# GitHub reads `security-severity` as CVSS-like: >= 9 critical, 7-8.9 high, 4-6.9 medium, below low.
+SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0"}
+MARKDOWN_ROWS = 100  # a pull-request comment holds 65536 characters
+
+
+def summary(report: Report) -> str:
+    c = report.counts
+    verdict = "BLOCKED" if report.blocking else "passed"
+    return (f"{verdict}: {c['mandatory']} mandatory, {c['advisory']} advisory violation(s) ({c['undecided']} undecided), "
+            f"{c['suppressed']} suppressed by {c['exceptions']} exception(s); {c['resources']} resources, {c['rules']} rules, "
+            f"stack environment {report.environment}")
+
+
+def _undecided_note(v: Violation) -> str:
+    return " (undecided: a value is unknown at preview)" if v.undecided else ""
+
+
+# --- JSON ---------------------------------------------------------------------------------------------------
+
+def _violation_dict(v: Violation) -> dict[str, Any]:
+    return {
+        "rule": v.rule_id, "ruleName": v.rule_name, "severity": v.severity.value, "urn": v.urn, "resourceType": v.resource_type,
+        "resource": v.resource_name, "enforcement": v.enforcement.value, "message": v.message, "remediation": v.remediation,
+        "undecided": v.undecided,
+    }
+
+
+def exception_dicts(report: Report) -> list[dict[str, Any]]:
+    return [
+        {"rule": u.exception.rule_id, "resource": u.exception.resource, "reason": u.exception.reason,
+         "expires": u.exception.expires.isoformat() if u.exception.expires else None, "status": u.status,
+         "suppressed": u.suppressed, "source": u.exception.where}
+        for u in report.exceptions
+    ]
+
+
+def to_json(report: Report) -> dict[str, Any]:
+    return {
+        "blocking": report.blocking,
+        "summary": report.counts,
+        "environment": report.environment,
+        "violations": [_violation_dict(v) for v in report.violations],
+        "exceptions": exception_dicts(report),
+        "suppressed": [_violation_dict(v) for v in report.suppressed],
+    }
+
+
+# --- SARIF --------------------------------------------------------------------------------------------------
+
+def _sarif_result(v: Violation, index: int, artifact_uri: str) -> dict[str, Any]:
+    fingerprint = hashlib.sha256(f"{v.rule_id}\0{v.urn}\0{v.message}".encode()).hexdigest()[:32]
+    return {
+        "ruleId": v.rule_id,
+        "ruleIndex": index,
+        "level": "error" if v.enforcement is Enforcement.MANDATORY else "warning",
+        "message": {"text": f"{v.resource_name} ({v.resource_type or 'resource'}): {v.message}{_undecided_note(v)}. Fix: {v.remediation}"},
+        "locations": [{
+            "physicalLocation": {"artifactLocation": {"uri": artifact_uri}, "region": {"startLine": 1}},
+            "logicalLocations": [{"name": v.resource_name, "fullyQualifiedName": v.urn, "kind": "resource"}],
+        }],
+        # Every result sits on line 1 of the stack file: without our own fingerprint GitHub would merge them.
+        "partialFingerprints": {"primaryLocationLineHash": f"{fingerprint}:1"},
+        "properties": {"enforcement": v.enforcement.value, "undecided": v.undecided, "urn": v.urn, "resourceType": v.resource_type},
+    }
+
+
+def to_sarif(report: Report, artifact_uri: str) -> dict[str, Any]:
+    """One run; results point at `artifact_uri` (the stack file or the preview) with the URN as logical location.
+    Findings an exception covers are results with an accepted external suppression, so code scanning keeps them closed."""
+    index = {rule.id: i for i, rule in enumerate(report.rules)}
+    rules = [{
+        "id": rule.id,
+        "name": rule.name,
+        "shortDescription": {"text": rule.name},
+        "fullDescription": {"text": rule.description},
+        "help": {"text": rule.remediation, "markdown": f"**Fix:** {rule.remediation}\n\n**Controls:** {', '.join(rule.frameworks)}"},
+        "defaultConfiguration": {"level": "error" if report.environment == "prod" else "warning"},
+        "properties": {"tags": ["security", "least-privilege", *rule.frameworks], "security-severity": SECURITY_SEVERITY[rule.severity.value],
+                       "severity": rule.severity.value, "precision": "high"},
+    } for rule in report.rules]
+    results = [_sarif_result(v, index[v.rule_id], artifact_uri) for v in report.violations]
+    for v in report.suppressed:
+        result = _sarif_result(v, index[v.rule_id], artifact_uri)
+        result["suppressions"] = [{"kind": "external", "status": "accepted", "justification": v.suppressed_by.reason,
+                                   "location": {"message": {"text": v.suppressed_by.where}}}]
+        results.append(result)
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": TOOL, "version": VERSION, "rules": rules}},
+            # One category per stack environment, so the dev and prod uploads do not close each other's alerts.
+            "automationDetails": {"id": f"{TOOL}/{report.environment}/"},
+            "results": results,
+            "properties": {"summary": report.counts, "exceptions": exception_dicts(report)},
+        }],
+    }
+
+
+# --- Markdown -----------------------------------------------------------------------------------------------
+
+_MD_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_[]<>|~#"} | {"\n": "<br>", "\r": ""})
+
+
+def md(text: str) -> str:
+    """Text safe inside a Markdown table cell (`secret:prod/*` must not open an emphasis)."""
+    return text.translate(_MD_SPECIAL)
+
+
+def to_markdown(report: Report, title: str = "secrets-platform policy") -> str:
+    c = report.counts
+    verdict = "**blocking**: mandatory violations must be fixed or excepted" if report.blocking else "not blocking"
+    lines = [
+        f"### {md(title)} ({report.environment}): {verdict}",
+        "",
+        f"{c['mandatory']} mandatory and {c['advisory']} advisory violation(s), {c['undecided']} undecided (a value unknown at preview); "
+        f"{c['suppressed']} finding(s) suppressed by exceptions; {c['resources']} resources checked by {c['rules']} rules.",
+        "",
+    ]
+    if report.violations:
+        lines += ["| Level | Rule | Resource | Finding | Fix |", "|---|---|---|---|---|"]
+        for v in report.violations[:MARKDOWN_ROWS]:
+            level = "**mandatory**" if v.enforcement is Enforcement.MANDATORY else "advisory"
+            lines.append(f"| {level} | {md(v.rule_id)} {md(v.rule_name)} ({v.severity.value}) | {md(v.resource_name)}<br>{md(v.resource_type)} "
+                         f"| {md(v.message + _undecided_note(v))} | {md(v.remediation)} |")
+        if len(report.violations) > MARKDOWN_ROWS:
+            lines.append(f"\n… and {len(report.violations) - MARKDOWN_ROWS} more: see the job log or the SARIF upload.")
+        lines.append("")
+    lines.append("#### Exceptions in force")
+    if report.exceptions:
+        lines += ["", "| Rule | Resource | Reason | Expires | Status |", "|---|---|---|---|---|"]
+        for e in exception_dicts(report):
+            status = f"{e['status']} ({e['suppressed']})" if e["suppressed"] else e["status"]
+            lines.append(f"| {md(e['rule'])} | {md(e['resource'])} | {md(e['reason'])} | {e['expires'] or 'no expiry'} | {md(status)} |")
+    else:
+        lines += ["", "None."]
+    return "\n".join(lines) + "\n"
+
+
+# --- text (rich) --------------------------------------------------------------------------------------------
+
+def text_renderables(report: Report, title: str = "secrets-platform policy") -> list:
+    """A tree of violations grouped by resource, with the fix under each; then the exceptions. Built from Text
+    objects so `Statement[0]` in a message is printed, not read as rich markup."""
+    tree = Tree(Text.assemble((title, "bold"), f"  stack environment {report.environment}"))
+    by_resource: dict[str, list[Violation]] = defaultdict(list)
+    for v in report.violations:
+        by_resource[v.urn].append(v)
+    for urn, violations in by_resource.items():
+        first = violations[0]
+        branch = tree.add(Text.assemble((first.resource_name, "bold cyan"), "  ", (first.resource_type, "dim"), "\n", (urn, "dim")))
+        for v in violations:
+            mandatory = v.enforcement is Enforcement.MANDATORY
+            node = branch.add(Text.assemble(
+                ("MANDATORY" if mandatory else "advisory", "bold red" if mandatory else "yellow"), " ",
+                (f"{v.rule_id} {v.rule_name}", "bold"), f" ({v.severity.value})", (" undecided: a value is unknown at preview" if v.undecided else "", "magenta"),
+            ))
+            node.add(Text(v.message))
+            node.add(Text.assemble(("fix: ", "green"), v.remediation))
+    if not report.violations:
+        tree.add(Text("no violations", style="green"))
+    out: list = [tree]
+    table = Table(title="Exceptions in force", title_justify="left")
+    for column in ("rule", "resource", "reason", "expires", "status"):
+        table.add_column(column)
+    for e in exception_dicts(report):
+        status = f"{e['status']} ({e['suppressed']})" if e["suppressed"] else e["status"]
+        table.add_row(e["rule"], Text(e["resource"]), Text(e["reason"]), e["expires"] or "no expiry", status)
+    out.append(table if report.exceptions else Text("Exceptions in force: none"))
+    out.append(Text(summary(report), style="bold red" if report.blocking else "bold green"))
+    return out
+
+
+def print_text(report: Report, console: Console, title: str = "secrets-platform policy") -> None:
+    for renderable in text_renderables(report, title):
+        console.print(renderable)
+
+
+def to_text(report: Report, title: str = "secrets-platform policy", width: int = 160) -> str:
+    buffer = io.StringIO()
+    print_text(report, Console(file=buffer, width=width, color_system=None, highlight=False), title)
+    return buffer.getvalue()
+
+
+def render(report: Report, fmt: str, title: str = "secrets-platform policy", artifact_uri: str = "Pulumi.yaml") -> str:
+    if fmt == "json":
+        return json.dumps(to_json(report), indent=2) + "\n"
+    if fmt == "sarif":
+        return json.dumps(to_sarif(report, artifact_uri), indent=2) + "\n"
+    if fmt == "markdown":
+        return to_markdown(report, title)
+    if fmt == "text":
+        return to_text(report, title)
+    raise ValueError(f"unknown format {fmt!r} ({', '.join(FORMATS)})")
