@@ -51,6 +51,24 @@ class Overrides:
     applied: list[str] = field(default_factory=list)
 
 
+SYSTEM_MOUNTS = ("cubbyhole/", "identity/", "sys/")
+SYSTEM_POLICIES = ("root", "default")
+
+
+def reset(client: hvac.Client) -> None:
+    """Back to an empty server (the dev server pre-mounts `secret/`), so each estate is applied
+    exactly as `pulumi up` would apply it to a fresh Vault."""
+    for path in client.sys.list_mounted_secrets_engines()["data"]:
+        if path not in SYSTEM_MOUNTS:
+            client.sys.disable_secrets_engine(path)
+    for path in client.sys.list_auth_methods()["data"]:
+        if path != "token/":
+            client.sys.disable_auth_method(path)
+    for name in client.sys.list_policies()["data"]["policies"]:
+        if name not in SYSTEM_POLICIES:
+            client.sys.delete_policy(name)
+
+
 def apply_plan(plan: Plan, client: hvac.Client, overrides: Overrides) -> list[str]:
     vault_resources = [r for r in plan.resources if r.type in ORDER]
     for resource in sorted(vault_resources, key=lambda r: ORDER.index(r.type)):
