@@ -12,6 +12,9 @@ import pytest
 from components.config import NAMESPACE
 from offline.run import PROJECT_DIR, Plan, plan_program, read_stack_config
 
+# Real servers for the proofs: OpenBao (Vault API) and PostgreSQL, started once per session.
+pytest_plugins = ["tests.fixtures.openbao", "tests.fixtures.postgres"]
+
 CANARY = "canary-7f3a9c1e-DO-NOT-PRINT-b2d84e"
 
 

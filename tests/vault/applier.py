@@ -44,6 +44,7 @@ def _ints(data: dict) -> dict:
 @dataclass
 class Overrides:
     kubernetes_host: str | None = None
+    kubernetes_ca_cert: str | None = None
     database_host: str | None = None
     database_port: int | None = None
     database_password: str | None = None
@@ -90,6 +91,9 @@ def _apply(r: Registration, client: hvac.Client, o: Overrides) -> None:
         client.sys.enable_auth_method(method_type=i["type"], path=i["path"], description=i.get("description"))
     elif r.type == "vault:kubernetes/authBackendConfig:AuthBackendConfig":
         data = {"kubernetes_host": o.kubernetes_host or i["kubernetesHost"]}
+        if o.kubernetes_host:  # the test server runs outside any pod: no local service account CA or JWT
+            data["disable_local_ca_jwt"] = True
+            data["kubernetes_ca_cert"] = o.kubernetes_ca_cert
         for key in ("kubernetesCaCert", "issuer"):
             if i.get(key):
                 data[snake(key)] = i[key]
