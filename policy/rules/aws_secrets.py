@@ -4,7 +4,8 @@ permission of a rotation function.
 The tags our components set decide what a secret needs (seed 003): `classification`
 (critical|high|medium|low), `environment`, and, where no SecretRotation resource rotates the secret,
 `rotation` (none|manual|generic|postgres-single|postgres-alternating) with `rotation-days`, the
-declared maximum interval; a declared manual rotation with its days counts as rotation.
+declared maximum interval; a declared manual rotation with its days counts as rotation, an automated
+kind only with a SecretRotation that targets the secret.
 
 A SecretRotation names its secret by ARN or name (`secretId`), often unknown at preview (the ARN of a
 secret created in the same update). It is matched by name or ARN (Secrets Manager appends `-` and six
@@ -290,6 +291,9 @@ def _declared(secret: Resource) -> Schedule:
         return Schedule(None, "tags.rotation or tags.rotation-days is unknown at preview")
     if not isinstance(kind, str) or kind in ("", "none"):
         return Schedule(NEVER, "no SecretRotation targets it and its tags declare no rotation")
+    if kind in ROTATION_KINDS - {"manual"}:
+        # An automated kind promises a rotation function; the tag alone rotates nothing.
+        return Schedule(NEVER, f"its tags declare rotation={kind}, which a rotation function performs, but no SecretRotation targets it")
     declared = f"its tags declare rotation={kind}" if kind in ROTATION_KINDS else "its rotation tag declares an unlisted kind"
     if not isinstance(days, str) or not days.strip().isdigit():
         return Schedule(NEVER, f"{declared} without a whole number of rotation-days")

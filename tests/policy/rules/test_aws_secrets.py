@@ -115,7 +115,9 @@ def test_prod_recovery_window(window, expected):
     ({"rotation-days": None}, "its tags declare rotation=manual without a whole number of rotation-days"),
     ({"rotation-days": "ninety"}, "its tags declare rotation=manual without a whole number of rotation-days"),
     ({"rotation-days": "120"}, "its tags declare rotation=manual every 120 days"),
-    ({"rotation": "generic", "rotation-days": "91"}, "its tags declare rotation=generic every 91 days"),
+    # An automated kind needs its SecretRotation, whatever the days (regression: the tag alone used to pass).
+    ({"rotation": "generic", "rotation-days": "91"}, "its tags declare rotation=generic, which a rotation function performs, but no SecretRotation targets it"),
+    ({"rotation": "postgres-single", "rotation-days": "30"}, "its tags declare rotation=postgres-single, which a rotation function performs, but no SecretRotation targets it"),
 ])
 def test_declared_rotation_by_tags(tags, expected):
     messages = decided(run(aws_secrets, tagged(secret(), **tags)), "SP-SM-004")
