@@ -3,16 +3,17 @@ derived from the planned resources themselves (not the spec), so hand-added gran
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import asdict, dataclass
-from fnmatch import fnmatchcase
 
+from offline.access import access_matrix
+from offline.access.model import READ, WRITE
 from offline.mocks import Registration
 
 SECRET_TYPE = "aws:secretsmanager/secret:Secret"
-READ_ACTION = "secretsmanager:GetSecretValue"
-WRITE_ACTION = "secretsmanager:PutSecretValue"
+# Readers and writers as IAM identities (named by the workload their role serves); the full matrix,
+# Kubernetes and Vault included, is `python -m offline.access`.
+AWS_IDENTITIES = ("iam-role", "iam-user")
 
 
 @dataclass(frozen=True)
@@ -29,41 +30,17 @@ class SecretSummary:
     writers: tuple[str, ...]
 
 
-def _as_list(value) -> list:
-    return value if isinstance(value, list) else [value] if value is not None else []
-
-
-def _allowed(document: str | dict, action: str, resource: str) -> bool:
-    doc = json.loads(document) if isinstance(document, str) else document
-    for statement in _as_list(doc.get("Statement")):
-        if statement.get("Effect") != "Allow":
-            continue
-        if any(fnmatchcase(action.lower(), a.lower()) for a in _as_list(statement.get("Action"))) and any(
-            fnmatchcase(resource, r) for r in _as_list(statement.get("Resource"))
-        ):
-            return True
-    return False
-
-
 def secret_summaries(resources: list[Registration]) -> list[SecretSummary]:
     by_urn = {r.urn: r for r in resources}
     key_alias = {
         r.outputs.get("targetKeyId"): r.inputs.get("name") for r in resources if r.type == "aws:kms/alias:Alias"
     }
     key_names = {r.outputs.get("arn"): key_alias.get(r.outputs.get("keyId"), r.name) for r in resources if r.type == "aws:kms/key:Key"}
-    # Name principals by the workload their role serves, when our components tagged it.
-    workload_of = {r.inputs.get("name"): (r.inputs.get("tags") or {}).get("workload") for r in resources if r.type == "aws:iam/role:Role"}
-    policies = [
-        (workload_of.get(r.inputs.get("role")) or r.inputs.get("role"), r.inputs.get("policy"))
-        for r in resources
-        if r.type == "aws:iam/rolePolicy:RolePolicy" and isinstance(r.inputs.get("policy"), str)
-    ]
+    matrix = access_matrix(resources)
 
-    def principals(arn: str, key_arn: str, action: str, key_action: str) -> tuple[str, ...]:
-        # Effective access needs both the secret action and decrypt on its key.
-        return tuple(
-            sorted(role for role, doc in policies if _allowed(doc, action, arn) and _allowed(doc, key_action, key_arn))
-        )
+    def principals(path: str, capability: str) -> tuple[str, ...]:
+        # Effective access: the secret action and the key's consent, as the matrix decides it.
+        return tuple(sorted({p.label for p in matrix.holders(f"aws:{path}", capability, AWS_IDENTITIES)}))
 
     summaries = []
     for r in resources:
@@ -82,8 +59,8 @@ def secret_summaries(resources: list[Registration]) -> list[SecretSummary]:
                 rotation=f"{tags.get('rotation', 'none')}" + (f" every {days} days" if days else ""),
                 replicas=tuple(rep.get("region", "?") for rep in r.inputs.get("replicas") or []),
                 protected=r.protect,
-                readers=principals(arn, key_arn, READ_ACTION, "kms:Decrypt"),
-                writers=principals(arn, key_arn, WRITE_ACTION, "kms:GenerateDataKey"),
+                readers=principals(r.inputs.get("name", ""), READ),
+                writers=principals(r.inputs.get("name", ""), WRITE),
             )
         )
     return sorted(summaries, key=lambda s: s.name)

@@ -1,0 +1,5 @@
+import sys
+
+from offline.access.cli import main
+
+sys.exit(main())

@@ -1,0 +1,468 @@
+"""Kubernetes and External Secrets: service accounts, the stores they sign in through, the
+ExternalSecrets that copy a backend secret into a namespace, and who may read the copy.
+
+- A store acts with one identity: an AWS store with `auth.jwt.serviceAccountRef` assumes the IAM roles
+  that trust that service account (IRSA); a Vault store logs in to a Kubernetes auth role that binds
+  the service account (and audience). It fetches only its own backend: AWS secrets of its region, or
+  the Vault secrets of its mount.
+- A namespace may use its own SecretStores and every ClusterSecretStore whose `conditions` admit it;
+  whoever may create an ExternalSecret there reaches everything those stores' identities can read.
+- An ExternalSecret copies named remote secrets into a Kubernetes Secret of its namespace; service
+  accounts that RBAC lets `get`, `list` or `watch` that Secret read them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from offline.access.model import EFFECTIVE, READ, UNKNOWN, UNKNOWN_SECRET, Edge, Graph, Resource, Secret, glob_regex, known_str, worst
+from policy.rules._util import dig, entries
+from policy.rules.base import is_unknown
+
+_ESO = "kubernetes:external-secrets.io/"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+SERVICE_ACCOUNT = "kubernetes:core/v1:ServiceAccount"
+_RBAC = "kubernetes:rbac.authorization.k8s.io/v1:"
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+ESO_CHART = "external-secrets"
+# Built-in ClusterRoles that read Secrets (aggregated `admin` and `edit` do; `view` does not).
+BUILTIN_SECRET_READERS = frozenset({"cluster-admin", "admin", "edit"})
+READ_VERBS = frozenset({"get", "list", "watch", "*"})
+
+
+def eso_kind(type_: str) -> str | None:
+    return type_.rsplit(":", 1)[1] if type_.startswith(_ESO) else None
+
+
+def service_account_id(namespace: str, name: str) -> str:
+    return f"k8s:{namespace}/{name}"
+
+
+@dataclass
+class Store:
+    id: str
+    kind: str  # SecretStore | ClusterSecretStore
+    name: str
+    namespace: str | None
+    spec: Any
+
+    @property
+    def provider(self) -> tuple[str, Any]:
+        provider = dig(self.spec, "provider")
+        if not isinstance(provider, Mapping) or len(provider) != 1:
+            return "unknown", provider
+        (name, config), = provider.items()
+        return name, config
+
+    def usable_in(self, namespace: str, labels: Mapping[str, Mapping[str, str] | None]) -> str | None:
+        """EFFECTIVE when an ExternalSecret of `namespace` may use the store, UNKNOWN when the plan cannot
+        tell, None when it may not."""
+        if self.kind == "SecretStore":
+            return EFFECTIVE if namespace == self.namespace else None
+        conditions = dig(self.spec, "conditions")
+        if is_unknown(conditions):
+            return UNKNOWN
+        if not conditions:
+            return EFFECTIVE  # no conditions: every namespace
+        result = None
+        for condition in entries(conditions):
+            if not isinstance(condition, Mapping):
+                continue
+            names = condition.get("namespaces")
+            if is_unknown(names) or is_unknown(condition.get("namespaceRegexes")):
+                result = result or UNKNOWN
+            if namespace in entries(names):
+                return EFFECTIVE
+            for regex in entries(condition.get("namespaceRegexes")):
+                try:
+                    if isinstance(regex, str) and re.search(regex, namespace):
+                        return EFFECTIVE
+                except re.error:
+                    continue
+            selector = condition.get("namespaceSelector")
+            if selector is not None:
+                matched = _selects(selector, labels.get(namespace))
+                if matched is True:
+                    return EFFECTIVE
+                if matched is None:
+                    result = UNKNOWN
+        return result
+
+
+def _selects(selector: Any, labels: Mapping[str, str] | None) -> bool | None:
+    """A label selector against a namespace's labels (None: its labels are not in the plan)."""
+    if is_unknown(selector) or not isinstance(selector, Mapping):
+        return None
+    if labels is None:
+        return None
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in entries(selector.get("matchExpressions")):
+        if not isinstance(expression, Mapping):
+            return None
+        key, operator, values = expression.get("key"), expression.get("operator"), entries(expression.get("values"))
+        present = key in labels
+        ok = {"In": present and labels.get(key) in values, "NotIn": not present or labels.get(key) not in values,
+              "Exists": present, "DoesNotExist": not present}.get(operator)
+        if ok is None:
+            return None
+        if not ok:
+            return False
+    return True
+
+
+@dataclass
+class Synced:
+    """A Kubernetes Secret an ExternalSecret keeps in sync with remote secrets."""
+
+    namespace: str
+    name: str  # the Kubernetes Secret's name
+    source: str  # the ExternalSecret
+    store: Store | None
+    secrets: set[str] = field(default_factory=set)  # remote secret ids
+    find: Callable[[Secret], bool] | None = None  # dataFrom.find: every secret it may match
+
+
+class KubernetesEstate:
+    def __init__(self, resources: list[Resource]):
+        self.notes: list[str] = []
+        self.labels: dict[str, Mapping[str, str] | None] = {}
+        self.service_accounts: dict[str, str] = {}  # id -> detail
+        self.stores: dict[str, Store] = {}  # ("<kind>/<ns>/<name>")
+        self.external_secrets: list[tuple[Resource, str, str]] = []
+        self.roles: dict[tuple[str | None, str], list] = {}  # (namespace or None for ClusterRoles, name) -> rules
+        self.bindings: list[Resource] = []
+        self.controller: tuple[str, str] | None = None
+        self.synced: list[Synced] = []
+        for r in resources:
+            meta = r.props.get("metadata") if isinstance(r.props.get("metadata"), Mapping) else {}
+            name, namespace = known_str(meta.get("name")), known_str(meta.get("namespace"))
+            if namespace:
+                self.labels.setdefault(namespace, None)
+            kind = eso_kind(r.type)
+            if r.type == NAMESPACE and name:
+                labels = meta.get("labels")
+                self.labels[name] = labels if isinstance(labels, Mapping) else {}
+            elif r.type == SERVICE_ACCOUNT and name and namespace:
+                role = known_str(dig(meta, "annotations", IRSA_ANNOTATION) or "")
+                self.service_accounts[service_account_id(namespace, name)] = f"annotated with IAM role {role.rsplit('/', 1)[-1]}" if role else ""
+            elif kind in ("SecretStore", "ClusterSecretStore"):
+                self._store(r, kind, name, namespace)
+            elif kind == "ExternalSecret":
+                if name and namespace:
+                    self.external_secrets.append((r, namespace, name))
+                else:
+                    self.notes.append(f"ExternalSecret {r.name}: its name or namespace is unknown at preview")
+            elif kind == "ClusterExternalSecret":
+                self.notes.append(f"ClusterExternalSecret {r.name}: not evaluated (the ExternalSecrets it creates are not in the plan)")
+            elif r.type in (f"{_RBAC}Role", f"{_RBAC}ClusterRole") and name:
+                self.roles[(namespace if r.type.endswith(":Role") else None, name)] = entries(r.props.get("rules"))
+            elif r.type in (f"{_RBAC}RoleBinding", f"{_RBAC}ClusterRoleBinding"):
+                self.bindings.append(r)
+            elif r.type == HELM_RELEASE and r.props.get("chart") == ESO_CHART:
+                account = dig(r.props, "values", "serviceAccount", "name")
+                self.controller = (known_str(r.props.get("namespace")) or "default", known_str(account) or ESO_CHART)
+                self.service_accounts.setdefault(service_account_id(*self.controller), "the External Secrets controller (Helm chart)")
+
+    def _store(self, r: Resource, kind: str, name: str | None, namespace: str | None) -> None:
+        if name is None or (kind == "SecretStore" and namespace is None):
+            self.notes.append(f"{kind} {r.name}: its name or namespace is unknown at preview")
+            return
+        key = f"{kind}/{namespace}/{name}" if kind == "SecretStore" else f"{kind}/{name}"
+        self.stores[key] = Store(f"eso:{key}", kind, name, namespace if kind == "SecretStore" else None, r.props.get("spec"))
+        for condition in entries(dig(r.props.get("spec"), "conditions")):
+            for ns in entries(condition.get("namespaces") if isinstance(condition, Mapping) else None):
+                if known_str(ns):
+                    self.labels.setdefault(ns, None)
+
+    # --- what the ExternalSecrets fetch (before the backends list their secrets) ---------------
+
+    def resolve_remote_keys(self, aws, vault) -> None:
+        for r, namespace, name in self.external_secrets:
+            spec = r.props.get("spec")
+            ref = dig(spec, "secretStoreRef")
+            store_name, store_kind = known_str(dig(ref, "name")), known_str(dig(ref, "kind")) or "SecretStore"
+            store = self.stores.get(f"{store_kind}/{namespace}/{store_name}" if store_kind == "SecretStore" else f"{store_kind}/{store_name}")
+            target = known_str(dig(spec, "target", "name")) or name
+            synced = Synced(namespace, target, f"ExternalSecret {namespace}/{name}", store)
+            if store is None:
+                self.notes.append(f"ExternalSecret {namespace}/{name}: {store_kind} {store_name or '(unknown)'} is not in the plan")
+            provider, config = store.provider if store else ("unknown", None)
+            keys = [dig(d, "remoteRef", "key") for d in entries(dig(spec, "data"))]
+            keys += [dig(d, "extract", "key") for d in entries(dig(spec, "dataFrom")) if dig(d, "extract") is not None]
+            for key in keys:
+                if not known_str(key):
+                    synced.find = _everything  # a remote key unknown at preview may be any secret of the store
+                    self.notes.append(f"ExternalSecret {namespace}/{name}: a remote key is unknown at preview")
+                elif provider == "aws":
+                    synced.secrets.update(loc.secret for loc in aws.lookup(key))
+                elif provider == "vault":
+                    secret = vault.store_key(known_str(dig(config, "path")) or "secret", key)
+                    if secret:
+                        synced.secrets.add(secret)
+            for d in entries(dig(spec, "dataFrom")):
+                if dig(d, "find") is not None:
+                    synced.find = _finder(dig(d, "find"), provider)
+                elif dig(d, "sourceRef") is not None:
+                    self.notes.append(f"ExternalSecret {namespace}/{name}: dataFrom.sourceRef (generators, other stores) is not evaluated")
+            self.synced.append(synced)
+
+    # --- identities and edges ----------------------------------------------------------------
+
+    def known_service_accounts(self) -> set[str]:
+        found = set(self.service_accounts)
+        for store in self.stores.values():
+            ref = self._service_account_ref(store)
+            if ref and ref[0] and ref[1]:
+                found.add(service_account_id(*ref))
+        for binding in self.bindings:
+            for subject in entries(binding.props.get("subjects")):
+                if isinstance(subject, Mapping) and subject.get("kind") == "ServiceAccount" and known_str(subject.get("name")):
+                    ns = known_str(subject.get("namespace")) or known_str(dig(binding.props, "metadata", "namespace"))
+                    if ns:
+                        found.add(service_account_id(ns, subject["name"]))
+        return found
+
+    def _service_account_ref(self, store: Store) -> tuple[str | None, str] | None:
+        provider, config = store.provider
+        ref = dig(config, "auth", "jwt", "serviceAccountRef") if provider == "aws" else dig(config, "auth", "kubernetes", "serviceAccountRef")
+        name = known_str(dig(ref, "name"))
+        if name is None:
+            return None
+        namespace = store.namespace if store.kind == "SecretStore" else known_str(dig(ref, "namespace"))
+        return namespace, name
+
+    def add_to(self, graph: Graph, aws, vault) -> None:
+        for sa, detail in self.service_accounts.items():
+            graph.principal(sa, "service-account", sa.removeprefix("k8s:"), detail)
+        nodes: dict[tuple[str, str | None], str] = {}
+
+        def store_node(store: Store, namespace: str) -> str:
+            """A store signs in as one identity, except a ClusterSecretStore whose serviceAccountRef names no
+            namespace: that one uses the service account of the ExternalSecret's namespace."""
+            ref = self._service_account_ref(store)
+            per_namespace = store.kind == "ClusterSecretStore" and ref is not None and ref[0] is None
+            key = (store.id, namespace if per_namespace else None)
+            if key not in nodes:
+                node = f"{store.id}@{namespace}" if per_namespace else store.id
+                graph.principal(node, "eso-store", f"{store.kind} {store.name}" + (f" (in {namespace})" if per_namespace else ""),
+                                self._store_detail(store))
+                self._identity_edges(graph, node, store, (namespace, ref[1]) if per_namespace and ref else ref, aws, vault)
+                nodes[key] = node
+            return nodes[key]
+
+        for namespace in sorted(self.labels):
+            reach = []
+            for store in self.stores.values():
+                status = store.usable_in(namespace, self.labels)
+                if status is not None:
+                    reach.append((store, status))
+            if reach:
+                ns = graph.principal(f"namespace:{namespace}", "namespace", namespace, "whoever may create ExternalSecrets (or pods) in it")
+                for store, status in reach:
+                    graph.edge(ns, Edge(store_node(store, namespace), f"an ExternalSecret in {namespace} may use {store.kind} {store.name}",
+                                        status, kind="namespace", reason="" if status == EFFECTIVE else f"whether {namespace} may use {store.kind} {store.name} is not known"))
+        for store in self.stores.values():
+            if store.kind == "ClusterSecretStore" and not dig(store.spec, "conditions") and not is_unknown(dig(store.spec, "conditions")):
+                ns = graph.principal("namespace:*", "namespace", "any namespace", "ClusterSecretStores without conditions serve every namespace")
+                graph.edge(ns, Edge(store_node(store, "*"), f"an ExternalSecret in any namespace may use {store.kind} {store.name}", kind="namespace"))
+        for synced in self.synced:
+            if synced.store is not None and synced.store.usable_in(synced.namespace, self.labels) is None:
+                graph.note(f"{synced.source}: {synced.store.kind} {synced.store.name} does not admit namespace {synced.namespace}; nothing is synced")
+                synced.store = None
+        self._readers(graph, store_node)
+
+    @staticmethod
+    def _store_detail(store: Store) -> str:
+        provider, config = store.provider
+        if provider == "aws":
+            return f"AWS {known_str(dig(config, 'service')) or 'SecretsManager'} in {known_str(dig(config, 'region')) or '(unknown region)'}"
+        if provider == "vault":
+            return f"Vault mount {known_str(dig(config, 'path')) or '(unknown)'}"
+        return f"provider {provider}"
+
+    def _identity_edges(self, graph: Graph, node: str, store: Store, ref: tuple[str | None, str] | None, aws, vault) -> None:
+        provider, config = store.provider
+        where = f"{store.kind} {store.name}"
+        if provider == "aws":
+            service = known_str(dig(config, "service")) or "SecretsManager"
+            if service != "SecretsManager":
+                graph.note(f"{where}: provider aws service {service} holds no Secrets Manager secret; not evaluated")
+                return
+            if dig(config, "auth", "secretRef") is not None:
+                graph.unknown(node, READ, (where,), f"{where} signs in with static AWS keys from a Kubernetes Secret: whose, the plan does not say")
+                return
+            if ref is None:
+                if dig(config, "auth") not in (None, {}) or self.controller is None:
+                    graph.unknown(node, READ, (where,), f"{where}: its AWS identity is not known (no serviceAccountRef, no controller in the plan)")
+                    return
+                ref = self.controller
+            if ref[0] is None:
+                graph.unknown(node, READ, (where,), f"{where}: the namespace of its service account is not known")
+                return
+            sa = service_account_id(ref[0], ref[1])
+            admits = _aws_scope(aws, known_str(dig(config, "region")))
+            roles = [e for e in graph.edges.get(sa, []) if e.kind == "irsa"]
+            if not roles:
+                graph.note(f"{where}: service account {sa.removeprefix('k8s:')} can assume no IAM role in the plan; the store reads nothing")
+            assume = known_str(dig(config, "role"))
+            for edge in roles:
+                hop = f"signs in as service account {sa.removeprefix('k8s:')}, {edge.hop}"
+                if assume is None:
+                    graph.edge(node, Edge(edge.target, hop, edge.status, admits, "store", edge.reason))
+                    continue
+                target = aws.identity_by_arn.get(assume)
+                if target is None:
+                    graph.unknown(node, READ, (hop,), f"{where} then assumes role {assume}, which is not in the plan")
+                    continue
+                trusted = any(e.target == target.id for e in graph.edges.get(edge.target, []))
+                graph.edge(node, Edge(target.id, f"{hop}, then assumes IAM role {target.name}", EFFECTIVE if trusted and edge.status == EFFECTIVE else UNKNOWN,
+                                      admits, "store", "" if trusted else f"the trust of {target.name} does not name the store's role"))
+        elif provider == "vault":
+            mount = known_str(dig(config, "path"))
+            kubernetes = dig(config, "auth", "kubernetes")
+            if mount is None or not isinstance(kubernetes, Mapping) or ref is None or ref[0] is None:
+                graph.unknown(node, READ, (where,), f"{where}: its Vault mount or login (auth.kubernetes with serviceAccountRef) is not known")
+                return
+            role = vault.roles.get(f"vault-role:{known_str(kubernetes.get('mountPath')) or 'kubernetes'}/{known_str(kubernetes.get('role'))}")
+            if role is None:
+                graph.unknown(node, READ, (where,), f"{where}: Vault role {kubernetes.get('role')} is not in the plan")
+                return
+            audiences = [a for a in entries(dig(kubernetes, "serviceAccountRef", "audiences")) if isinstance(a, str)]
+            if not role.admits(*ref) or (role.audience and role.audience not in audiences):
+                graph.note(f"{where}: Vault role {role.name} does not admit service account {ref[0]}/{ref[1]}"
+                           + (f" with audiences {audiences}" if role.audience else "") + "; the store reads nothing")
+                return
+            status = UNKNOWN if role.unknown_binding else EFFECTIVE
+            graph.edge(node, Edge(role.id, f"signs in as service account {ref[0]}/{ref[1]} to Vault role {role.name}", status,
+                                  vault.mount_scope(mount), "store"))
+        else:
+            graph.unknown(node, READ, (where,), f"{where}: provider {provider} is not evaluated")
+
+    def _readers(self, graph: Graph, store_node: Callable[[Store, str], str]) -> None:
+        """Who may read each synced Kubernetes Secret: the subjects of RBAC bindings that let them get it."""
+        by_namespace: dict[str, list[Synced]] = {}
+        for synced in self.synced:
+            if synced.store is not None:
+                by_namespace.setdefault(synced.namespace, []).append(synced)
+        for binding in self.bindings:
+            meta = binding.props.get("metadata") if isinstance(binding.props.get("metadata"), Mapping) else {}
+            cluster_wide = binding.type.endswith("ClusterRoleBinding")
+            namespace = known_str(meta.get("namespace"))
+            role_kind, role_name = known_str(dig(binding.props, "roleRef", "kind")), known_str(dig(binding.props, "roleRef", "name"))
+            if role_name in BUILTIN_SECRET_READERS and role_kind == "ClusterRole":
+                names, status = None, EFFECTIVE
+            else:
+                rules = self.roles.get((namespace if role_kind == "Role" else None, role_name or ""))
+                if rules is None:
+                    if role_name is not None and role_kind == "ClusterRole":
+                        self.notes.append(f"{binding.type.rsplit(':', 1)[1]} {binding.name}: ClusterRole {role_name} is not in the plan; not evaluated")
+                    continue
+                names, status = _secret_names(rules)
+                if status is None:
+                    continue
+            label = f"{'ClusterRoleBinding' if cluster_wide else 'RoleBinding'} {binding.name} ({role_kind} {role_name})"
+            scopes = list(by_namespace) if cluster_wide else [namespace] if namespace else []
+            for subject in entries(binding.props.get("subjects")):
+                source = self._subject(graph, subject, namespace)
+                if source is None:
+                    continue
+                for ns in scopes:
+                    for synced in by_namespace.get(ns, []):
+                        if names is not None and synced.name not in names:
+                            continue
+                        only, admits = _scope(synced)
+                        hop = f"{label}: reads Secret {ns}/{synced.name}, synced by {synced.source}"
+                        for src in source:
+                            graph.edge(src, Edge(store_node(synced.store, ns), hop, status, admits, "rbac", only=only))
+
+    def _subject(self, graph: Graph, subject: Any, namespace: str | None) -> list[str] | None:
+        """The principals an RBAC subject stands for (a group of service accounts: each known one, and the pattern)."""
+        if not isinstance(subject, Mapping):
+            return None
+        kind, name = subject.get("kind"), known_str(subject.get("name"))
+        if name is None:
+            return [graph.principal("?", "unknown", "(unknown at preview)")]
+        if kind == "ServiceAccount":
+            ns = known_str(subject.get("namespace")) or namespace
+            return [graph.principal(service_account_id(ns, name), "service-account", f"{ns}/{name}")] if ns else None
+        if kind == "Group" and (name == "system:serviceaccounts" or name.startswith("system:serviceaccounts:")):
+            ns = name.removeprefix("system:serviceaccounts").lstrip(":") or "*"
+            pattern = graph.principal(service_account_id(ns, "*"), "service-account", f"every service account of {'any namespace' if ns == '*' else ns}")
+            return [pattern, *(sa for sa in graph.principals if sa.startswith("k8s:") and "*" not in sa and (ns == "*" or sa.startswith(f"k8s:{ns}/")))]
+        prefix = "k8s-group" if kind == "Group" else "k8s-user"
+        return [graph.principal(f"{prefix}:{name}", prefix, name)]
+
+
+def _secret_names(rules: list) -> tuple[set[str] | None, str | None]:
+    """(the Secret names the rules let a subject read, None for all; status, None when none)."""
+    names: set[str] = set()
+    status: str | None = None
+    for rule in rules:
+        if not isinstance(rule, Mapping):
+            continue
+        groups, resources, verbs = (entries(rule.get(k)) for k in ("apiGroups", "resources", "verbs"))
+        unknown = any(is_unknown(rule.get(k)) for k in ("apiGroups", "resources", "verbs", "resourceNames"))
+        if not unknown and not ({"", "*"} & set(groups) and {"secrets", "*"} & set(resources) and READ_VERBS & set(verbs)):
+            continue
+        status = worst(status or EFFECTIVE, UNKNOWN if unknown else EFFECTIVE)
+        listed = entries(rule.get("resourceNames"))
+        if not listed:
+            return None, status
+        names.update(n for n in listed if isinstance(n, str))
+    return names, status
+
+
+def _scope(synced: Synced) -> tuple[frozenset[str] | None, Callable[[Secret], bool] | None]:
+    """Which of the store's secrets a synced Kubernetes Secret holds: the named remote keys (looked up; a
+    grant of the store unknown at preview stays visible as unknown), or whatever dataFrom.find may match."""
+    if synced.find is None:
+        return frozenset(synced.secrets | {UNKNOWN_SECRET}), None
+    named, find = frozenset(synced.secrets), synced.find
+    return None, lambda secret: secret.id in named or find(secret)
+
+
+def _everything(secret: Secret) -> bool:
+    return True
+
+
+def _finder(find: Any, provider: str) -> Callable[[Secret], bool]:
+    """dataFrom.find: secrets whose name matches `name.regexp` under `path`; tags cannot be told here."""
+    regexp, path = known_str(dig(find, "name", "regexp")), known_str(dig(find, "path")) or ""
+    try:
+        compiled = re.compile(regexp) if regexp else None
+    except re.error:
+        compiled = None
+    backend = provider if provider in ("aws", "vault") else None
+
+    def matches(secret: Secret) -> bool:
+        if backend and secret.backend not in (backend, "unknown"):
+            return False
+        name = secret.name.split("/", 1)[1] if backend == "vault" and "/" in secret.name else secret.name
+        return name.startswith(path) and (compiled is None or secret.pattern or compiled.search(name) is not None)
+
+    return matches
+
+
+def _aws_scope(aws, region: str | None) -> Callable[[Secret], bool]:
+    regions = aws.regions_of()
+
+    def admits(secret: Secret) -> bool:
+        if secret.backend == "unknown":
+            return True
+        if secret.backend != "aws":
+            return False
+        known = regions.get(secret.id)
+        return region is None or known is None or region in known or None in known
+
+    return admits
+
+
+def pattern_matches(pattern: tuple[str, str], service_account: str) -> bool:
+    """Whether a `k8s:<ns>/<name>` service account matches a (namespace, name) glob pair."""
+    namespace, _, name = service_account.removeprefix("k8s:").partition("/")
+    return glob_regex(pattern[0]).match(namespace) is not None and glob_regex(pattern[1]).match(name) is not None

@@ -1,0 +1,207 @@
+"""The access matrix of a set of planned resources, and the difference between two matrices."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from typing import Any, Iterable
+
+from offline.access.aws import AwsEstate
+from offline.access.kubernetes import KubernetesEstate, pattern_matches, service_account_id
+from offline.access.model import (
+    BLOCKED,
+    CAPABILITIES,
+    EFFECTIVE,
+    READ,
+    Edge,
+    Graph,
+    Principal,
+    Secret,
+    close,
+    has_glob,
+    resource_of,
+)
+from offline.access.vault import VaultEstate
+
+KIND = "secrets-platform/access-matrix"
+DIFF_KIND = "secrets-platform/access-diff"
+VERSION = 1
+# Rows in the order a reviewer reads them: workloads first, then the identities they act through.
+KIND_ORDER = ("service-account", "iam-role", "iam-user", "vault-role", "namespace", "eso-store", "aws-principal", "k8s-user", "k8s-group", "unknown")
+
+
+@dataclass(frozen=True)
+class Entry:
+    principal: str
+    secret: str
+    capability: str
+    status: str
+    chains: tuple[tuple[str, ...], ...]
+    reason: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return self.principal, self.secret, self.capability, self.status
+
+
+@dataclass
+class AccessMatrix:
+    stack: str
+    principals: dict[str, Principal]
+    secrets: dict[str, Secret]
+    entries: list[Entry]
+    notes: list[str] = field(default_factory=list)
+
+    def rows(self) -> dict[str, list[Entry]]:
+        """Entries per principal, principals in reading order."""
+        out: dict[str, list[Entry]] = {}
+        for entry in self.entries:
+            out.setdefault(entry.principal, []).append(entry)
+        return out
+
+    def access(self, principal: str, statuses: Iterable[str] = (EFFECTIVE,)) -> set[tuple[str, str]]:
+        """(secret, capability) pairs the principal holds with one of `statuses`."""
+        wanted = set(statuses)
+        return {(e.secret, e.capability) for e in self.entries if e.principal == principal and e.status in wanted}
+
+    def holders(self, secret: str, capability: str = READ, kinds: Iterable[str] | None = None) -> list[Principal]:
+        """Principals with effective `capability` on `secret`, optionally of some kinds only."""
+        kinds = set(kinds) if kinds is not None else None
+        return [p for p in self._holders.get((secret, capability), []) if kinds is None or p.kind in kinds]
+
+    @cached_property
+    def _holders(self) -> dict[tuple[str, str], list[Principal]]:
+        index: dict[tuple[str, str], list[Principal]] = {}
+        for e in self.entries:
+            if e.status == EFFECTIVE:
+                index.setdefault((e.secret, e.capability), []).append(self.principals[e.principal])
+        return index
+
+    def to_json(self) -> dict[str, Any]:
+        used_principals = {e.principal for e in self.entries}
+        used_secrets = {e.secret for e in self.entries}
+        return {
+            "kind": KIND,
+            "version": VERSION,
+            "stack": self.stack,
+            "principals": [asdict(p) for p in self.principals.values() if p.id in used_principals],
+            "secrets": [asdict(s) for s in self.secrets.values() if s.id in used_secrets],
+            "entries": [{**asdict(e), "chains": [list(c) for c in e.chains]} for e in self.entries],
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> AccessMatrix:
+        if document.get("kind") != KIND:
+            raise ValueError(f"not an access matrix (kind is not {KIND})")
+        return cls(
+            stack=document.get("stack", ""),
+            principals={p["id"]: Principal(**p) for p in document.get("principals", [])},
+            secrets={s["id"]: Secret(**s) for s in document.get("secrets", [])},
+            entries=[Entry(**{**e, "chains": tuple(tuple(c) for c in e["chains"])}) for e in document.get("entries", [])],
+            notes=list(document.get("notes", [])),
+        )
+
+
+def access_matrix(resources: Iterable[Any], stack: str = "") -> AccessMatrix:
+    """Who can read, write or administer which secret, from planned resources: Registrations of an
+    offline plan, a plan document's `resources`, or plain dicts {type, urn, name, props|inputs, outputs}."""
+    planned = [resource_of(r) for r in resources]
+    aws, vault, kubernetes = AwsEstate(planned), VaultEstate(planned), KubernetesEstate(planned)
+    kubernetes.resolve_remote_keys(aws, vault)  # adds the secrets ExternalSecrets fetch to the backends
+    graph = Graph()
+    aws.add_to(graph)
+    vault.add_to(graph)
+
+    trust = aws.trust_subjects(graph)
+    logins = [(role, pattern, status) for role in vault.roles.values() if role.method == "kubernetes" for pattern, status in role.subjects()]
+    service_accounts = kubernetes.known_service_accounts()
+    service_accounts |= {service_account_id(*s.service_account) for s in trust if s.service_account and not has_glob("".join(s.service_account))}
+    service_accounts |= {service_account_id(*p) for _, p, _ in logins if not has_glob("".join(p))}
+    for sa in sorted(service_accounts):
+        graph.principal(sa, "service-account", sa.removeprefix("k8s:"))
+    for subject in trust:
+        edge = Edge(subject.role, subject.hop, subject.status, kind="irsa" if subject.service_account else "assume", reason=subject.reason)
+        if subject.service_account:
+            _connect(graph, subject.service_account, edge)
+        elif subject.aws:
+            graph.edge(subject.aws, edge)
+    for role, pattern, status in logins:
+        _connect(graph, pattern, Edge(role.id, f"logs in to Vault role {role.name} (auth/{role.backend})", status, kind="vault-login",
+                                      reason="" if status == EFFECTIVE else f"the binding of Vault role {role.name} is not known at preview"))
+    kubernetes.add_to(graph, aws, vault)
+    graph.notes.extend(kubernetes.notes)
+
+    entries = []
+    for principal, reach in close(graph).items():
+        for (secret, capability), found in reach.items():
+            entries.append(Entry(principal, secret, capability, found.status, tuple(found.chains), found.reason))
+    order = {kind: i for i, kind in enumerate(KIND_ORDER)}
+    entries.sort(key=lambda e: (order.get(graph.principals[e.principal].kind, len(order)), e.principal, e.secret, CAPABILITIES.index(e.capability)))
+    return AccessMatrix(stack, graph.principals, graph.secrets, entries, list(dict.fromkeys(graph.notes)))
+
+
+def _connect(graph: Graph, pattern: tuple[str, str], edge: Edge) -> None:
+    """Service accounts a trust or a login binding admits: the exact one, or every known one a glob
+    matches plus the glob itself (it admits service accounts created later, too)."""
+    if not has_glob("".join(pattern)):
+        graph.edge(service_account_id(*pattern), edge)
+        return
+    namespace, name = pattern
+    label = "every service account" + ("" if namespace == "*" else f" of namespace {namespace}") if name == "*" else f"service accounts {namespace}/{name}"
+    graph.edge(graph.principal(service_account_id(*pattern), "service-account", label), edge)
+    for sa, principal in list(graph.principals.items()):
+        if principal.kind == "service-account" and not has_glob(sa) and pattern_matches(pattern, sa):
+            graph.edge(sa, edge)
+
+
+# --- diff ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Change:
+    change: str  # gained | lost
+    entry: Entry
+    principal: Principal
+    secret: Secret
+
+    @property
+    def highlighted(self) -> bool:
+        """Gained access (not merely a blocked grant) to a critical or high secret, or one whose class is unknown."""
+        return self.change == "gained" and self.entry.status != BLOCKED and self.secret.sensitive
+
+
+@dataclass
+class AccessDiff:
+    base: str
+    head: str
+    gained: list[Change]
+    lost: list[Change]
+
+    @property
+    def highlighted(self) -> list[Change]:
+        return [c for c in self.gained if c.highlighted]
+
+    def to_json(self) -> dict[str, Any]:
+        def item(c: Change) -> dict[str, Any]:
+            return {"principal": asdict(c.principal), "secret": asdict(c.secret), "capability": c.entry.capability,
+                    "status": c.entry.status, "chains": [list(ch) for ch in c.entry.chains], "reason": c.entry.reason,
+                    "highlighted": c.highlighted}
+
+        return {"kind": DIFF_KIND, "version": VERSION, "base": self.base, "head": self.head,
+                "gained": [item(c) for c in self.gained], "lost": [item(c) for c in self.lost],
+                "highlighted": len(self.highlighted)}
+
+
+def diff(base: AccessMatrix, head: AccessMatrix) -> AccessDiff:
+    """Access gained and lost from `base` (the target branch) to `head` (the pull request). A status change
+    (unknown -> effective) shows as the old status lost and the new one gained."""
+    before = {e.key: e for e in base.entries}
+    after = {e.key: e for e in head.entries}
+
+    def change(kind: str, entry: Entry, matrix: AccessMatrix) -> Change:
+        return Change(kind, entry, matrix.principals[entry.principal], matrix.secrets[entry.secret])
+
+    gained = [change("gained", e, head) for k, e in after.items() if k not in before]
+    lost = [change("lost", e, base) for k, e in before.items() if k not in after]
+    gained.sort(key=lambda c: (not c.highlighted, c.entry.principal, c.entry.secret))
+    return AccessDiff(base.stack, head.stack, gained, lost)
