@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 CLASSES = ("critical", "high", "high", "medium", "low")
-ROTATION = {"critical": {"kind": "manual", "days": 365}, "high": {"kind": "generic", "days": 90}, "medium": {"kind": "manual", "days": 180}}
+ROTATION = {"critical": {"kind": "manual", "days": 365}, "high": {"kind": "manual", "days": 90}, "medium": {"kind": "manual", "days": 180}}
 READS_PER_WORKLOAD = 5
 SECRETS_PER_WORKLOAD = 10
 
