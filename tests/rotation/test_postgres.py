@@ -254,3 +254,19 @@ def test_an_unverifiable_server_fails_the_step_without_plaintext_fallback(aws, t
     assert isinstance(error, RotationError) and "SSLCertVerificationError" in str(error)
     assert b"user\x00app" not in tls_db.proxy.sent  # no startup message ever went in clear
     assert tls_db.logs_in(tls_db.secret())  # the password did not change
+
+
+def test_a_late_set_of_a_superseded_version_still_pending_changes_nothing(single, db, aws):
+    """finishSecret killed between its two label moves leaves AWSPENDING on the new current version; an
+    operator then puts a value by hand. That version is AWSPREVIOUS and AWSPENDING: never in flight again."""
+    token = single.start()
+    for _ in range(3):
+        assert single.step() is None
+    single.step(("kill-after-call", 4))  # after the AWSCURRENT move, before AWSPENDING comes off
+    by_hand = {**value(aws, "app-db"), "password": "typed-by-an-operator-0123456789"}
+    db.admin().run(f"ALTER ROLE app PASSWORD '{by_hand['password']}'")
+    aws.put_secret_value(SecretId="app-db", SecretString=json.dumps(by_hand))
+    assert sorted(single.stages()[token]) == [PENDING, PREVIOUS]
+    for step in ("setSecret", "finishSecret"):
+        assert single.invoke(step, token=token) is None
+    assert db.logs_in(value(aws, "app-db")) and single.holder(PENDING) is None
