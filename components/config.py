@@ -65,8 +65,8 @@ SHARED_KEY_NAME = "shared"
 
 ROTATION_KINDS = ("none", "manual", "generic", "postgres-single", "postgres-alternating")
 RotationKind = Literal["none", "manual", "generic", "postgres-single", "postgres-alternating"]
-Backend = Literal["aws", "vault", "azure"]
-IMPLEMENTED_BACKENDS = ("aws", "vault")
+Backend = Literal["aws", "vault", "azure", "gcp"]
+IMPLEMENTED_BACKENDS = ("aws", "vault", "gcp", "azure")
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")]
 Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")]
@@ -102,6 +102,60 @@ class ClusterSpec(_Spec):
     def issuer_host_path(self) -> str:
         """The issuer as IAM condition keys spell it: without `https://`."""
         return self.oidc_issuer_url.removeprefix("https://")
+
+
+GcpProjectId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")]
+GcpRegion = Annotated[str, StringConstraints(pattern=r"^[a-z]+-[a-z]+[0-9]$")]
+# Cloud KMS rotation is a number of days here; Google accepts 1 day to 100 years, the classes ask for at most a year.
+GCP_KEY_ROTATION_DAYS = 90
+GCP_SERVICE_AGENT = "secretmanager.googleapis.com"
+
+
+class GkeClusterSpec(_Spec):
+    """The GKE cluster whose workload identity pool the workloads' Kubernetes service accounts sign in through."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")]
+    location: Annotated[str, StringConstraints(pattern=r"^[a-z]+-[a-z]+[0-9](-[a-z])?$")]
+    """Region (regional cluster) or zone (zonal cluster)."""
+    project_id: GcpProjectId | None = None
+    """The cluster's project, when it is not gcp.project_id (its pool is then `<that project>.svc.id.goog`)."""
+
+
+class GcpSpec(_Spec):
+    project_id: GcpProjectId
+    """The project holding the secrets, keys and service accounts; the provider is pinned to it."""
+    replica_regions: tuple[GcpRegion, ...] = ()
+    """Empty: automatic replication (Google chooses the locations; the CMEK key lives in `global`). Listed:
+    user-managed replication to exactly these regions, each replica encrypted with a key of its own region."""
+    key_rotation_days: int = Field(default=GCP_KEY_ROTATION_DAYS, ge=1, le=365)
+    """Cloud KMS rotation period of the keys (a new primary version; old versions still decrypt)."""
+    rotation_topic: Annotated[str, StringConstraints(pattern=r"^[a-zA-Z][a-zA-Z0-9_.~+%-]{2,254}$")] | None = None
+    """Pub/Sub topic that receives rotation notifications (default `<slug>-secret-rotation`); created only
+    when a GCP secret declares rotation."""
+    gke: GkeClusterSpec | None = None
+    """Required when workloads (or the External Secrets controller) read GCP secrets."""
+    workload_identity_pool: str | None = None
+    """Derived as `<cluster project>.svc.id.goog`; declare it only to have the spec check it."""
+
+    @property
+    def cluster_project(self) -> str:
+        return (self.gke.project_id if self.gke else None) or self.project_id
+
+    @property
+    def identity_pool(self) -> str:
+        return f"{self.cluster_project}.svc.id.goog"
+
+    @property
+    def identity_provider(self) -> str | None:
+        """The GKE cluster as the pool's identity provider (what ESO exchanges the service account token with)."""
+        if self.gke is None:
+            return None
+        return f"https://container.googleapis.com/v1/projects/{self.cluster_project}/locations/{self.gke.location}/clusters/{self.gke.name}"
+
+    @property
+    def kms_locations(self) -> tuple[str, ...]:
+        """Where CMEK keys must live: `global` for automatic replication, else each replica region."""
+        return self.replica_regions or ("global",)
 
 
 class StackTags(_Spec):
@@ -251,6 +305,70 @@ class VaultSpec(_Spec):
     databases: tuple[DatabaseSpec, ...] = ()
 
 
+Guid = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+# Azure allows at most 20 federated identity credentials on one user-assigned identity.
+AZURE_MAX_FEDERATED_CREDENTIALS = 20
+AZURE_PROD_SOFT_DELETE_DAYS = 90
+AZURE_NONPROD_SOFT_DELETE_DAYS = 7
+_AZURE_RG_ID = r"/subscriptions/[0-9a-f-]{36}/resourceGroups/[-\w._()]+"
+
+
+class AzureSpec(_Spec):
+    """Azure Key Vault: one vault per stack; AKS workloads read it through workload identity."""
+
+    subscription_id: Guid
+    tenant_id: Guid
+    resource_group: Annotated[str, StringConstraints(pattern=r"^[-\w._()]{0,89}[-\w_()]$")]
+    location: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]{1,39}$")]
+    key_vault: str
+    """Globally unique: 3-24 characters, letters, digits and dashes, starting with a letter, ending
+    with a letter or digit, no `--`. A deleted vault keeps its name for the soft-delete retention."""
+    aks_oidc_issuer_url: HttpsUrl
+    """`az aks show --query oidcIssuerProfile.issuerUrl`: the issuer of the workloads' service account tokens."""
+    extra_oidc_issuer_urls: tuple[HttpsUrl, ...] = ()
+    """Further clusters running the same workloads (e.g. a blue/green AKS migration): every identity
+    gets one federated credential per issuer, and Azure allows 20 per identity."""
+    allowed_ips: tuple[Annotated[str, StringConstraints(pattern=r"^\d{1,3}(\.\d{1,3}){3}(/\d{1,2})?$")], ...] = ()
+    """Public IPv4 addresses or CIDR ranges allowed through the vault firewall (default deny)."""
+    subnet_ids: tuple[Annotated[str, StringConstraints(pattern=rf"^{_AZURE_RG_ID}/providers/Microsoft\.Network/virtualNetworks/[-\w._]+/subnets/[-\w._]+$")], ...] = ()
+    """Subnets (with the Microsoft.KeyVault service endpoint) allowed through the firewall, e.g. the AKS node subnet."""
+    public_network_access: bool = True
+    """False: reachable only through a private endpoint (the allow-list then does not apply)."""
+    log_analytics_workspace_id: Annotated[str, StringConstraints(pattern=rf"^{_AZURE_RG_ID}/providers/Microsoft\.OperationalInsights/workspaces/[-\w]+$")] | None = None
+    """Diagnostic settings send the vault's audit events (every secret read) here."""
+    soft_delete_retention_days: int | None = Field(default=None, ge=7, le=90)
+    """Default 90 in prod, 7 elsewhere; Azure fixes it once the vault exists."""
+    role_scope: Literal["secret", "vault"] = "secret"
+    """Key Vault Secrets User on each secret read (least privilege, the default) or once on the vault."""
+    rotation_notification_url: HttpsUrl | None = None
+    """Webhook receiving Event Grid's SecretNearExpiry/SecretExpired events for secrets that declare rotation."""
+
+    @field_validator("key_vault")
+    @classmethod
+    def _vault_name(cls, value: str) -> str:
+        if not 3 <= len(value) <= 24:
+            raise ValueError(f"must be 3 to 24 characters (got {len(value)})")
+        if not re.fullmatch(r"[A-Za-z0-9-]+", value):
+            raise ValueError("may contain only letters, digits and dashes")
+        if not value[0].isalpha():
+            raise ValueError("must start with a letter")
+        if value.endswith("-") or "--" in value:
+            raise ValueError("must end with a letter or digit and contain no consecutive dashes")
+        return value
+
+    @property
+    def issuers(self) -> tuple[str, ...]:
+        return (self.aks_oidc_issuer_url, *self.extra_oidc_issuer_urls)
+
+    @property
+    def vault_url(self) -> str:
+        return f"https://{self.key_vault.lower()}.vault.azure.net/"
+
+    @property
+    def resource_group_id(self) -> str:
+        return f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+
+
 class EsoSpec(_Spec):
     """The External Secrets Operator: how Kubernetes workloads receive their secrets."""
 
@@ -333,6 +451,8 @@ class StackSpec(_Spec):
     aws: AwsSpec
     cluster: ClusterSpec | None = None
     vault: VaultSpec | None = None
+    gcp: GcpSpec | None = None
+    azure: AzureSpec | None = None
     kubernetes: KubernetesSpec | None = None
     tags: StackTags
     keys: tuple[KeySpec, ...] = ()
@@ -384,7 +504,7 @@ class StackSpec(_Spec):
 
     def store_key(self, secret: SecretSpec) -> str:
         """The store a synced secret comes through: one per backend (and Vault KV mount)."""
-        return "aws" if secret.backend == "aws" else f"vault-{self.kv_mount(secret)}"
+        return secret.backend if secret.backend in ("aws", "gcp", "azure") else f"vault-{self.kv_mount(secret)}"
 
     @cached_property
     def synced_by_namespace(self) -> dict[str, dict[str, SecretSpec]]:
@@ -444,6 +564,78 @@ class StackSpec(_Spec):
 
     def vault_reads(self, workload: WorkloadSpec) -> tuple[str, ...]:
         return tuple(n for n in self.effective_reads(workload) if self._backend_of.get(n) == "vault")
+
+    def gcp_reads(self, workload: WorkloadSpec) -> tuple[str, ...]:
+        return tuple(n for n in self.effective_reads(workload) if self._backend_of.get(n) == "gcp")
+
+    def gcp_writes(self, workload: WorkloadSpec) -> tuple[str, ...]:
+        return tuple(n for n in workload.writes if self._backend_of.get(n) == "gcp")
+
+    def gcp_access(self, workload: WorkloadSpec) -> bool:
+        """Whether the workload gets a Google service account (and its workload identity binding)."""
+        return bool(self.gcp_reads(workload) or self.gcp_writes(workload))
+
+    def gcp_secret_id(self, secret: SecretSpec) -> str:
+        """`vibebox-prod-database`: Secret Manager ids take no `/`, so the slug of the prefix, then the name."""
+        return f"{self.slug}-{secret.name}"
+
+    def gcp_service_account_id(self, workload: WorkloadSpec) -> str:
+        """The Google service account's account id (6 to 30 characters): `<slug>-<workload>`, or when that is too
+        long its first 23 characters and a stable 6-character digest, so the name never changes between plans."""
+        wanted = f"{self.slug}-{workload.name}"
+        if len(wanted) <= 30:
+            return wanted
+        import hashlib
+
+        return f"{wanted[:23].rstrip('-')}-{hashlib.sha256(wanted.encode()).hexdigest()[:6]}"
+
+    def gcp_key_name(self, secret: SecretSpec) -> str:
+        """Critical secrets get a dedicated Cloud KMS key, the others share the environment's."""
+        return secret.name if CLASS_POLICY[secret.classification].dedicated_key else SHARED_KEY_NAME
+
+    @property
+    def gcp_rotation_topic(self) -> str:
+        return (self.gcp.rotation_topic if self.gcp else None) or f"{self.slug}-secret-rotation"
+
+    def gcp_rotates(self, secret: SecretSpec) -> bool:
+        return secret.backend == "gcp" and self.rotation(secret).kind != "none"
+
+    def gcp_labels(self, tags: Mapping[str, str]) -> dict[str, str]:
+        """Stack tags as GCP labels: lowercase keys and values of letters, digits, `_` and `-`, at most 63
+        characters (keys start with a letter); anything else becomes `_`."""
+        def clean(text: str) -> str:
+            return re.sub(r"[^a-z0-9_-]", "_", text.lower())[:63]
+
+        labels = {}
+        for key, value in tags.items():
+            label = clean(key)
+            if not label[:1].isalpha():
+                label = f"k{label}"[:63]
+            labels[label] = clean(value)
+        return labels
+
+    def azure_reads(self, workload: WorkloadSpec) -> tuple[str, ...]:
+        return tuple(n for n in self.effective_reads(workload) if self._backend_of.get(n) == "azure")
+
+    def azure_secret_name(self, secret: SecretSpec) -> str:
+        """Key Vault secret names take letters, digits and dashes only: the path with `/` as `-`."""
+        return self.secret_path(secret).strip("/").replace("/", "-")
+
+    def azure_identity_name(self, workload: WorkloadSpec) -> str:
+        return f"{self.slug}-{workload.name}"
+
+    def azure_credentials_per_identity(self) -> int:
+        """Federated credentials each workload identity needs: one per (issuer, service account); every
+        identity serves exactly one service account."""
+        return len(self.azure.issuers) if self.azure else 0
+
+    @property
+    def azure_soft_delete_days(self) -> int:
+        declared = self.azure.soft_delete_retention_days if self.azure else None
+        return declared or (AZURE_PROD_SOFT_DELETE_DAYS if self.is_prod else AZURE_NONPROD_SOFT_DELETE_DAYS)
+
+    def azure_rotates(self, secret: SecretSpec) -> bool:
+        return secret.backend == "azure" and self.rotation(secret).kind != "none"
 
     def vault_access(self, workload: WorkloadSpec) -> bool:
         """Whether the workload needs a Vault policy and login role."""
@@ -676,7 +868,7 @@ def _cross_checks(spec: StackSpec) -> list[Problem]:
 
     if spec.aws.deployer_role_arn is None:
         for index, secret in enumerate(spec.secrets):
-            if secret.initial_value == "config":
+            if secret.initial_value == "config" and secret.backend == "aws":
                 problems.append(Problem(("secrets", index, "initial_value"), "needs aws.deployer_role_arn: the key policy must let the deploying role encrypt the initial value"))
     # IAM role and Lambda function names stop at 64 characters.
     for index, workload in enumerate(spec.workloads):
@@ -696,7 +888,7 @@ def _cross_checks(spec: StackSpec) -> list[Problem]:
                 if name not in secret_names:
                     problems.append(Problem(("workloads", index, field, r_index), f"unknown secret '{name}'; declared secrets: {', '.join(sorted(secret_names))}"))
     for index, workload in enumerate(spec.workloads):
-        on_kubernetes = spec.aws_reads(workload) or spec.aws_writes(workload) or spec.synced(workload) or (
+        on_kubernetes = spec.aws_reads(workload) or spec.aws_writes(workload) or spec.gcp_access(workload) or spec.azure_reads(workload) or spec.synced(workload) or (
             spec.vault_access(workload) and workload.vault_login == "kubernetes"
         )
         for field in ("namespace", "service_account"):
@@ -712,6 +904,8 @@ def _cross_checks(spec: StackSpec) -> list[Problem]:
     if spec.cluster is None and any(spec.aws_reads(w) or spec.aws_writes(w) for w in spec.workloads):
         problems.append(Problem(("cluster",), "required when workloads read AWS secrets (their roles trust the cluster's OIDC provider)"))
     problems += _vault_checks(spec)
+    problems += _gcp_checks(spec)
+    problems += _azure_checks(spec)
     problems += _kubernetes_checks(spec)
     if spec.cluster is not None:
         account = spec.cluster.oidc_provider_arn.split(":")[4]
@@ -822,6 +1016,95 @@ def _vault_checks(spec: StackSpec) -> list[Problem]:
             problems.append(Problem((*at, "roles", r_indexes[1], "name"), f"duplicate name '{name}'"))
         for r_index, role in enumerate(database.roles):
             problems += _ttl_order((*at, "roles", r_index), role.default_ttl, role.max_ttl, "default_ttl", "max_ttl")
+    return problems
+
+
+_NOT_FOR_GCP = {"key": "aws", "replica_regions": "aws (GCP replication is gcp.replica_regions)", "recovery_window_days": "aws",
+                "path": "aws and vault (GCP secret ids are <slug>-<name>)"}
+_GCP_ROTATION_KINDS = ("none", "manual")
+
+
+def _gcp_checks(spec: StackSpec) -> list[Problem]:
+    problems: list[Problem] = []
+    gcp = spec.gcp
+    for index, secret in enumerate(spec.secrets):
+        at = ("secrets", index)
+        if secret.backend != "gcp":
+            continue
+        if gcp is None:
+            problems.append(Problem((*at, "backend"), "backend 'gcp' needs a gcp: section (project_id, replication, gke)"))
+            continue
+        for field, backends in _NOT_FOR_GCP.items():
+            if field in secret.model_fields_set:
+                problems.append(Problem((*at, field), f"only for backend: {backends}"))
+        if secret.rotation is not None and secret.rotation.kind not in _GCP_ROTATION_KINDS:
+            problems.append(Problem((*at, "rotation", "kind"), f"'{secret.rotation.kind}' rotation needs backend: aws; GCP secrets take {', '.join(_GCP_ROTATION_KINDS)} (manual: Secret Manager notifies the rotation topic on the cadence)"))
+        for field in ("schedule", "window"):
+            if secret.rotation is not None and getattr(secret.rotation, field) is not None:
+                problems.append(Problem((*at, "rotation", field), "GCP rotation is a period in days (rotation.days); Secret Manager takes no schedule or window"))
+        if len(spec.gcp_secret_id(secret)) > 255:
+            problems.append(Problem((*at, "name"), f"'{spec.gcp_secret_id(secret)}' is longer than the 255 characters of a secret id"))
+    if gcp is None:
+        return problems
+    for name, indexes in _duplicates(gcp.replica_regions).items():
+        problems.append(Problem(("gcp", "replica_regions", indexes[1]), f"'{name}' is listed twice"))
+    if gcp.workload_identity_pool is not None and gcp.workload_identity_pool != gcp.identity_pool:
+        problems.append(Problem(("gcp", "workload_identity_pool"), f"GKE's pool is <cluster project>.svc.id.goog: must be '{gcp.identity_pool}'"))
+    if gcp.gke is None:
+        readers = [w.name for w in spec.all_workloads if spec.gcp_access(w)]
+        if readers:
+            problems.append(Problem(("gcp", "gke"), f"required: {', '.join(readers)} read GCP secrets through GKE workload identity"))
+    if not spec.secrets_on("gcp"):
+        problems.append(Problem(("gcp",), "no secret has backend: gcp; remove the section or add one"))
+    return problems
+
+
+_AZURE_ROTATION_KINDS = ("none", "manual")
+_AZURE_SECRET_NAME = re.compile(r"[A-Za-z0-9-]{1,127}")
+
+
+def _azure_checks(spec: StackSpec) -> list[Problem]:
+    problems: list[Problem] = []
+    azure = spec.azure
+    for index, secret in enumerate(spec.secrets):
+        at = ("secrets", index)
+        if secret.backend != "azure":
+            continue
+        if azure is None:
+            problems.append(Problem((*at, "backend"), "backend 'azure' needs an azure: section (subscription, vault, AKS issuer)"))
+            continue
+        for field in _AWS_ONLY:
+            if field in secret.model_fields_set:
+                problems.append(Problem((*at, field), "only for backend: aws (Key Vault values are written out of band, never through Pulumi)"
+                                        if field == "initial_value" else "only for backend: aws"))
+        if secret.rotation is not None and secret.rotation.kind not in _AZURE_ROTATION_KINDS:
+            problems.append(Problem((*at, "rotation", "kind"), f"'{secret.rotation.kind}' rotation needs backend: aws; Azure secrets take {', '.join(_AZURE_ROTATION_KINDS)} (manual: Event Grid notifies before the version expires)"))
+        if not _AZURE_SECRET_NAME.fullmatch(spec.azure_secret_name(secret)):
+            problems.append(Problem((*at, "path" if secret.path else "name"), "the Key Vault secret name (the path with / as -) must be 1 to 127 letters, digits and dashes"))
+    azure_secrets = spec.secrets_on("azure")
+    names = [spec.azure_secret_name(s) for s in azure_secrets]
+    for name, indexes in _duplicates(n.lower() for n in names).items():
+        problems.append(Problem(("secrets", spec.secrets.index(azure_secrets[indexes[1]]), "path"), f"Key Vault secret name '{name}' is already used by secret {azure_secrets[indexes[0]].name}"))
+    if azure is None:
+        return problems
+    at = ("azure",)
+    if not azure_secrets:
+        problems.append(Problem(at, "no secret has backend: azure; remove the section or add one"))
+    needed = spec.azure_credentials_per_identity()
+    if needed > AZURE_MAX_FEDERATED_CREDENTIALS:
+        problems.append(Problem((*at, "extra_oidc_issuer_urls"), f"each workload identity would need {needed} federated credentials (one per issuer); Azure allows at most {AZURE_MAX_FEDERATED_CREDENTIALS} per identity"))
+    for url, indexes in _duplicates(azure.issuers).items():
+        problems.append(Problem((*at, "extra_oidc_issuer_urls", indexes[1] - 1), "this issuer is already listed"))
+    if spec.is_prod and azure.soft_delete_retention_days is not None and azure.soft_delete_retention_days < AZURE_PROD_SOFT_DELETE_DAYS:
+        problems.append(Problem((*at, "soft_delete_retention_days"), f"must be {AZURE_PROD_SOFT_DELETE_DAYS} in prod (got {azure.soft_delete_retention_days})"))
+    if not azure.public_network_access and (azure.allowed_ips or azure.subnet_ids):
+        problems.append(Problem((*at, "allowed_ips" if azure.allowed_ips else "subnet_ids"), "applies only with public_network_access: true (a private endpoint bypasses the firewall)"))
+    for field in ("allowed_ips", "subnet_ids"):
+        for value, indexes in _duplicates(getattr(azure, field)).items():
+            problems.append(Problem((*at, field, indexes[1]), "listed twice"))
+    rotated = [s.name for s in azure_secrets if spec.azure_rotates(s)]
+    if rotated and azure.rotation_notification_url is None:
+        problems.append(Problem((*at, "rotation_notification_url"), f"required: {', '.join(rotated)} declare rotation and Event Grid sends their near-expiry events there"))
     return problems
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_azure_native as azure_native
+import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 import pulumi_vault as vault
 
@@ -15,6 +17,12 @@ from components.aws.irsa import WorkloadRole, WorkloadRoleArgs
 from components.aws.kms import EncryptionKey, EncryptionKeyArgs, KeyUser
 from components.aws.rotation import RotationRole, SecretRotation, SecretRotationArgs
 from components.aws.secret import ManagedSecret, ManagedSecretArgs
+from components.azure.identity import SecretGrant, WorkloadIdentity, WorkloadIdentityArgs
+from components.azure.keyvault import ExpiryNotifications, ExpiryNotificationsArgs, KeyVault, KeyVaultArgs
+from components.gcp.identity import WorkloadServiceAccount, WorkloadServiceAccountArgs
+from components.gcp.kms import EncryptionKeys, EncryptionKeysArgs
+from components.gcp.rotation import RotationTopic
+from components.gcp.secret import GcpSecret, GcpSecretArgs
 from components.kubernetes import manifests
 from components.kubernetes.resources import (
     ExternalSecretsController,
@@ -160,6 +168,16 @@ class SecretsPlatform(pulumi.ComponentResource):
         if spec.vault is not None:
             self._build_vault(spec, spec.vault)
 
+        self.gcp_secrets: dict[str, GcpSecret] = {}
+        self.gcp_accounts: dict[str, WorkloadServiceAccount] = {}
+        if spec.gcp is not None:
+            self._build_gcp(spec, spec.gcp)
+
+        self.key_vault: KeyVault | None = None
+        self.azure_identities: dict[str, WorkloadIdentity] = {}
+        if spec.azure is not None:
+            self._build_azure(spec, spec.azure)
+
         if spec.kubernetes is not None:
             self._build_kubernetes(spec, spec.kubernetes)
 
@@ -168,8 +186,14 @@ class SecretsPlatform(pulumi.ComponentResource):
         self.key_arns = {name: k.key_arn for name, k in self.keys.items()}
         self.vault_policies = {name: i.policy_name for name, i in self.vault_identities.items()}
         self.vault_roles = {name: i.role_name for name, i in self.vault_identities.items()}
+        self.gcp_secret_ids = {name: s.secret_id for name, s in self.gcp_secrets.items()}
+        self.gcp_service_accounts = {name: a.email for name, a in self.gcp_accounts.items()}
+        self.azure_client_ids = {name: i.client_id for name, i in self.azure_identities.items()}
         self.register_outputs(
             {
+                "azure_client_ids": self.azure_client_ids,
+                "gcp_secret_ids": self.gcp_secret_ids,
+                "gcp_service_accounts": self.gcp_service_accounts,
                 "secret_arns": self.secret_arns,
                 "role_arns": self.role_arns,
                 "key_arns": self.key_arns,
@@ -284,6 +308,138 @@ class SecretsPlatform(pulumi.ComponentResource):
                 child,
             )
 
+    def _build_gcp(self, spec: config.StackSpec, settings: config.GcpSpec) -> None:
+        """CMEK keys, the rotation topic, secrets, then per workload a Google service account bound to its
+        Kubernetes service account and granted each of its secrets, one binding per secret."""
+        provider = gcp.Provider("gcp", project=settings.project_id, opts=pulumi.ResourceOptions(parent=self))
+        child = pulumi.ResourceOptions(parent=self, providers={"gcp": provider})
+        protect, project = spec.is_prod, settings.project_id
+        secrets = spec.secrets_on("gcp")
+        # Secret Manager encrypts with the CMEK and publishes rotation notices as its service agent.
+        agent = gcp.projects.ServiceIdentity("secretmanager-agent", project=project, service=config.GCP_SERVICE_AGENT, opts=child)
+        by_key: dict[str, list[config.SecretSpec]] = {}
+        for secret in secrets:
+            by_key.setdefault(spec.gcp_key_name(secret), []).append(secret)
+        keys = EncryptionKeys(
+            "gcp-keys",
+            EncryptionKeysArgs(
+                project=project,
+                ring_name=f"{spec.slug}-secrets",
+                locations=settings.kms_locations,
+                key_names=tuple(by_key),
+                rotation_days=settings.key_rotation_days,
+                service_agent=agent.member,
+                protect=protect,
+                labels={name: spec.gcp_labels(spec.tags_for(_strictest(tuple(users)))) for name, users in by_key.items()},
+            ),
+            child,
+        )
+        prerequisites: list[pulumi.Resource] = list(keys.grants)
+        topic = None
+        if any(spec.gcp_rotates(s) for s in secrets):
+            topic = RotationTopic("gcp-rotation", project, spec.gcp_rotation_topic, agent.member, spec.gcp_labels(spec.tags_for()), child)
+            prerequisites.append(topic.publisher)
+        for secret in secrets:
+            rotation = spec.rotation(secret)
+            self.gcp_secrets[secret.name] = GcpSecret(
+                f"gcp-{secret.name}",
+                GcpSecretArgs(
+                    project=project,
+                    secret_id=spec.gcp_secret_id(secret),
+                    key_ids={location: keys.key_ids[(spec.gcp_key_name(secret), location)] for location in settings.kms_locations},
+                    labels=spec.gcp_labels({**secret.tags, **spec.tags_for(secret.classification, **_rotation_tags(rotation))}),
+                    version_destroy_days=spec.recovery_window_days(secret),
+                    protect=protect,
+                    rotation_days=rotation.days if topic is not None and rotation.kind != "none" else None,
+                    rotation_topic=topic.topic_id if topic is not None else None,
+                    initial_value=config.initial_value(secret) if secret.initial_value == "config" else None,
+                    depends_on=prerequisites,
+                ),
+                child,
+            )
+        assert settings.gke is not None or not any(spec.gcp_access(w) for w in spec.all_workloads)  # spec cross-checks
+        for workload in spec.all_workloads:
+            if not spec.gcp_access(workload):
+                continue
+            account = self.gcp_accounts[workload.name] = WorkloadServiceAccount(
+                f"gcp-{workload.name}",
+                WorkloadServiceAccountArgs(
+                    project=project,
+                    account_id=spec.gcp_service_account_id(workload),
+                    workload=workload.name,
+                    pool=settings.identity_pool,
+                    namespace=workload.namespace,
+                    service_account=workload.service_account,
+                ),
+                child,
+            )
+            grant = pulumi.ResourceOptions(parent=account)
+            for name in spec.gcp_reads(workload):
+                self.gcp_secrets[name].grant(workload.name, account.member, "read", grant)
+            for name in spec.gcp_writes(workload):
+                self.gcp_secrets[name].grant(workload.name, account.member, "write", grant)
+
+    def _build_azure(self, spec: config.StackSpec, settings: config.AzureSpec) -> None:
+        """The vault, expiry notifications, then per reading workload its managed identity, federated with
+        its service account, holding Key Vault Secrets User on exactly the secrets it reads. Secret values
+        are never Pulumi inputs: they are written to the vault out of band (see README)."""
+        provider = azure_native.Provider(
+            "azure", subscription_id=settings.subscription_id, tenant_id=settings.tenant_id, location=settings.location,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        child = pulumi.ResourceOptions(parent=self, providers={"azure-native": provider})
+        rg = settings.resource_group
+        vault = self.key_vault = KeyVault(
+            "azure-key-vault",
+            KeyVaultArgs(
+                vault_name=settings.key_vault,
+                resource_group=rg,
+                location=settings.location,
+                tenant_id=settings.tenant_id,
+                soft_delete_retention_days=spec.azure_soft_delete_days,
+                public_network_access=settings.public_network_access,
+                allowed_ips=settings.allowed_ips,
+                subnet_ids=settings.subnet_ids,
+                log_analytics_workspace_id=settings.log_analytics_workspace_id,
+                protect=spec.is_prod,
+                tags=spec.tags_for(_strictest(spec.secrets_on("azure"))),
+            ),
+            child,
+        )
+        rotated = [spec.azure_secret_name(s) for s in spec.secrets_on("azure") if spec.azure_rotates(s)]
+        if rotated:
+            assert settings.rotation_notification_url is not None  # spec cross-checks
+            ExpiryNotifications(
+                f"{spec.slug}-kv-expiry",
+                ExpiryNotificationsArgs(vault, rg, settings.location, settings.rotation_notification_url, rotated, spec.tags_for()),
+                child,
+            )
+        secrets = {s.name: s for s in spec.secrets_on("azure")}
+        for workload in spec.all_workloads:
+            reads = spec.azure_reads(workload)
+            if not reads:
+                continue
+            if settings.role_scope == "vault":
+                grants = [SecretGrant("vault", vault.vault_id)]
+            else:
+                names = [spec.azure_secret_name(secrets[n]) for n in reads]
+                grants = [SecretGrant(name, vault.secret_scope(name)) for name in names]
+            self.azure_identities[workload.name] = WorkloadIdentity(
+                f"azure-{workload.name}",
+                WorkloadIdentityArgs(
+                    identity_name=spec.azure_identity_name(workload),
+                    subscription_id=settings.subscription_id,
+                    resource_group=rg,
+                    location=settings.location,
+                    issuers=settings.issuers,
+                    namespace=workload.namespace,
+                    service_account=workload.service_account,
+                    grants=grants,
+                    tags=spec.tags_for(workload=workload.name),
+                ),
+                child,
+            )
+
     def _build_kubernetes(self, spec: config.StackSpec, settings: config.KubernetesSpec) -> None:
         """Service accounts carrying each workload's identity, the controller, its stores and the
         ExternalSecrets, from the same workloads; nothing here is written by hand."""
@@ -296,7 +452,6 @@ class SecretsPlatform(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, providers={"kubernetes": provider})
         labels = {"environment": spec.environment.value, "owner": spec.tags.owner}
         eso = settings.eso
-        role_arn = lambda workload: self.roles[workload].role_arn if workload in self.roles else None  # noqa: E731
 
         if settings.manage_namespaces:
             skip = {eso.namespace} if eso is not None and eso.install else set()
@@ -305,7 +460,10 @@ class SecretsPlatform(pulumi.ComponentResource):
         if eso is not None and eso.install:
             ExternalSecretsController(
                 "external-secrets",
-                ExternalSecretsControllerArgs(eso.namespace, self._controller(spec).service_account, role_arn(eso.workload), eso.chart_version),
+                ExternalSecretsControllerArgs(
+                    eso.namespace, self._controller(spec).service_account, self._identity_annotations(eso.workload), eso.chart_version,
+                    pod_labels=manifests.AZURE_USE_LABEL if eso.workload in self.azure_identities else {},
+                ),
                 child,
             )
         for workload in spec.all_workloads:
@@ -319,7 +477,7 @@ class SecretsPlatform(pulumi.ComponentResource):
                 KubernetesWorkloadArgs(
                     namespace=workload.namespace,
                     service_account=workload.service_account,
-                    role_arn=role_arn(workload.name),
+                    annotations=self._identity_annotations(workload.name),
                     automount_token=direct_vault_login,
                     synced_secrets=spec.synced(workload),
                     labels=labels,
@@ -328,6 +486,17 @@ class SecretsPlatform(pulumi.ComponentResource):
             )
         if eso is not None:
             self._build_secret_sync(spec, eso, labels, child)
+
+    def _identity_annotations(self, workload: str) -> dict[str, pulumi.Input[str]]:
+        """The cloud identities a workload's ServiceAccount carries: one annotation per cloud it reads."""
+        annotations: dict[str, pulumi.Input[str]] = {}
+        if workload in self.roles:
+            annotations[manifests.IRSA_ANNOTATION] = self.roles[workload].role_arn
+        if workload in self.gcp_accounts:
+            annotations[manifests.GKE_ANNOTATION] = self.gcp_accounts[workload].email
+        if workload in self.azure_identities:
+            annotations[manifests.AZURE_CLIENT_ID_ANNOTATION] = self.azure_identities[workload].client_id
+        return annotations
 
     def _controller(self, spec: config.StackSpec) -> config.WorkloadSpec:
         assert spec.eso is not None
@@ -345,6 +514,15 @@ class SecretsPlatform(pulumi.ComponentResource):
             if key == "aws":
                 provider = manifests.aws_provider(spec.aws.region, service_account_ref)
                 name = f"aws-secrets-manager-{spec.environment.value}"
+            elif key == "azure":
+                assert spec.azure is not None  # spec cross-checks
+                provider = manifests.azure_provider(spec.azure.vault_url, spec.azure.tenant_id, service_account_ref)
+                name = f"azure-key-vault-{spec.environment.value}"
+            elif key == "gcp":
+                assert spec.gcp is not None and spec.gcp.gke is not None  # spec cross-checks
+                gke = spec.gcp.gke
+                provider = manifests.gcp_provider(spec.gcp.project_id, gke.location, gke.name, spec.gcp.cluster_project, service_account_ref)
+                name = f"gcp-secret-manager-{spec.environment.value}"
             else:
                 assert spec.vault is not None and spec.vault.kubernetes_auth is not None  # spec cross-checks
                 mount = key.removeprefix("vault-")
@@ -360,24 +538,28 @@ class SecretsPlatform(pulumi.ComponentResource):
             SecretSyncArgs(
                 stores=list(stores.values()),
                 secrets_by_namespace={
-                    ns: [SyncedSecret(s.name, spec.secret_path(s), s.properties, stores[spec.store_key(s)]) for s in by_name.values()]
+                    ns: [SyncedSecret(s.name, _remote_key(spec, s), s.properties, stores[spec.store_key(s)]) for s in by_name.values()]
                     for ns, by_name in spec.synced_by_namespace.items()
                 },
                 refresh_interval=eso.refresh_interval,
                 labels=labels,
+                # Stores of identities whose role assignments are new wait for them to propagate.
+                ready=[identity.ready for identity in self.azure_identities.values()],
             ),
             child,
         )
 
     def _key_users(self, spec: config.StackSpec, secrets: tuple[config.SecretSpec, ...]) -> list[KeyUser]:
+        # Only the workloads and rotations that touch these secrets, found through an index built once:
+        # scanning all of them for every key is quadratic (10,000 secrets: 2,000 keys x 1,000 workloads).
+        if not hasattr(self, "_secret_users"):
+            self._secret_users = _SecretUsers(spec)
+        index, names = self._secret_users, {s.name for s in secrets}
         users = []
-        for workload in spec.all_workloads:
-            for access, names in (("read", spec.aws_reads(workload)), ("write", spec.aws_writes(workload))):
-                paths = [spec.secret_path(s) for s in secrets if s.name in names]
-                if paths:
-                    users.append(KeyUser(workload.name, self.roles[workload.name].role_arn, paths, access))
-        names = {s.name for s in secrets}
-        for rotated, rotation in spec.automated_rotations():
+        for workload, access, used in index.accesses_of(names):
+            paths = [spec.secret_path(s) for s in secrets if s.name in used]
+            users.append(KeyUser(workload.name, self.roles[workload.name].role_arn, paths, access))
+        for rotated, rotation in index.rotations_of(names):
             role_arn = self.rotation_roles[rotated.name].role_arn
             if rotated.name in names:
                 users.append(KeyUser(f"rotate-{rotated.name}", role_arn, [spec.secret_path(rotated)], "write"))
@@ -388,6 +570,40 @@ class SecretsPlatform(pulumi.ComponentResource):
         if initial and spec.aws.deployer_role_arn:
             users.append(KeyUser(DEPLOYER_LABEL, spec.aws.deployer_role_arn, initial, "write"))
         return users
+
+
+def _remote_key(spec: config.StackSpec, secret: config.SecretSpec) -> str:
+    """The secret's name as its backend knows it (Key Vault and Secret Manager take no `/`)."""
+    if secret.backend == "gcp":
+        return spec.gcp_secret_id(secret)
+    if secret.backend == "azure":
+        return spec.azure_secret_name(secret)
+    return spec.secret_path(secret)
+
+
+class _SecretUsers:
+    """Who uses which AWS secret, in the order keys list their users: each workload's reads then
+    writes (workloads in spec order), then the automated rotations (own secret, master secret)."""
+
+    def __init__(self, spec: config.StackSpec):
+        self.accesses: list[tuple[config.WorkloadSpec, str, frozenset[str]]] = []
+        self.by_secret: dict[str, list[int]] = {}
+        for workload in spec.all_workloads:
+            for access, names in (("read", spec.aws_reads(workload)), ("write", spec.aws_writes(workload))):
+                for name in names:
+                    self.by_secret.setdefault(name, []).append(len(self.accesses))
+                self.accesses.append((workload, access, frozenset(names)))
+        self.rotations = spec.automated_rotations()
+        self.rotations_by_secret: dict[str, list[int]] = {}
+        for position, (rotated, rotation) in enumerate(self.rotations):
+            for name in {rotated.name, rotation.master_secret} - {None}:
+                self.rotations_by_secret.setdefault(name, []).append(position)
+
+    def accesses_of(self, names: set[str]) -> list[tuple[config.WorkloadSpec, str, frozenset[str]]]:
+        return [self.accesses[i] for i in sorted({i for name in names for i in self.by_secret.get(name, ())})]
+
+    def rotations_of(self, names: set[str]) -> list[tuple[config.SecretSpec, config.RotationSpec]]:
+        return [self.rotations[i] for i in sorted({i for name in names for i in self.rotations_by_secret.get(name, ())})]
 
 
 def _strictest(secrets: tuple[config.SecretSpec, ...]) -> config.Classification:

@@ -74,6 +74,7 @@ class CloudMocks(pulumi.runtime.Mocks):
     account_id: str = "000000000000"
     region: str = "us-east-1"
     provider_regions: dict[str, str] = field(default_factory=dict)
+    azure_subscription: str = "00000000-0000-0000-0000-000000000000"  # from the azure-native provider's subscriptionId
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
@@ -93,7 +94,12 @@ class CloudMocks(pulumi.runtime.Mocks):
             self.provider_regions[provider_id] = self.region
             return provider_id, inputs
         region = inputs.get("region") or self._provider_region(args.provider)
-        answer = getattr(self, "_" + args.typ.split(":")[-1].lower(), None) if args.typ.startswith("aws:") else None
+        if args.typ == "pulumi:providers:azure-native":
+            self.azure_subscription = inputs.get("subscriptionId") or self.azure_subscription
+            return _uuid(args.typ, args.name), inputs
+        cloud = args.typ.split(":", 1)[0]
+        prefix = {"aws": "", "gcp": "gcp_", "azure-native": "azure_"}.get(cloud)
+        answer = getattr(self, f"_{prefix}{args.typ.split(':')[-1].lower()}", None) if prefix is not None else None
         if answer is None:
             return f"{args.name}-{_digest(args.typ, args.name)[:8]}", inputs
         resource_id, computed = answer(args.name, inputs, region)
@@ -147,6 +153,89 @@ class CloudMocks(pulumi.runtime.Mocks):
 
     def _secretrotation(self, name: str, inputs: dict, region: str):
         return inputs.get("secretId", name), {"rotationEnabled": True}
+
+
+    # ----- GCP: ids as the Google provider reports them (`projects/<project>/...`) -----
+
+    @staticmethod
+    def gcp_project_number(project: str) -> str:
+        return str(int(_digest("project", project), 16) % 10**12).rjust(12, "1")
+
+    def _gcp_serviceidentity(self, name: str, inputs: dict, region: str):
+        project, service = inputs.get("project", "mock-project"), inputs.get("service", "")
+        email = f"service-{self.gcp_project_number(project)}@gcp-sa-{service.split('.')[0]}.iam.gserviceaccount.com"
+        return f"projects/{project}/services/{service}", {"email": email, "member": f"serviceAccount:{email}"}
+
+    def _gcp_keyring(self, name: str, inputs: dict, region: str):
+        ring = f"projects/{inputs.get('project', 'mock-project')}/locations/{inputs.get('location')}/keyRings/{inputs.get('name', name)}"
+        return ring, {}
+
+    def _gcp_cryptokey(self, name: str, inputs: dict, region: str):
+        key = f"{inputs.get('keyRing')}/cryptoKeys/{inputs.get('name', name)}"
+        return key, {"primaries": [{"name": f"{key}/cryptoKeyVersions/1", "state": "ENABLED"}]}
+
+    def _gcp_secret(self, name: str, inputs: dict, region: str):
+        project = inputs.get("project", "mock-project")
+        secret = f"projects/{project}/secrets/{inputs.get('secretId', name)}"
+        return secret, {"name": f"projects/{self.gcp_project_number(project)}/secrets/{inputs.get('secretId', name)}"}
+
+    def _gcp_secretversion(self, name: str, inputs: dict, region: str):
+        version = f"{inputs.get('secret')}/versions/1"
+        return version, {"name": version, "version": "1"}
+
+    def _gcp_account(self, name: str, inputs: dict, region: str):
+        project, account = inputs.get("project", "mock-project"), inputs.get("accountId", name)
+        email = f"{account}@{project}.iam.gserviceaccount.com"
+        return f"projects/{project}/serviceAccounts/{email}", {
+            "email": email, "name": f"projects/{project}/serviceAccounts/{email}", "member": f"serviceAccount:{email}",
+            "uniqueId": str(int(_digest("account", email), 16) % 10**21).rjust(21, "1"),
+        }
+
+    def _gcp_topic(self, name: str, inputs: dict, region: str):
+        topic = f"projects/{inputs.get('project', 'mock-project')}/topics/{inputs.get('name', name)}"
+        return topic, {}
+
+    def _gcp_iammember(self, name: str, inputs: dict, region: str):
+        parent = inputs.get("serviceAccountId") or inputs.get("secretId") or inputs.get("cryptoKeyId") or inputs.get("topic") or inputs.get("project")
+        return f"{parent}/{inputs.get('role')}/{inputs.get('member')}", {"etag": "BwYmock" + _digest(name)[:6]}
+
+    _gcp_secretiammember = _gcp_cryptokeyiammember = _gcp_topiciammember = _gcp_iammember
+
+
+    # ----- Azure: ARM resource ids, Entra object/client ids (GUIDs), the vault's URI -----
+
+    def _azure_rg(self, inputs: dict) -> str:
+        return f"/subscriptions/{self.azure_subscription}/resourceGroups/{inputs.get('resourceGroupName', 'mock-rg')}"
+
+    def _azure_vault(self, name: str, inputs: dict, region: str):
+        vault = inputs.get("vaultName", name)
+        properties = {**(inputs.get("properties") or {}), "vaultUri": f"https://{vault.lower()}.vault.azure.net/"}
+        return f"{self._azure_rg(inputs)}/providers/Microsoft.KeyVault/vaults/{vault}", {"properties": properties, "name": vault}
+
+    def _azure_userassignedidentity(self, name: str, inputs: dict, region: str):
+        identity = inputs.get("resourceName", name)
+        resource_id = f"{self._azure_rg(inputs)}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{identity}"
+        return resource_id, {"name": identity, "clientId": _uuid("client", resource_id), "principalId": _uuid("principal", resource_id)}
+
+    def _azure_federatedidentitycredential(self, name: str, inputs: dict, region: str):
+        identity, credential = inputs.get("resourceName", "identity"), inputs.get("federatedIdentityCredentialResourceName", name)
+        resource_id = f"{self._azure_rg(inputs)}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{identity}/federatedIdentityCredentials/{credential}"
+        return resource_id, {"name": credential}
+
+    def _azure_roleassignment(self, name: str, inputs: dict, region: str):
+        assignment = inputs.get("roleAssignmentName") or _uuid("assignment", name)
+        return f"{inputs.get('scope', '')}/providers/Microsoft.Authorization/roleAssignments/{assignment}", {"name": assignment}
+
+    def _azure_diagnosticsetting(self, name: str, inputs: dict, region: str):
+        return f"{inputs.get('resourceUri', '')}/providers/Microsoft.Insights/diagnosticSettings/{inputs.get('name', name)}", {}
+
+    def _azure_systemtopic(self, name: str, inputs: dict, region: str):
+        topic = inputs.get("systemTopicName", name)
+        return f"{self._azure_rg(inputs)}/providers/Microsoft.EventGrid/systemTopics/{topic}", {"name": topic}
+
+    def _azure_systemtopiceventsubscription(self, name: str, inputs: dict, region: str):
+        topic, subscription = inputs.get("systemTopicName", "topic"), inputs.get("eventSubscriptionName", name)
+        return f"{self._azure_rg(inputs)}/providers/Microsoft.EventGrid/systemTopics/{topic}/eventSubscriptions/{subscription}", {"name": subscription}
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,9 @@ import pulumi
 
 ESO_API = "external-secrets.io/v1"
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+GKE_ANNOTATION = "iam.gke.io/gcp-service-account"  # GKE workload identity: the Google service account
+AZURE_CLIENT_ID_ANNOTATION = "azure.workload.identity/client-id"  # Azure workload identity: the managed identity
+AZURE_USE_LABEL = {"azure.workload.identity/use": "true"}  # on pods: the webhook injects the federated token
 MANAGED_BY = {"app.kubernetes.io/managed-by": "secrets-platform"}
 
 
@@ -25,8 +28,8 @@ def namespace(name: str, labels: Mapping[str, str]) -> dict:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata(name, labels=labels)}
 
 
-def service_account(name: str, ns: str, role_arn: pulumi.Input[str] | None, automount: bool, labels: Mapping[str, str]) -> dict:
-    annotations = {IRSA_ANNOTATION: role_arn} if role_arn is not None else None
+def service_account(name: str, ns: str, annotations: Mapping[str, pulumi.Input[str]], automount: bool, labels: Mapping[str, str]) -> dict:
+    """`annotations`: the cloud identities the account acts as (IRSA role, GKE service account, ...), one per cloud."""
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",
@@ -58,6 +61,22 @@ def role_binding(name: str, ns: str, role: str, service_account_name: str, label
 def aws_provider(region: str, service_account_ref: Mapping[str, str]) -> dict:
     """Secrets Manager through IRSA: a service account's web identity, never static keys."""
     return {"aws": {"service": "SecretsManager", "region": region, "auth": {"jwt": {"serviceAccountRef": dict(service_account_ref)}}}}
+
+
+def gcp_provider(project_id: str, cluster_location: str, cluster_name: str, cluster_project_id: str, service_account_ref: Mapping[str, str]) -> dict:
+    """Secret Manager through GKE workload identity: the store's Kubernetes service account token is exchanged
+    with the cluster's pool and impersonates the Google service account its `iam.gke.io/gcp-service-account`
+    annotation names. The cluster is named so the controller never depends on the metadata server."""
+    workload_identity = {"clusterLocation": cluster_location, "clusterName": cluster_name, "clusterProjectID": cluster_project_id,
+                         "serviceAccountRef": dict(service_account_ref)}
+    return {"gcpsm": {"projectID": project_id, "auth": {"workloadIdentity": workload_identity}}}
+
+
+def azure_provider(vault_url: str, tenant_id: str, service_account_ref: Mapping[str, str]) -> dict:
+    """Key Vault through workload identity: ESO requests a token of the service account for the token
+    exchange audience and signs in as the managed identity its client-id annotation names."""
+    return {"azurekv": {"authType": "WorkloadIdentity", "vaultUrl": vault_url, "tenantId": tenant_id, "environmentType": "PublicCloud",
+                        "serviceAccountRef": dict(service_account_ref)}}
 
 
 def vault_provider(server: str, mount: str, vault_namespace: str | None, auth_mount: str, role: pulumi.Input[str], audience: str,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import pulumi
@@ -32,7 +32,7 @@ def apply(name: str, manifest: Mapping[str, Any], opts: pulumi.ResourceOptions) 
 class KubernetesWorkloadArgs:
     namespace: str
     service_account: str
-    role_arn: pulumi.Input[str] | None
+    annotations: Mapping[str, pulumi.Input[str]]  # cloud identities, e.g. {manifests.IRSA_ANNOTATION: role_arn}
     automount_token: bool
     synced_secrets: Sequence[str]
     labels: Mapping[str, str]
@@ -45,7 +45,7 @@ class KubernetesWorkload(pulumi.ComponentResource):
     def __init__(self, name: str, args: KubernetesWorkloadArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("secrets-platform:kubernetes:Workload", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        sa = manifests.service_account(args.service_account, args.namespace, args.role_arn, args.automount_token, args.labels)
+        sa = manifests.service_account(args.service_account, args.namespace, args.annotations, args.automount_token, args.labels)
         self.service_account = apply(f"{name}-sa", sa, child)
         if args.synced_secrets:
             role_name = f"{args.service_account}-secrets"
@@ -59,17 +59,17 @@ class KubernetesWorkload(pulumi.ComponentResource):
 class ExternalSecretsControllerArgs:
     namespace: str
     service_account: str
-    role_arn: pulumi.Input[str] | None
+    annotations: Mapping[str, pulumi.Input[str]]  # the controller's cloud identities
     chart_version: str
+    pod_labels: Mapping[str, str] = field(default_factory=dict)  # e.g. Azure workload identity's opt-in label
 
 
 class ExternalSecretsController(pulumi.ComponentResource):
     """The External Secrets Operator from its Helm chart at a pinned version, CRDs on, its
-    ServiceAccount carrying the controller's IRSA role."""
+    ServiceAccount carrying the controller's cloud identities (IRSA role, GKE service account)."""
 
     def __init__(self, name: str, args: ExternalSecretsControllerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("secrets-platform:kubernetes:ExternalSecretsController", name, None, opts)
-        annotations = {manifests.IRSA_ANNOTATION: args.role_arn} if args.role_arn is not None else {}
         self.release = k8s.helm.v3.Release(
             f"{name}-release",
             name=ESO_CHART,
@@ -81,7 +81,8 @@ class ExternalSecretsController(pulumi.ComponentResource):
             atomic=True,
             values={
                 "installCRDs": True,
-                "serviceAccount": {"create": True, "name": args.service_account, "annotations": annotations},
+                "serviceAccount": {"create": True, "name": args.service_account, "annotations": dict(args.annotations)},
+                **({"podLabels": dict(args.pod_labels)} if args.pod_labels else {}),
             },
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -102,6 +103,7 @@ class SecretSyncArgs:
     secrets_by_namespace: Mapping[str, Sequence[SyncedSecret]]
     refresh_interval: str
     labels: Mapping[str, str]
+    ready: Sequence[pulumi.Resource] = ()  # e.g. the wait for new Azure role assignments to propagate
 
 
 class SecretSync(pulumi.ComponentResource):
@@ -110,7 +112,8 @@ class SecretSync(pulumi.ComponentResource):
     def __init__(self, name: str, args: SecretSyncArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("secrets-platform:kubernetes:SecretSync", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        stores = {store["metadata"]["name"]: apply(f"store-{store['metadata']['name']}", store, child) for store in args.stores}
+        store_opts = pulumi.ResourceOptions(parent=self, depends_on=list(args.ready))
+        stores = {store["metadata"]["name"]: apply(f"store-{store['metadata']['name']}", store, store_opts) for store in args.stores}
         for ns, secrets in sorted(args.secrets_by_namespace.items()):
             for secret in secrets:
                 manifest = manifests.external_secret(secret.name, ns, secret.store, secret.remote_key, secret.properties, args.refresh_interval, args.labels)

@@ -173,7 +173,10 @@ class KubernetesEstate:
             self.notes.append(f"{kind} {r.name}: its name or namespace is unknown at preview")
             return
         key = f"{kind}/{namespace}/{name}" if kind == "SecretStore" else f"{kind}/{name}"
-        self.stores[key] = Store(f"eso:{key}", kind, name, namespace if kind == "SecretStore" else None, r.props.get("spec"))
+        spec = r.props.get("spec")
+        if r.type.startswith(f"{_ESO}v1alpha1:") and isinstance(spec, Mapping):  # v1alpha1 has no conditions: the API server drops them
+            spec = {k: v for k, v in spec.items() if k != "conditions"}
+        self.stores[key] = Store(f"eso:{key}", kind, name, namespace if kind == "SecretStore" else None, spec)
         for condition in entries(dig(r.props.get("spec"), "conditions")):
             for ns in entries(condition.get("namespaces") if isinstance(condition, Mapping) else None):
                 if known_str(ns):
@@ -181,7 +184,7 @@ class KubernetesEstate:
 
     # --- what the ExternalSecrets fetch (before the backends list their secrets) ---------------
 
-    def resolve_remote_keys(self, aws, vault) -> None:
+    def resolve_remote_keys(self, aws, vault, azure=None, gcp=None) -> None:
         for r, namespace, name in self.external_secrets:
             spec = r.props.get("spec")
             ref = dig(spec, "secretStoreRef")
@@ -194,6 +197,7 @@ class KubernetesEstate:
             provider, config = store.provider if store else ("unknown", None)
             keys = [dig(d, "remoteRef", "key") for d in entries(dig(spec, "data"))]
             keys += [dig(d, "extract", "key") for d in entries(dig(spec, "dataFrom")) if dig(d, "extract") is not None]
+            keys += [dig(d, "key") for d in entries(dig(spec, "dataFrom")) if dig(d, "key") is not None]  # v1alpha1: dataFrom lists keys
             for key in keys:
                 if not known_str(key):
                     synced.find = _everything  # a remote key unknown at preview may be any secret of the store
@@ -202,6 +206,14 @@ class KubernetesEstate:
                     synced.secrets.update(loc.secret for loc in aws.lookup(key))
                 elif provider == "vault":
                     secret = vault.store_key(known_str(dig(config, "path")) or "secret", key)
+                    if secret:
+                        synced.secrets.add(secret)
+                elif provider == "gcpsm" and gcp is not None:
+                    secret = gcp.lookup(known_str(dig(config, "projectID")), key)
+                    if secret:
+                        synced.secrets.add(secret)
+                elif provider == "azurekv" and azure is not None:
+                    secret = azure.store_key(known_str(dig(config, "vaultUrl")), key)
                     if secret:
                         synced.secrets.add(secret)
             for d in entries(dig(spec, "dataFrom")):
@@ -229,14 +241,19 @@ class KubernetesEstate:
 
     def _service_account_ref(self, store: Store) -> tuple[str | None, str] | None:
         provider, config = store.provider
-        ref = dig(config, "auth", "jwt", "serviceAccountRef") if provider == "aws" else dig(config, "auth", "kubernetes", "serviceAccountRef")
+        if provider == "azurekv":
+            ref = dig(config, "serviceAccountRef")  # workload identity
+        elif provider == "gcpsm":
+            ref = dig(config, "auth", "workloadIdentity", "serviceAccountRef")
+        else:
+            ref = dig(config, "auth", "jwt", "serviceAccountRef") if provider == "aws" else dig(config, "auth", "kubernetes", "serviceAccountRef")
         name = known_str(dig(ref, "name"))
         if name is None:
             return None
         namespace = store.namespace if store.kind == "SecretStore" else known_str(dig(ref, "namespace"))
         return namespace, name
 
-    def add_to(self, graph: Graph, aws, vault) -> None:
+    def add_to(self, graph: Graph, aws, vault, azure=None, gcp=None) -> None:
         for sa, detail in self.service_accounts.items():
             graph.principal(sa, "service-account", sa.removeprefix("k8s:"), detail)
         nodes: dict[tuple[str, str | None], str] = {}
@@ -251,7 +268,7 @@ class KubernetesEstate:
                 node = f"{store.id}@{namespace}" if per_namespace else store.id
                 graph.principal(node, "eso-store", f"{store.kind} {store.name}" + (f" (in {namespace})" if per_namespace else ""),
                                 self._store_detail(store))
-                self._identity_edges(graph, node, store, (namespace, ref[1]) if per_namespace and ref else ref, aws, vault)
+                self._identity_edges(graph, node, store, (namespace, ref[1]) if per_namespace and ref else ref, aws, vault, azure, gcp)
                 nodes[key] = node
             return nodes[key]
 
@@ -283,9 +300,13 @@ class KubernetesEstate:
             return f"AWS {known_str(dig(config, 'service')) or 'SecretsManager'} in {known_str(dig(config, 'region')) or '(unknown region)'}"
         if provider == "vault":
             return f"Vault mount {known_str(dig(config, 'path')) or '(unknown)'}"
+        if provider == "gcpsm":
+            return f"GCP Secret Manager in project {known_str(dig(config, 'projectID')) or '(unknown)'}"
+        if provider == "azurekv":
+            return f"Azure Key Vault {known_str(dig(config, 'vaultUrl')) or '(unknown)'}"
         return f"provider {provider}"
 
-    def _identity_edges(self, graph: Graph, node: str, store: Store, ref: tuple[str | None, str] | None, aws, vault) -> None:
+    def _identity_edges(self, graph: Graph, node: str, store: Store, ref: tuple[str | None, str] | None, aws, vault, azure=None, gcp=None) -> None:
         provider, config = store.provider
         where = f"{store.kind} {store.name}"
         if provider == "aws":
@@ -340,6 +361,29 @@ class KubernetesEstate:
             status = UNKNOWN if role.unknown_binding else EFFECTIVE
             graph.edge(node, Edge(role.id, f"signs in as service account {ref[0]}/{ref[1]} to Vault role {role.name}", status,
                                   vault.mount_scope(mount), "store"))
+        elif provider == "azurekv" and azure is not None:
+            auth = known_str(dig(config, "authType")) or "ServicePrincipal"
+            if auth != "WorkloadIdentity" or ref is None or ref[0] is None:
+                graph.unknown(node, READ, (where,), f"{where}: signs in with authType {auth} or an unknown service account; its Azure identity is not in the plan")
+                return
+            sa = service_account_id(ref[0], ref[1])
+            identities = [e for e in graph.edges.get(sa, []) if e.kind == "azure-wi"]
+            if not identities:
+                graph.note(f"{where}: service account {sa.removeprefix('k8s:')} is federated with no Azure identity in the plan; the store reads nothing")
+            for edge in identities:
+                graph.edge(node, Edge(edge.target, f"signs in as service account {ref[0]}/{ref[1]}, {edge.hop}", edge.status,
+                                      azure.vault_scope(known_str(dig(config, "vaultUrl"))), "store", edge.reason))
+        elif provider == "gcpsm" and gcp is not None:
+            if dig(config, "auth", "workloadIdentity") is None or ref is None or ref[0] is None:
+                graph.unknown(node, READ, (where,), f"{where}: signs in without workload identity or with an unknown service account; its Google identity is not in the plan")
+                return
+            sa = service_account_id(ref[0], ref[1])
+            accounts = [e for e in graph.edges.get(sa, []) if e.kind == "gke-wi"]
+            if not accounts:
+                graph.note(f"{where}: service account {sa.removeprefix('k8s:')} may impersonate no Google service account in the plan; the store reads nothing")
+            for edge in accounts:
+                graph.edge(node, Edge(edge.target, f"signs in as service account {ref[0]}/{ref[1]}, {edge.hop}", edge.status,
+                                      gcp.project_scope(known_str(dig(config, "projectID"))), "store", edge.reason))
         else:
             graph.unknown(node, READ, (where,), f"{where}: provider {provider} is not evaluated")
 

@@ -7,6 +7,8 @@ from functools import cached_property
 from typing import Any, Iterable
 
 from offline.access.aws import AwsEstate
+from offline.access.azure import AzureEstate
+from offline.access.gcp import GcpEstate
 from offline.access.kubernetes import KubernetesEstate, pattern_matches, service_account_id
 from offline.access.model import (
     BLOCKED,
@@ -27,7 +29,7 @@ KIND = "secrets-platform/access-matrix"
 DIFF_KIND = "secrets-platform/access-diff"
 VERSION = 1
 # Rows in the order a reviewer reads them: workloads first, then the identities they act through.
-KIND_ORDER = ("service-account", "iam-role", "iam-user", "vault-role", "namespace", "eso-store", "aws-principal", "k8s-user", "k8s-group", "unknown")
+KIND_ORDER = ("service-account", "iam-role", "iam-user", "azure-identity", "gcp-service-account", "vault-role", "namespace", "eso-store", "aws-principal", "k8s-user", "k8s-group", "azure-principal", "gcp-member", "unknown")
 
 
 @dataclass(frozen=True)
@@ -107,17 +109,23 @@ def access_matrix(resources: Iterable[Any], stack: str = "") -> AccessMatrix:
     """Who can read, write or administer which secret, from planned resources: Registrations of an
     offline plan, a plan document's `resources`, or plain dicts {type, urn, name, props|inputs, outputs}."""
     planned = [resource_of(r) for r in resources]
-    aws, vault, kubernetes = AwsEstate(planned), VaultEstate(planned), KubernetesEstate(planned)
-    kubernetes.resolve_remote_keys(aws, vault)  # adds the secrets ExternalSecrets fetch to the backends
+    aws, vault, kubernetes, azure = AwsEstate(planned), VaultEstate(planned), KubernetesEstate(planned), AzureEstate(planned)
+    gcp = GcpEstate(planned)
+    kubernetes.resolve_remote_keys(aws, vault, azure, gcp=gcp)  # adds the secrets ExternalSecrets fetch to the backends
     graph = Graph()
     aws.add_to(graph)
     vault.add_to(graph)
+    azure.add_to(graph)
+    gcp.add_to(graph)
 
     trust = aws.trust_subjects(graph)
     logins = [(role, pattern, status) for role in vault.roles.values() if role.method == "kubernetes" for pattern, status in role.subjects()]
     service_accounts = kubernetes.known_service_accounts()
     service_accounts |= {service_account_id(*s.service_account) for s in trust if s.service_account and not has_glob("".join(s.service_account))}
     service_accounts |= {service_account_id(*p) for _, p, _ in logins if not has_glob("".join(p))}
+    service_accounts |= {service_account_id(*f.service_account) for f in azure.federations}
+    workload_identity = gcp.workload_identity()
+    service_accounts |= {service_account_id(*sa) for sa, _, _ in workload_identity}
     for sa in sorted(service_accounts):
         graph.principal(sa, "service-account", sa.removeprefix("k8s:"))
     for subject in trust:
@@ -129,8 +137,15 @@ def access_matrix(resources: Iterable[Any], stack: str = "") -> AccessMatrix:
     for role, pattern, status in logins:
         _connect(graph, pattern, Edge(role.id, f"logs in to Vault role {role.name} (auth/{role.backend})", status, kind="vault-login",
                                       reason="" if status == EFFECTIVE else f"the binding of Vault role {role.name} is not known at preview"))
-    kubernetes.add_to(graph, aws, vault)
+    for federation in azure.federations:
+        identity = graph.principal(azure.principal_id(federation.identity), "azure-identity", federation.identity, "user-assigned managed identity")
+        _connect(graph, federation.service_account, Edge(identity, f"federated with Azure identity {federation.identity}", federation.status,
+                                                         kind="azure-wi", reason=federation.reason))
+    for sa, account, hop in workload_identity:
+        _connect(graph, sa, Edge(graph.principal(account, "gcp-service-account", account.removeprefix("gcp-sa:")), hop, kind="gke-wi"))
+    kubernetes.add_to(graph, aws, vault, azure, gcp=gcp)
     graph.notes.extend(kubernetes.notes)
+    graph.notes.extend(azure.notes)
 
     entries = []
     for principal, reach in close(graph).items():

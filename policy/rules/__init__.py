@@ -1,11 +1,11 @@
 """Every rule of the pack. Each domain module exports `RULES`."""
 
-from policy.rules import aws_iam, aws_kms, aws_secrets, azure, eso, kubernetes, vault
+from policy.rules import aws_iam, aws_kms, aws_secrets, azure, eso, gcp, kubernetes, vault
 from policy.rules.base import Finding, Resource, Rule, Severity, StackRule
 
 ALL_RULES: tuple[Rule | StackRule, ...] = tuple(
     rule
-    for module in (aws_iam, aws_kms, aws_secrets, vault, kubernetes, eso, azure)
+    for module in (aws_iam, aws_kms, aws_secrets, vault, kubernetes, eso, azure, gcp)
     for rule in module.RULES
 )
 

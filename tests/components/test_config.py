@@ -92,7 +92,7 @@ def test_error_line_format(prod_raw):
         (lambda r: r["secrets"][1].update(path="other/prod/redis"), "secrets-platform:secrets[1].path: must start with the stack prefix 'autolytiq/prod/'"),
         (lambda r: r["secrets"][1].update(rotation={"kind": "manual", "days": 120}), "secrets-platform:secrets[1].rotation.days: classification 'high' allows at most 90 days (got 120)"),
         (lambda r: r["secrets"][1].pop("rotation"), "secrets-platform:secrets[1].rotation: required for classification 'high'"),
-        (lambda r: r["secrets"][1].update(backend="azure"), "secrets-platform:secrets[1].backend: backend 'azure' is not available yet; allowed: aws, vault"),
+        (lambda r: r["secrets"][1].update(backend="azure"), "secrets-platform:secrets[1].backend: backend 'azure' needs an azure: section (subscription, vault, AKS issuer)"),
         (lambda r: r["secrets"][1].update(backend="vault"), "secrets-platform:secrets[1].backend: backend 'vault' needs a vault: section"),
         (lambda r: r["secrets"][1].update(key="nope"), "secrets-platform:secrets[1].key: unknown key 'nope'"),
         (lambda r: r["secrets"][1].update(replica_regions=["eu-west-1"]), "secrets-platform:secrets[1].replica_regions[0]: region 'eu-west-1' is not in aws.replica_regions"),

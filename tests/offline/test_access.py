@@ -71,6 +71,8 @@ def declared(spec: StackSpec) -> dict[str, set[tuple[str, str]]]:
 
     def sid(name: str) -> str:
         s = secrets[name]
+        if s.backend == "azure":
+            return f"azure:{spec.azure.key_vault.lower()}/{spec.azure_secret_name(s)}"
         return f"aws:{spec.secret_path(s)}" if s.backend == "aws" else f"vault:{spec.kv_mount(s)}/{spec.secret_path(s)}"
 
     out: dict[str, set[tuple[str, str]]] = defaultdict(set)
@@ -87,6 +89,10 @@ def declared(spec: StackSpec) -> dict[str, set[tuple[str, str]]]:
             out[f"vault-role:{mount}/{slug}-{w.name}"] |= vault
             if w.vault_login == "kubernetes":
                 out[sa] |= vault
+        azure = {(sid(n), READ) for n in spec.azure_reads(w)}
+        if azure:
+            out[f"azure-identity:{spec.azure_identity_name(w)}"] |= azure
+            out[sa] |= azure
         if sa:
             out[sa] |= {(sid(n), READ) for n in spec.synced(w)}  # Kubernetes Secrets its RBAC Role may get
     for secret, rotation in spec.automated_rotations():
@@ -100,7 +106,7 @@ def declared(spec: StackSpec) -> dict[str, set[tuple[str, str]]]:
             cluster = spec.is_cluster_store(key)
             identity = controller if cluster else next(w for w in spec.store_identities if w.namespace == namespaces[0])
             reach = {(sid(n), READ) for n in spec.effective_reads(identity) if spec.store_key(secrets[n]) == key}
-            name = f"aws-secrets-manager-{env}" if key == "aws" else f"vault-{key.removeprefix('vault-')}-{env}"
+            name = {"aws": f"aws-secrets-manager-{env}", "azure": f"azure-key-vault-{env}"}.get(key, f"vault-{key.removeprefix('vault-')}-{env}")
             out[f"eso:ClusterSecretStore/{name}" if cluster else f"eso:SecretStore/{namespaces[0]}/{name}"] |= reach
             for ns in namespaces:
                 out[f"namespace:{ns}"] |= reach  # whoever may create ExternalSecrets there

@@ -168,3 +168,27 @@ def test_rule_metadata():
     ids = [r.id for r in azure.RULES]
     assert len(ids) == len(set(ids)) and all(i.startswith("SP-AZ-") for i in ids)
     assert all(r.name and r.description and r.remediation and r.frameworks and r.resource_types for r in azure.RULES)
+
+
+# --- the platform's own output (PhaGen's Azure part) and hand-written additions to it -----------
+
+def _planned_azure() -> list[dict]:
+    from offline.run import plan_stack
+    plan = plan_stack("examples/phagen/Pulumi.phagen-prod.yaml")
+    return [r for r in plan.policy_resources() if r["type"].startswith("azure-native:")]
+
+
+def test_silent_on_the_platforms_output_and_fires_on_hand_written_grants():
+    planned = _planned_azure()
+    assert {r["type"] for r in planned} >= {azure.KEY_VAULT, azure.ROLE_ASSIGNMENT}
+    assert run(*planned) == []
+    vault_resource = next(r for r in planned if r["type"] == azure.KEY_VAULT)
+    sub = vault_resource["props"]["properties"]["networkAcls"]["virtualNetworkRules"][0]["id"].split("/resourceGroups/")[0]
+    owner = assignment(OWNER, sub)
+    no_purge = copy.deepcopy(vault_resource)
+    no_purge["props"]["properties"].pop("enablePurgeProtection")
+    all_access = copy.deepcopy(vault_resource)
+    all_access["props"]["properties"]["accessPolicies"] = [{"tenantId": "t", "objectId": "o", "permissions": {"secrets": ["all"]}}]
+    assert decided(run(*planned, owner), "SP-AZ-001") == ["Owner at subscription scope: assign a data role on one vault or secret instead"]
+    assert any("enablePurgeProtection is not true" in m for m in decided(run(no_purge), "SP-AZ-004"))
+    assert any("accessPolicies[0] grants all secret permissions" in m for m in decided(run(all_access), "SP-AZ-006"))

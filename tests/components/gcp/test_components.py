@@ -1,0 +1,260 @@
+"""Properties of what the GCP components plan (VibeBox's GCP part and variants of it): CMEK per replica,
+rotation, per-secret grants, workload identity, the Kubernetes side, protection; spec errors."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from functools import cache
+
+import jsonschema
+import pytest
+import yaml
+
+from components.config import ConfigError, parse_stack_spec
+from components.gcp.secret import ACCESSOR, ROTATION_IGNORED, VALUE_PROPERTIES, VERSION_ADDER
+from offline.report import kubernetes_objects
+from offline.run import PROJECT_DIR
+from policy.rules import gcp as gcp_rules
+from tests.components.kubernetes.test_manifests import eso_schema
+from tests.conftest import CANARY, by_type, plan_raw, stack_namespace
+
+VIBEBOX = "examples/vibebox/Pulumi.vibebox-prod.yaml"
+PROJECT = "vibebox-prod-4821"
+POOL = f"{PROJECT}.svc.id.goog"
+SECRET = "gcp:secretmanager/secret:Secret"
+ACCESS_BINDING = "gcp:secretmanager/secretIamMember:SecretIamMember"
+
+
+def vibebox() -> dict:
+    return copy.deepcopy(stack_namespace(VIBEBOX))
+
+
+@cache
+def vibebox_plan():
+    return plan_raw(vibebox(), stack="vibebox-prod")
+
+
+def gcp_only(raw: dict) -> dict:
+    """VibeBox reduced to its GCP secrets, so a variant plans quickly and reads nothing else."""
+    gcp_names = {s["name"] for s in raw["secrets"] if s.get("backend") == "gcp"}
+    raw["secrets"] = [s for s in raw["secrets"] if s["name"] in gcp_names]
+    for key in ("vault", "azure"):
+        raw.pop(key, None)
+    for workload in raw["workloads"]:
+        for field in ("reads", "writes", "versions"):
+            if field in workload:
+                workload[field] = [n for n in workload[field] if n in gcp_names]
+        for field in ("vault_login", "approle"):
+            workload.pop(field, None)
+    return raw
+
+
+def test_each_secret_is_cmek_encrypted_per_replica_with_a_key_of_its_region():
+    plan = vibebox_plan()
+    secrets = by_type(plan, SECRET)
+    assert {r.inputs["secretId"] for r in secrets.values()} == {"vibebox-prod-google-oauth-client", "vibebox-prod-app-config"}
+    for secret in secrets.values():
+        replicas = secret.inputs["replication"]["userManaged"]["replicas"]
+        assert [r["location"] for r in replicas] == ["us-east1", "us-west1"]
+        for replica in replicas:
+            key = replica["customerManagedEncryption"]["kmsKeyName"]
+            assert key == f"projects/{PROJECT}/locations/{replica['location']}/keyRings/vibebox-prod-secrets/cryptoKeys/shared"
+        assert "auto" not in secret.inputs["replication"]
+
+
+def test_critical_secret_gets_a_dedicated_key_and_automatic_replication_uses_global():
+    raw = gcp_only(vibebox())
+    raw["gcp"].pop("replica_regions")
+    raw["secrets"][0]["classification"] = "critical"
+    raw["secrets"][0]["rotation"] = {"kind": "manual", "days": 365}
+    plan = plan_raw(raw, stack="vibebox-prod")
+    secrets = {r.inputs["secretId"]: r.inputs["replication"] for r in by_type(plan, SECRET).values()}
+    ring = f"projects/{PROJECT}/locations/global/keyRings/vibebox-prod-secrets/cryptoKeys"
+    assert secrets["vibebox-prod-google-oauth-client"] == {"auto": {"customerManagedEncryption": {"kmsKeyName": f"{ring}/google-oauth-client"}}}
+    assert secrets["vibebox-prod-app-config"] == {"auto": {"customerManagedEncryption": {"kmsKeyName": f"{ring}/shared"}}}
+    assert {r.inputs["location"] for r in by_type(plan, "gcp:kms/keyRing:KeyRing").values()} == {"global"}
+
+
+def test_keys_rotate_and_only_the_service_agent_may_use_each_one():
+    plan = vibebox_plan()
+    keys = by_type(plan, "gcp:kms/cryptoKey:CryptoKey")
+    assert len(keys) == 2  # the shared key in each replica region
+    agent = by_type(plan, "gcp:projects/serviceIdentity:ServiceIdentity")["secretmanager-agent"]
+    assert agent.inputs["service"] == "secretmanager.googleapis.com"
+    grants = by_type(plan, "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")
+    assert {g.inputs["cryptoKeyId"] for g in grants.values()} == {k.outputs.get("id", None) or f"{k.inputs['keyRing']}/cryptoKeys/{k.inputs['name']}" for k in keys.values()}
+    for key in keys.values():
+        assert key.inputs["rotationPeriod"] == "7776000s"
+        assert key.inputs["purpose"] == "ENCRYPT_DECRYPT"
+        assert key.protect and key.retain_on_delete
+        assert key.inputs["labels"]["classification"] == "high"
+    for grant in grants.values():
+        assert grant.inputs["role"] == "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+        assert grant.inputs["member"] == agent.outputs["member"]
+        assert grant.inputs["member"].endswith("@gcp-sa-secretmanager.iam.gserviceaccount.com")
+
+
+def test_secret_settings_in_prod():
+    plan = vibebox_plan()
+    topic = by_type(plan, "gcp:pubsub/topic:Topic")["gcp-rotation-topic"]
+    assert topic.inputs["name"] == "vibebox-prod-secret-rotation"
+    publisher = by_type(plan, "gcp:pubsub/topicIAMMember:TopicIAMMember")["gcp-rotation-secretmanager"]
+    assert publisher.inputs["role"] == "roles/pubsub.publisher" and "gcp-sa-secretmanager" in publisher.inputs["member"]
+    days = {"vibebox-prod-google-oauth-client": 90, "vibebox-prod-app-config": 180}
+    for secret in by_type(plan, SECRET).values():
+        inputs = secret.inputs
+        assert inputs["rotation"]["rotationPeriod"] == f"{days[inputs['secretId']] * 86400}s"
+        assert inputs["rotation"]["nextRotationTime"].endswith("T04:00:00Z")
+        assert inputs["topics"] == [{"name": f"projects/{PROJECT}/topics/vibebox-prod-secret-rotation"}]
+        assert inputs["versionDestroyTtl"] == f"{30 * 86400}s"
+        assert inputs["deletionProtection"] is True
+        assert secret.protect and secret.retain_on_delete
+        assert set(ROTATION_IGNORED) <= set(secret.ignore_changes)
+        assert inputs["labels"]["managed-by"] == "secrets-platform" and inputs["labels"]["rotation"] == "manual"
+        for key, value in inputs["labels"].items():
+            assert len(key) <= 63 and len(value) <= 63 and key == key.lower() and value == value.lower()
+    # No value in state by default: no version is declared.
+    assert not by_type(plan, "gcp:secretmanager/secretVersion:SecretVersion")
+
+
+def test_each_workload_reads_exactly_its_secrets_one_binding_per_secret():
+    plan = vibebox_plan()
+    ids = {r.urn: r.inputs["secretId"] for r in by_type(plan, SECRET).values()}
+    assert ids
+    found = {(b.inputs["member"], b.inputs["secretId"].rsplit("/", 1)[1], b.inputs["role"]) for b in by_type(plan, ACCESS_BINDING).values()}
+    sa = lambda workload: f"serviceAccount:vibebox-prod-{workload}@{PROJECT}.iam.gserviceaccount.com"  # noqa: E731
+    assert found == {
+        (sa("backend"), "vibebox-prod-google-oauth-client", ACCESSOR), (sa("backend"), "vibebox-prod-app-config", ACCESSOR),
+        (sa("rotate-secrets"), "vibebox-prod-google-oauth-client", ACCESSOR), (sa("rotate-secrets"), "vibebox-prod-google-oauth-client", VERSION_ADDER),
+        # the namespaced SecretStore's own identity: exactly what is synced into vibebox
+        (sa("store-vibebox"), "vibebox-prod-google-oauth-client", ACCESSOR), (sa("store-vibebox"), "vibebox-prod-app-config", ACCESSOR),
+    }
+    for binding in by_type(plan, ACCESS_BINDING).values():
+        assert binding.inputs["secretId"].startswith(f"projects/{PROJECT}/secrets/")
+    assert not [r for r in plan.resources if r.type.startswith(("gcp:projects/iAM", "gcp:folder/", "gcp:organizations/"))]
+
+
+def test_workload_identity_binds_one_kubernetes_service_account_to_its_google_account():
+    plan = vibebox_plan()
+    accounts = {r.inputs["accountId"]: r for r in by_type(plan, "gcp:serviceaccount/account:Account").values()}
+    assert set(accounts) == {"vibebox-prod-backend", "vibebox-prod-rotate-secrets", "vibebox-prod-store-vibebox"}
+    bindings = {b.inputs["serviceAccountId"].rsplit("/", 1)[1]: b.inputs for b in by_type(plan, "gcp:serviceaccount/iAMMember:IAMMember").values()}
+    assert bindings[f"vibebox-prod-backend@{PROJECT}.iam.gserviceaccount.com"] == {
+        "serviceAccountId": f"projects/{PROJECT}/serviceAccounts/vibebox-prod-backend@{PROJECT}.iam.gserviceaccount.com",
+        "role": "roles/iam.workloadIdentityUser", "member": f"serviceAccount:{POOL}[vibebox/backend]"}
+    assert bindings[f"vibebox-prod-store-vibebox@{PROJECT}.iam.gserviceaccount.com"]["member"] == f"serviceAccount:{POOL}[vibebox/external-secrets-store]"
+    # The Kubernetes side carries the Google identity beside the AWS one.
+    sas = {(s.inputs["metadata"]["namespace"], s.inputs["metadata"]["name"]): s.inputs["metadata"].get("annotations", {})
+           for s in by_type(plan, "kubernetes:core/v1:ServiceAccount").values()}
+    assert sas[("vibebox", "backend")]["iam.gke.io/gcp-service-account"] == f"vibebox-prod-backend@{PROJECT}.iam.gserviceaccount.com"
+    assert sas[("vibebox", "backend")]["eks.amazonaws.com/role-arn"].endswith(":role/vibebox-prod-backend")
+    assert sas[("vibebox", "external-secrets-store")]["iam.gke.io/gcp-service-account"].startswith("vibebox-prod-store-vibebox@")
+
+
+def test_long_workload_names_get_a_stable_short_account_id():
+    raw = gcp_only(vibebox())
+    raw["workloads"][0]["name"] = "backend-with-a-rather-long-name"
+    spec = parse_stack_spec(raw, "Pulumi.vibebox-prod.yaml")
+    account = spec.gcp_service_account_id(spec.workloads[0])
+    assert 6 <= len(account) <= 30 and account.startswith("vibebox-prod-backend-wi")
+    assert account == parse_stack_spec(raw, "Pulumi.vibebox-prod.yaml").gcp_service_account_id(spec.workloads[0])
+
+
+def validate(manifest: dict) -> None:
+    jsonschema.Draft7Validator(eso_schema(manifest["kind"])).validate(manifest)
+
+
+def test_namespaced_gcp_store_and_external_secrets_validate():
+    objects = kubernetes_objects(vibebox_plan())
+    (store,) = [m for m in objects if m["metadata"]["name"] == "gcp-secret-manager-prod"]
+    validate(store)
+    assert store["kind"] == "SecretStore" and store["metadata"]["namespace"] == "vibebox"
+    assert store["spec"]["provider"] == {"gcpsm": {"projectID": PROJECT, "auth": {"workloadIdentity": {
+        "clusterLocation": "us-east1", "clusterName": "vibebox-prod", "clusterProjectID": PROJECT,
+        "serviceAccountRef": {"name": "external-secrets-store"}}}}}
+    synced = [m for m in objects if m["kind"] == "ExternalSecret" and m["spec"]["secretStoreRef"]["name"] == "gcp-secret-manager-prod"]
+    for manifest in synced:
+        validate(manifest)
+    oauth = next(m for m in synced if m["metadata"]["name"] == "google-oauth-client")
+    assert oauth["spec"]["data"] == [{"secretKey": p, "remoteRef": {"key": "vibebox-prod-google-oauth-client", "property": p}} for p in ("client_id", "client_secret")]
+    broken = json.loads(json.dumps(store))
+    broken["spec"]["provider"]["gcpsm"]["auth"]["workloadIdentity"].pop("serviceAccountRef")
+    with pytest.raises(jsonschema.ValidationError):
+        validate(broken)
+
+
+def test_cluster_store_signs_in_as_the_controller_whose_helm_values_carry_its_google_account():
+    raw = gcp_only(vibebox())
+    raw["workloads"].insert(0, {"name": "web", "namespace": "vibebox-web", "service_account": "web", "reads": ["app-config"]})
+    plan = plan_raw(raw, stack="vibebox-prod")
+    (store,) = [m for m in kubernetes_objects(plan) if m["kind"] == "ClusterSecretStore"]
+    validate(store)
+    assert store["spec"]["conditions"] == [{"namespaces": ["vibebox", "vibebox-web"]}]
+    assert store["spec"]["provider"]["gcpsm"]["auth"]["workloadIdentity"]["serviceAccountRef"] == {"name": "external-secrets", "namespace": "external-secrets"}
+    release = by_type(plan, "kubernetes:helm.sh/v3:Release")["external-secrets-release"]
+    email = f"vibebox-prod-external-secrets@{PROJECT}.iam.gserviceaccount.com"
+    assert release.inputs["values"]["serviceAccount"]["annotations"]["iam.gke.io/gcp-service-account"] == email
+    readers = {(b.inputs["member"], b.inputs["secretId"].rsplit("/", 1)[1]) for b in by_type(plan, ACCESS_BINDING).values() if b.inputs["role"] == ACCESSOR}
+    assert (f"serviceAccount:{email}", "vibebox-prod-app-config") in readers  # derived from the two namespaces' consumers
+
+
+def test_policy_is_silent_on_our_output():
+    plan = vibebox_plan()
+    resources = plan.policy_resources()
+    assert any(r["type"] == SECRET for r in resources)
+    assert [f for rule in gcp_rules.RULES for f in rule.evaluate(resources)] == []
+
+
+def test_initial_value_is_write_only_and_never_in_the_plan():
+    raw = gcp_only(vibebox())
+    raw["secrets"][1]["initial_value"] = "config"
+    plan = plan_raw(raw, stack="vibebox-prod", extra={"initial-value:app-config": CANARY}, secret_keys=["initial-value:app-config"])
+    (version,) = by_type(plan, "gcp:secretmanager/secretVersion:SecretVersion").values()
+    assert version.inputs["secretDataWoVersion"] == 1 and "secretData" not in version.inputs
+    assert set(VALUE_PROPERTIES) <= set(version.ignore_changes)
+    assert version.protect
+    assert CANARY not in json.dumps([r.inputs for r in plan.resources] + [r.outputs for r in plan.resources], default=str)
+
+
+def problems(raw: dict) -> list[str]:
+    with pytest.raises(ConfigError) as error:
+        parse_stack_spec(raw, "Pulumi.vibebox-prod.yaml")
+    return error.value.lines()
+
+
+def test_spec_errors_name_the_key_path():
+    raw = gcp_only(vibebox())
+    at = "Pulumi.vibebox-prod.yaml: secrets-platform:"
+    no_section = copy.deepcopy(raw)
+    no_section.pop("gcp")
+    assert f"{at}secrets[0].backend: backend 'gcp' needs a gcp: section (project_id, replication, gke)" in problems(no_section)
+    wrong = copy.deepcopy(raw)
+    wrong["secrets"][0]["rotation"] = {"kind": "generic", "days": 30}
+    wrong["secrets"][1]["path"] = "vibebox/prod/app"
+    wrong["secrets"][1]["replica_regions"] = ["us-west-2"]
+    wrong["gcp"]["workload_identity_pool"] = "other-project.svc.id.goog"
+    lines = problems(wrong)
+    assert any(line.startswith(f"{at}secrets[0].rotation.kind: 'generic' rotation needs backend: aws") for line in lines)
+    assert f"{at}secrets[1].path: only for backend: aws and vault (GCP secret ids are <slug>-<name>)" in lines
+    assert any(line.startswith(f"{at}secrets[1].replica_regions: only for backend: aws") for line in lines)
+    assert f"{at}gcp.workload_identity_pool: GKE's pool is <cluster project>.svc.id.goog: must be '{POOL}'" in lines
+    no_gke = copy.deepcopy(raw)
+    no_gke["gcp"].pop("gke")
+    assert any(line.startswith(f"{at}gcp.gke: required: backend,") for line in problems(no_gke))
+    bad_project = copy.deepcopy(raw)
+    bad_project["gcp"]["project_id"] = "Vibebox_Prod"
+    assert any(line.startswith(f"{at}gcp.project_id: must match") and "got a string of 12 characters" in line for line in problems(bad_project))
+
+
+def test_bad_gcp_spec_exits_2_without_a_traceback(tmp_path):
+    document = yaml.safe_load((PROJECT_DIR / VIBEBOX).read_text())
+    document["config"]["secrets-platform:gcp"]["replica_regions"] = ["us-east1", "us-east1"]
+    stack = tmp_path / "Pulumi.vibebox-prod.yaml"
+    stack.write_text(yaml.safe_dump(document))
+    result = subprocess.run([sys.executable, "-m", "offline", "plan", str(stack)], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert "secrets-platform:gcp.replica_regions[1]: 'us-east1' is listed twice" in result.stderr
+    assert "Traceback" not in result.stderr
