@@ -1,6 +1,12 @@
-"""`python -m offline plan STACK [--json FILE]`: plan a stack offline and check it with the policy pack.
+"""`python -m offline plan STACK`: plan a stack offline, check it with the policy pack, and report it.
 
-Exit status: 0 planned clean, 1 a mandatory policy violation, 2 bad config or stack file.
+Output: the plan for people (rich: resources, secrets, access matrix summary, policy results, compliance),
+`--json FILE` for machines, `--markdown FILE` the full report for people (summary, resources by component,
+policy results with the exceptions in force, the compliance view, the access matrix, the rotation calendar)
+and `--comment FILE` its short form for a pull-request comment (access changes against `--base`, policy
+results, compliance, calendar; under `--comment-limit` characters). `--now` fixes the reference date.
+
+Exit status: 0 planned clean, 1 a mandatory policy violation, 2 bad config, stack file or argument.
 """
 
 from __future__ import annotations
@@ -13,30 +19,50 @@ from pathlib import Path
 from rich.console import Console
 
 from components.config import ConfigError
+from offline.access import access_matrix, diff
+from offline.access.cli import InputError, load
+from offline.markdown import COMMENT_LIMIT, GITHUB_COMMENT_LIMIT, comment_markdown, plan_markdown
+from offline.report import PlanReport, print_access, print_plan, stack_spec, write_manifests
+from offline.run import StackFileError, available_stacks, plan_stack
+from offline.schedule import ScheduleError, parse_reference, rotation_calendar
 from policy import report as policy_report
 from policy.engine import evaluate
 from policy.rules import ALL_RULES
 from policy.settings import SettingsError, settings_for
-from offline.report import plan_document, print_plan, write_manifests
-from offline.run import StackFileError, available_stacks, plan_stack
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m offline", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m offline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     plan = commands.add_parser("plan", help="plan a stack with mocks and report it")
     plan.add_argument("stack", help=f"stack name ({', '.join(available_stacks())}) or a path to a Pulumi.<stack>.yaml (examples/)")
     plan.add_argument("--json", metavar="FILE", help="also write the plan as JSON ('-' for stdout only)")
     plan.add_argument("--manifests", metavar="DIR", help="also write the Kubernetes objects as YAML manifests into DIR")
     plan.add_argument("--policy-config", metavar="FILE", help="policy pack config (default: policy/config/<environment>.json)")
-    plan.add_argument("--markdown", metavar="FILE", help="also write the policy report as Markdown (for a pull-request comment)")
+    plan.add_argument("--markdown", metavar="FILE", help="also write the full report as Markdown (an audit file or a CI artifact)")
+    plan.add_argument("--comment", metavar="FILE", help="also write the report's short form for a pull-request comment")
+    plan.add_argument("--comment-limit", metavar="CHARS", type=int, default=COMMENT_LIMIT,
+                      help=f"truncate the comment to this many characters (default {COMMENT_LIMIT}; GitHub allows {GITHUB_COMMENT_LIMIT})")
+    plan.add_argument("--base", metavar="PLAN_OR_STACK",
+                      help="the target branch's plan JSON (`--json`), preview JSON, access matrix JSON or stack: report access gained and lost")
+    plan.add_argument("--now", metavar="DATE", help="reference date (ISO, UTC) for the rotation calendar and exception expiry (default: now)")
     args = parser.parse_args(argv)
+    if not 1_000 <= args.comment_limit <= GITHUB_COMMENT_LIMIT:
+        parser.error(f"--comment-limit must be between 1000 and {GITHUB_COMMENT_LIMIT}")
+    try:
+        reference = parse_reference(args.now)
+    except ScheduleError as error:
+        print(error, file=sys.stderr)
+        return 2
 
     # Wide enough for ARNs and paths when the output is a CI log rather than a terminal.
     console = Console(stderr=args.json == "-", width=None if sys.stdout.isatty() else 160)
     try:
+        # The base first: planning a stack replaces the process's runtime, and the head's plan is what stays.
+        base = load(args.base) if args.base else None
         result = plan_stack(args.stack)
-    except StackFileError as error:
+        spec = stack_spec(args.stack)
+    except (StackFileError, InputError) as error:
         print(error, file=sys.stderr)
         return 2
     except SystemExit as exit_:  # __main__.py exits 2 after printing config errors
@@ -50,8 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         print("\n".join(error.problems), file=sys.stderr)
         return 2
-    policy = evaluate(result.policy_resources(), settings)
-    document = plan_document(result, policy_report.to_json(policy))
+    policy = evaluate(result.policy_resources(), settings, today=reference.date())
+    matrix = access_matrix(result.resources, result.stack)
+    report = PlanReport(
+        plan=result, spec=spec, policy=policy, controls=policy_report.compliance(policy, ALL_RULES), matrix=matrix,
+        rotations=rotation_calendar(spec, reference), reference=reference, change=diff(base, matrix) if base is not None else None,
+    )
+    document = report.document()
     if args.manifests:
         written = write_manifests(result, Path(args.manifests))
         print(f"wrote {len(written)} Kubernetes manifests to {args.manifests}", file=sys.stderr)
@@ -60,12 +91,16 @@ def main(argv: list[str] | None = None) -> int:
         print()
     else:
         print_plan(result, console)
+        print_access(report, console)
         policy_report.print_text(policy, console, title=f"Policy: {result.stack} ({result.environment}, {settings_source(result.environment, args.policy_config)})")
+        console.print(policy_report.compliance_table(report.controls))
         if args.json:
             with open(args.json, "w") as handle:
                 json.dump(document, handle, indent=2, default=str)
     if args.markdown:
-        Path(args.markdown).write_text(policy_report.to_markdown(policy, title=f"secrets-platform policy: {result.stack}"))
+        Path(args.markdown).write_text(plan_markdown(report))
+    if args.comment:
+        Path(args.comment).write_text(comment_markdown(report, args.comment_limit))
     return 1 if policy.blocking else 0
 
 

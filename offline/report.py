@@ -3,7 +3,9 @@ in the recorded plan; nothing here reads a value."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections import Counter
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +15,71 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from offline.run import Plan
+from components.config import StackSpec, namespace_values, parse_stack_spec
+from offline.access import AccessDiff, AccessMatrix
+from offline.access.render import print_diff, summary_table
+from offline.run import PROJECT_DIR, Plan, read_stack_config, stack_file_of
+from offline.schedule import RotationEntry
 from offline.summary import secret_summaries, summary_dicts, type_counts
+from policy import report as policy_report
+from policy.engine import Report
+from policy.report import ControlStatus
+
+
+def stack_spec(stack: str, project_dir: Path = PROJECT_DIR) -> StackSpec:
+    """The stack's validated spec, read from the same file the plan ran (the program already checked it)."""
+    _, config, _ = read_stack_config(stack, project_dir)
+    _, path = stack_file_of(stack, project_dir)
+    return parse_stack_spec(namespace_values(config), path.name)
+
+
+@dataclass
+class PlanReport:
+    """Everything the reports for people show, computed once: the plan, its policy report and compliance
+    view, its access matrix (and the diff against a base), and the rotation calendar."""
+
+    plan: Plan
+    spec: StackSpec
+    policy: Report
+    controls: list[ControlStatus]
+    matrix: AccessMatrix
+    rotations: list[RotationEntry]
+    reference: datetime
+    change: AccessDiff | None = None
+
+    def document(self) -> dict[str, Any]:
+        """The plan JSON with the same sections as the Markdown report."""
+        return {
+            **plan_document(self.plan, policy_report.to_json(self.policy)),
+            "reference": self.reference.isoformat(),
+            "compliance": policy_report.compliance_json(self.controls),
+            "access": self.matrix.to_json(),
+            "accessDiff": self.change.to_json() if self.change is not None else None,
+            "rotation": [e.as_dict() for e in self.rotations],
+        }
+
+
+def component_children(plan: Plan) -> list[tuple[int, Any, dict[str, int]]]:
+    """(depth, component, its own custom resources counted by type) for every ComponentResource, depth-first
+    in registration order; the root stack is not a component."""
+    by_urn = {r.urn: r for r in plan.resources}
+    children: dict[str, list] = {}
+    for r in plan.resources:
+        children.setdefault(r.parent, []).append(r)
+    out: list[tuple[int, Any, dict[str, int]]] = []
+
+    def walk(urn: str, depth: int) -> None:
+        for child in children.get(urn, []):
+            if child.custom or child.type == "pulumi:pulumi:Stack":
+                continue
+            own = Counter(c.type for c in children.get(child.urn, []) if c.custom and not c.type.startswith("pulumi:providers:"))
+            out.append((depth, child, dict(sorted(own.items()))))
+            walk(child.urn, depth + 1)
+
+    # The root stack (registered by the engine, not recorded) and anything else whose parent is not planned.
+    for root in dict.fromkeys(r.parent for r in plan.resources if r.parent not in by_urn or by_urn[r.parent].type == "pulumi:pulumi:Stack"):
+        walk(root, 0)
+    return out
 
 
 def plan_document(plan: Plan, policy: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -99,3 +164,12 @@ def print_plan(plan: Plan, console: Console) -> None:
     console.print(resource_tree(plan))
     console.print(counts_table(plan))
     console.print(secrets_table(plan))
+
+
+def print_access(report: PlanReport, console: Console) -> None:
+    """The matrix folded per principal (the full matrix: `python -m offline.access STACK`), and with a base
+    the access gained and lost."""
+    console.print(summary_table(report.matrix))
+    console.print("[dim]the full matrix with its chains: --markdown FILE, or python -m offline.access STACK[/]", highlight=False)
+    if report.change is not None:
+        print_diff(report.change, console)

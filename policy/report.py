@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections import defaultdict
-from typing import Any
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any, Iterable
 
 from rich.console import Console
 from rich.table import Table
@@ -18,6 +19,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from policy.engine import Report, Violation
+from policy.rules.base import Rule, StackRule
 from policy.settings import Enforcement
 
 TOOL = "secrets-platform-policy"
@@ -133,7 +135,8 @@ def md(text: str) -> str:
     return text.translate(_MD_SPECIAL)
 
 
-def to_markdown(report: Report, title: str = "secrets-platform policy") -> str:
+def to_markdown(report: Report, title: str = "secrets-platform policy", limit: int | None = MARKDOWN_ROWS) -> str:
+    """Violations (at most `limit` rows; None: all) and the exceptions in force with reason and expiry."""
     c = report.counts
     verdict = "**blocking**: mandatory violations must be fixed or excepted" if report.blocking else "not blocking"
     lines = [
@@ -145,12 +148,12 @@ def to_markdown(report: Report, title: str = "secrets-platform policy") -> str:
     ]
     if report.violations:
         lines += ["| Level | Rule | Resource | Finding | Fix |", "|---|---|---|---|---|"]
-        for v in report.violations[:MARKDOWN_ROWS]:
+        for v in report.violations[:limit]:
             level = "**mandatory**" if v.enforcement is Enforcement.MANDATORY else "advisory"
             lines.append(f"| {level} | {md(v.rule_id)} {md(v.rule_name)} ({v.severity.value}) | {md(v.resource_name)}<br>{md(v.resource_type)} "
                          f"| {md(v.message + _undecided_note(v))} | {md(v.remediation)} |")
-        if len(report.violations) > MARKDOWN_ROWS:
-            lines.append(f"\n… and {len(report.violations) - MARKDOWN_ROWS} more: see the job log or the SARIF upload.")
+        if limit is not None and len(report.violations) > limit:
+            lines.append(f"\n… and {len(report.violations) - limit} more: see the job log, the plan JSON or the SARIF upload.")
         lines.append("")
     lines.append("#### Exceptions in force")
     if report.exceptions:
@@ -161,6 +164,123 @@ def to_markdown(report: Report, title: str = "secrets-platform policy") -> str:
     else:
         lines += ["", "None."]
     return "\n".join(lines) + "\n"
+
+
+# --- compliance view ----------------------------------------------------------------------------------------
+
+# What each control tag the rules carry means, for an auditor's table. A tag missing here is shown as itself.
+CONTROL_TITLES = {
+    "HIPAA 164.312(a)(1)": "Access control: access only for persons and software programs granted it",
+    "HIPAA 164.312(b)": "Audit controls: record and examine activity in systems holding ePHI",
+    "HIPAA 164.312(c)(1)": "Integrity: protect ePHI from improper alteration or destruction",
+    "HIPAA 164.312(d)": "Person or entity authentication",
+    "HIPAA 164.312(e)(1)": "Transmission security",
+    "SOC2 CC6.1": "Logical access security over protected information assets",
+    "SOC2 CC6.3": "Role-based access: least privilege, segregation of duties",
+    "SOC2 CC6.6": "Protection against access from outside the system boundaries",
+    "SOC2 CC6.7": "Restricted transmission and movement of information",
+    "SOC2 CC7.2": "Monitoring of system components for anomalies",
+}
+PASS, FAIL, UNDECIDED, EXCEPTED, DISABLED = "pass", "fail", "undecided", "excepted", "disabled"
+
+
+@dataclass(frozen=True)
+class RuleStatus:
+    rule_id: str
+    name: str
+    status: str  # pass | fail | undecided | excepted | disabled
+    violations: int = 0  # decided findings
+    undecided: int = 0  # findings left undecided by a value unknown at preview
+    suppressed: int = 0  # findings an exception covers
+
+
+@dataclass(frozen=True)
+class ControlStatus:
+    control: str
+    title: str
+    rules: tuple[RuleStatus, ...]
+
+    @property
+    def status(self) -> str:
+        """The worst of its rules: fail > undecided > excepted > pass; disabled rules do not pass a control."""
+        statuses = {r.status for r in self.rules}
+        for status in (FAIL, UNDECIDED, EXCEPTED, PASS):
+            if status in statuses:
+                return status
+        return DISABLED
+
+
+def compliance(report: Report, catalog: Iterable[Rule | StackRule] = ()) -> list[ControlStatus]:
+    """For each control the rules are tagged with: the rules that enforce it and their status on this plan.
+    `catalog` (the whole pack) adds the rules the settings disabled, so a control they cover shows them."""
+    failing = Counter(v.rule_id for v in report.violations if not v.undecided)
+    undecided = Counter(v.rule_id for v in report.violations if v.undecided)
+    suppressed = Counter(v.rule_id for v in report.suppressed)
+    evaluated = {rule.id for rule in report.rules}
+    rules = {rule.id: rule for rule in (*catalog, *report.rules)}
+    by_control: dict[str, list[RuleStatus]] = defaultdict(list)
+    for rule in sorted(rules.values(), key=lambda r: r.id):
+        if rule.id not in evaluated:
+            status = DISABLED
+        elif failing[rule.id]:
+            status = FAIL
+        elif undecided[rule.id]:
+            status = UNDECIDED
+        elif suppressed[rule.id]:
+            status = EXCEPTED
+        else:
+            status = PASS
+        entry = RuleStatus(rule.id, rule.name, status, failing[rule.id], undecided[rule.id], suppressed[rule.id])
+        for control in rule.frameworks:
+            by_control[control].append(entry)
+    return [ControlStatus(control, CONTROL_TITLES.get(control, control), tuple(entries)) for control, entries in sorted(by_control.items())]
+
+
+def compliance_json(controls: list[ControlStatus]) -> list[dict[str, Any]]:
+    return [{"control": c.control, "title": c.title, "status": c.status,
+             "rules": [{"rule": r.rule_id, "name": r.name, "status": r.status, "violations": r.violations,
+                        "undecided": r.undecided, "suppressed": r.suppressed} for r in c.rules]}
+            for c in controls]
+
+
+def _rule_status_text(r: RuleStatus) -> str:
+    if r.status == FAIL:
+        return f"{r.rule_id} fail ({r.violations})"
+    if r.status == UNDECIDED:
+        return f"{r.rule_id} undecided ({r.undecided})"
+    if r.status == EXCEPTED:
+        return f"{r.rule_id} excepted ({r.suppressed})"
+    return f"{r.rule_id} {r.status}"
+
+
+def compliance_markdown(controls: list[ControlStatus]) -> str:
+    """One row per control: its status, then the rules not passing with their counts; the passing rules folded."""
+    lines = ["### Compliance", ""]
+    if not controls:
+        return "\n".join(lines + ["No rule carries a compliance control."]) + "\n"
+    lines += ["| Control | Status | Rules | Not passing |", "|---|---|---|---|"]
+    for c in controls:
+        status = f"**{c.status}**" if c.status in (FAIL, UNDECIDED) else c.status
+        counts = Counter(r.status for r in c.rules)
+        summary_ = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        attention = "<br>".join(md(_rule_status_text(r)) for r in c.rules if r.status != PASS) or "-"
+        lines.append(f"| {md(c.control)}: {md(c.title)} | {status} | {len(c.rules)} ({summary_}) | {attention} |")
+    lines += ["", "<details><summary>Rules per control</summary>", ""]
+    for c in controls:
+        lines.append(f"- **{md(c.control)}**: " + ", ".join(f"{md(r.rule_id)} {md(r.name)} ({r.status})" for r in c.rules))
+    lines += ["", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+def compliance_table(controls: list[ControlStatus]) -> Table:
+    table = Table(title="Compliance", title_justify="left")
+    for column in ("control", "status", "rules", "not passing"):
+        table.add_column(column, overflow="fold")
+    style = {FAIL: "bold red", UNDECIDED: "magenta", EXCEPTED: "yellow", PASS: "green", DISABLED: "dim"}
+    for c in controls:
+        table.add_row(Text(f"{c.control}\n{c.title}"), Text(c.status, style=style[c.status]), str(len(c.rules)),
+                      Text("\n".join(_rule_status_text(r) for r in c.rules if r.status != PASS) or "-"))
+    return table
 
 
 # --- text (rich) --------------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ from rich.table import Table
 from rich.text import Text
 
 from offline.access.matrix import AccessDiff, AccessMatrix, Change, Entry
-from offline.access.model import BLOCKED, EFFECTIVE, UNKNOWN, Secret
+from offline.access.model import ADMIN, BLOCKED, CAPABILITIES, EFFECTIVE, READ, UNKNOWN, WRITE, Secret
+from policy.report import md
 
 STATUS_STYLE = {EFFECTIVE: "green", UNKNOWN: "yellow", BLOCKED: "dim"}
 HIGHLIGHT = "⚠"
@@ -49,6 +50,35 @@ def print_matrix(matrix: AccessMatrix, console: Console) -> None:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
 
 
+SUMMARY_COLUMNS = ("principal", "kind", *CAPABILITIES, "critical/high", "unknown", "blocked")
+
+
+def principal_summary(matrix: AccessMatrix) -> list[tuple[str, str, int, int, int, int, int, int]]:
+    """Per principal: how many secrets it can read, write and administer (effective), how many of them are
+    critical or high, and how many more paths are unknown at preview or blocked. Rows follow SUMMARY_COLUMNS."""
+    rows = []
+    for principal_id, entries in matrix.rows().items():
+        principal = matrix.principals[principal_id]
+        effective = [e for e in entries if e.status == EFFECTIVE]
+        count = {cap: len({e.secret for e in effective if e.capability == cap}) for cap in (READ, WRITE, ADMIN)}
+        sensitive = len({e.secret for e in effective if matrix.secrets[e.secret].sensitive})
+        rows.append((principal.label, principal.kind, *(count[c] for c in CAPABILITIES), sensitive,
+                     sum(e.status == UNKNOWN for e in entries), sum(e.status == BLOCKED for e in entries)))
+    return rows
+
+
+def summary_table(matrix: AccessMatrix) -> Table:
+    """The matrix folded to one row per principal; the full matrix is `python -m offline.access`."""
+    table = Table(title=f"Access matrix summary: {matrix.stack}" if matrix.stack else "Access matrix summary")
+    for column in SUMMARY_COLUMNS:
+        table.add_column(column, justify="left" if column in ("principal", "kind") else "right")
+    for label, kind, *counts in principal_summary(matrix):
+        sensitive = counts[len(CAPABILITIES)]
+        table.add_row(Text(label, style="bold"), kind, *(str(c) for c in counts[:len(CAPABILITIES)]),
+                      Text(str(sensitive), style="bold red" if sensitive else ""), *(str(c) for c in counts[len(CAPABILITIES) + 1:]))
+    return table
+
+
 def _change_table(title: str, changes: list[Change]) -> Table:
     table = Table(title=title)
     for column in ("", "principal", "secret", "class", "capability", "status", "via"):
@@ -75,31 +105,63 @@ def print_diff(change: AccessDiff, console: Console) -> None:
 
 # --- Markdown --------------------------------------------------------------------------------------
 
+MARKDOWN_ROWS = 200  # per table: a pull-request comment holds 65,536 characters; the JSON has every row
+
+
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Plain text in a table cell: pipes, emphasis and HTML escaped (`secret:prod/*` stays literal)."""
+    return md(text)
 
 
-def _rows(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(_cell(c) for c in row) + " |" for row in rows)]
+def code(text: str) -> str:
+    """An id or path as code; a backtick inside gets a longer fence, a pipe its table escape."""
+    fence, pad = ("``", " ") if "`" in text else ("`", "")
+    return f"{fence}{pad}{text}{pad}{fence}".replace("|", "\\|")
 
 
-def matrix_markdown(matrix: AccessMatrix) -> str:
-    lines = [f"### Access matrix{': ' + matrix.stack if matrix.stack else ''}", ""]
+def _rows(header: list[str], rows: list[list[str]], limit: int | None = MARKDOWN_ROWS) -> list[str]:
+    """Cells are already Markdown. Beyond `limit` rows (None: no limit), a note says how many were left out."""
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(row) + " |" for row in rows[:limit])]
+    if limit is not None and len(rows) > limit:
+        out += ["", f"… and {len(rows) - limit} more row(s): see the JSON (`--format json`, or the plan's `--json`)."]
+    return out
+
+
+def _class_cell(secret: Secret) -> str:
+    return f"**{secret.classification}**" if secret.sensitive else secret.classification
+
+
+def matrix_markdown(matrix: AccessMatrix, limit: int | None = MARKDOWN_ROWS) -> str:
+    """Every principal's access; critical and high (or unclassified) secrets in bold, effective access to them marked ⚠."""
+    lines = [f"### Access matrix{': ' + _cell(matrix.stack) if matrix.stack else ''}", ""]
     rows = []
     for principal_id, entries in matrix.rows().items():
         principal = matrix.principals[principal_id]
         for entry in entries:
             secret = matrix.secrets[entry.secret]
-            rows.append([f"**{principal.label}** `{principal.id}`", f"`{_secret_label(secret)}`", secret.classification,
-                         entry.capability, entry.status, via(entry) + _why(entry)])
-    lines += _rows(["Principal", "Secret", "Class", "Capability", "Status", "Via"], rows) if rows else ["No principal can reach any secret."]
+            mark = HIGHLIGHT if secret.sensitive and entry.status == EFFECTIVE else ""
+            rows.append([mark, f"**{_cell(principal.label)}** {code(principal.id)}", code(_secret_label(secret)), _class_cell(secret),
+                         entry.capability, entry.status, _cell(via(entry) + _why(entry))])
+    if rows:
+        sensitive = sum(1 for row in rows if row[0])
+        lines += [f"{len(rows)} access path(s) of {len(matrix.rows())} principal(s); {sensitive} effective on critical or high secrets ({HIGHLIGHT}).", ""]
+        lines += _rows(["", "Principal", "Secret", "Class", "Capability", "Status", "Via"], rows, limit)
+    else:
+        lines.append("No principal can reach any secret.")
     if matrix.notes:
         lines += ["", "<details><summary>Notes</summary>", "", *(f"- {_cell(n)}" for n in matrix.notes), "", "</details>"]
     return "\n".join(lines) + "\n"
 
 
-def diff_markdown(change: AccessDiff) -> str:
-    lines = [f"### Access changes: {change.base or 'base'} → {change.head or 'head'}", ""]
+def summary_markdown(matrix: AccessMatrix, limit: int | None = MARKDOWN_ROWS) -> str:
+    lines = [f"### Access matrix summary{': ' + _cell(matrix.stack) if matrix.stack else ''}", ""]
+    rows = [[f"**{_cell(label)}**", kind, *(str(c) for c in counts)] for label, kind, *counts in principal_summary(matrix)]
+    lines += _rows([c.capitalize() for c in SUMMARY_COLUMNS], rows, limit) if rows else ["No principal can reach any secret."]
+    return "\n".join(lines) + "\n"
+
+
+def diff_markdown(change: AccessDiff, limit: int | None = MARKDOWN_ROWS) -> str:
+    lines = [f"### Access changes: {_cell(change.base or 'base')} → {_cell(change.head or 'head')}", ""]
     if not change.gained and not change.lost:
         return "\n".join(lines + ["No change in who can read, write or administer which secret."]) + "\n"
     if change.highlighted:
@@ -107,8 +169,9 @@ def diff_markdown(change: AccessDiff) -> str:
     for title, changes in ((f"Gained ({len(change.gained)})", change.gained), (f"Lost ({len(change.lost)})", change.lost)):
         if not changes:
             continue
-        rows = [[HIGHLIGHT if c.highlighted else "", f"**{c.principal.label}** `{c.principal.id}`" if c.highlighted else f"{c.principal.label} `{c.principal.id}`",
-                 f"`{_secret_label(c.secret)}`", f"**{c.secret.classification}**" if c.highlighted else c.secret.classification,
-                 c.entry.capability, c.entry.status, via(c.entry) + _why(c.entry)] for c in changes]
-        lines += [f"#### {title}", "", *_rows(["", "Principal", "Secret", "Class", "Capability", "Status", "Via"], rows), ""]
+        rows = [[HIGHLIGHT if c.highlighted else "",
+                 f"**{_cell(c.principal.label)}** {code(c.principal.id)}" if c.highlighted else f"{_cell(c.principal.label)} {code(c.principal.id)}",
+                 code(_secret_label(c.secret)), f"**{c.secret.classification}**" if c.highlighted else c.secret.classification,
+                 c.entry.capability, c.entry.status, _cell(via(c.entry) + _why(c.entry))] for c in changes]
+        lines += [f"#### {title}", "", *_rows(["", "Principal", "Secret", "Class", "Capability", "Status", "Via"], rows, limit), ""]
     return "\n".join(lines)

@@ -24,7 +24,8 @@ def test_plan_prints_the_estate(stack, tmp_path):
     out = tmp_path / "plan.json"
     result = run_plan(stack, "--json", str(out))
     assert result.returncode == 0, result.stderr
-    for heading in ("Resources by type", "Secrets", "secrets-platform:aws:ManagedSecret", "aws:kms/key:Key"):
+    for heading in ("Resources by type", "Secrets", "secrets-platform:aws:ManagedSecret", "aws:kms/key:Key",
+                    f"Access matrix summary: {stack}", "Compliance", "SOC2 CC6.1"):
         assert heading in result.stdout
     assert "Traceback" not in result.stderr
     document = json.loads(out.read_text())
@@ -38,6 +39,10 @@ def test_plan_prints_the_estate(stack, tmp_path):
     assert database["writers"] == ["rotate-database"]
     assert database["protected"] is (stack == "prod")
     assert set(document["outputs"]["secret_arns"]) == {s["name"] for s in document["secrets"]}
+    # The same sections as the Markdown report, for machines.
+    assert {e["secret"] for e in document["rotation"]} == {s["name"] for s in document["secrets"]}
+    assert document["access"]["stack"] == stack and document["accessDiff"] is None
+    assert {c["status"] for c in document["compliance"]} == {"pass"}
 
 
 def _project_copy(tmp_path: Path, stack_config: dict) -> Path:

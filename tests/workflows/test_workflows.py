@@ -159,18 +159,62 @@ def test_top_level_permissions_are_empty():
         assert load(path).get("permissions") == {}, f"{path.name}: top-level permissions must be {{}}"
 
 
+def posts_comments(job: dict[str, Any]) -> bool:
+    """pulumi/actions' comment-on-pr, or a script that writes issue comments through `gh api`."""
+    return any(str(s.get("with", {}).get("comment-on-pr")).lower() == "true" for s in steps(job)) or any(
+        "gh api" in s.get("run", "") and "/comments" in s.get("run", "") and "--method" in s.get("run", "") for s in steps(job)
+    )
+
+
 def test_every_job_declares_only_what_it_uses():
     for workflow, name, job in all_jobs():
         perms = job.get("permissions")
         assert isinstance(perms, dict), f"{workflow}:{name} declares no permissions"
         uses_oidc = any(action(s) in OIDC_ACTIONS for s in steps(job))
-        comments = any(str(s.get("with", {}).get("comment-on-pr")).lower() == "true" for s in steps(job))
-        expected = {"contents": "read"}
+        checks_out = any(action(s) == "actions/checkout" for s in steps(job))
+        expected = {"contents": "read"} if checks_out else {}
         if uses_oidc:
             expected["id-token"] = "write"
-        if comments:
+        if posts_comments(job):
             expected["pull-requests"] = "write"
         assert perms == expected, f"{workflow}:{name}"
+
+
+# What running the pull request's code looks like in a step.
+RUNS_CODE = re.compile(r"\b(make|python|uv|pip|pytest|pulumi|npm|node)\b")
+
+
+def test_pull_request_report_is_planned_offline_and_commented_without_running_its_code():
+    workflow = load(WORKFLOW_DIR / "pull-request.yml")
+    assert set(triggers(workflow)) == {"pull_request"}  # never pull_request_target
+    report, comment = workflow["jobs"]["report"], workflow["jobs"]["comment"]
+    # The report plans both checkouts offline: no cloud credentials, so fork pull requests get it too.
+    assert report["permissions"] == {"contents": "read"} and "if" not in report
+    assert report["strategy"]["matrix"]["stack"] == ["dev", "prod"]
+    assert not any(action(s) in OIDC_ACTIONS or action(s) == "pulumi/actions" for s in steps(report))
+    checkouts = [s["with"] for s in steps(report) if action(s) == "actions/checkout"]
+    assert {c.get("path") for c in checkouts} == {"head", "base"}
+    assert next(c for c in checkouts if c["path"] == "base")["ref"] == "${{ github.event.pull_request.base.sha }}"
+    scripts = "\n".join(s.get("run", "") for s in steps(report))
+    assert "python -m offline plan" in scripts and "--base" in scripts and "--comment" in scripts and "--markdown" in scripts
+    assert "--comment-limit 30000" in scripts  # two stacks in one comment stay under 65,536 characters
+    assert "GITHUB_STEP_SUMMARY" in scripts
+    upload = next(s for s in steps(report) if action(s) == "actions/upload-artifact")
+    assert steps(report).index(upload) < len(steps(report)) - 1, "the report is uploaded before the verdict can fail the job"
+    # The only job allowed to comment: it runs no code of the pull request, only `gh api` on downloaded text.
+    writers = [name for _, name, job in all_jobs() if job.get("permissions", {}).get("pull-requests") == "write"]
+    assert set(writers) == {"comment", "preview"}
+    assert comment["permissions"] == {"pull-requests": "write"}
+    assert comment["needs"] == "report"
+    assert "head.repo.full_name == github.repository" in comment["if"] and "!cancelled()" in comment["if"]
+    assert [action(s) for s in steps(comment) if "uses" in s] == ["actions/download-artifact"]
+    for step in steps(comment):
+        script = step.get("run", "")
+        assert not RUNS_CODE.search(script.replace("gh api", "")), script
+    post = next(s for s in steps(comment) if "run" in s)
+    assert post["env"]["GH_TOKEN"] == "${{ github.token }}"
+    # One sticky comment: found by its marker and updated, else created.
+    assert "<!-- secrets-platform-plan-report -->" in post["run"] and "--method PATCH" in post["run"] and "--method POST" in post["run"]
 
 
 def test_checkout_never_persists_the_token():
