@@ -10,6 +10,7 @@ naming the stack file and key path, e.g.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
@@ -66,7 +67,6 @@ SHARED_KEY_NAME = "shared"
 ROTATION_KINDS = ("none", "manual", "generic", "postgres-single", "postgres-alternating")
 RotationKind = Literal["none", "manual", "generic", "postgres-single", "postgres-alternating"]
 Backend = Literal["aws", "vault", "azure", "gcp"]
-IMPLEMENTED_BACKENDS = ("aws", "vault", "gcp", "azure")
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$")]
 Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")]
@@ -585,8 +585,6 @@ class StackSpec(_Spec):
         wanted = f"{self.slug}-{workload.name}"
         if len(wanted) <= 30:
             return wanted
-        import hashlib
-
         return f"{wanted[:23].rstrip('-')}-{hashlib.sha256(wanted.encode()).hexdigest()[:6]}"
 
     def gcp_key_name(self, secret: SecretSpec) -> str:
@@ -834,8 +832,6 @@ def _cross_checks(spec: StackSpec) -> list[Problem]:
     secret_backends = {s.name: s.backend for s in spec.secrets}
     for index, secret in enumerate(spec.secrets):
         at = ("secrets", index)
-        if secret.backend not in IMPLEMENTED_BACKENDS:
-            problems.append(Problem((*at, "backend"), f"backend '{secret.backend}' is not available yet; allowed: {', '.join(IMPLEMENTED_BACKENDS)}"))
         if secret.path is not None and not (secret.path.startswith(spec.path_prefix) and len(secret.path) > len(spec.path_prefix)):
             problems.append(Problem((*at, "path"), f"must start with the stack prefix '{spec.path_prefix}' and name the secret after it"))
         if secret.path is not None and not re.fullmatch(r"[A-Za-z0-9/_+=.@\-]{1,512}", secret.path):
