@@ -38,6 +38,10 @@ KEY_VAULT_DATA_ROLES = {
 }
 BROAD_SCOPES = ("root", "management group", "subscription", "resource group")
 ALL_SECRET_PERMISSIONS = frozenset({"get", "list", "set", "delete", "backup", "restore", "recover", "purge"})
+# Secret permissions beyond reading (get, list): what each lets a principal do to every secret of the vault.
+SECRET_WRITE_PERMISSIONS = {
+    "set": "overwrite", "delete": "delete", "backup": "export", "restore": "restore", "recover": "undelete", "purge": "purge",
+}
 PROD_ENVIRONMENTS = frozenset({"prod", "production"})
 PROD_MIN_RETENTION_DAYS = 90  # issue 8: soft-delete retention in prod
 
@@ -161,13 +165,17 @@ def _check_access_policies(resource: Resource) -> list[Finding]:
     if is_unknown(policies):
         return [undecided("SP-AZ-006", resource, "properties.accessPolicies")]
     for index, policy in enumerate(entries(policies)):
+        at = f"properties.accessPolicies[{index}]"
         permissions, unknown = strings(dig(policy, "permissions", "secrets"))
         granted = {p.lower() for p in permissions}
-        if "all" in granted or granted >= ALL_SECRET_PERMISSIONS:
-            out.append(Finding("SP-AZ-006", resource["urn"], f"properties.accessPolicies[{index}] grants all secret permissions (incl. set, delete, purge): "
-                               "grant get (and list only if needed) through an RBAC role on the vault instead"))
+        everything = "all" in granted or granted >= ALL_SECRET_PERMISSIONS
+        if writes := [p for p in SECRET_WRITE_PERMISSIONS if everything or p in granted]:
+            what = "all secret permissions (incl. set, delete, purge)" if everything else ", ".join(writes)
+            out.append(Finding("SP-AZ-006", resource["urn"], f"{at} grants {what}: an access policy covers every secret of the vault, so the "
+                               f"principal can {'/'.join(SECRET_WRITE_PERMISSIONS[p] for p in writes)} any of them; grant get (and list where "
+                               "needed) only, better a Key Vault Secrets User role assignment on the vault or one secret"))
         elif unknown or is_unknown(policy):
-            out.append(undecided("SP-AZ-006", resource, f"properties.accessPolicies[{index}].permissions.secrets"))
+            out.append(undecided("SP-AZ-006", resource, f"{at}.permissions.secrets"))
     return out
 
 
@@ -228,10 +236,14 @@ RULES: list[Rule] = [
     Rule(
         id="SP-AZ-006",
         name="azure-keyvault-access-policy-all-secrets",
-        description="An access policy granting all secret permissions (\"all\" or the full list) lets a principal read, overwrite and purge every secret.",
+        description="An access policy whose secret permissions go beyond reading: \"all\" or any of set, delete, backup, restore, "
+        "recover, purge. Access policies cover every secret of the vault, so one such permission lets the principal overwrite, "
+        "delete, export, restore, undelete or purge any secret, not just its own. get and list alone are reading "
+        "(what the built-in Key Vault Secrets User role allows); SP-AZ-003 refuses access policies as such.",
         severity=Severity.HIGH,
         resource_types=(KEY_VAULT,),
-        remediation="Switch to RBAC; failing that, grant only get (and list where needed).",
+        remediation="Switch to RBAC (Key Vault Secrets User on the vault or one secret); failing that, grant only get (and list where needed) "
+        "and keep secret writes with the deployment identity.",
         frameworks=_ACCESS,
         check=_check_access_policies,
     ),

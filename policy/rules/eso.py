@@ -2,6 +2,11 @@
 ../shared/schemas/external-secrets/): store reach and credentials, what ExternalSecrets pull and
 what happens to the Kubernetes Secret when the backend is briefly unreachable.
 
+Hand-written resources of older versions are checked too: v1beta1 has the same field names for
+everything read here (v1 promoted it), and v1alpha1 stores the same provider auth fields but no
+spec.conditions. v1alpha1 ExternalSecrets have neither dataFrom.find nor target.deletionPolicy (their
+dataFrom lists explicit keys), so the ExternalSecret rules have nothing to read there.
+
 Messages name fields and indexes, never regexes, Secret names or other values."""
 
 from __future__ import annotations
@@ -15,6 +20,17 @@ from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown
 _ESO = "kubernetes:external-secrets.io/v1"
 CLUSTER_SECRET_STORE, SECRET_STORE = f"{_ESO}:ClusterSecretStore", f"{_ESO}:SecretStore"
 EXTERNAL_SECRET, CLUSTER_EXTERNAL_SECRET = f"{_ESO}:ExternalSecret", f"{_ESO}:ClusterExternalSecret"
+STORE_VERSIONS = ("v1", "v1beta1", "v1alpha1")
+EXTERNAL_SECRET_VERSIONS = ("v1", "v1beta1")
+
+
+def type_tokens(kind: str, versions: tuple[str, ...]) -> tuple[str, ...]:
+    """The type tokens of one ESO kind in each version the rules read."""
+    return tuple(f"kubernetes:external-secrets.io/{version}:{kind}" for version in versions)
+
+
+def _version(resource: Resource) -> str:
+    return resource["type"].split(":")[1].rsplit("/", 1)[-1]  # kubernetes:<group>/<version>:<Kind>
 
 # Names a pattern must not match all of to count as a restriction (namespaces; remote secret keys).
 NAMESPACE_PROBES = ("default", "kube-system", "z", "team-a-prod")
@@ -58,6 +74,9 @@ def _selects_every_namespace(selector: Any) -> bool:
 
 
 def _check_store_conditions(resource: Resource) -> list[Finding]:
+    if _version(resource) == "v1alpha1":  # no conditions field: the API server drops one if written
+        return [Finding("SP-ESO-001", resource["urn"], "a v1alpha1 ClusterSecretStore has no spec.conditions: ExternalSecrets in every "
+                        "namespace can use it; write it as external-secrets.io/v1 with conditions naming its consumers' namespaces")]
     conditions = dig(resource["props"], "spec", "conditions")
     if is_unknown(conditions):
         return [undecided("SP-ESO-001", resource, "spec.conditions")]
@@ -121,7 +140,7 @@ def _check_static_credentials(resource: Resource) -> list[Finding]:
 
 def _external_secret_spec(resource: Resource) -> tuple[Any, str]:
     """The ExternalSecret spec (a ClusterExternalSecret's template of one) and where it sits."""
-    if resource["type"] == CLUSTER_EXTERNAL_SECRET:
+    if resource["type"].endswith(":ClusterExternalSecret"):
         return dig(resource["props"], "spec", "externalSecretSpec"), "spec.externalSecretSpec"
     return dig(resource["props"], "spec"), "spec"
 
@@ -180,8 +199,10 @@ def _check_cluster_external_secret_namespaces(resource: Resource) -> list[Findin
 
 
 _ACCESS = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE)
-_STORES = (CLUSTER_SECRET_STORE, SECRET_STORE)
-_EXTERNAL_SECRETS = (EXTERNAL_SECRET, CLUSTER_EXTERNAL_SECRET)
+_CLUSTER_STORES = type_tokens("ClusterSecretStore", STORE_VERSIONS)
+_STORES = _CLUSTER_STORES + type_tokens("SecretStore", STORE_VERSIONS)
+_CLUSTER_EXTERNAL_SECRETS = type_tokens("ClusterExternalSecret", EXTERNAL_SECRET_VERSIONS)
+_EXTERNAL_SECRETS = type_tokens("ExternalSecret", EXTERNAL_SECRET_VERSIONS) + _CLUSTER_EXTERNAL_SECRETS
 
 RULES: list[Rule] = [
     Rule(
@@ -190,7 +211,7 @@ RULES: list[Rule] = [
         description="A ClusterSecretStore without namespace conditions serves every namespace, "
         "so anyone who can create an ExternalSecret anywhere reads through its identity.",
         severity=Severity.HIGH,
-        resource_types=(CLUSTER_SECRET_STORE,),
+        resource_types=_CLUSTER_STORES,
         remediation="Add spec.conditions with namespaces (or anchored namespaceRegexes / a label selector) of its consumers.",
         frameworks=_ACCESS,
         check=_check_store_conditions,
@@ -230,7 +251,7 @@ RULES: list[Rule] = [
         name="eso-cluster-external-secret-namespaces",
         description="A ClusterExternalSecret whose namespace selector selects everything copies the Secret into every namespace.",
         severity=Severity.HIGH,
-        resource_types=(CLUSTER_EXTERNAL_SECRET,),
+        resource_types=_CLUSTER_EXTERNAL_SECRETS,
         remediation="List spec.namespaces, or select by a label only the consuming namespaces carry.",
         frameworks=_ACCESS,
         check=_check_cluster_external_secret_namespaces,

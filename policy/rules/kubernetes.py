@@ -1,5 +1,5 @@
-"""Kubernetes RBAC rules: wildcards, Secret readers bound cluster-wide, escalation verbs, cluster-admin
-and anonymous subjects. Messages name rule indexes, verbs, resources and role names, never annotations
+"""Kubernetes RBAC rules: wildcards, Secret readers bound cluster-wide, escalation verbs, cluster-admin,
+anonymous subjects and Secret access not limited by resourceNames. Messages name rule indexes, verbs, resources and role names, never annotations
 or other metadata values."""
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ ROLE_BINDING, CLUSTER_ROLE_BINDING = f"{_RBAC}:RoleBinding", f"{_RBAC}:ClusterRo
 ROLES, BINDINGS = (ROLE, CLUSTER_ROLE), (ROLE_BINDING, CLUSTER_ROLE_BINDING)
 
 READ_VERBS = frozenset({"get", "list", "watch", "*"})
+# Verbs on Secrets that SP-K8S-007 requires resourceNames for ("*" stands for all of them).
+SECRET_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
 ESCALATION_VERBS = frozenset({"impersonate", "escalate", "bind"})
 # Built-in ClusterRoles that read Secrets (cluster-admin has its own rule too).
 BUILTIN_SECRET_READERS = frozenset({"cluster-admin", "admin", "edit"})
@@ -33,7 +35,7 @@ def _policy_rules(rule_id: str, resource: Resource) -> tuple[list[tuple[int, Pol
         if is_unknown(rule) or not isinstance(rule, dict):
             unknown.append(undecided(rule_id, resource, f"rules[{index}]"))
             continue
-        parsed.append((index, {f: strings(rule.get(f)) for f in RULE_FIELDS}))
+        parsed.append((index, {f: strings(rule.get(f)) for f in (*RULE_FIELDS, "resourceNames")}))
     return parsed, unknown
 
 
@@ -140,6 +142,37 @@ def _check_anonymous(resource: Resource) -> list[Finding]:
     return out
 
 
+def _check_secrets_by_name(resource: Resource) -> list[Finding]:
+    """Secret verbs without resourceNames reach every Secret the role's bindings cover.
+
+    With resourceNames the API server authorizes a request only when it names one of them: get, update,
+    patch and delete by name; list and watch only with a metadata.name field selector for one of them;
+    create and deletecollection (no name at authorization time) not at all. So a non-empty resourceNames
+    never widens access, and an empty one is the violation."""
+    rules, out = _policy_rules("SP-K8S-007", resource)
+    scope = "its namespace" if resource["type"] == ROLE else "every namespace it is bound in"
+    for index, rule in rules:
+        if rule["resourceNames"].values:
+            continue  # limited to the names listed, whatever the verbs
+        granted = [v for v in SECRET_VERBS if {v, "*"} & set(rule["verbs"].values)]
+        conditions = ((bool({"", "*"} & set(rule["apiGroups"].values)), rule["apiGroups"].unknown),
+                      (bool({"secrets", "*"} & set(rule["resources"].values)), rule["resources"].unknown),
+                      (bool(granted), rule["verbs"].unknown))
+        if any(not met and not unknown for met, unknown in conditions):
+            continue  # known not to grant a verb on Secrets
+        if not all(met for met, _ in conditions) or rule["resourceNames"].unknown:
+            out.append(undecided("SP-K8S-007", resource, f"part of rules[{index}] (apiGroups, resources, verbs or resourceNames)"))
+            continue
+        why = []
+        if {"list", "watch"} & set(granted):
+            why.append("list/watch return every Secret with its data")
+        if {"create", "update", "patch", "delete", "deletecollection"} & set(granted):
+            why.append("writes reach every Secret (create even mints service-account token Secrets)")
+        out.append(Finding("SP-K8S-007", resource["urn"], f"rules[{index}] grants {', '.join(granted)} on every Secret of {scope} (no resourceNames)"
+                           f"{': ' + '; '.join(why) if why else ''}; grant get with resourceNames listing only the Secrets needed"))
+    return out
+
+
 _ACCESS = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE)
 
 RULES: list[Rule | StackRule] = [
@@ -203,5 +236,16 @@ RULES: list[Rule | StackRule] = [
         frameworks=_ACCESS,
         check=_check_anonymous,
     ),
+    Rule(
+        id="SP-K8S-007",
+        name="k8s-rbac-secrets-by-name",
+        description="A Role or ClusterRole rule granting get/list/watch or write verbs on Secrets without resourceNames "
+        "reaches every Secret of each namespace it is bound in, not just the workload's own.",
+        severity=Severity.HIGH,
+        resource_types=ROLES,
+        remediation="Grant only get, with resourceNames listing the Secrets the workload reads (our secret_reader_role); "
+        "drop list/watch and write verbs, which the workload does not need to read its own Secrets.",
+        frameworks=_ACCESS,
+        check=_check_secrets_by_name,
+    ),
 ]
-

@@ -292,6 +292,25 @@ def test_a_cluster_secret_store_without_conditions_extends_every_namespace(dev_p
     assert "namespace:*" not in head.rows()
 
 
+def test_older_eso_versions_count(dev_plan):
+    """Hand-written v1beta1/v1alpha1 resources: a v1alpha1 ClusterSecretStore has no conditions (the API
+    server drops them), and a v1alpha1 ExternalSecret's dataFrom lists remote keys directly."""
+    items = resources(dev_plan)
+    legacy_es = next(r for r in items if r["name"] == "autolytiq-workers-smtp")
+    legacy_es["type"] = "kubernetes:external-secrets.io/v1alpha1:ExternalSecret"
+    legacy_es["props"]["spec"]["dataFrom"] = [{"key": "autolytiq/dev/smtp"}]
+    del legacy_es["props"]["spec"]["data"]
+    items.append(hand_written("kubernetes:core/v1:Namespace", "namespace-batch", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "batch"}}))
+    store = {"apiVersion": "external-secrets.io/v1beta1", "kind": "ClusterSecretStore", "metadata": {"name": "aws-legacy"},
+             "spec": {"conditions": [{"namespaces": ["batch"]}], "provider": {"aws": {"service": "SecretsManager", "region": "us-east-1",
+                      "auth": {"jwt": {"serviceAccountRef": {"name": "external-secrets", "namespace": "external-secrets"}}}}}}}
+    beta = access_matrix(items + [hand_written("kubernetes:external-secrets.io/v1beta1:ClusterSecretStore", "store-legacy", store)])
+    assert ("aws:autolytiq/dev/smtp", READ) in beta.access("k8s:autolytiq-workers/worker")
+    assert ("aws:autolytiq/dev/smtp", READ) in beta.access("namespace:batch") and "namespace:*" not in beta.rows()
+    alpha = access_matrix(items + [hand_written("kubernetes:external-secrets.io/v1alpha1:ClusterSecretStore", "store-legacy", store)])
+    assert ("aws:autolytiq/dev/smtp", READ) in alpha.access("namespace:*")
+
+
 def test_a_vault_glob_counts_and_precedence_decides(emr_plan):
     items = resources(emr_plan)
     base = access_matrix(items, "base")

@@ -74,6 +74,11 @@ def _vault_with(**properties) -> dict:
 
 
 ALL_LISTED = ["Get", "List", "Set", "Delete", "Backup", "Restore", "Recover", "Purge"]
+
+
+def _policy(*secret_permissions: str) -> dict:
+    return {"tenantId": "t", "objectId": "o", "permissions": {"secrets": list(secret_permissions), "keys": ["all"]}}
+
 MUTATIONS = [
     ("SP-AZ-001", assignment(OWNER, SUB), "Owner at subscription scope"),
     ("SP-AZ-001", assignment(CONTRIBUTOR, RG), "Contributor at resource group scope"),
@@ -94,6 +99,13 @@ MUTATIONS = [
     ("SP-AZ-006", _vault_with(accessPolicies=[{"tenantId": "t", "objectId": "o", "permissions": {"secrets": ["get"]}},
                                               {"tenantId": "t", "objectId": "o2", "permissions": {"secrets": ALL_LISTED}}]),
      "accessPolicies[1] grants all secret permissions"),
+    # PhaGen (seed 004): `az keyvault set-policy --secret-permissions get list set delete`.
+    ("SP-AZ-006", _vault_with(accessPolicies=[_policy("get", "list", "set", "delete")]),
+     "accessPolicies[0] grants set, delete: an access policy covers every secret of the vault, so the principal can overwrite/delete any of them"),
+    ("SP-AZ-006", _vault_with(accessPolicies=[_policy("Get", "Purge")]), "accessPolicies[0] grants purge: "),
+    ("SP-AZ-006", _vault_with(accessPolicies=[_policy("get", "backup")]), "grants backup: an access policy covers every secret of the vault, so the principal can export"),
+    ("SP-AZ-006", _vault_with(accessPolicies=[_policy("restore", "recover")]), "grants restore, recover: "),
+    ("SP-AZ-006", _vault_with(accessPolicies=[_policy("set", UNKNOWN)]), "grants set: "),  # decided from the known part
 ]
 
 
@@ -114,8 +126,10 @@ def test_network_and_retention_limits_apply_in_prod_only():
     assert run(_vault_with(publicNetworkAccess="Disabled", networkAcls={"defaultAction": "Allow"})) == []
 
 
-def test_partial_secret_permissions_pass():
-    assert run(_vault_with(accessPolicies=[{"tenantId": "t", "objectId": "o", "permissions": {"secrets": ["Get", "List"]}}])) == []
+@pytest.mark.parametrize("permissions", [["Get"], ["Get", "List"], ["list"], []])
+def test_reading_secret_permissions_pass(permissions):
+    """get and list are what the built-in Key Vault Secrets User role allows; SP-AZ-003 refuses access policies as such."""
+    assert run(_vault_with(accessPolicies=[_policy(*permissions)])) == []
 
 
 # --- unknowns at preview ------------------------------------------------------------------------
@@ -132,6 +146,8 @@ def test_partial_secret_permissions_pass():
     ("SP-AZ-005", {**vault(), "props": {**_vault_with(networkAcls=None)["props"], "tags": UNKNOWN}}),
     ("SP-AZ-006", _vault_with(accessPolicies=UNKNOWN)),
     ("SP-AZ-006", _vault_with(accessPolicies=[{"tenantId": "t", "objectId": "o", "permissions": {"secrets": UNKNOWN}}])),
+    ("SP-AZ-006", _vault_with(accessPolicies=[_policy("get", UNKNOWN)])),
+    ("SP-AZ-006", _vault_with(accessPolicies=[UNKNOWN])),
 ])
 def test_unknowns_are_undecided_not_silent(rule_id, changed):
     findings = [f for f in run(changed) if f.rule_id == rule_id]

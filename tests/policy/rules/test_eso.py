@@ -166,6 +166,51 @@ def test_mutation_is_caught(rule_id, mutate, expected):
     assert any(expected in m for m in messages), messages
 
 
+def as_version(res: dict, version: str) -> dict:
+    """The same resource written by hand against an older ESO API version."""
+    changed = copy.deepcopy(res)
+    kind = changed["props"]["kind"]
+    changed["type"] = f"kubernetes:external-secrets.io/{version}:{kind}"
+    changed["urn"] = changed["urn"].replace(res["type"], changed["type"])
+    changed["props"]["apiVersion"] = f"external-secrets.io/{version}"
+    return changed
+
+
+def test_compliant_fixtures_written_as_v1beta1_are_silent():
+    assert run([as_version(f(), "v1beta1") for f in FIXTURES]) == []
+
+
+# v1beta1 has the v1 field names for everything the rules read (no v1beta1 CRD is pinned here: ESO's
+# v1beta1 API reference and Go types, apis/externalsecrets/v1beta1, were checked by hand).
+@pytest.mark.parametrize(("rule_id", "mutate", "expected"), MUTATIONS)
+def test_mutation_written_as_v1beta1_is_caught(rule_id, mutate, expected):
+    changed = as_version(mutate(), "v1beta1")
+    findings = run([changed])
+    assert any(expected in m for m in decided(findings, rule_id)), findings
+    assert {f.urn for f in findings} == {changed["urn"]}
+
+
+# v1alpha1 stores share the provider auth fields; a v1alpha1 ClusterSecretStore has no conditions at all.
+@pytest.mark.parametrize(("rule_id", "mutate", "expected"), [m for m in MUTATIONS if m[0] == "SP-ESO-002"])
+def test_static_credentials_written_as_v1alpha1_are_caught(rule_id, mutate, expected):
+    assert any(expected in m for m in decided(run([as_version(mutate(), "v1alpha1")]), rule_id))
+
+
+def test_a_v1alpha1_cluster_store_serves_every_namespace_even_with_conditions_written():
+    messages = decided(run([as_version(cluster_store(), "v1alpha1")]), "SP-ESO-001")
+    assert messages == ["a v1alpha1 ClusterSecretStore has no spec.conditions: ExternalSecrets in every namespace can use it; "
+                        "write it as external-secrets.io/v1 with conditions naming its consumers' namespaces"]
+    assert run([as_version(vault_store(), "v1alpha1")]) == []  # a namespaced store needs no conditions
+
+
+def test_a_v1alpha1_external_secret_has_no_find_or_deletion_policy_to_check():
+    legacy = as_version(external_secret(), "v1alpha1")
+    legacy["props"]["spec"]["dataFrom"] = [{"key": "emr/prod/auth/jwt"}]  # v1alpha1: explicit keys only
+    del legacy["props"]["spec"]["target"]["deletionPolicy"]
+    assert run([legacy]) == []
+    assert not any(rule.applies_to(legacy) for rule in eso.RULES)
+
+
 @pytest.mark.parametrize("find", [{"path": "emr/prod/auth"}, {"name": {"regexp": "^jwt-private$"}}, {"name": {"regexp": ".*"}, "path": "emr/prod/"},
                                   {"name": {"regexp": UNKNOWN}, "path": "emr/prod/"}])
 def test_find_restricted_by_path_or_regexp_passes(find):
@@ -201,7 +246,7 @@ def test_unknowns_are_undecided_not_silent(rule_id, mutate):
 
 
 def test_malformed_props_never_crash():
-    for fixture in [f() for f in FIXTURES]:
+    for fixture in [f() for f in FIXTURES] + [as_version(cluster_store(), "v1alpha1")]:
         for changed in malformed(fixture):
             run([changed])
 

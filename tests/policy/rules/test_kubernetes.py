@@ -105,6 +105,14 @@ MUTATIONS = [
     ("SP-K8S-006", _props(cluster_role_binding, subjects=[{"kind": "ServiceAccount", "name": "x", "namespace": "y"},
                                                           {"kind": "User", "name": "system:anonymous"}]), "subjects[1] is User system:anonymous"),
     ("SP-K8S-006", _props(role_binding, subjects=[{"kind": "Group", "name": "system:authenticated"}]), "system:authenticated"),
+    ("SP-K8S-007", _rule(role, resourceNames=[]), "rules[0] grants get on every Secret of its namespace (no resourceNames); grant get with resourceNames"),
+    ("SP-K8S-007", _rule(role, verbs=["get", "list", "watch"], resourceNames=[]), "grants get, list, watch on every Secret of its namespace "
+     "(no resourceNames): list/watch return every Secret with its data"),
+    ("SP-K8S-007", _props(role, rules=[{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "create", "update", "delete"]}]),
+     "grants get, list, create, update, delete on every Secret of its namespace"),  # VibeBox (seed 001) as written: no resourceNames key
+    ("SP-K8S-007", _rule(role, verbs=["patch"], resourceNames=[]), "grants patch on every Secret of its namespace (no resourceNames): writes reach every Secret"),
+    ("SP-K8S-007", _props(role, rules=[{"apiGroups": ["*"], "resources": ["*"], "verbs": ["watch"]}]), "rules[0] grants watch on every Secret"),
+    ("SP-K8S-007", _rule(cluster_role, 0, resources=["namespaces", "secrets"]), "rules[0] grants get, list, watch on every Secret of every namespace it is bound in"),
 ]
 
 
@@ -117,7 +125,21 @@ def test_mutation_is_caught(rule_id, mutate, expected):
 
 
 def test_secrets_reader_in_a_namespaced_role_is_not_cluster_wide():
-    assert run([_rule(role, verbs=["get", "list", "watch"], resourceNames=[])()]) == []
+    findings = run([_rule(role, verbs=["get", "list", "watch"], resourceNames=[])()])
+    assert {(f.rule_id, f.undecided) for f in findings} == {("SP-K8S-007", False)}  # by name, not cluster-wide
+
+
+@pytest.mark.parametrize("rule", [
+    {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["a", "b"], "verbs": ["get", "list", "watch", "update", "patch", "delete"]},
+    {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["a"], "verbs": ["create", "deletecollection"]},  # inert with names
+    {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["a", UNKNOWN], "verbs": ["get"]},
+    {"apiGroups": ["apps"], "resources": ["secrets"], "verbs": ["get", "list"]},  # not the core Secret
+    {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["bind"]},
+    {"apiGroups": [""], "resources": ["configmaps"], "verbs": UNKNOWN},  # known resources rule Secrets out
+])
+def test_secrets_by_name_is_silent_when_limited_by_name_or_not_on_secrets(rule):
+    assert [f for f in run([_props(role, rules=[rule])()]) if f.rule_id == "SP-K8S-007"] == []
 
 
 def test_rules_are_silent_on_our_own_output(dev_plan, prod_plan):
@@ -130,7 +152,7 @@ def test_rules_are_silent_on_our_own_output(dev_plan, prod_plan):
 
 def test_cluster_role_reading_secrets_alone_is_medium_and_bound_cluster_wide_is_high():
     alone = run([secret_reader()])
-    assert {(f.rule_id, f.undecided) for f in alone} == {("SP-K8S-002", False)}
+    assert {(f.rule_id, f.undecided) for f in alone} == {("SP-K8S-002", False), ("SP-K8S-007", False)}
     assert k8s.RULES[1].severity.value == "medium"
     bound = run([secret_reader(), cluster_role_binding()])
     high = decided(bound, "SP-K8S-003")
@@ -163,6 +185,10 @@ def test_view_builtin_is_not_a_secret_reader():
     ("SP-K8S-005", _props(role_binding, roleRef={"kind": "ClusterRole", "name": UNKNOWN})),
     ("SP-K8S-006", _props(cluster_role_binding, subjects=UNKNOWN)),
     ("SP-K8S-006", _props(role_binding, subjects=[{"kind": "Group", "name": UNKNOWN}])),
+    ("SP-K8S-007", _rule(role, resourceNames=UNKNOWN)),
+    ("SP-K8S-007", _rule(role, verbs=UNKNOWN, resourceNames=[])),
+    ("SP-K8S-007", _rule(role, resources=UNKNOWN, verbs=["list"], resourceNames=[])),
+    ("SP-K8S-007", _props(role, rules=[UNKNOWN])),
 ])
 def test_unknowns_are_undecided_not_silent(rule_id, mutate):
     findings = [f for f in run([mutate()]) if f.rule_id == rule_id]
