@@ -518,8 +518,7 @@ class StackSpec(_Spec):
 
     @cached_property
     def store_namespaces(self) -> dict[str, tuple[str, ...]]:
-        """Store key -> the namespaces that use it. Used by several: a ClusterSecretStore limited to
-        them; used by one: a SecretStore in that namespace."""
+        """Store key -> the namespaces that sync secrets through it."""
         namespaces: dict[str, set[str]] = {}
         for ns, secrets in self.synced_by_namespace.items():
             for secret in secrets.values():
@@ -527,7 +526,14 @@ class StackSpec(_Spec):
         return {key: tuple(sorted(v)) for key, v in sorted(namespaces.items())}
 
     def is_cluster_store(self, key: str) -> bool:
-        return len(self.store_namespaces[key]) > 1
+        """One ClusterSecretStore (limited to its namespaces) only when several namespaces sync exactly the
+        same secrets through it. A namespace that may use a store can fetch anything the store's identity
+        reads, so when their secrets differ each namespace gets its own SecretStore and identity instead."""
+        namespaces = self.store_namespaces[key]
+        if len(namespaces) < 2:
+            return False
+        wanted = {frozenset(n for n, s in self.synced_by_namespace[ns].items() if self.store_key(s) == key) for ns in namespaces}
+        return len(wanted) == 1
 
     @cached_property
     def store_identities(self) -> tuple[WorkloadSpec, ...]:

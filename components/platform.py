@@ -503,42 +503,25 @@ class SecretsPlatform(pulumi.ComponentResource):
         return next(w for w in spec.workloads if w.name == spec.eso.workload)
 
     def _build_secret_sync(self, spec: config.StackSpec, eso: config.EsoSpec, labels: dict, child: pulumi.ResourceOptions) -> None:
-        """One store per backend (and Vault mount); ExternalSecrets per namespace and secret."""
+        """Per backend (and Vault mount) a ClusterSecretStore or a SecretStore per namespace; ExternalSecrets
+        per namespace and secret."""
         controller = self._controller(spec)
-        stores: dict[str, dict] = {}
+        stores: dict[tuple[str, str], dict] = {}  # (store key, namespace) -> store
         for key, namespaces in spec.store_namespaces.items():
             if spec.is_cluster_store(key):
-                identity, service_account_ref = controller.name, {"name": controller.service_account, "namespace": eso.namespace}
+                users = [(controller.name, {"name": controller.service_account, "namespace": eso.namespace}, namespaces)]
             else:
-                identity, service_account_ref = f"store-{namespaces[0]}", {"name": config.STORE_SERVICE_ACCOUNT}
-            if key == "aws":
-                provider = manifests.aws_provider(spec.aws.region, service_account_ref)
-                name = f"aws-secrets-manager-{spec.environment.value}"
-            elif key == "azure":
-                assert spec.azure is not None  # spec cross-checks
-                provider = manifests.azure_provider(spec.azure.vault_url, spec.azure.tenant_id, service_account_ref)
-                name = f"azure-key-vault-{spec.environment.value}"
-            elif key == "gcp":
-                assert spec.gcp is not None and spec.gcp.gke is not None  # spec cross-checks
-                gke = spec.gcp.gke
-                provider = manifests.gcp_provider(spec.gcp.project_id, gke.location, gke.name, spec.gcp.cluster_project, service_account_ref)
-                name = f"gcp-secret-manager-{spec.environment.value}"
-            else:
-                assert spec.vault is not None and spec.vault.kubernetes_auth is not None  # spec cross-checks
-                mount = key.removeprefix("vault-")
-                provider = manifests.vault_provider(
-                    spec.vault.address, mount, spec.vault.namespace, spec.vault.kubernetes_auth.mount,
-                    self.vault_identities[identity].role_name, spec.vault.kubernetes_auth.audience, service_account_ref,
-                )
-                name = f"vault-{mount}-{spec.environment.value}"
-            stores[key] = manifests.secret_store(name, provider, namespaces, labels)
+                users = [(f"store-{ns}", {"name": config.STORE_SERVICE_ACCOUNT}, (ns,)) for ns in namespaces]
+            for identity, service_account_ref, store_namespaces in users:
+                store = self._secret_store(spec, key, identity, service_account_ref, store_namespaces, labels)
+                stores.update({(key, ns): store for ns in store_namespaces})
 
         SecretSync(
             "external-secrets-sync",
             SecretSyncArgs(
-                stores=list(stores.values()),
+                stores=list({id(store): store for store in stores.values()}.values()),
                 secrets_by_namespace={
-                    ns: [SyncedSecret(s.name, _remote_key(spec, s), s.properties, stores[spec.store_key(s)]) for s in by_name.values()]
+                    ns: [SyncedSecret(s.name, _remote_key(spec, s), s.properties, stores[(spec.store_key(s), ns)]) for s in by_name.values()]
                     for ns, by_name in spec.synced_by_namespace.items()
                 },
                 refresh_interval=eso.refresh_interval,
@@ -548,6 +531,31 @@ class SecretsPlatform(pulumi.ComponentResource):
             ),
             child,
         )
+
+    def _secret_store(self, spec: config.StackSpec, key: str, identity: str, service_account_ref: dict, namespaces: tuple[str, ...],
+                      labels: dict) -> dict:
+        """The store of one backend (or Vault mount) signing in as `identity`'s service account."""
+        if key == "aws":
+            provider = manifests.aws_provider(spec.aws.region, service_account_ref)
+            name = f"aws-secrets-manager-{spec.environment.value}"
+        elif key == "azure":
+            assert spec.azure is not None  # spec cross-checks
+            provider = manifests.azure_provider(spec.azure.vault_url, spec.azure.tenant_id, service_account_ref)
+            name = f"azure-key-vault-{spec.environment.value}"
+        elif key == "gcp":
+            assert spec.gcp is not None and spec.gcp.gke is not None  # spec cross-checks
+            gke = spec.gcp.gke
+            provider = manifests.gcp_provider(spec.gcp.project_id, gke.location, gke.name, spec.gcp.cluster_project, service_account_ref)
+            name = f"gcp-secret-manager-{spec.environment.value}"
+        else:
+            assert spec.vault is not None and spec.vault.kubernetes_auth is not None  # spec cross-checks
+            mount = key.removeprefix("vault-")
+            provider = manifests.vault_provider(
+                spec.vault.address, mount, spec.vault.namespace, spec.vault.kubernetes_auth.mount,
+                self.vault_identities[identity].role_name, spec.vault.kubernetes_auth.audience, service_account_ref,
+            )
+            name = f"vault-{mount}-{spec.environment.value}"
+        return manifests.secret_store(name, provider, namespaces, labels)
 
     def _key_users(self, spec: config.StackSpec, secrets: tuple[config.SecretSpec, ...]) -> list[KeyUser]:
         # Only the workloads and rotations that touch these secrets, found through an index built once:

@@ -67,3 +67,18 @@ def prod_plan() -> Plan:
 
 def by_type(plan: Plan, type_: str) -> dict[str, Any]:
     return {r.name: r for r in plan.resources if r.type == type_}
+
+
+def shared_store_raw(raw: dict[str, Any]) -> dict[str, Any]:
+    """The Autolytiq stack with worker (autolytiq-workers) syncing exactly api's (autolytiq) secrets: the one
+    layout in which the AWS store is a ClusterSecretStore signing in as the ESO controller."""
+    raw = copy.deepcopy(raw)
+    workloads = {w["name"]: w for w in raw["workloads"]}
+    workloads["worker"]["reads"] = list(workloads["api"]["reads"])
+    return raw
+
+
+@pytest.fixture(scope="session")
+def prod_shared_plan() -> Plan:
+    """prod with a ClusterSecretStore (see shared_store_raw)."""
+    return plan_raw(shared_store_raw(stack_namespace("prod")), stack="prod")

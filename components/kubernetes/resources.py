@@ -113,10 +113,23 @@ class SecretSync(pulumi.ComponentResource):
         super().__init__("secrets-platform:kubernetes:SecretSync", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         store_opts = pulumi.ResourceOptions(parent=self, depends_on=list(args.ready))
-        stores = {store["metadata"]["name"]: apply(f"store-{store['metadata']['name']}", store, store_opts) for store in args.stores}
+        names = [store["metadata"]["name"] for store in args.stores]
+        stores = {}
+        for store in args.stores:
+            opts = store_opts
+            if _store_id(store) != store["metadata"]["name"] and names.count(store["metadata"]["name"]) == 1:
+                # A SecretStore was `store-<name>` before it carried its namespace: keep the deployed object.
+                opts = pulumi.ResourceOptions.merge(store_opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"store-{store['metadata']['name']}")]))
+            stores[_store_id(store)] = apply(f"store-{_store_id(store)}", store, opts)
         for ns, secrets in sorted(args.secrets_by_namespace.items()):
             for secret in secrets:
                 manifest = manifests.external_secret(secret.name, ns, secret.store, secret.remote_key, secret.properties, args.refresh_interval, args.labels)
-                apply(f"{ns}-{secret.name}", manifest, pulumi.ResourceOptions(parent=self, depends_on=[stores[secret.store["metadata"]["name"]]]))
+                apply(f"{ns}-{secret.name}", manifest, pulumi.ResourceOptions(parent=self, depends_on=[stores[_store_id(secret.store)]]))
         self.store_names = sorted(stores)
         self.register_outputs({"stores": self.store_names})
+
+
+def _store_id(store: Mapping[str, Any]) -> str:
+    """A ClusterSecretStore by its name; a SecretStore by namespace and name (the same name may recur per namespace)."""
+    meta = store["metadata"]
+    return f"{meta['namespace']}-{meta['name']}" if "namespace" in meta else meta["name"]

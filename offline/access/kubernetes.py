@@ -266,7 +266,8 @@ class KubernetesEstate:
             key = (store.id, namespace if per_namespace else None)
             if key not in nodes:
                 node = f"{store.id}@{namespace}" if per_namespace else store.id
-                graph.principal(node, "eso-store", f"{store.kind} {store.name}" + (f" (in {namespace})" if per_namespace else ""),
+                where = namespace if per_namespace else store.namespace  # a SecretStore's name recurs per namespace
+                graph.principal(node, "eso-store", f"{store.kind} {store.name}" + (f" (in {where})" if where else ""),
                                 self._store_detail(store))
                 self._identity_edges(graph, node, store, (namespace, ref[1]) if per_namespace and ref else ref, aws, vault, azure, gcp)
                 nodes[key] = node

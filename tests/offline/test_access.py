@@ -22,7 +22,7 @@ from offline.access.vault import Acl
 from offline.report import plan_document
 from offline.run import PROJECT_DIR, Plan, plan_stack
 from policy.rules.base import is_unknown
-from tests.conftest import stack_namespace
+from tests.conftest import shared_store_raw, stack_namespace
 
 EMR = "examples/emr/Pulumi.emr-prod.yaml"
 PHAGEN = "examples/phagen/Pulumi.phagen-prod.yaml"
@@ -103,13 +103,16 @@ def declared(spec: StackSpec) -> dict[str, set[tuple[str, str]]]:
     if spec.eso is not None:
         controller = next(w for w in spec.workloads if w.name == spec.eso.workload)
         for key, namespaces in spec.store_namespaces.items():
-            cluster = spec.is_cluster_store(key)
-            identity = controller if cluster else next(w for w in spec.store_identities if w.namespace == namespaces[0])
-            reach = {(sid(n), READ) for n in spec.effective_reads(identity) if spec.store_key(secrets[n]) == key}
             name = {"aws": f"aws-secrets-manager-{env}", "azure": f"azure-key-vault-{env}"}.get(key, f"vault-{key.removeprefix('vault-')}-{env}")
-            out[f"eso:ClusterSecretStore/{name}" if cluster else f"eso:SecretStore/{namespaces[0]}/{name}"] |= reach
-            for ns in namespaces:
-                out[f"namespace:{ns}"] |= reach  # whoever may create ExternalSecrets there
+            if spec.is_cluster_store(key):  # one store for namespaces syncing the same secrets, as the controller
+                stores = [(f"eso:ClusterSecretStore/{name}", namespaces, spec.effective_reads(controller))]
+            else:  # a store per namespace, reading exactly what that namespace syncs through it
+                stores = [(f"eso:SecretStore/{ns}/{name}", (ns,), tuple(spec.synced_by_namespace[ns])) for ns in namespaces]
+            for store, users, reads in stores:
+                reach = {(sid(n), READ) for n in reads if spec.store_key(secrets[n]) == key}
+                out[store] |= reach
+                for ns in users:
+                    out[f"namespace:{ns}"] |= reach  # whoever may create ExternalSecrets there
     return {k: v for k, v in out.items() if v}
 
 
@@ -117,11 +120,14 @@ def measured(matrix: AccessMatrix) -> dict[str, set[tuple[str, str]]]:
     return {p: matrix.access(p) for p in matrix.rows()}
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod", EMR, PHAGEN])
-def test_matrix_equals_the_declared_access_of_every_principal(plans, stack):
-    plan = plans[stack]
+SHARED = "prod with a ClusterSecretStore"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", EMR, PHAGEN, SHARED])
+def test_matrix_equals_the_declared_access_of_every_principal(plans, prod_shared_plan, stack):
+    plan = prod_shared_plan if stack == SHARED else plans[stack]
     matrix = access_matrix(plan.resources, plan.stack)
-    spec = parse_stack_spec(stack_namespace(stack), stack)
+    spec = parse_stack_spec(shared_store_raw(stack_namespace("prod")) if stack == SHARED else stack_namespace(stack), stack)
     assert measured(matrix) == declared(spec)
     assert {e.status for e in matrix.entries} == {EFFECTIVE}
     assert matrix.notes == []
@@ -131,12 +137,43 @@ def test_matrix_equals_the_declared_access_of_every_principal(plans, stack):
             assert any(workload.name in p or (workload.service_account and p.endswith(f"/{workload.service_account}")) for p in matrix.rows())
 
 
+def test_no_namespace_or_store_reaches_secrets_its_workloads_do_not_declare(prod_plan, prod_raw):
+    """The fix for the shared ClusterSecretStore: autolytiq-workers could create an ExternalSecret for api's
+    pii-encryption. Now a namespace (whoever may create ExternalSecrets in it) and each store reach only what
+    the namespace's own workloads declare."""
+    spec = parse_stack_spec(prod_raw, "Pulumi.prod.yaml")
+    matrix = access_matrix(prod_plan.resources, prod_plan.stack)
+    declared_by = defaultdict(set)
+    for w in spec.workloads:
+        declared_by[w.namespace] |= {f"aws:{spec.secret_path(s)}" for s in spec.secrets if s.name in w.reads}
+    namespaces = [p for p in matrix.rows() if p.startswith("namespace:")]
+    stores = [p for p in matrix.rows() if p.startswith("eso:")]
+    assert sorted(namespaces) == ["namespace:autolytiq", "namespace:autolytiq-workers"]
+    assert sorted(stores) == ["eso:SecretStore/autolytiq-workers/aws-secrets-manager-prod", "eso:SecretStore/autolytiq/aws-secrets-manager-prod"]
+    for principal in namespaces + stores:
+        ns = principal.split(":", 1)[1] if principal.startswith("namespace:") else principal.split("/")[1]
+        reached = {secret for secret, _ in matrix.access(principal)}
+        assert reached and reached <= declared_by[ns], f"{principal} reaches {sorted(reached - declared_by[ns])}"
+    assert ("aws:autolytiq/prod/pii-encryption", READ) not in matrix.access("namespace:autolytiq-workers")
+    assert ("aws:autolytiq/prod/smtp", READ) not in matrix.access("namespace:autolytiq")
+
+
+def test_identical_secrets_still_share_one_cluster_store(prod_raw, prod_shared_plan):
+    spec = parse_stack_spec(shared_store_raw(prod_raw), "Pulumi.prod.yaml")
+    assert spec.store_namespaces == {"aws": ("autolytiq", "autolytiq-workers")} and spec.is_cluster_store("aws")
+    assert spec.store_identities == ()
+    assert not parse_stack_spec(prod_raw, "Pulumi.prod.yaml").is_cluster_store("aws")
+    matrix = access_matrix(prod_shared_plan.resources, prod_shared_plan.stack)
+    assert [p for p in matrix.rows() if p.startswith("eso:")] == ["eso:ClusterSecretStore/aws-secrets-manager-prod"]
+    assert matrix.access("namespace:autolytiq") == matrix.access("namespace:autolytiq-workers") == matrix.access("eso:ClusterSecretStore/aws-secrets-manager-prod")
+
+
 def test_chains_name_each_hop(dev_plan):
     matrix = access_matrix(dev_plan.resources, dev_plan.stack)
     worker = next(e for e in matrix.entries if e.principal == "k8s:autolytiq-workers/worker" and e.secret == "aws:autolytiq/dev/smtp")
     chain = " → ".join(worker.chains[0])
     for hop in ("RoleBinding", "Secret autolytiq-workers/smtp", "ExternalSecret autolytiq-workers/smtp",
-                "service account external-secrets/external-secrets", "IAM role autolytiq-dev-external-secrets",
+                "service account autolytiq-workers/external-secrets-store", "IAM role autolytiq-dev-store-autolytiq-workers",
                 "secretsmanager:GetSecretValue", "key alias/autolytiq-dev/shared", "kms:Decrypt", "secret autolytiq/dev/smtp"):
         assert hop in chain
     api = next(e for e in matrix.entries if e.principal == "k8s:autolytiq/api" and e.secret == "aws:autolytiq/dev/jwt")
@@ -275,10 +312,11 @@ def test_a_cluster_secret_store_without_conditions_extends_every_namespace(dev_p
     items.append(hand_written("kubernetes:external-secrets.io/v1:ClusterSecretStore", "store-open", {
         "apiVersion": "external-secrets.io/v1", "kind": "ClusterSecretStore", "metadata": {"name": "aws-open"},
         "spec": {"provider": {"aws": {"service": "SecretsManager", "region": "us-east-1",
-                                      "auth": {"jwt": {"serviceAccountRef": {"name": "external-secrets", "namespace": "external-secrets"}}}}}}}))
+                                      "auth": {"jwt": {"serviceAccountRef": {"name": "external-secrets-store", "namespace": "autolytiq-workers"}}}}}}}))
     items.append(hand_written("kubernetes:core/v1:Namespace", "namespace-batch", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "batch"}}))
     base, head = access_matrix(dev_plan.resources), access_matrix(items)
-    everything = {s for s, c in base.access("k8s:external-secrets/external-secrets") if c == READ}
+    everything = {s for s, c in base.access("k8s:autolytiq-workers/external-secrets-store") if c == READ}
+    assert "aws:autolytiq/dev/smtp" in everything
     for namespace in ("namespace:batch", "namespace:*"):
         assert {s for s, _ in head.access(namespace)} == everything
     assert "namespace:batch" not in base.rows()
@@ -303,7 +341,7 @@ def test_older_eso_versions_count(dev_plan):
     items.append(hand_written("kubernetes:core/v1:Namespace", "namespace-batch", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "batch"}}))
     store = {"apiVersion": "external-secrets.io/v1beta1", "kind": "ClusterSecretStore", "metadata": {"name": "aws-legacy"},
              "spec": {"conditions": [{"namespaces": ["batch"]}], "provider": {"aws": {"service": "SecretsManager", "region": "us-east-1",
-                      "auth": {"jwt": {"serviceAccountRef": {"name": "external-secrets", "namespace": "external-secrets"}}}}}}}
+                      "auth": {"jwt": {"serviceAccountRef": {"name": "external-secrets-store", "namespace": "autolytiq-workers"}}}}}}}
     beta = access_matrix(items + [hand_written("kubernetes:external-secrets.io/v1beta1:ClusterSecretStore", "store-legacy", store)])
     assert ("aws:autolytiq/dev/smtp", READ) in beta.access("k8s:autolytiq-workers/worker")
     assert ("aws:autolytiq/dev/smtp", READ) in beta.access("namespace:batch") and "namespace:*" not in beta.rows()
@@ -364,7 +402,7 @@ def test_unknown_values_are_reported_not_dropped(dev_plan):
     for principal in ("iam-role:autolytiq-dev-api", "k8s:autolytiq/api"):
         unknown = next(e for e in matrix.entries if e.principal == principal and e.secret == UNKNOWN_SECRET)
         assert unknown.status == UNKNOWN and "Resource is unknown at preview" in unknown.reason
-    session = next(e for e in matrix.entries if e.principal == "iam-role:autolytiq-dev-external-secrets" and e.secret == "aws:autolytiq/dev/session")
+    session = next(e for e in matrix.entries if e.principal == "iam-role:autolytiq-dev-store-autolytiq" and e.secret == "aws:autolytiq/dev/session")
     assert (session.status, session.reason) == (UNKNOWN, "the secret's KMS key is unknown at preview")
 
 

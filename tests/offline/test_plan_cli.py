@@ -34,8 +34,8 @@ def test_plan_prints_the_estate(stack, tmp_path):
     database = next(s for s in document["secrets"] if s["name"] == "database")
     assert database["path"] == f"autolytiq/{stack}/database"
     assert database["rotation"] == "postgres-single every 30 days"
-    # worker gets it through External Secrets; the rotation function reads and writes it.
-    assert database["readers"] == ["api", "external-secrets", "rotate-database"]
+    # api and worker sync it through their namespaces' stores; the rotation function reads and writes it.
+    assert database["readers"] == ["api", "rotate-database", "store-autolytiq", "store-autolytiq-workers"]
     assert database["writers"] == ["rotate-database"]
     assert database["protected"] is (stack == "prod")
     assert set(document["outputs"]["secret_arns"]) == {s["name"] for s in document["secrets"]}

@@ -9,7 +9,7 @@ import pytest
 from components.aws import actions
 from components.aws.secret import VALUE_PROPERTIES
 from components.config import parse_stack_spec
-from tests.conftest import by_type, plan_raw
+from tests.conftest import by_type, plan_raw, shared_store_raw
 
 ISSUER = "oidc.eks.us-east-1.amazonaws.com/id/A1B2C3D4E5F60718293A4B5C6D7E8F90"
 
@@ -18,16 +18,30 @@ def statements(document: str) -> list[dict]:
     return json.loads(document)["Statement"]
 
 
+def federated_roles(plan) -> dict:
+    return {n: r for n, r in by_type(plan, "aws:iam/role:Role").items() if "Federated" in r.inputs["assumeRolePolicy"]}
+
+
 def test_trust_pins_sub_and_aud_with_string_equals(prod_plan):
-    roles = {n: r for n, r in by_type(prod_plan, "aws:iam/role:Role").items() if "Federated" in r.inputs["assumeRolePolicy"]}
-    # worker receives its secrets through External Secrets only: no role of its own.
-    assert set(roles) == {"api-role", "external-secrets-role"}
+    roles = federated_roles(prod_plan)
+    # worker receives its secrets through External Secrets only: no role of its own. api and worker sync
+    # different secrets, so each namespace's SecretStore signs in as its own role; the controller has none.
+    assert set(roles) == {"api-role", "store-autolytiq-role", "store-autolytiq-workers-role"}
     (trust,) = statements(roles["api-role"].inputs["assumeRolePolicy"])
     assert trust["Principal"] == {"Federated": f"arn:aws:iam::123456789012:oidc-provider/{ISSUER}"}
     assert trust["Action"] == ["sts:AssumeRoleWithWebIdentity"]
     assert trust["Condition"] == {
         "StringEquals": {f"{ISSUER}:sub": "system:serviceaccount:autolytiq:api", f"{ISSUER}:aud": "sts.amazonaws.com"}
     }
+    for ns in ("autolytiq", "autolytiq-workers"):
+        (store,) = statements(roles[f"store-{ns}-role"].inputs["assumeRolePolicy"])
+        assert store["Condition"]["StringEquals"] == {f"{ISSUER}:sub": f"system:serviceaccount:{ns}:external-secrets-store", f"{ISSUER}:aud": "sts.amazonaws.com"}
+
+
+def test_a_cluster_store_signs_in_as_the_controller(prod_shared_plan):
+    """Namespaces syncing the same secrets share a ClusterSecretStore: the controller's role, no store roles."""
+    roles = federated_roles(prod_shared_plan)
+    assert set(roles) == {"api-role", "external-secrets-role"}
     (eso,) = statements(roles["external-secrets-role"].inputs["assumeRolePolicy"])
     assert eso["Condition"]["StringEquals"][f"{ISSUER}:sub"] == "system:serviceaccount:external-secrets:external-secrets"
 
@@ -36,7 +50,7 @@ def test_grants_name_exact_secret_and_key_arns(prod_plan):
     secrets = {r.inputs["name"]: r.outputs["arn"] for r in by_type(prod_plan, "aws:secretsmanager/secret:Secret").values()}
     keys = {r.name: r.outputs["arn"] for r in by_type(prod_plan, "aws:kms/key:Key").values()}
     replica_keys = {r.name: r.outputs["arn"] for r in by_type(prod_plan, "aws:kms/replicaKey:ReplicaKey").values()}
-    policy = statements(by_type(prod_plan, "aws:iam/rolePolicy:RolePolicy")["external-secrets-secrets"].inputs["policy"])
+    policy = statements(by_type(prod_plan, "aws:iam/rolePolicy:RolePolicy")["store-autolytiq-workers-secrets"].inputs["policy"])
     read_redis, decrypt_redis = (s for s in policy if s["Sid"] in ("ReadRedis", "ReadRedisKey"))
     assert read_redis["Action"] == ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
     assert read_redis["Resource"] == [secrets["autolytiq/prod/redis"]]
@@ -60,15 +74,20 @@ def test_grants_name_exact_secret_and_key_arns(prod_plan):
             assert not any("*" in action for action in statement["Action"])
 
 
-def test_each_role_gets_exactly_its_declared_secrets(prod_plan, prod_raw):
-    spec = parse_stack_spec(prod_raw, "Pulumi.prod.yaml")
-    policies = by_type(prod_plan, "aws:iam/rolePolicy:RolePolicy")
-    expected = {
-        "api": {"database", "redis", "jwt", "session", "pii-encryption"},
-        # The controller's reads are derived: everything synced for api and worker.
-        "external-secrets": {"database", "redis", "jwt", "session", "pii-encryption", "smtp", "resend", "external-apis"},
-    }
-    assert {w.name for w in spec.workloads if spec.aws_reads(w)} == set(expected)
+API_READS = {"database", "redis", "jwt", "session", "pii-encryption"}
+
+
+@pytest.mark.parametrize("stack_plan, expected", [
+    # Each namespace's store identity is derived: exactly what is synced into that namespace.
+    ("prod_plan", {"api": API_READS, "store-autolytiq": API_READS, "store-autolytiq-workers": {"database", "redis", "smtp", "resend", "external-apis"}}),
+    # One ClusterSecretStore: the controller's reads are derived from the namespaces' (identical) secrets.
+    ("prod_shared_plan", {"api": API_READS, "external-secrets": API_READS}),
+])
+def test_each_role_gets_exactly_its_declared_secrets(request, prod_raw, stack_plan, expected):
+    raw = shared_store_raw(prod_raw) if stack_plan == "prod_shared_plan" else prod_raw
+    spec = parse_stack_spec(raw, "Pulumi.prod.yaml")
+    policies = by_type(request.getfixturevalue(stack_plan), "aws:iam/rolePolicy:RolePolicy")
+    assert {w.name for w in spec.all_workloads if spec.aws_reads(w)} == set(expected)
     for workload, names in expected.items():
         policy = statements(policies[f"{workload}-secrets"].inputs["policy"])
         granted = {r.split(":secret:")[1].rsplit("-", 1)[0] for s in policy if not s["Sid"].endswith("Key") for r in s["Resource"]}
@@ -86,9 +105,9 @@ def test_key_policy_shape(prod_plan):
     for statement in policy:
         assert statement["Action"] != "kms:*" and "kms:*" not in statement["Action"]
     # The rotation functions of database and session (both on the shared key) write their own secret.
-    assert {s["Sid"] for s in users} == {"ReadApi", "ReadExternalSecrets", "WriteRotateDatabase", "WriteRotateSession"}
-    worker = next(s for s in users if s["Sid"] == "ReadExternalSecrets")
-    assert worker["Principal"] == {"AWS": "arn:aws:iam::123456789012:role/autolytiq-prod-external-secrets"}
+    assert {s["Sid"] for s in users} == {"ReadApi", "ReadStoreAutolytiq", "ReadStoreAutolytiqWorkers", "WriteRotateDatabase", "WriteRotateSession"}
+    worker = next(s for s in users if s["Sid"] == "ReadStoreAutolytiqWorkers")
+    assert worker["Principal"] == {"AWS": "arn:aws:iam::123456789012:role/autolytiq-prod-store-autolytiq-workers"}
     assert worker["Action"] == ["kms:Decrypt"]
     assert worker["Condition"]["StringEquals"]["kms:ViaService"] == [
         "secretsmanager.us-east-1.amazonaws.com", "secretsmanager.us-west-2.amazonaws.com"
@@ -99,9 +118,11 @@ def test_key_policy_shape(prod_plan):
     assert {p.split(":secret:")[1] for p in api_patterns} == {
         f"autolytiq/prod/{name}-??????" for name in ("database", "redis", "session")
     }  # api reads smtp? no: it is not in its key policy statement
-    # The jwt key is dedicated: only jwt's readers appear in it.
+    worker_patterns = {p.split(":secret:")[1] for p in patterns}
+    assert not {f"autolytiq/prod/{name}-??????" for name in ("session", "jwt", "pii-encryption")} & worker_patterns  # api's only
+    # The jwt key is dedicated: only jwt's readers appear in it (api, and the store of api's namespace only).
     jwt_users = statements(by_type(prod_plan, "aws:kms/key:Key")["jwt-key"].inputs["policy"])[1:]
-    assert {s["Sid"] for s in jwt_users} == {"ReadApi", "ReadExternalSecrets", "WriteRotateJwt"}
+    assert {s["Sid"] for s in jwt_users} == {"ReadApi", "ReadStoreAutolytiq", "WriteRotateJwt"}
 
 
 @pytest.mark.parametrize("stack_plan, protected", [("prod_plan", True), ("dev_plan", False)])

@@ -29,7 +29,8 @@ def test_iam_accepts_every_generated_document(request, aws, stack_plan):
     for key in by_type(plan, "aws:kms/key:Key").values():
         created = kms.create_key(Policy=key.inputs["policy"], Description=key.inputs["description"])
         assert kms.get_key_policy(KeyId=created["KeyMetadata"]["KeyId"], PolicyName="default")["Policy"] == key.inputs["policy"]
-    assert len(iam.list_roles()["Roles"]) == len(roles) == 5  # api, external-secrets, three rotation functions
+    # api, the stores of autolytiq and autolytiq-workers, three rotation functions
+    assert len(iam.list_roles()["Roles"]) == len(roles) == 6
 
 
 def test_moto_rejects_a_broken_document(aws):

@@ -17,7 +17,7 @@ from components.config import ConfigError, parse_stack_spec
 from offline.report import kubernetes_objects
 from offline.run import PROJECT_DIR, plan_stack
 from tests.components.kubernetes.test_manifests import eso_schema
-from tests.conftest import CANARY, by_type, stack_namespace
+from tests.conftest import CANARY, by_type, plan_raw, stack_namespace
 
 PHAGEN = "examples/phagen/Pulumi.phagen-prod.yaml"
 SOURCE = "Pulumi.phagen-prod.yaml"
@@ -73,7 +73,9 @@ def test_each_reading_workload_has_its_own_identity_with_one_pinned_credential()
     s = spec()
     readers = {s.azure_identity_name(w): w for w in s.all_workloads if s.azure_reads(w)}
     identities = {r.inputs["resourceName"]: r for r in by_type(plan(), IDENTITY_T).values()}
-    assert set(identities) == set(readers) and len(readers) == 2  # the ESO controller and phagen-analytics
+    # phagen and phagen-ml sync different secrets: a store identity per namespace (the controller has none), and phagen-analytics.
+    assert set(identities) == set(readers) == {s.azure_identity_name(w) for w in s.all_workloads
+                                               if w.name in ("store-phagen", "store-phagen-ml", "phagen-analytics")}
     credentials = list(by_type(plan(), FIC_T).values())
     assert len(credentials) == len(readers)
     for credential in credentials:
@@ -93,7 +95,7 @@ def test_role_assignments_are_secrets_user_on_exactly_each_secret_read():
                 for w in s.all_workloads for n in s.azure_reads(w)}
     assignments = list(by_type(plan(), ASSIGNMENT_T).values())
     assert {(a.inputs["principalId"], a.inputs["scope"]) for a in assignments} == expected
-    assert len(assignments) == len(expected) == 3
+    assert len(assignments) == len(expected) == 4  # store-phagen: pubchem; store-phagen-ml: llm, pubchem; analytics
     for a in assignments:
         assert a.inputs["roleDefinitionId"] == role and a.inputs["principalType"] == "ServicePrincipal"
 
@@ -102,11 +104,13 @@ def test_stores_wait_for_role_assignments_to_propagate():
     p = plan()
     sleeps = by_type(p, SLEEP_T)
     assignments = {r.urn for r in by_type(p, ASSIGNMENT_T).values()}
-    assert len(sleeps) == 2
+    assert len(sleeps) == 3
     for sleep in sleeps.values():
         assert sleep.inputs["createDuration"] and set(sleep.dependencies) & assignments
-    store = only(p, "kubernetes:external-secrets.io/v1:ClusterSecretStore")
-    assert {s.urn for s in sleeps.values()} <= set(store.dependencies)
+    stores = by_type(p, "kubernetes:external-secrets.io/v1:SecretStore")
+    assert len(stores) == 2
+    for store in stores.values():
+        assert {s.urn for s in sleeps.values()} <= set(store.dependencies)
 
 
 def test_kubernetes_side_signs_in_with_workload_identity():
@@ -116,16 +120,20 @@ def test_kubernetes_side_signs_in_with_workload_identity():
     analytics = next(w for w in s.workloads if w.name == "phagen-analytics")
     annotations = accounts[(analytics.namespace, analytics.service_account)].inputs["metadata"]["annotations"]
     assert annotations == {"azure.workload.identity/client-id": client[s.azure_identity_name(analytics)]}
+    # phagen and phagen-ml sync different secrets: the controller has no identity, each namespace's store its own.
     release = only(p, "kubernetes:helm.sh/v3:Release")
-    controller = next(w for w in s.workloads if w.name == s.eso.workload)
-    assert release.inputs["values"]["serviceAccount"]["annotations"] == {"azure.workload.identity/client-id": client[s.azure_identity_name(controller)]}
-    assert release.inputs["values"]["podLabels"] == {"azure.workload.identity/use": "true"}
-
-    store = only(p, "kubernetes:external-secrets.io/v1:ClusterSecretStore")
-    assert store.inputs["spec"]["provider"] == {"azurekv": {
-        "authType": "WorkloadIdentity", "vaultUrl": "https://phagen-prod-kv.vault.azure.net/", "tenantId": s.azure.tenant_id,
-        "environmentType": "PublicCloud", "serviceAccountRef": {"name": controller.service_account, "namespace": s.eso.namespace}}}
-    assert store.inputs["spec"]["conditions"] == [{"namespaces": ["phagen", "phagen-ml"]}]
+    assert release.inputs["values"]["serviceAccount"]["annotations"] == {} and "podLabels" not in release.inputs["values"]
+    assert not by_type(p, "kubernetes:external-secrets.io/v1:ClusterSecretStore")
+    stores = {r.inputs["metadata"]["namespace"]: r for r in by_type(p, "kubernetes:external-secrets.io/v1:SecretStore").values()}
+    assert set(stores) == {"phagen", "phagen-ml"}
+    for ns, store in stores.items():
+        assert "conditions" not in store.inputs["spec"]
+        assert store.inputs["spec"]["provider"] == {"azurekv": {
+            "authType": "WorkloadIdentity", "vaultUrl": "https://phagen-prod-kv.vault.azure.net/", "tenantId": s.azure.tenant_id,
+            "environmentType": "PublicCloud", "serviceAccountRef": {"name": "external-secrets-store"}}}
+        identity = next(w for w in s.store_identities if w.namespace == ns)
+        assert accounts[(ns, "external-secrets-store")].inputs["metadata"]["annotations"] == {
+            "azure.workload.identity/client-id": client[s.azure_identity_name(identity)]}
     objects = [m for m in kubernetes_objects(p) if m["apiVersion"].startswith("external-secrets.io/")]
     for manifest in objects:
         jsonschema.Draft7Validator(eso_schema(manifest["kind"])).validate(manifest)
@@ -151,7 +159,29 @@ def test_vault_scope_gives_one_assignment_per_identity(tmp_path):
     path = tmp_path / "Pulumi.phagen-vault-scope.yaml"
     path.write_text(yaml.safe_dump(document))
     assignments = by_type(plan_stack(str(path)), ASSIGNMENT_T).values()
-    assert sorted(a.inputs["scope"] for a in assignments) == [vault_id(), vault_id()]
+    assert sorted(a.inputs["scope"] for a in assignments) == [vault_id()] * 3  # store-phagen, store-phagen-ml, phagen-analytics
+
+
+def test_namespaces_syncing_the_same_secrets_share_a_cluster_store_signing_in_as_the_controller():
+    raw = copy.deepcopy(stack_namespace(PHAGEN))
+    next(w for w in raw["workloads"] if w["name"] == "phagen-web")["reads"] = ["llm-api-key", "pubchem-api-key"]  # as phagen-llm
+    p, s = plan_raw(raw, stack="phagen-prod"), parse_stack_spec(raw, SOURCE)
+    client = {r.inputs["resourceName"]: r.outputs["clientId"] for r in by_type(p, IDENTITY_T).values()}
+    controller = next(w for w in s.workloads if w.name == s.eso.workload)
+    release = only(p, "kubernetes:helm.sh/v3:Release")
+    assert release.inputs["values"]["serviceAccount"]["annotations"] == {"azure.workload.identity/client-id": client[s.azure_identity_name(controller)]}
+    assert release.inputs["values"]["podLabels"] == {"azure.workload.identity/use": "true"}
+    assert not by_type(p, "kubernetes:external-secrets.io/v1:SecretStore") and not s.store_identities
+    store = only(p, "kubernetes:external-secrets.io/v1:ClusterSecretStore")
+    assert store.inputs["spec"]["provider"] == {"azurekv": {
+        "authType": "WorkloadIdentity", "vaultUrl": "https://phagen-prod-kv.vault.azure.net/", "tenantId": s.azure.tenant_id,
+        "environmentType": "PublicCloud", "serviceAccountRef": {"name": controller.service_account, "namespace": s.eso.namespace}}}
+    assert store.inputs["spec"]["conditions"] == [{"namespaces": ["phagen", "phagen-ml"]}]
+    assert {r.name for r in by_type(p, SLEEP_T).values()} <= {r.rsplit("::", 1)[1] for r in store.dependencies}
+    principal = {r.inputs["resourceName"]: r.outputs["principalId"] for r in by_type(p, IDENTITY_T).values()}
+    granted = {a.inputs["scope"].rsplit("/", 1)[1] for a in by_type(p, ASSIGNMENT_T).values()
+               if a.inputs["principalId"] == principal[s.azure_identity_name(controller)]}
+    assert granted == {"phagen-prod-llm-api-key", "phagen-prod-pubchem-api-key"}
 
 
 # ----- spec errors -----

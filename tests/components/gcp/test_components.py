@@ -187,8 +187,9 @@ def test_namespaced_gcp_store_and_external_secrets_validate():
 
 
 def test_cluster_store_signs_in_as_the_controller_whose_helm_values_carry_its_google_account():
+    # vibebox-web syncs exactly what vibebox does (backend's google-oauth-client and app-config): one shared store.
     raw = gcp_only(vibebox())
-    raw["workloads"].insert(0, {"name": "web", "namespace": "vibebox-web", "service_account": "web", "reads": ["app-config"]})
+    raw["workloads"].insert(0, {"name": "web", "namespace": "vibebox-web", "service_account": "web", "reads": ["google-oauth-client", "app-config"]})
     plan = plan_raw(raw, stack="vibebox-prod")
     (store,) = [m for m in kubernetes_objects(plan) if m["kind"] == "ClusterSecretStore"]
     validate(store)
@@ -199,6 +200,26 @@ def test_cluster_store_signs_in_as_the_controller_whose_helm_values_carry_its_go
     assert release.inputs["values"]["serviceAccount"]["annotations"]["iam.gke.io/gcp-service-account"] == email
     readers = {(b.inputs["member"], b.inputs["secretId"].rsplit("/", 1)[1]) for b in by_type(plan, ACCESS_BINDING).values() if b.inputs["role"] == ACCESSOR}
     assert (f"serviceAccount:{email}", "vibebox-prod-app-config") in readers  # derived from the two namespaces' consumers
+
+
+def test_namespaces_syncing_different_secrets_get_a_store_and_google_account_each():
+    raw = gcp_only(vibebox())
+    raw["workloads"].insert(0, {"name": "web", "namespace": "vibebox-web", "service_account": "web", "reads": ["app-config"]})
+    plan = plan_raw(raw, stack="vibebox-prod")
+    objects = kubernetes_objects(plan)
+    assert not [m for m in objects if m["kind"] == "ClusterSecretStore"]
+    stores = {m["metadata"]["namespace"]: m for m in objects if m["kind"] == "SecretStore"}
+    assert set(stores) == {"vibebox", "vibebox-web"}
+    for store in stores.values():
+        validate(store)
+        assert store["spec"]["provider"]["gcpsm"]["auth"]["workloadIdentity"]["serviceAccountRef"] == {"name": "external-secrets-store"}
+    release = by_type(plan, "kubernetes:helm.sh/v3:Release")["external-secrets-release"]
+    assert "iam.gke.io/gcp-service-account" not in release.inputs["values"]["serviceAccount"]["annotations"]
+    readers = {(b.inputs["member"], b.inputs["secretId"].rsplit("/", 1)[1]) for b in by_type(plan, ACCESS_BINDING).values() if b.inputs["role"] == ACCESSOR}
+    account = "serviceAccount:vibebox-prod-store-{}@" + f"{PROJECT}.iam.gserviceaccount.com"
+    store_reads = {(m, s) for m, s in readers if "-store-" in m}
+    assert store_reads == {(account.format("vibebox-web"), "vibebox-prod-app-config"), (account.format("vibebox"), "vibebox-prod-app-config"),
+                           (account.format("vibebox"), "vibebox-prod-google-oauth-client")}  # vibebox-web's store: never google-oauth-client
 
 
 def test_policy_is_silent_on_our_output():

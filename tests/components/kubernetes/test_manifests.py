@@ -77,10 +77,47 @@ def test_core_check_can_fail():
         validate({**service_account, "automountServiceAccountToken": "no"})
 
 
-def test_cluster_store_is_limited_to_its_namespaces():
-    (store,) = [m for m in kubernetes_objects(plan_of("prod")) if m["kind"] == "ClusterSecretStore"]
+def test_cluster_store_is_limited_to_its_namespaces(prod_shared_plan):
+    """worker syncing exactly api's secrets: one ClusterSecretStore for both namespaces, signing in as the controller."""
+    objects = kubernetes_objects(prod_shared_plan)
+    (store,) = [m for m in objects if m["kind"] == "ClusterSecretStore"]
+    validate(store)
     assert store["spec"]["conditions"] == [{"namespaces": ["autolytiq", "autolytiq-workers"]}]
     assert store["spec"]["provider"]["aws"]["auth"] == {"jwt": {"serviceAccountRef": {"name": "external-secrets", "namespace": "external-secrets"}}}
+    assert not [m for m in objects if m["kind"] == "SecretStore"]
+    assert {(m["metadata"]["namespace"], m["spec"]["secretStoreRef"]["kind"]) for m in objects if m["kind"] == "ExternalSecret"} == {
+        ("autolytiq", "ClusterSecretStore"), ("autolytiq-workers", "ClusterSecretStore")}
+    release = by_type(prod_shared_plan, "kubernetes:helm.sh/v3:Release")["external-secrets-release"]
+    assert release.inputs["values"]["serviceAccount"]["annotations"] == {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/autolytiq-prod-external-secrets"}
+
+
+def test_namespaces_syncing_different_secrets_get_a_secret_store_each():
+    """api and worker sync different secrets: a SecretStore per namespace, each signing in as its own service account,
+    each ExternalSecret using the store of its own namespace; the controller carries no cloud identity."""
+    objects = kubernetes_objects(plan_of("prod"))
+    assert not [m for m in objects if m["kind"] == "ClusterSecretStore"]
+    stores = {m["metadata"]["namespace"]: m for m in objects if m["kind"] == "SecretStore"}
+    assert set(stores) == {"autolytiq", "autolytiq-workers"}
+    for ns, store in stores.items():
+        assert store["metadata"]["name"] == "aws-secrets-manager-prod" and "conditions" not in store["spec"]
+        assert store["spec"]["provider"]["aws"]["auth"] == {"jwt": {"serviceAccountRef": {"name": "external-secrets-store"}}}
+        account = next(m for m in objects if m["kind"] == "ServiceAccount" and m["metadata"]["namespace"] == ns and m["metadata"]["name"] == "external-secrets-store")
+        assert account["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": f"arn:aws:iam::123456789012:role/autolytiq-prod-store-{ns}"}
+    for m in objects:
+        if m["kind"] == "ExternalSecret":
+            assert m["spec"]["secretStoreRef"] == {"kind": "SecretStore", "name": "aws-secrets-manager-prod"}
+    release = by_type(plan_of("prod"), "kubernetes:helm.sh/v3:Release")["external-secrets-release"]
+    assert release.inputs["values"]["serviceAccount"]["annotations"] == {}
+
+
+def test_a_lone_secret_store_keeps_its_former_pulumi_name():
+    """A SecretStore's Pulumi name now carries its namespace; the one store of its name aliases the former
+    `store-<name>` so a deployed store is kept, not replaced (and deleted after its successor took the object)."""
+    (emr,) = [r for r in plan_of("examples/emr/Pulumi.emr-prod.yaml").resources if r.type == "kubernetes:external-secrets.io/v1:SecretStore"]
+    assert (emr.name, emr.aliases) == ("store-emr-vault-secret-prod", ("store-vault-secret-prod",))
+    prod = [r for r in plan_of("prod").resources if r.type == "kubernetes:external-secrets.io/v1:SecretStore"]
+    assert sorted(r.name for r in prod) == ["store-autolytiq-aws-secrets-manager-prod", "store-autolytiq-workers-aws-secrets-manager-prod"]
+    assert all(r.aliases == () for r in prod)  # two of one name: neither may claim the former one
 
 
 def test_external_secrets_never_delete_and_never_find():
@@ -137,4 +174,6 @@ def test_manifests_written_as_yaml(tmp_path):
     assert len(written) == len(kubernetes_objects(plan_of("dev")))
     for path in written:
         validate(yaml.safe_load(path.read_text()))
-    assert (tmp_path / "_cluster" / "clustersecretstore-aws-secrets-manager-dev.yaml").exists()
+    for ns in ("autolytiq", "autolytiq-workers"):
+        assert (tmp_path / ns / "secretstore-aws-secrets-manager-dev.yaml").exists()
+    assert not (tmp_path / "_cluster" / "clustersecretstore-aws-secrets-manager-dev.yaml").exists()

@@ -95,9 +95,10 @@ def test_compliant_fixtures_are_silent_and_schema_valid():
     assert run(resources) == []
 
 
-def test_rules_are_silent_on_our_own_output(dev_plan, prod_plan):
-    resources = [r for plan in (dev_plan, prod_plan) for r in plan.policy_resources()]
-    assert {eso.CLUSTER_SECRET_STORE, eso.EXTERNAL_SECRET} <= {r["type"] for r in resources}
+def test_rules_are_silent_on_our_own_output(dev_plan, prod_plan, prod_shared_plan):
+    """Both layouts: SecretStores per namespace (dev, prod) and a ClusterSecretStore (namespaces syncing the same secrets)."""
+    resources = [r for plan in (dev_plan, prod_plan, prod_shared_plan) for r in plan.policy_resources()]
+    assert {eso.CLUSTER_SECRET_STORE, eso.SECRET_STORE, eso.EXTERNAL_SECRET} <= {r["type"] for r in resources}
     assert run(resources) == []
 
 
