@@ -10,7 +10,6 @@ must be blocked by the rule named in its GRANTS list, and the access matrix must
 from __future__ import annotations
 
 import ast
-import importlib.util
 import re
 import subprocess
 import sys
@@ -226,22 +225,6 @@ def test_as_written_grants_are_blocked_by_the_named_rule(as_written):
     _check_grants(as_written, _declared(as_written.program, "GRANTS"))
 
 
-def test_as_written_gcp_grants_are_blocked(as_written):
-    grants = _declared(as_written.program, "GCP_GRANTS")
-    if not grants:
-        pytest.skip("no GCP grants in this document")
-    if importlib.util.find_spec("policy.rules.gcp") is None:
-        pytest.skip("policy/rules/gcp.py does not exist yet (GCP rules are written concurrently)")
-    _check_grants(as_written, grants)
-
-
-def test_as_written_gaps_are_still_gaps(as_written):
-    """Grants no rule blocks yet, listed in the program and the README: once a rule blocks one, move it to GRANTS."""
-    for resource, what in _declared(as_written.program, "UNBLOCKED"):
-        rules = {v.rule_id for v in as_written.report.violations if logical_name(v.urn) == resource}
-        assert not rules, f"{resource} ({what}) is now blocked by {rules}: move it to GRANTS and the README table"
-
-
 def _readme_as_written_rows() -> list[tuple[str, str, str]]:
     """(seed, resource, blocked by) of the README's as-written table, cell Markdown stripped of backticks."""
     section = (PROJECT_DIR / "README.md").read_text().split("### Examples: the five seed estates", 1)[1].split("\n## ", 1)[0]
@@ -269,18 +252,16 @@ def _seed(program: Path) -> str:
 
 
 def test_readme_as_written_table_lists_exactly_the_programs_grants():
-    """Every (seed, resource, rule) the README claims is one a program's GRANTS (or GCP_GRANTS) checks, and back;
-    rows naming no rule are the programs' UNBLOCKED gaps."""
+    """Every (seed, resource, rule) the README claims is one a program's GRANTS checks, and back; every row names a rule."""
     rows = _readme_as_written_rows()
     listed = {(seed, resource, rule) for seed, resource, blocked in rows for rule in re.findall(r"SP-[A-Z0-9]+-\d{3}", blocked)}
     gaps = {(seed, resource) for seed, resource, blocked in rows if not re.search(r"SP-[A-Z0-9]+-\d{3}", blocked)}
     declared = {(_seed(program), resource, rule) for program in PROGRAMS
-                for resource, rule, _ in _declared(program, "GRANTS") + _declared(program, "GCP_GRANTS")}
-    unblocked = {(_seed(program), resource) for program in PROGRAMS for resource, _ in _declared(program, "UNBLOCKED")}
+                for resource, rule, _ in _declared(program, "GRANTS")}
     assert {"000", "001", "002", "003", "004"} <= {seed for seed, _, _ in rows}
     assert sorted(listed - declared) == [], "in the README table but in no program's GRANTS"
     assert sorted(declared - listed) == [], "in a program's GRANTS but not in the README table"
-    assert gaps == unblocked
+    assert not gaps, f"README rows that name no blocking rule: {sorted(gaps)}"
 
 
 def test_as_written_matrix_shows_the_over_broad_reach(as_written):

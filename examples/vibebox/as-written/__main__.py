@@ -70,9 +70,6 @@ GRANTS = [
     ("azure-backend", "SP-ESO-001", "ClusterSecretStore for Azure Key Vault without spec.conditions"),
     ("azure-backend", "SP-ESO-002", "Azure store authenticating with a service-principal secret (AZURE_CLIENT_SECRET)"),
     ("vibebox-secrets-rw", "SP-K8S-007", "Role: get/list/create/update/delete on all Secrets of namespace default (no resourceNames)"),
-]
-# Checked when policy/rules/gcp.py exists (written concurrently with this example).
-GCP_GRANTS = [
     ("vibebox-secret-admin", "SP-GCP-001", "roles/secretmanager.admin on the whole project"),
 ]
 # (principal, secret, capability) the access matrix must show: the reach the document's grants give.
