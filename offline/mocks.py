@@ -254,7 +254,6 @@ class Registration:
     dependencies: tuple[str, ...]
     inputs: dict
     outputs: dict
-    aliases: tuple[str, ...] = ()  # the names (or URNs) of former selves, as the engine would match them
 
     def as_policy_resource(self) -> dict:
         return {"type": self.type, "urn": self.urn, "name": self.name, "props": self.inputs}
@@ -284,7 +283,6 @@ class RecordingMonitor(MockMonitor):
                     dependencies=tuple(request.dependencies),
                     inputs=inputs,
                     outputs=redact_inputs(request.type, state.state) if state else {},
-                    aliases=(*request.aliasURNs, *(a.urn or a.spec.name for a in request.aliases)),
                 )
             )
         return response

@@ -113,14 +113,7 @@ class SecretSync(pulumi.ComponentResource):
         super().__init__("secrets-platform:kubernetes:SecretSync", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         store_opts = pulumi.ResourceOptions(parent=self, depends_on=list(args.ready))
-        names = [store["metadata"]["name"] for store in args.stores]
-        stores = {}
-        for store in args.stores:
-            opts = store_opts
-            if _store_id(store) != store["metadata"]["name"] and names.count(store["metadata"]["name"]) == 1:
-                # A SecretStore was `store-<name>` before it carried its namespace: keep the deployed object.
-                opts = pulumi.ResourceOptions.merge(store_opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"store-{store['metadata']['name']}")]))
-            stores[_store_id(store)] = apply(f"store-{_store_id(store)}", store, opts)
+        stores = {_store_id(store): apply(f"store-{_store_id(store)}", store, store_opts) for store in args.stores}
         for ns, secrets in sorted(args.secrets_by_namespace.items()):
             for secret in secrets:
                 manifest = manifests.external_secret(secret.name, ns, secret.store, secret.remote_key, secret.properties, args.refresh_interval, args.labels)

@@ -103,20 +103,27 @@ def _check_dedicated_key(resources: list[Resource]) -> list[Finding]:
         values = [v for _, v in _key_fields(secret["props"])]
         ids = [_key_id(v, aliases) for v in values if isinstance(v, str) and not is_unknown(v) and not _aws_managed(v)]
         keys[secret["urn"]] = ({i for i in ids if i}, None in ids or any(is_unknown(v) for v in values))
+    # Who uses each key id, and how many secrets have a key unknown at preview, counted once
+    # (comparing every critical secret with every other secret is quadratic at 10,000 secrets).
+    holders: dict[str, list[int]] = {}
+    for position, secret in enumerate(secrets):
+        for key_id in keys[secret["urn"]][0]:
+            holders.setdefault(key_id, []).append(position)
+    unknown_keys = sum(keys[s["urn"]][1] for s in secrets)
     out = []
-    for secret in secrets:
+    for position, secret in enumerate(secrets):
         cls = _classification(secret)
         if not (is_unknown(cls) or cls in DEDICATED_KEY_CLASSES):
             continue
         mine, mine_unknown = keys[secret["urn"]]
-        others = [o for o in secrets if o is not secret]
-        sharing = sorted(o["name"] for o in others if keys[o["urn"]][0] & mine)
+        others = len(secrets) > 1
+        sharing = sorted(secrets[p]["name"] for p in {p for key_id in mine for p in holders[key_id]} - {position})
         if sharing and not is_unknown(cls):
             out.append(Finding("SP-SM-002", secret["urn"], f"kmsKeyId is also the key of {', '.join(sharing)}: a critical secret needs a "
                                "dedicated customer-managed key, so its key policy grants no one else; give it its own key"))
         elif sharing:
             out.append(undecided("SP-SM-002", secret, f"tags.classification (the key is shared with {', '.join(sharing)})"))
-        elif others and (mine_unknown or any(keys[o["urn"]][1] for o in others)) and not is_unknown(cls):
+        elif others and (mine_unknown or unknown_keys > mine_unknown) and not is_unknown(cls):
             out.append(undecided("SP-SM-002", secret, "a kmsKeyId of this or another secret (they may be the same key)"))
     return out
 
@@ -267,6 +274,12 @@ def schedule(rotation: Resource) -> Schedule:
     return Schedule(max(intervals), "rotationRules")
 
 
+def _target_name(secret_id: str) -> str:
+    """The secret name a secretId names: itself, or from an ARN without `-` and the six random characters."""
+    is_arn = secret_id.startswith("arn:") and ":secret:" in secret_id
+    return secret_id.partition(":secret:")[2][:-7] if is_arn else secret_id
+
+
 def _targets(rotation: Resource, secret: Resource) -> bool | None:
     """Whether the rotation's secretId names the secret (by name or ARN); None when it cannot be told."""
     secret_id, name, prefix = rotation["props"].get("secretId"), secret["props"].get("name"), secret["props"].get("namePrefix")
@@ -274,9 +287,7 @@ def _targets(rotation: Resource, secret: Resource) -> bool | None:
         return None
     if not isinstance(secret_id, str):
         return False
-    is_arn = secret_id.startswith("arn:") and ":secret:" in secret_id
-    # In an ARN the name carries `-` and six random characters.
-    target = secret_id.partition(":secret:")[2][:-7] if is_arn else secret_id
+    target = _target_name(secret_id)
     if isinstance(name, str) and name:
         return target == name
     if isinstance(prefix, str) and not is_unknown(prefix):
@@ -306,6 +317,13 @@ def _describe(days: float) -> str:
 
 def _check_rotation(resources: list[Resource]) -> list[Finding]:
     rotations = [r for r in resources if r["type"] == ROTATION]
+    # Indexed once: a named secret is targeted exactly by the rotations naming it, and maybe by those whose
+    # secretId is unknown (comparing every secret with every rotation is quadratic at 10,000 secrets).
+    by_target: dict[str, list[Resource]] = {}
+    unknown_ids = [r for r in rotations if is_unknown(r["props"].get("secretId"))]
+    for r in rotations:
+        if isinstance(r["props"].get("secretId"), str) and not is_unknown(r["props"]["secretId"]):
+            by_target.setdefault(_target_name(r["props"]["secretId"]), []).append(r)
     out = []
     for secret in (r for r in resources if r["type"] == SECRET):
         cls = _classification(secret)
@@ -316,8 +334,12 @@ def _check_rotation(resources: list[Resource]) -> list[Finding]:
         if limit is None:
             continue  # low, or unclassified (SP-SM-006)
         fix = f"a {cls} secret must rotate at least every {limit} days: add a SecretRotation within that, or tag rotation=manual with rotation-days <= {limit}"
-        matched = [r for r in rotations if _targets(r, secret) is True]
-        maybe = [r for r in rotations if _targets(r, secret) is None]
+        name = secret["props"].get("name")
+        if isinstance(name, str) and name and not is_unknown(name):
+            matched, maybe = by_target.get(name, []), unknown_ids
+        else:  # unknown or engine-assigned name: each rotation decides
+            matched = [r for r in rotations if _targets(r, secret) is True]
+            maybe = [r for r in rotations if _targets(r, secret) is None]
         if matched:
             for rotation in matched:
                 days, why = schedule(rotation)

@@ -110,14 +110,11 @@ def test_namespaces_syncing_different_secrets_get_a_secret_store_each():
     assert release.inputs["values"]["serviceAccount"]["annotations"] == {}
 
 
-def test_a_lone_secret_store_keeps_its_former_pulumi_name():
-    """A SecretStore's Pulumi name now carries its namespace; the one store of its name aliases the former
-    `store-<name>` so a deployed store is kept, not replaced (and deleted after its successor took the object)."""
-    (emr,) = [r for r in plan_of("examples/emr/Pulumi.emr-prod.yaml").resources if r.type == "kubernetes:external-secrets.io/v1:SecretStore"]
-    assert (emr.name, emr.aliases) == ("store-emr-vault-secret-prod", ("store-vault-secret-prod",))
+def test_secret_stores_are_named_by_namespace_and_name():
+    """The same store name recurs per namespace: its Pulumi name carries the namespace."""
     prod = [r for r in plan_of("prod").resources if r.type == "kubernetes:external-secrets.io/v1:SecretStore"]
     assert sorted(r.name for r in prod) == ["store-autolytiq-aws-secrets-manager-prod", "store-autolytiq-workers-aws-secrets-manager-prod"]
-    assert all(r.aliases == () for r in prod)  # two of one name: neither may claim the former one
+
 
 
 def test_external_secrets_never_delete_and_never_find():
