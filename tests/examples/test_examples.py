@@ -227,7 +227,7 @@ def test_as_written_grants_are_blocked_by_the_named_rule(as_written):
 
 def _readme_as_written_rows() -> list[tuple[str, str, str]]:
     """(seed, resource, blocked by) of the README's as-written table, cell Markdown stripped of backticks."""
-    section = (PROJECT_DIR / "README.md").read_text().split("### Examples: the five seed estates", 1)[1].split("\n## ", 1)[0]
+    section = (PROJECT_DIR / "README.md").read_text().split("## Examples: the five seed estates", 1)[1].split("\n## ", 1)[0]
     lines = iter(section.splitlines())
     for line in lines:
         if re.fullmatch(r"\|\s*seed\s*\|\s*as written\s*\|\s*resource\s*\|\s*blocked by\s*\|", line.strip()):
