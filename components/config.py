@@ -73,7 +73,7 @@ Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-
 DnsLabel = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
 TagValue = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_ .:/=+\-@]{0,256}$")]
 
-_RATE = re.compile(r"^rate\((\d+) (hour|hours|day|days)\)$")
+RATE_EXPRESSION = re.compile(r"^rate\((\d+) (hour|hours|day|days)\)$")
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*?,/\-#L W]+$")
 
 
@@ -723,7 +723,7 @@ class StackSpec(_Spec):
 
 def check_schedule_expression(expr: str) -> None:
     """Secrets Manager accepts `rate(N days|hours)` and six-field `cron(...)` expressions."""
-    rate = _RATE.match(expr)
+    rate = RATE_EXPRESSION.match(expr)
     if rate:
         amount, unit = int(rate.group(1)), rate.group(2)
         limit = 1000 if unit.startswith("day") else 24 * 1000

@@ -21,12 +21,11 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from components.config import AUTOMATED_ROTATION, CLASS_POLICY, StackSpec
+from components.config import AUTOMATED_ROTATION, CLASS_POLICY, RATE_EXPRESSION, StackSpec
 
 HORIZON_DAYS = 90
 LOOKAHEAD_DAYS = 1000  # Secrets Manager's longest interval: how far to look for a next rotation past the horizon
 MAX_LISTED = 6  # occurrences shown per secret; the count says how many more fall in the horizon
-_RATE = re.compile(r"^rate\((\d+) (hour|hours|day|days)\)$")
 _MONTH_NAMES = {name.upper(): i for i, name in enumerate(calendar.month_abbr) if name}
 _DAY_NAMES = {name: i for i, name in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"), start=1)}
 
@@ -147,7 +146,7 @@ def schedule_times(expression: str, reference: datetime, horizon_days: int = HOR
     """When a Secrets Manager schedule expression rotates from `reference` (for a rate, the last rotation or
     the day rotation was turned on) to the end of the UTC day `horizon_days` later."""
     end = datetime.combine(reference.date() + timedelta(days=horizon_days + 1), time(0), timezone.utc)
-    rate = _RATE.match(expression)
+    rate = RATE_EXPRESSION.match(expression)
     if rate:
         amount, unit = int(rate.group(1)), rate.group(2)
         if unit.startswith("day"):
@@ -167,7 +166,7 @@ def schedule_times(expression: str, reference: datetime, horizon_days: int = HOR
 
 
 def _hourly(expression: str) -> bool:
-    rate = _RATE.match(expression)
+    rate = RATE_EXPRESSION.match(expression)
     if rate:
         return rate.group(2).startswith("hour")
     fields = expression.removeprefix("cron(").removesuffix(")").split()
