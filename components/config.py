@@ -948,7 +948,16 @@ def _kubernetes_checks(spec: StackSpec) -> list[Problem]:
 
 
 _AWS_ONLY = ("key", "replica_regions", "recovery_window_days", "initial_value")
-_VAULT_ROTATION_KINDS = ("none", "manual")
+# Backends other than AWS run no rotation function: a cadence for people (with a notification where the
+# backend has one), or none.
+MANUAL_ROTATION_KINDS = ("none", "manual")
+
+
+def _manual_rotation_only(at: tuple, secret: SecretSpec, backend: str, how: str) -> list[Problem]:
+    if secret.rotation is None or secret.rotation.kind in MANUAL_ROTATION_KINDS:
+        return []
+    return [Problem((*at, "rotation", "kind"), f"'{secret.rotation.kind}' rotation needs backend: aws; {backend} secrets take "
+                    f"{', '.join(MANUAL_ROTATION_KINDS)} ({how})")]
 
 
 def _vault_checks(spec: StackSpec) -> list[Problem]:
@@ -970,8 +979,7 @@ def _vault_checks(spec: StackSpec) -> list[Problem]:
         mounts = [m.path for m in vault.kv_mounts]
         if secret.mount is not None and secret.mount not in mounts:
             problems.append(Problem((*at, "mount"), f"unknown KV mount '{secret.mount}'; declared: {', '.join(mounts) or 'none'}"))
-        if secret.rotation is not None and secret.rotation.kind not in _VAULT_ROTATION_KINDS:
-            problems.append(Problem((*at, "rotation", "kind"), f"'{secret.rotation.kind}' rotation needs backend: aws; Vault secrets take {', '.join(_VAULT_ROTATION_KINDS)} (or use a database role for dynamic credentials)"))
+        problems += _manual_rotation_only(at, secret, "Vault", "or use a database role for dynamic credentials")
 
     databases = {d.name: d for d in vault.databases} if vault else {}
     for index, workload in enumerate(spec.workloads):
@@ -1023,7 +1031,6 @@ def _vault_checks(spec: StackSpec) -> list[Problem]:
 
 _NOT_FOR_GCP = {"key": "aws", "replica_regions": "aws (GCP replication is gcp.replica_regions)", "recovery_window_days": "aws",
                 "path": "aws and vault (GCP secret ids are <slug>-<name>)"}
-_GCP_ROTATION_KINDS = ("none", "manual")
 
 
 def _gcp_checks(spec: StackSpec) -> list[Problem]:
@@ -1039,8 +1046,7 @@ def _gcp_checks(spec: StackSpec) -> list[Problem]:
         for field, backends in _NOT_FOR_GCP.items():
             if field in secret.model_fields_set:
                 problems.append(Problem((*at, field), f"only for backend: {backends}"))
-        if secret.rotation is not None and secret.rotation.kind not in _GCP_ROTATION_KINDS:
-            problems.append(Problem((*at, "rotation", "kind"), f"'{secret.rotation.kind}' rotation needs backend: aws; GCP secrets take {', '.join(_GCP_ROTATION_KINDS)} (manual: Secret Manager notifies the rotation topic on the cadence)"))
+        problems += _manual_rotation_only(at, secret, "GCP", "manual: Secret Manager notifies the rotation topic on the cadence")
         for field in ("schedule", "window"):
             if secret.rotation is not None and getattr(secret.rotation, field) is not None:
                 problems.append(Problem((*at, "rotation", field), "GCP rotation is a period in days (rotation.days); Secret Manager takes no schedule or window"))
@@ -1061,7 +1067,6 @@ def _gcp_checks(spec: StackSpec) -> list[Problem]:
     return problems
 
 
-_AZURE_ROTATION_KINDS = ("none", "manual")
 _AZURE_SECRET_NAME = re.compile(r"[A-Za-z0-9-]{1,127}")
 
 
@@ -1079,8 +1084,7 @@ def _azure_checks(spec: StackSpec) -> list[Problem]:
             if field in secret.model_fields_set:
                 problems.append(Problem((*at, field), "only for backend: aws (Key Vault values are written out of band, never through Pulumi)"
                                         if field == "initial_value" else "only for backend: aws"))
-        if secret.rotation is not None and secret.rotation.kind not in _AZURE_ROTATION_KINDS:
-            problems.append(Problem((*at, "rotation", "kind"), f"'{secret.rotation.kind}' rotation needs backend: aws; Azure secrets take {', '.join(_AZURE_ROTATION_KINDS)} (manual: Event Grid notifies before the version expires)"))
+        problems += _manual_rotation_only(at, secret, "Azure", "manual: Event Grid notifies before the version expires")
         if not _AZURE_SECRET_NAME.fullmatch(spec.azure_secret_name(secret)):
             problems.append(Problem((*at, "path" if secret.path else "name"), "the Key Vault secret name (the path with / as -) must be 1 to 127 letters, digits and dashes"))
     azure_secrets = spec.secrets_on("azure")
