@@ -19,7 +19,7 @@ from pathlib import Path
 from rich.console import Console
 
 from components.config import ConfigError
-from offline.access import access_matrix, diff
+from offline.access import access_matrix, declared_classifications, diff
 from offline.access.cli import InputError, load
 from offline.markdown import COMMENT_LIMIT, GITHUB_COMMENT_LIMIT, comment_markdown, plan_markdown
 from offline.report import PlanReport, print_access, print_plan, stack_spec, write_manifests
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(error.problems), file=sys.stderr)
         return 2
     policy = evaluate(result.policy_resources(), settings, today=reference.date())
-    matrix = access_matrix(result.resources, result.stack)
+    matrix = access_matrix(result.resources, result.stack, declared_classifications(spec))
     report = PlanReport(
         plan=result, spec=spec, policy=policy, controls=policy_report.compliance(policy, ALL_RULES), matrix=matrix,
         rotations=rotation_calendar(spec, reference), reference=reference, change=diff(base, matrix) if base is not None else None,

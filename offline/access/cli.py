@@ -19,7 +19,7 @@ from typing import Any
 
 from rich.console import Console
 
-from offline.access.matrix import KIND, AccessMatrix, access_matrix, diff
+from offline.access.matrix import KIND, AccessMatrix, access_matrix, declared_classifications, diff
 from offline.access.render import diff_markdown, matrix_markdown, print_diff, print_matrix
 
 FORMATS = ("text", "json", "markdown")
@@ -87,7 +87,9 @@ def _plan(stack: str) -> AccessMatrix:
         raise InputError(str(error)) from None
     except ConfigError as error:
         raise InputError("\n".join(error.lines())) from None
-    return access_matrix(plan.resources, plan.stack)
+    from offline.report import stack_spec
+
+    return access_matrix(plan.resources, plan.stack, declared_classifications(stack_spec(stack)))
 
 
 def main(argv: list[str] | None = None) -> int:

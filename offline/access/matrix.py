@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from offline.access.aws import AwsEstate
-from offline.access.azure import AzureEstate
+from offline.access.azure import AzureEstate, secret_id as azure_secret_id
 from offline.access.gcp import GcpEstate
 from offline.access.kubernetes import KubernetesEstate, pattern_matches, service_account_id
 from offline.access.model import (
@@ -18,6 +18,7 @@ from offline.access.model import (
     Edge,
     Graph,
     Principal,
+    UNCLASSIFIED,
     Secret,
     close,
     has_glob,
@@ -105,9 +106,23 @@ class AccessMatrix:
         )
 
 
-def access_matrix(resources: Iterable[Any], stack: str = "") -> AccessMatrix:
+def declared_classifications(spec: Any) -> dict[str, str]:
+    """Secret id -> class from a stack spec, for the backends whose planned resources cannot carry one:
+    a Vault KV path and a Key Vault secret name are not resources with tags (AWS and GCP secrets are)."""
+    out = {}
+    for secret in spec.secrets:
+        if secret.backend == "vault":
+            out[f"vault:{spec.kv_mount(secret)}/{spec.secret_path(secret)}"] = secret.classification.value
+        elif secret.backend == "azure" and spec.azure is not None:
+            out[azure_secret_id(spec.azure.key_vault, spec.azure_secret_name(secret))] = secret.classification.value
+    return out
+
+
+def access_matrix(resources: Iterable[Any], stack: str = "", classifications: Mapping[str, str] | None = None) -> AccessMatrix:
     """Who can read, write or administer which secret, from planned resources: Registrations of an
-    offline plan, a plan document's `resources`, or plain dicts {type, urn, name, props|inputs, outputs}."""
+    offline plan, a plan document's `resources`, or plain dicts {type, urn, name, props|inputs, outputs}.
+    `classifications` (declared_classifications of the stack's spec) labels secrets the resources leave
+    unclassified; access itself comes from the resources only."""
     planned = [resource_of(r) for r in resources]
     aws, vault, kubernetes, azure = AwsEstate(planned), VaultEstate(planned), KubernetesEstate(planned), AzureEstate(planned)
     gcp = GcpEstate(planned)
@@ -153,7 +168,10 @@ def access_matrix(resources: Iterable[Any], stack: str = "") -> AccessMatrix:
             entries.append(Entry(principal, secret, capability, found.status, tuple(found.chains), found.reason))
     order = {kind: i for i, kind in enumerate(KIND_ORDER)}
     entries.sort(key=lambda e: (order.get(graph.principals[e.principal].kind, len(order)), e.principal, e.secret, CAPABILITIES.index(e.capability)))
-    return AccessMatrix(stack, graph.principals, graph.secrets, entries, list(dict.fromkeys(graph.notes)))
+    secrets = {sid: replace(secret, classification=classifications[sid])
+               if secret.classification == UNCLASSIFIED and sid in (classifications or {}) else secret
+               for sid, secret in graph.secrets.items()}
+    return AccessMatrix(stack, graph.principals, secrets, entries, list(dict.fromkeys(graph.notes)))
 
 
 def _connect(graph: Graph, pattern: tuple[str, str], edge: Edge) -> None:
