@@ -328,9 +328,7 @@ class KubernetesEstate:
                 return
             sa = service_account_id(ref[0], ref[1])
             admits = _aws_scope(aws, known_str(dig(config, "region")))
-            roles = [e for e in graph.edges.get(sa, []) if e.kind == "irsa"]
-            if not roles:
-                graph.note(f"{where}: service account {sa.removeprefix('k8s:')} can assume no IAM role in the plan; the store reads nothing")
+            roles = _signs_in_as(graph, sa, "irsa", f"{where}: service account {sa.removeprefix('k8s:')} can assume no IAM role in the plan")
             assume = known_str(dig(config, "role"))
             for edge in roles:
                 hop = f"signs in as service account {sa.removeprefix('k8s:')}, {edge.hop}"
@@ -368,23 +366,15 @@ class KubernetesEstate:
                 graph.unknown(node, READ, (where,), f"{where}: signs in with authType {auth} or an unknown service account; its Azure identity is not in the plan")
                 return
             sa = service_account_id(ref[0], ref[1])
-            identities = [e for e in graph.edges.get(sa, []) if e.kind == "azure-wi"]
-            if not identities:
-                graph.note(f"{where}: service account {sa.removeprefix('k8s:')} is federated with no Azure identity in the plan; the store reads nothing")
-            for edge in identities:
-                graph.edge(node, Edge(edge.target, f"signs in as service account {ref[0]}/{ref[1]}, {edge.hop}", edge.status,
-                                      azure.vault_scope(known_str(dig(config, "vaultUrl"))), "store", edge.reason))
+            identities = _signs_in_as(graph, sa, "azure-wi", f"{where}: service account {ref[0]}/{ref[1]} is federated with no Azure identity in the plan")
+            _store_edges(graph, node, ref, identities, azure.vault_scope(known_str(dig(config, "vaultUrl"))))
         elif provider == "gcpsm" and gcp is not None:
             if dig(config, "auth", "workloadIdentity") is None or ref is None or ref[0] is None:
                 graph.unknown(node, READ, (where,), f"{where}: signs in without workload identity or with an unknown service account; its Google identity is not in the plan")
                 return
             sa = service_account_id(ref[0], ref[1])
-            accounts = [e for e in graph.edges.get(sa, []) if e.kind == "gke-wi"]
-            if not accounts:
-                graph.note(f"{where}: service account {sa.removeprefix('k8s:')} may impersonate no Google service account in the plan; the store reads nothing")
-            for edge in accounts:
-                graph.edge(node, Edge(edge.target, f"signs in as service account {ref[0]}/{ref[1]}, {edge.hop}", edge.status,
-                                      gcp.project_scope(known_str(dig(config, "projectID"))), "store", edge.reason))
+            accounts = _signs_in_as(graph, sa, "gke-wi", f"{where}: service account {ref[0]}/{ref[1]} may impersonate no Google service account in the plan")
+            _store_edges(graph, node, ref, accounts, gcp.project_scope(known_str(dig(config, "projectID"))))
         else:
             graph.unknown(node, READ, (where,), f"{where}: provider {provider} is not evaluated")
 
@@ -441,6 +431,21 @@ class KubernetesEstate:
             return [pattern, *(sa for sa in graph.principals if sa.startswith("k8s:") and "*" not in sa and (ns == "*" or sa.startswith(f"k8s:{ns}/")))]
         prefix = "k8s-group" if kind == "Group" else "k8s-user"
         return [graph.principal(f"{prefix}:{name}", prefix, name)]
+
+
+def _signs_in_as(graph: Graph, service_account: str, kind: str, none_found: str) -> list[Edge]:
+    """The cloud identities a store's service account becomes (its edges of `kind`: irsa, azure-wi, gke-wi);
+    none is noted, not an error: the store then reads nothing."""
+    found = [e for e in graph.edges.get(service_account, []) if e.kind == kind]
+    if not found:
+        graph.note(f"{none_found}; the store reads nothing")
+    return found
+
+
+def _store_edges(graph: Graph, node: str, ref: tuple[str, str], identities: list[Edge], admits: Callable[[Secret], bool]) -> None:
+    """The store acts as each identity its service account becomes, limited to the secrets its provider reaches."""
+    for edge in identities:
+        graph.edge(node, Edge(edge.target, f"signs in as service account {ref[0]}/{ref[1]}, {edge.hop}", edge.status, admits, "store", edge.reason))
 
 
 def _secret_names(rules: list) -> tuple[set[str] | None, str | None]:
