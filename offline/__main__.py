@@ -22,7 +22,7 @@ from components.config import ConfigError
 from offline.access import access_matrix, declared_classifications, diff
 from offline.access.cli import InputError, load
 from offline.markdown import COMMENT_LIMIT, GITHUB_COMMENT_LIMIT, comment_markdown, plan_markdown
-from offline.report import PlanReport, print_access, print_plan, stack_spec, write_manifests
+from offline.report import PlanReport, print_access, print_plan, write_manifests
 from offline.run import StackFileError, available_stacks, plan_stack
 from offline.schedule import ScheduleError, parse_reference, rotation_calendar
 from policy import report as policy_report
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         # The base first: planning a stack replaces the process's runtime, and the head's plan is what stays.
         base = load(args.base) if args.base else None
         result = plan_stack(args.stack)
-        spec = stack_spec(args.stack)
+        spec = result.spec
     except (StackFileError, InputError) as error:
         print(error, file=sys.stderr)
         return 2

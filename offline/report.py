@@ -15,22 +15,15 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from components.config import StackSpec, namespace_values, parse_stack_spec
+from components.config import StackSpec
 from offline.access import AccessDiff, AccessMatrix
 from offline.access.render import print_diff, summary_table
-from offline.run import PROJECT_DIR, Plan, read_stack_config, stack_file_of
+from offline.run import Plan
 from offline.schedule import RotationEntry
 from offline.summary import secret_summaries, summary_dicts, type_counts
 from policy import report as policy_report
 from policy.engine import Report
 from policy.report import ControlStatus
-
-
-def stack_spec(stack: str, project_dir: Path = PROJECT_DIR) -> StackSpec:
-    """The stack's validated spec, read from the same file the plan ran (the program already checked it)."""
-    _, config, _ = read_stack_config(stack, project_dir)
-    _, path = stack_file_of(stack, project_dir)
-    return parse_stack_spec(namespace_values(config), path.name)
 
 
 @dataclass

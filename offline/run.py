@@ -15,6 +15,7 @@ import yaml
 from pulumi.runtime import settings
 from pulumi.runtime.stack import wait_for_rpcs
 
+from components.config import StackSpec, namespace_values, parse_stack_spec
 from offline.mocks import REDACTED, CloudMocks, RecordingMonitor, Registration
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -34,6 +35,7 @@ class Plan:
     resources: list[Registration]
     outputs: dict[str, Any] = field(default_factory=dict)
     environment: str = "dev"  # the stack's `secrets-platform:environment`: it picks the policy enforcement
+    spec: StackSpec | None = None  # the stack's validated spec, when the plan is of a stack file
 
     def policy_resources(self) -> list[dict]:
         return [r.as_policy_resource() for r in self.resources if r.custom and not r.type.startswith("pulumi:providers:")]
@@ -112,5 +114,8 @@ async def _stack_outputs() -> dict[str, Any]:
 
 def plan_stack(stack: str, project_dir: Path = PROJECT_DIR) -> Plan:
     project, config, secret_keys = read_stack_config(stack, project_dir)
-    name, _ = stack_file_of(stack, project_dir)
-    return plan_program(project, name, config, secret_keys, project_dir / "__main__.py")
+    name, path = stack_file_of(stack, project_dir)
+    plan = plan_program(project, name, config, secret_keys, project_dir / "__main__.py")
+    # The program has already checked this config; the reports read the same spec.
+    plan.spec = parse_stack_spec(namespace_values(config), path.name)
+    return plan

@@ -87,9 +87,7 @@ def _plan(stack: str) -> AccessMatrix:
         raise InputError(str(error)) from None
     except ConfigError as error:
         raise InputError("\n".join(error.lines())) from None
-    from offline.report import stack_spec
-
-    return access_matrix(plan.resources, plan.stack, declared_classifications(stack_spec(stack)))
+    return access_matrix(plan.resources, plan.stack, declared_classifications(plan.spec))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,14 +4,14 @@ labels only, the access itself is the same."""
 from __future__ import annotations
 
 from offline.access import access_matrix, declared_classifications
-from offline.report import stack_spec
 from offline.run import plan_stack
 
 PHAGEN = "examples/phagen/Pulumi.phagen-prod.yaml"
 
 
 def test_vault_and_azure_secrets_take_their_declared_class_and_nothing_else_changes():
-    plan, spec = plan_stack(PHAGEN), stack_spec(PHAGEN)
+    plan = plan_stack(PHAGEN)
+    spec = plan.spec
     bare = access_matrix(plan.resources, plan.stack)
     labelled = access_matrix(plan.resources, plan.stack, declared_classifications(spec))
     declared = {s.name: s.classification.value for s in spec.secrets}

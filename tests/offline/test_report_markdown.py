@@ -17,7 +17,7 @@ import pytest
 from offline.access import access_matrix, diff
 from offline.access.model import EFFECTIVE
 from offline.markdown import GITHUB_COMMENT_LIMIT, comment_markdown, fit, plan_markdown
-from offline.report import PlanReport, component_children, stack_spec
+from offline.report import PlanReport, component_children
 from offline.run import PROJECT_DIR, plan_stack
 from offline.schedule import cron_times, parse_reference, rotation_calendar, schedule_times
 from policy import report as policy_report
@@ -41,7 +41,7 @@ SEED_000_POLICY = {
 
 def build(stack: str, settings=None, extra_policy_resources=(), base=None) -> PlanReport:
     plan = plan_stack(stack)
-    spec = stack_spec(stack)
+    spec = plan.spec
     settings = settings or settings_for(plan.environment, ALL_RULES)
     policy = evaluate([*plan.policy_resources(), *extra_policy_resources], settings, today=NOW.date())
     matrix = access_matrix(plan.resources, plan.stack)
