@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
 import sys
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from importlib import metadata
@@ -66,8 +68,24 @@ def entries() -> dict[str, bytes]:
 
 
 def build(out: Path) -> Archive:
+    """Write the archive to `out`. Written beside it under a unique name, then renamed over it: plans running
+    side by side (the fleet, the tests) never see, hash or ship a half-written archive."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=out.parent, prefix=f".{out.name}.", delete=False) as handle:
+        partial = Path(handle.name)
+    try:
+        _write(partial)
+        os.chmod(partial, 0o644)
+        digest = hashlib.sha256(partial.read_bytes()).digest()
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+    return Archive(out, digest.hex(), base64.b64encode(digest).decode(), out.stat().st_size,
+                   tuple(f"{d.metadata['Name']}=={d.version}" for d in distributions()))
+
+
+def _write(out: Path) -> None:
     with zipfile.ZipFile(out, "w") as archive:
         for path, data in sorted(entries().items()):
             info = zipfile.ZipInfo(path, date_time=EPOCH)
@@ -75,9 +93,6 @@ def build(out: Path) -> Archive:
             info.external_attr = (0o100644 & 0xFFFF) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
-    digest = hashlib.sha256(out.read_bytes()).digest()
-    return Archive(out, digest.hex(), base64.b64encode(digest).decode(), out.stat().st_size,
-                   tuple(f"{d.metadata['Name']}=={d.version}" for d in distributions()))
 
 
 def main(argv: list[str]) -> int:

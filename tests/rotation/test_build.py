@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -32,6 +33,18 @@ def test_same_sources_same_bytes(sources, tmp_path):
     assert first.source_code_hash == second.source_code_hash
     (sources / "generic.py").write_text((sources / "generic.py").read_text() + "\n# changed\n")
     assert build.build(tmp_path / "c.zip").sha256 != first.sha256
+
+
+def test_plans_side_by_side_never_ship_a_half_written_archive(tmp_path):
+    """Regression: two plans building the same archive path at once hashed a truncated file (the sha256 of
+    an empty file reached a golden plan's sourceCodeHash). Each build now writes its own file and renames it."""
+    reference = build.build(tmp_path / "reference.zip")
+    shared = tmp_path / "shared" / "rotation.zip"
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        archives = list(pool.map(lambda _: build.build(shared), range(8)))
+    assert {a.sha256 for a in archives} == {reference.sha256}
+    assert hashlib.sha256(shared.read_bytes()).hexdigest() == reference.sha256
+    assert [p.name for p in shared.parent.iterdir()] == ["rotation.zip"]  # no partial file left behind
 
 
 def test_entries_are_normalised_and_complete(tmp_path):
