@@ -42,9 +42,9 @@ from offline.access.model import (
     value,
     worst,
 )
-from policy.rules._iam_doc import Document, Statement, parse
-from policy.rules._util import entries
-from policy.rules.base import is_unknown
+from documents.iam import Document, Statement, parse
+from documents.props import entries
+from documents.props import is_unknown
 
 SECRET = "aws:secretsmanager/secret:Secret"
 SECRET_POLICY = "aws:secretsmanager/secretPolicy:SecretPolicy"

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from collections.abc import Mapping
 
 from offline.access.model import ADMIN, EFFECTIVE, READ, UNKNOWN, WRITE, Edge, Grant, Graph, Resource, Secret, known_str, value
-from policy.rules._util import entries
+from documents.props import entries
 from policy.rules.azure import KEY_VAULT_DATA_ROLES, PRIVILEGED_ROLES, ROLE_ASSIGNMENT, scope_kind
-from policy.rules.base import is_unknown
+from documents.props import is_unknown
 
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 FEDERATED_CREDENTIAL = "azure-native:managedidentity:FederatedIdentityCredential"

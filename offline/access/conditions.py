@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from offline.access.model import GlobSet
-from policy.rules._iam_doc import Condition
+from documents.iam import Condition
 
 _STRING = {"stringequals": (False, False, False), "stringnotequals": (True, False, False),
            "stringequalsignorecase": (False, True, False), "stringnotequalsignorecase": (True, True, False),

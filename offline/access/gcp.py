@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from offline.access.model import ADMIN, EFFECTIVE, READ, UNCLASSIFIED, WRITE, Edge, Grant, Graph, Resource, Secret, known_str, value
-from policy.rules._util import dig, entries
+from documents.props import dig, entries
 
 SECRET = "gcp:secretmanager/secret:Secret"
 ACCOUNT = "gcp:serviceaccount/account:Account"

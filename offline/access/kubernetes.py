@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from offline.access.model import EFFECTIVE, READ, UNKNOWN, UNKNOWN_SECRET, Edge, Graph, Resource, Secret, glob_regex, known_str, worst
-from policy.rules._util import dig, entries
-from policy.rules.base import is_unknown
+from documents.props import dig, entries
+from documents.props import is_unknown
 
 _ESO = "kubernetes:external-secrets.io/"
 NAMESPACE = "kubernetes:core/v1:Namespace"

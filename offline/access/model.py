@@ -14,7 +14,7 @@ from functools import cache
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from policy.rules.base import is_unknown
+from documents.props import is_unknown
 
 READ, WRITE, ADMIN = "read", "write", "admin"
 CAPABILITIES = (READ, WRITE, ADMIN)

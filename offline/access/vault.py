@@ -31,8 +31,8 @@ from offline.access.model import (
     glob_regex,
     known_str,
 )
-from policy.rules._util import entries
-from policy.rules.base import is_unknown
+from documents.props import entries
+from documents.props import is_unknown
 from policy.rules.vault import KV_ENDPOINTS, PolicyParseError, is_glob, parse_policy, reaches_root
 
 POLICY = "vault:index/policy:Policy"

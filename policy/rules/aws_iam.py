@@ -13,24 +13,10 @@ from __future__ import annotations
 
 from typing import Callable, Iterator
 
-from policy.rules._iam_doc import (
-    Check,
-    Document,
-    Issue,
-    Statement,
-    document_check,
-    expand,
-    has_wildcard,
-    list_some,
-    matches,
-    only_wildcards,
-    parse,
-    per_statement,
-    sensitive_matches,
-    unknown_issue,
-    wildcard_only,
-)
-from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE, dig, entries, strings, undecided
+from documents.iam import Document, Statement, expand, has_wildcard, matches, only_wildcards, parse, sensitive_matches, wildcard_only
+from policy.rules._iam_doc import Check, Issue, document_check, list_some, per_statement, unknown_issue
+from documents.props import dig, entries, strings
+from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE, undecided
 from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown
 
 POLICY = "aws:iam/policy:Policy"

@@ -16,21 +16,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-from policy.rules._iam_doc import (
-    Check,
-    Document,
-    Issue,
-    Statement,
-    document_check,
-    has_wildcard,
-    list_some,
-    only_wildcards,
-    parse,
-    per_statement,
-    sensitive_matches,
-    unknown_issue,
-)
-from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE, dig, undecided
+from documents.iam import Document, Statement, has_wildcard, only_wildcards, parse, sensitive_matches
+from policy.rules._iam_doc import Check, Issue, document_check, list_some, per_statement, unknown_issue
+from documents.props import dig
+from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE, undecided
 from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown
 
 KEY = "aws:kms/key:Key"

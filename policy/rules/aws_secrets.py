@@ -23,7 +23,8 @@ from datetime import date, timedelta
 from functools import cache
 from typing import Any, Callable, NamedTuple
 
-from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY, dig, entries, undecided
+from documents.props import dig, entries
+from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY, undecided
 from policy.rules.base import Finding, Resource, Rule, Severity, StackRule, is_unknown
 
 SECRET = "aws:secretsmanager/secret:Secret"

@@ -8,30 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Callable, Iterable, Mapping
+from typing import Callable, Iterable
 
-# A planned resource as every entry point hands it to the rules:
-#   {"type": "aws:iam/rolePolicy:RolePolicy", "urn": "urn:pulumi:...", "name": "api-access",
-#    "props": {... Pulumi camelCase input properties ...}}
-Resource = Mapping[str, Any]
-
-# The engine's sentinels for values not known at preview (the same strings that
-# `pulumi preview --json` writes and pulumi_policy's proxy recognises).
-UNKNOWN_SENTINELS = frozenset(
-    {
-        "04da6b54-80e4-46f7-96ec-b56ff0331ba9",  # string
-        "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",  # boolean
-        "3eeb2bf0-c639-47a8-9e75-3b44932eb421",  # number
-        "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",  # array
-        "030794c1-ac77-496b-92df-f27374a8bd58",  # asset
-        "e48ece36-62e2-4504-bad9-02848725956a",  # archive
-        "dd056dcd-154b-4c76-9bd3-c8f88648b5ff",  # object
-    }
-)
-
-
-def is_unknown(value: Any) -> bool:
-    return isinstance(value, str) and value in UNKNOWN_SENTINELS
+from documents.props import UNKNOWN_SENTINELS, Resource, is_unknown  # noqa: F401  (the rules' vocabulary)
 
 
 class Severity(str, Enum):

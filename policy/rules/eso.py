@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE, dig, entries, strings, undecided
+from documents.props import dig, entries, strings
+from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE, undecided
 from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown
 
 _ESO = "kubernetes:external-secrets.io/v1"

@@ -4,7 +4,8 @@ or other metadata values."""
 
 from __future__ import annotations
 
-from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE, Strings, dig, entries, strings, undecided
+from documents.props import Strings, dig, entries, strings
+from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE, undecided
 from policy.rules.base import Finding, Resource, Rule, Severity, StackRule, is_unknown
 
 _RBAC = "kubernetes:rbac.authorization.k8s.io/v1"

@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from policy.rules._util import HIPAA_ACCESS, HIPAA_AUDIT, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE, strings, undecided
+from documents.props import strings
+from policy.rules._util import HIPAA_ACCESS, HIPAA_AUDIT, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE, undecided
 from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown
 
 POLICY = "vault:index/policy:Policy"

@@ -21,7 +21,7 @@ from offline.access.render import diff_markdown
 from offline.access.vault import Acl
 from offline.report import plan_document
 from offline.run import PROJECT_DIR, Plan, plan_stack
-from policy.rules.base import is_unknown
+from documents.props import is_unknown
 from tests.conftest import shared_store_raw, stack_namespace
 
 EMR = "examples/emr/Pulumi.emr-prod.yaml"

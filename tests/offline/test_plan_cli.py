@@ -48,7 +48,7 @@ def test_plan_prints_the_estate(stack, tmp_path):
 def _project_copy(tmp_path: Path, stack_config: dict) -> Path:
     project = tmp_path / "project"
     project.mkdir()
-    for item in ("Pulumi.yaml", "__main__.py", "components", "offline", "policy", "rotation"):
+    for item in ("Pulumi.yaml", "__main__.py", "components", "documents", "offline", "policy", "rotation"):
         source = PROJECT_DIR / item
         (shutil.copytree if source.is_dir() else shutil.copy)(source, project / item)
     (project / "Pulumi.canary.yaml").write_text(yaml.safe_dump({"config": stack_config}))

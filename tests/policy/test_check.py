@@ -15,8 +15,9 @@ import pytest
 
 from offline.run import PROJECT_DIR
 from policy.check import load_preview, main, resources_from_preview
-from policy.rules._util import strings
-from policy.rules.base import UNKNOWN_SENTINELS, Finding, Rule, Severity, is_unknown
+from documents.props import strings
+from documents.props import UNKNOWN_SENTINELS, is_unknown
+from policy.rules.base import Finding, Rule, Severity
 from tests.conftest import CANARY
 
 FIXTURE = PROJECT_DIR / "tests" / "fixtures" / "preview" / "prod-preview.json"

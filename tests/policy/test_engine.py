@@ -11,7 +11,8 @@ import pytest
 
 from policy.engine import EXCEPTION_EXPIRED, evaluate, logical_name
 from policy.rules import ALL_RULES
-from policy.rules.base import UNKNOWN_SENTINELS, Finding, Rule, Severity, StackRule, is_unknown
+from documents.props import UNKNOWN_SENTINELS, is_unknown
+from policy.rules.base import Finding, Rule, Severity, StackRule
 from policy.settings import (
     CONFIG_DIR,
     Enforcement,

@@ -27,7 +27,8 @@ from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 from offline.run import PROJECT_DIR
 from policy.__main__ import PACK_NAME, build_policies, main, plain
 from policy.rules import ALL_RULES
-from policy.rules.base import Finding, Rule, Severity, StackRule, is_unknown
+from documents.props import is_unknown
+from policy.rules.base import Finding, Rule, Severity, StackRule
 from tests.conftest import CANARY
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # how the engine sends an unknown string

@@ -10,7 +10,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from policy.rules.base import UNKNOWN_SENTINELS, Finding, Rule, StackRule
+from documents.props import UNKNOWN_SENTINELS
+from policy.rules.base import Finding, Rule, StackRule
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's unknown string
 assert UNKNOWN in UNKNOWN_SENTINELS

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 
 from policy.rules import aws_iam
-from policy.rules._iam_doc import parse
+from documents.iam import parse
 from tests.conftest import CANARY
 from tests.policy.rules.aws_fixtures import (
     ACCOUNT,

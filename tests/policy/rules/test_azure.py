@@ -9,7 +9,8 @@ import copy
 import pytest
 
 from policy.rules import azure
-from policy.rules.base import UNKNOWN_SENTINELS, Finding
+from documents.props import UNKNOWN_SENTINELS
+from policy.rules.base import Finding
 from tests.conftest import CANARY
 from tests.policy.rules.malformed import malformed
 

@@ -13,7 +13,8 @@ import yaml
 
 from offline.run import PROJECT_DIR
 from policy.rules import eso
-from policy.rules.base import UNKNOWN_SENTINELS, Finding
+from documents.props import UNKNOWN_SENTINELS
+from policy.rules.base import Finding
 from tests.conftest import CANARY
 from tests.policy.rules.malformed import malformed
 

@@ -9,7 +9,8 @@ import json
 import pytest
 
 from policy.rules import gcp
-from policy.rules.base import UNKNOWN_SENTINELS, Finding
+from documents.props import UNKNOWN_SENTINELS
+from policy.rules.base import Finding
 from tests.conftest import CANARY
 
 UNKNOWN = next(iter(UNKNOWN_SENTINELS))

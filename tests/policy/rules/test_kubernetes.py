@@ -8,7 +8,8 @@ import copy
 import pytest
 
 from policy.rules import kubernetes as k8s
-from policy.rules.base import UNKNOWN_SENTINELS, Finding
+from documents.props import UNKNOWN_SENTINELS
+from policy.rules.base import Finding
 from tests.conftest import CANARY
 from tests.policy.rules.malformed import malformed
 

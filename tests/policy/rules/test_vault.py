@@ -11,7 +11,8 @@ from hypothesis import given, settings, strategies as st
 
 from offline.run import PROJECT_DIR, plan_stack
 from policy.rules import vault
-from policy.rules.base import UNKNOWN_SENTINELS, Finding
+from documents.props import UNKNOWN_SENTINELS
+from policy.rules.base import Finding
 from policy.rules.vault import PolicyParseError, parse_policy
 from tests.conftest import CANARY
 from tests.policy.rules.malformed import malformed
