@@ -11,8 +11,5 @@ except ConfigError as error:
     exit_on_config_error(error)
 
 platform = SecretsPlatform("secrets-platform", spec)
-pulumi.export("secret_arns", platform.secret_arns)
-pulumi.export("role_arns", platform.role_arns)
-pulumi.export("key_arns", platform.key_arns)
-pulumi.export("vault_policies", platform.vault_policies)
-pulumi.export("vault_roles", platform.vault_roles)
+for output in ("secret_arns", "role_arns", "key_arns", "vault_policies", "vault_roles"):
+    pulumi.export(output, platform.outputs[output])

@@ -31,6 +31,10 @@ def service_account_subject(namespace: str, service_account: str) -> str:
 
 @dataclass(frozen=True)
 class SecretGrant:
+    """Key Vault Secrets User on one secret, or on the whole vault when the stack chooses vault scope."""
+
+    secret_name: str  # the secret's name in the spec
+    access: str  # "read": the only access Key Vault Secrets User gives
     label: str  # the secret's Key Vault name, or "vault"
     scope: pulumi.Input[str]
 

@@ -20,6 +20,15 @@ VALUE_PROPERTIES = ("secretData", "secretDataWo", "secretDataWoVersion", "enable
 ROTATION_IGNORED = ("rotation.nextRotationTime",)
 
 
+@dataclass(frozen=True)
+class GcpGrant:
+    """A role on one secret: secretAccessor to read, secretVersionAdder to write."""
+
+    secret_name: str
+    access: str
+    role: str
+
+
 def first_rotation(days: int, today: datetime.date | None = None) -> str:
     """The first notification, `days` after today at 04:00 UTC (only used when the secret is created)."""
     day = (today or datetime.datetime.now(datetime.timezone.utc).date()) + datetime.timedelta(days=days)
@@ -93,8 +102,8 @@ class GcpSecret(pulumi.ComponentResource):
         self.secret_id = self.secret.id  # projects/<project>/secrets/<id>
         self.register_outputs({"secret_id": self.secret_id})
 
-    def grant(self, label: str, member: pulumi.Input[str], access: str, opts: pulumi.ResourceOptions) -> gcp.secretmanager.SecretIamMember:
-        """`access` (read: secretAccessor, write: secretVersionAdder) on this one secret, never on the project."""
+    def bind(self, label: str, member: pulumi.Input[str], grant: GcpGrant, opts: pulumi.ResourceOptions) -> gcp.secretmanager.SecretIamMember:
+        """The grant's role for `member` on this one secret, never on the project."""
         return gcp.secretmanager.SecretIamMember(
-            f"{label}-{access}-{self.name}", project=self.project, secret_id=self.secret.id, role=ROLE_BY_ACCESS[access], member=member, opts=opts
+            f"{label}-{grant.access}-{self.name}", project=self.project, secret_id=self.secret.id, role=grant.role, member=member, opts=opts
         )

@@ -8,10 +8,6 @@ from typing import Any, Mapping, Sequence
 import pulumi
 
 ESO_API = "external-secrets.io/v1"
-IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
-GKE_ANNOTATION = "iam.gke.io/gcp-service-account"  # GKE workload identity: the Google service account
-AZURE_CLIENT_ID_ANNOTATION = "azure.workload.identity/client-id"  # Azure workload identity: the managed identity
-AZURE_USE_LABEL = {"azure.workload.identity/use": "true"}  # on pods: the webhook injects the federated token
 MANAGED_BY = {"app.kubernetes.io/managed-by": "secrets-platform"}
 
 
@@ -56,38 +52,6 @@ def role_binding(name: str, ns: str, role: str, service_account_name: str, label
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
         "subjects": [{"kind": "ServiceAccount", "name": service_account_name, "namespace": ns}],
     }
-
-
-def aws_provider(region: str, service_account_ref: Mapping[str, str]) -> dict:
-    """Secrets Manager through IRSA: a service account's web identity, never static keys."""
-    return {"aws": {"service": "SecretsManager", "region": region, "auth": {"jwt": {"serviceAccountRef": dict(service_account_ref)}}}}
-
-
-def gcp_provider(project_id: str, cluster_location: str, cluster_name: str, cluster_project_id: str, service_account_ref: Mapping[str, str]) -> dict:
-    """Secret Manager through GKE workload identity: the store's Kubernetes service account token is exchanged
-    with the cluster's pool and impersonates the Google service account its `iam.gke.io/gcp-service-account`
-    annotation names. The cluster is named so the controller never depends on the metadata server."""
-    workload_identity = {"clusterLocation": cluster_location, "clusterName": cluster_name, "clusterProjectID": cluster_project_id,
-                         "serviceAccountRef": dict(service_account_ref)}
-    return {"gcpsm": {"projectID": project_id, "auth": {"workloadIdentity": workload_identity}}}
-
-
-def azure_provider(vault_url: str, tenant_id: str, service_account_ref: Mapping[str, str]) -> dict:
-    """Key Vault through workload identity: ESO requests a token of the service account for the token
-    exchange audience and signs in as the managed identity its client-id annotation names."""
-    return {"azurekv": {"authType": "WorkloadIdentity", "vaultUrl": vault_url, "tenantId": tenant_id, "environmentType": "PublicCloud",
-                        "serviceAccountRef": dict(service_account_ref)}}
-
-
-def vault_provider(server: str, mount: str, vault_namespace: str | None, auth_mount: str, role: pulumi.Input[str], audience: str,
-                   service_account_ref: Mapping[str, str]) -> dict:
-    """Vault KV v2 through Kubernetes auth with a short-lived token of the store's service account,
-    requested for the audience the Vault role is bound to."""
-    kubernetes: dict[str, Any] = {"mountPath": auth_mount, "role": role, "serviceAccountRef": {**service_account_ref, "audiences": [audience]}}
-    provider: dict[str, Any] = {"server": server, "path": mount, "version": "v2", "auth": {"kubernetes": kubernetes}}
-    if vault_namespace:
-        provider["namespace"] = vault_namespace
-    return {"vault": provider}
 
 
 def secret_store(name: str, provider: Mapping[str, Any], namespaces: Sequence[str], labels: Mapping[str, str]) -> dict:

@@ -32,7 +32,7 @@ def apply(name: str, manifest: Mapping[str, Any], opts: pulumi.ResourceOptions) 
 class KubernetesWorkloadArgs:
     namespace: str
     service_account: str
-    annotations: Mapping[str, pulumi.Input[str]]  # cloud identities, e.g. {manifests.IRSA_ANNOTATION: role_arn}
+    annotations: Mapping[str, pulumi.Input[str]]  # the backends' identities (components.backend.PodIdentity)
     automount_token: bool
     synced_secrets: Sequence[str]
     labels: Mapping[str, str]

@@ -1,0 +1,231 @@
+"""AWS Secrets Manager as a backend: per consuming workload an IRSA role, customer-managed KMS keys naming
+exactly those roles, the secrets, each role's grants, and the rotation functions."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import pulumi
+import pulumi_aws as aws
+
+from components import config
+from components.aws.iam import Grant, SecretAccessPolicy, SecretAccessPolicyArgs
+from components.aws.irsa import WorkloadRole, WorkloadRoleArgs
+from components.aws.kms import EncryptionKey, EncryptionKeyArgs, KeyUser
+from components.aws.rotation import RotationRole, SecretRotation, SecretRotationArgs
+from components.aws.secret import ManagedSecret, ManagedSecretArgs
+from components.backend import Access, PodIdentity, StoreProvider, rotation_tags, strictest
+
+DEPLOYER_LABEL = "deployer"
+IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+
+
+def store_provider_block(region: str, service_account_ref: Mapping[str, str]) -> dict:
+    """Secrets Manager through IRSA: a service account's web identity, never static keys."""
+    return {"aws": {"service": "SecretsManager", "region": region, "auth": {"jwt": {"serviceAccountRef": dict(service_account_ref)}}}}
+
+
+class AwsBackend:
+    name = "aws"
+    outputs_declared = ("secret_arns", "role_arns", "key_arns")
+
+    @classmethod
+    def enabled(cls, spec: config.StackSpec) -> bool:
+        return True  # every stack names its AWS account (the state and the deployer live there)
+
+    def __init__(self, spec: config.StackSpec, parent: pulumi.Resource, platform_name: str):
+        self.spec = spec
+        # The spec names the account and region; the provider refuses any other account, so a
+        # mistyped stack or stale credentials cannot deploy prod's estate into the wrong place.
+        self.provider = aws.Provider(
+            f"{platform_name}-aws",
+            region=spec.aws.region,
+            allowed_account_ids=[spec.aws.account_id],
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        child = pulumi.ResourceOptions(parent=parent, providers={"aws": self.provider})
+        protect = spec.is_prod
+
+        # 1. Roles first: key policies name them.
+        self.roles: dict[str, WorkloadRole] = {}
+        for workload in spec.all_workloads:
+            if not (spec.aws_reads(workload) or spec.aws_writes(workload)):
+                continue
+            assert spec.cluster is not None  # guaranteed by the spec's cross-checks
+            self.roles[workload.name] = WorkloadRole(
+                workload.name,
+                WorkloadRoleArgs(
+                    role_name=f"{spec.slug}-{workload.name}",
+                    oidc_provider_arn=spec.cluster.oidc_provider_arn,
+                    issuer_host_path=spec.cluster.issuer_host_path,
+                    namespace=workload.namespace,
+                    service_account=workload.service_account,
+                    tags=spec.tags_for(workload=workload.name),
+                ),
+                child,
+            )
+
+        # Rotation functions' roles too: the keys of the secrets they rotate name them.
+        self.rotation_roles: dict[str, RotationRole] = {
+            secret.name: RotationRole(
+                f"rotate-{secret.name}",
+                f"{spec.slug}-rotate-{secret.name}",
+                spec.aws.account_id,
+                spec.tags_for(secret.classification, workload=f"rotate-{secret.name}"),
+                child,
+            )
+            for secret, _ in spec.automated_rotations()
+        }
+
+        # 2. Keys, each naming exactly the roles that use it and for which secret paths.
+        self._secret_users = _SecretUsers(spec)
+        self.keys: dict[str, EncryptionKey] = {}
+        for key in spec.effective_keys():
+            secrets = spec.secrets_of_key(key.name)
+            self.keys[key.name] = EncryptionKey(
+                key.name,
+                EncryptionKeyArgs(
+                    account_id=spec.aws.account_id,
+                    region=spec.aws.region,
+                    replica_regions=tuple(sorted({r for s in secrets for r in s.replica_regions})),
+                    alias=spec.key_alias(key),
+                    description=key.description or f"secrets-platform key {key.name}",
+                    deletion_window_days=key.deletion_window_days,
+                    protect=protect,
+                    tags=spec.tags_for(strictest(secrets)),
+                    users=self._key_users(secrets),
+                ),
+                child,
+            )
+
+        # 3. Secrets, encrypted with their key.
+        self.secrets: dict[str, ManagedSecret] = {}
+        for secret in spec.secrets_on("aws"):
+            rotation = spec.rotation(secret)
+            self.secrets[secret.name] = ManagedSecret(
+                secret.name,
+                ManagedSecretArgs(
+                    path=spec.secret_path(secret),
+                    description=secret.description,
+                    key=self.keys[spec.key_name(secret)],
+                    recovery_window_days=spec.recovery_window_days(secret),
+                    replica_regions=secret.replica_regions,
+                    protect=protect,
+                    tags={**secret.tags, **spec.tags_for(secret.classification, **rotation_tags(rotation))},
+                    initial_value=config.initial_value(secret) if secret.initial_value == "config" else None,
+                ),
+                child,
+            )
+
+        # 4. Grants: each role gets exactly the secrets its workload declares.
+        for workload in spec.all_workloads:
+            if workload.name not in self.roles:
+                continue
+            grants = [self.grant(workload.name, s, "read") for s in spec.aws_reads(workload)]
+            grants += [self.grant(workload.name, s, "write") for s in spec.aws_writes(workload)]
+            SecretAccessPolicy(
+                workload.name,
+                SecretAccessPolicyArgs(role_name=self.roles[workload.name].role_name, grants=grants),
+                child,
+            )
+
+        # 5. Rotation functions, once the secrets and the roles' key grants exist.
+        for secret, rotation in spec.automated_rotations():
+            identity = f"rotate-{secret.name}"
+            master = self.grant(identity, rotation.master_secret, "read") if rotation.master_secret else None
+            vpc = rotation.vpc
+            SecretRotation(
+                secret.name,
+                SecretRotationArgs(
+                    kind=rotation.kind,
+                    function_name=f"{spec.slug}-rotate-{secret.name}",
+                    role=self.rotation_roles[secret.name],
+                    rotate=self.grant(identity, secret.name, "rotate"),
+                    master=master,
+                    schedule_expression=rotation.schedule_expression,
+                    window_hours=rotation.window,
+                    overlap_hours=rotation.overlap_hours,
+                    subnet_ids=vpc.subnet_ids if vpc else (),
+                    security_group_ids=vpc.security_group_ids if vpc else (),
+                    account_id=spec.aws.account_id,
+                    region=spec.aws.region,
+                    log_retention_days=spec.log_retention_days,
+                    tags=spec.tags_for(secret.classification),
+                ),
+                child,
+            )
+
+    def grant(self, identity: str, secret: str, access: Access) -> Grant:
+        """The secret's statement and its key's decrypt through Secrets Manager, in one grant (the role's
+        policy holds it; `identity` is the workload or rotation function the role belongs to)."""
+        managed = self.secrets[secret]
+        if access == "read":
+            return managed.grant_read()
+        if access == "write":
+            return managed.grant_write()
+        return managed.grant_rotate()
+
+    def store_provider(self, store_key: str, identity: str, service_account_ref: Mapping[str, str]) -> StoreProvider:
+        return StoreProvider(f"aws-secrets-manager-{self.spec.environment.value}", store_provider_block(self.spec.aws.region, service_account_ref))
+
+    def remote_key(self, secret: config.SecretSpec) -> str:
+        return self.spec.secret_path(secret)
+
+    def pod_identity(self, workload: config.WorkloadSpec) -> PodIdentity:
+        role = self.roles.get(workload.name)
+        return PodIdentity(annotations={IRSA_ANNOTATION: role.role_arn}) if role is not None else PodIdentity()
+
+    def ready(self) -> list[pulumi.Resource]:
+        return []
+
+    def outputs(self) -> dict[str, dict[str, pulumi.Output]]:
+        return {
+            "secret_arns": {name: s.secret_arn for name, s in self.secrets.items()},
+            "role_arns": {name: r.role_arn for name, r in self.roles.items()},
+            "key_arns": {name: k.key_arn for name, k in self.keys.items()},
+        }
+
+    def _key_users(self, secrets: tuple[config.SecretSpec, ...]) -> list[KeyUser]:
+        # Only the workloads and rotations that touch these secrets, found through an index built once:
+        # scanning all of them for every key is quadratic (10,000 secrets: 2,000 keys x 1,000 workloads).
+        spec, index, names = self.spec, self._secret_users, {s.name for s in secrets}
+        users = []
+        for workload, access, used in index.accesses_of(names):
+            paths = [spec.secret_path(s) for s in secrets if s.name in used]
+            users.append(KeyUser(workload.name, self.roles[workload.name].role_arn, paths, access))
+        for rotated, rotation in index.rotations_of(names):
+            role_arn = self.rotation_roles[rotated.name].role_arn
+            if rotated.name in names:
+                users.append(KeyUser(f"rotate-{rotated.name}", role_arn, [spec.secret_path(rotated)], "write"))
+            if rotation.master_secret in names:
+                master = next(s for s in secrets if s.name == rotation.master_secret)
+                users.append(KeyUser(f"rotate-{rotated.name}", role_arn, [spec.secret_path(master)], "read"))
+        initial = [spec.secret_path(s) for s in secrets if s.initial_value == "config"]
+        if initial and spec.aws.deployer_role_arn:
+            users.append(KeyUser(DEPLOYER_LABEL, spec.aws.deployer_role_arn, initial, "write"))
+        return users
+
+
+class _SecretUsers:
+    """Who uses which AWS secret, in the order keys list their users: each workload's reads then
+    writes (workloads in spec order), then the automated rotations (own secret, master secret)."""
+
+    def __init__(self, spec: config.StackSpec):
+        self.accesses: list[tuple[config.WorkloadSpec, str, frozenset[str]]] = []
+        self.by_secret: dict[str, list[int]] = {}
+        for workload in spec.all_workloads:
+            for access, names in (("read", spec.aws_reads(workload)), ("write", spec.aws_writes(workload))):
+                for name in names:
+                    self.by_secret.setdefault(name, []).append(len(self.accesses))
+                self.accesses.append((workload, access, frozenset(names)))
+        self.rotations = spec.automated_rotations()
+        self.rotations_by_secret: dict[str, list[int]] = {}
+        for position, (rotated, rotation) in enumerate(self.rotations):
+            for name in {rotated.name, rotation.master_secret} - {None}:
+                self.rotations_by_secret.setdefault(name, []).append(position)
+
+    def accesses_of(self, names: set[str]) -> list[tuple[config.WorkloadSpec, str, frozenset[str]]]:
+        return [self.accesses[i] for i in sorted({i for name in names for i in self.by_secret.get(name, ())})]
+
+    def rotations_of(self, names: set[str]) -> list[tuple[config.SecretSpec, config.RotationSpec]]:
+        return [self.rotations[i] for i in sorted({i for name in names for i in self.rotations_by_secret.get(name, ())})]

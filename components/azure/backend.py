@@ -1,0 +1,126 @@
+"""Azure Key Vault as a backend: the vault, expiry notifications, then per reading workload its managed identity,
+federated with its service account, holding Key Vault Secrets User on exactly the secrets it reads (or on the
+vault, when the stack chooses `role_scope: vault`). Secret values are never Pulumi inputs: they are written to
+the vault out of band (see README)."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import pulumi
+import pulumi_azure_native as azure_native
+
+from components import config
+from components.azure.identity import SecretGrant, WorkloadIdentity, WorkloadIdentityArgs
+from components.azure.keyvault import ExpiryNotifications, ExpiryNotificationsArgs, KeyVault, KeyVaultArgs
+from components.backend import Access, PodIdentity, StoreProvider, strictest
+
+CLIENT_ID_ANNOTATION = "azure.workload.identity/client-id"  # Azure workload identity: the managed identity
+USE_LABEL = {"azure.workload.identity/use": "true"}  # on pods: the webhook injects the federated token
+
+
+def store_provider_block(vault_url: str, tenant_id: str, service_account_ref: Mapping[str, str]) -> dict:
+    """Key Vault through workload identity: ESO requests a token of the service account for the token
+    exchange audience and signs in as the managed identity its client-id annotation names."""
+    return {"azurekv": {"authType": "WorkloadIdentity", "vaultUrl": vault_url, "tenantId": tenant_id, "environmentType": "PublicCloud",
+                        "serviceAccountRef": dict(service_account_ref)}}
+
+
+class AzureBackend:
+    name = "azure"
+    outputs_declared = ("azure_client_ids",)
+
+    @classmethod
+    def enabled(cls, spec: config.StackSpec) -> bool:
+        return spec.azure is not None
+
+    def __init__(self, spec: config.StackSpec, parent: pulumi.Resource, platform_name: str):
+        assert spec.azure is not None
+        self.spec = spec
+        settings = self.settings = spec.azure
+        provider = azure_native.Provider(
+            "azure", subscription_id=settings.subscription_id, tenant_id=settings.tenant_id, location=settings.location,
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        child = pulumi.ResourceOptions(parent=parent, providers={"azure-native": provider})
+        rg = settings.resource_group
+        self.secrets = {s.name: s for s in spec.secrets_on("azure")}
+        vault = self.key_vault = KeyVault(
+            "azure-key-vault",
+            KeyVaultArgs(
+                vault_name=settings.key_vault,
+                resource_group=rg,
+                location=settings.location,
+                tenant_id=settings.tenant_id,
+                soft_delete_retention_days=spec.azure_soft_delete_days,
+                public_network_access=settings.public_network_access,
+                allowed_ips=settings.allowed_ips,
+                subnet_ids=settings.subnet_ids,
+                log_analytics_workspace_id=settings.log_analytics_workspace_id,
+                protect=spec.is_prod,
+                tags=spec.tags_for(strictest(tuple(self.secrets.values()))),
+            ),
+            child,
+        )
+        rotated = [spec.azure_secret_name(s) for s in self.secrets.values() if spec.azure_rotates(s)]
+        if rotated:
+            assert settings.rotation_notification_url is not None  # spec cross-checks
+            ExpiryNotifications(
+                f"{spec.slug}-kv-expiry",
+                ExpiryNotificationsArgs(vault, rg, settings.location, settings.rotation_notification_url, rotated, spec.tags_for()),
+                child,
+            )
+        self.identities: dict[str, WorkloadIdentity] = {}
+        for workload in spec.all_workloads:
+            reads = spec.azure_reads(workload)
+            if not reads:
+                continue
+            grants: dict[str, SecretGrant] = {}  # one role assignment per scope: with vault scope, every read is the same one
+            for name in reads:
+                grant = self.grant(workload.name, name, "read")
+                grants.setdefault(grant.label, grant)
+            self.identities[workload.name] = WorkloadIdentity(
+                f"azure-{workload.name}",
+                WorkloadIdentityArgs(
+                    identity_name=spec.azure_identity_name(workload),
+                    subscription_id=settings.subscription_id,
+                    resource_group=rg,
+                    location=settings.location,
+                    issuers=settings.issuers,
+                    namespace=workload.namespace,
+                    service_account=workload.service_account,
+                    grants=list(grants.values()),
+                    tags=spec.tags_for(workload=workload.name),
+                ),
+                child,
+            )
+
+    def grant(self, identity: str, secret: str, access: Access) -> SecretGrant:
+        """Key Vault Secrets User on the secret, or on the vault when the stack's `role_scope` is `vault`."""
+        if access != "read":
+            raise ValueError(f"Key Vault identities only read (got {access!r} for {secret!r}); values are written out of band")
+        if self.settings.role_scope == "vault":
+            return SecretGrant(secret, access, "vault", self.key_vault.vault_id)
+        name = self.spec.azure_secret_name(self.secrets[secret])
+        return SecretGrant(secret, access, name, self.key_vault.secret_scope(name))
+
+    def store_provider(self, store_key: str, identity: str, service_account_ref: Mapping[str, str]) -> StoreProvider:
+        provider = store_provider_block(self.settings.vault_url, self.settings.tenant_id, service_account_ref)
+        return StoreProvider(f"azure-key-vault-{self.spec.environment.value}", provider)
+
+    def remote_key(self, secret: config.SecretSpec) -> str:
+        """Key Vault names take no `/`."""
+        return self.spec.azure_secret_name(secret)
+
+    def pod_identity(self, workload: config.WorkloadSpec) -> PodIdentity:
+        identity = self.identities.get(workload.name)
+        if identity is None:
+            return PodIdentity()
+        return PodIdentity(annotations={CLIENT_ID_ANNOTATION: identity.client_id}, pod_labels=USE_LABEL)
+
+    def ready(self) -> list[pulumi.Resource]:
+        """Stores of identities whose role assignments are new wait for them to propagate."""
+        return [identity.ready for identity in self.identities.values()]
+
+    def outputs(self) -> dict[str, dict[str, pulumi.Output]]:
+        return {"azure_client_ids": {name: i.client_id for name, i in self.identities.items()}}

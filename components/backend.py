@@ -1,0 +1,101 @@
+"""The backend interface: what every secrets backend (AWS, Vault, GCP, Azure, ...) offers the composition.
+
+A backend package (`components/<backend>/`) has one entry point, `backend.py`, whose class implements
+`Backend` and is listed once in `components.registry`. The composition (`components.platform`) and the
+delivery to Kubernetes (`components.kubernetes.delivery`) use only what is declared here; a backend never
+imports another backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Mapping, Protocol, Sequence
+
+import pulumi
+
+from components import config
+
+Access = Literal["read", "write", "rotate"]
+
+
+class Grant(Protocol):
+    """What a backend's typed grant tells everyone: which secret and which access. The rest (ARNs and key
+    statements, Vault paths, IAM roles, role assignment scopes) is the backend's own."""
+
+    @property
+    def secret_name(self) -> str: ...
+
+    @property
+    def access(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class StoreProvider:
+    """An External Secrets store of one backend: its name and its `spec.provider` block."""
+
+    name: str
+    provider: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class PodIdentity:
+    """What a workload's Kubernetes ServiceAccount (and, for the ESO controller, its pods) carry so the
+    workload signs in as its identity in a backend: e.g. the IRSA role annotation."""
+
+    annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    pod_labels: Mapping[str, str] = field(default_factory=dict)
+    automount_token: bool = False  # the workload presents its own service account token (e.g. Vault's Kubernetes auth)
+
+
+class Backend(Protocol):
+    """One secrets backend, built from the stack spec as children of the platform component."""
+
+    name: ClassVar[str]  # the value of `secrets[].backend`
+    outputs_declared: ClassVar[tuple[str, ...]]  # the platform outputs it fills, present (empty) when disabled
+
+    @classmethod
+    def enabled(cls, spec: config.StackSpec) -> bool:
+        """Whether the stack uses this backend (its section is present)."""
+        ...
+
+    def __init__(self, spec: config.StackSpec, parent: pulumi.Resource, platform_name: str) -> None:
+        """Builds the backend's resources as children of `parent` (the platform named `platform_name`):
+        provider, keys, secrets, and each consuming workload's identity holding exactly its grants."""
+        ...
+
+    def grant(self, identity: str, secret: str, access: Access) -> Grant:
+        """`access` on one secret (and what protects it, e.g. its key) for the named workload's identity."""
+        ...
+
+    def store_provider(self, store_key: str, identity: str, service_account_ref: Mapping[str, str]) -> StoreProvider:
+        """The External Secrets store for `store_key` (`spec.store_key`), signing in as `identity`'s service account."""
+        ...
+
+    def remote_key(self, secret: config.SecretSpec) -> str:
+        """The secret's name as the backend knows it, for an ExternalSecret's `remoteRef.key`."""
+        ...
+
+    def pod_identity(self, workload: config.WorkloadSpec) -> PodIdentity:
+        """The ServiceAccount annotations (and pod labels) the workload needs to sign in; empty if none."""
+        ...
+
+    def ready(self) -> Sequence[pulumi.Resource]:
+        """Resources the stores must wait for (e.g. role assignments that take minutes to propagate)."""
+        ...
+
+    def outputs(self) -> Mapping[str, Mapping[str, pulumi.Output]]:
+        """Output name -> {logical name: value}, for each of `outputs_declared`."""
+        ...
+
+
+def strictest(secrets: Sequence[config.SecretSpec]) -> config.Classification:
+    """The most sensitive class among `secrets` (low when there are none): what a shared key or vault is tagged."""
+    order = list(config.Classification)  # critical first
+    return min((s.classification for s in secrets), key=order.index, default=config.Classification.LOW)
+
+
+def rotation_tags(rotation: config.RotationSpec) -> dict[str, str]:
+    tags = {"rotation": rotation.kind}
+    if rotation.days is not None:
+        tags["rotation-days"] = str(rotation.days)
+    return tags

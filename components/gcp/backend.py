@@ -1,0 +1,139 @@
+"""GCP Secret Manager as a backend: CMEK keys, the rotation topic, secrets, then per workload a Google service
+account bound to its Kubernetes service account and granted each of its secrets, one binding per secret."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components import config
+from components.backend import Access, PodIdentity, StoreProvider, rotation_tags, strictest
+from components.gcp.identity import WorkloadServiceAccount, WorkloadServiceAccountArgs
+from components.gcp.kms import EncryptionKeys, EncryptionKeysArgs
+from components.gcp.rotation import RotationTopic
+from components.gcp.secret import ROLE_BY_ACCESS, GcpGrant, GcpSecret, GcpSecretArgs
+
+GKE_ANNOTATION = "iam.gke.io/gcp-service-account"  # GKE workload identity: the Google service account
+
+
+def store_provider_block(project_id: str, cluster_location: str, cluster_name: str, cluster_project_id: str,
+                         service_account_ref: Mapping[str, str]) -> dict:
+    """Secret Manager through GKE workload identity: the store's Kubernetes service account token is exchanged
+    with the cluster's pool and impersonates the Google service account its `iam.gke.io/gcp-service-account`
+    annotation names. The cluster is named so the controller never depends on the metadata server."""
+    workload_identity = {"clusterLocation": cluster_location, "clusterName": cluster_name, "clusterProjectID": cluster_project_id,
+                         "serviceAccountRef": dict(service_account_ref)}
+    return {"gcpsm": {"projectID": project_id, "auth": {"workloadIdentity": workload_identity}}}
+
+
+class GcpBackend:
+    name = "gcp"
+    outputs_declared = ("gcp_secret_ids", "gcp_service_accounts")
+
+    @classmethod
+    def enabled(cls, spec: config.StackSpec) -> bool:
+        return spec.gcp is not None
+
+    def __init__(self, spec: config.StackSpec, parent: pulumi.Resource, platform_name: str):
+        assert spec.gcp is not None
+        self.spec = spec
+        settings = self.settings = spec.gcp
+        provider = gcp.Provider("gcp", project=settings.project_id, opts=pulumi.ResourceOptions(parent=parent))
+        child = pulumi.ResourceOptions(parent=parent, providers={"gcp": provider})
+        protect, project = spec.is_prod, settings.project_id
+        secrets = spec.secrets_on("gcp")
+        # Secret Manager encrypts with the CMEK and publishes rotation notices as its service agent.
+        agent = gcp.projects.ServiceIdentity("secretmanager-agent", project=project, service=config.GCP_SERVICE_AGENT, opts=child)
+        by_key: dict[str, list[config.SecretSpec]] = {}
+        for secret in secrets:
+            by_key.setdefault(spec.gcp_key_name(secret), []).append(secret)
+        keys = EncryptionKeys(
+            "gcp-keys",
+            EncryptionKeysArgs(
+                project=project,
+                ring_name=f"{spec.slug}-secrets",
+                locations=settings.kms_locations,
+                key_names=tuple(by_key),
+                rotation_days=settings.key_rotation_days,
+                service_agent=agent.member,
+                protect=protect,
+                labels={name: spec.gcp_labels(spec.tags_for(strictest(tuple(users)))) for name, users in by_key.items()},
+            ),
+            child,
+        )
+        prerequisites: list[pulumi.Resource] = list(keys.grants)
+        topic = None
+        if any(spec.gcp_rotates(s) for s in secrets):
+            topic = RotationTopic("gcp-rotation", project, spec.gcp_rotation_topic, agent.member, spec.gcp_labels(spec.tags_for()), child)
+            prerequisites.append(topic.publisher)
+        self.secrets: dict[str, GcpSecret] = {}
+        for secret in secrets:
+            rotation = spec.rotation(secret)
+            self.secrets[secret.name] = GcpSecret(
+                f"gcp-{secret.name}",
+                GcpSecretArgs(
+                    project=project,
+                    secret_id=spec.gcp_secret_id(secret),
+                    key_ids={location: keys.key_ids[(spec.gcp_key_name(secret), location)] for location in settings.kms_locations},
+                    labels=spec.gcp_labels({**secret.tags, **spec.tags_for(secret.classification, **rotation_tags(rotation))}),
+                    version_destroy_days=spec.recovery_window_days(secret),
+                    protect=protect,
+                    rotation_days=rotation.days if topic is not None and rotation.kind != "none" else None,
+                    rotation_topic=topic.topic_id if topic is not None else None,
+                    initial_value=config.initial_value(secret) if secret.initial_value == "config" else None,
+                    depends_on=prerequisites,
+                ),
+                child,
+            )
+        assert settings.gke is not None or not any(spec.gcp_access(w) for w in spec.all_workloads)  # spec cross-checks
+        self.accounts: dict[str, WorkloadServiceAccount] = {}
+        for workload in spec.all_workloads:
+            if not spec.gcp_access(workload):
+                continue
+            account = self.accounts[workload.name] = WorkloadServiceAccount(
+                f"gcp-{workload.name}",
+                WorkloadServiceAccountArgs(
+                    project=project,
+                    account_id=spec.gcp_service_account_id(workload),
+                    workload=workload.name,
+                    pool=settings.identity_pool,
+                    namespace=workload.namespace,
+                    service_account=workload.service_account,
+                ),
+                child,
+            )
+            binding = pulumi.ResourceOptions(parent=account)
+            grants = [self.grant(workload.name, n, "read") for n in spec.gcp_reads(workload)]
+            grants += [self.grant(workload.name, n, "write") for n in spec.gcp_writes(workload)]
+            for grant in grants:
+                self.secrets[grant.secret_name].bind(workload.name, account.member, grant, binding)
+
+    def grant(self, identity: str, secret: str, access: Access) -> GcpGrant:
+        if access not in ROLE_BY_ACCESS:
+            raise ValueError(f"Secret Manager grants read or write on a secret (got {access!r} for {secret!r})")
+        return GcpGrant(secret, access, ROLE_BY_ACCESS[access])
+
+    def store_provider(self, store_key: str, identity: str, service_account_ref: Mapping[str, str]) -> StoreProvider:
+        settings = self.settings
+        assert settings.gke is not None  # spec cross-checks
+        provider = store_provider_block(settings.project_id, settings.gke.location, settings.gke.name, settings.cluster_project, service_account_ref)
+        return StoreProvider(f"gcp-secret-manager-{self.spec.environment.value}", provider)
+
+    def remote_key(self, secret: config.SecretSpec) -> str:
+        """Secret Manager ids take no `/`."""
+        return self.spec.gcp_secret_id(secret)
+
+    def pod_identity(self, workload: config.WorkloadSpec) -> PodIdentity:
+        account = self.accounts.get(workload.name)
+        return PodIdentity(annotations={GKE_ANNOTATION: account.email}) if account is not None else PodIdentity()
+
+    def ready(self) -> list[pulumi.Resource]:
+        return []
+
+    def outputs(self) -> dict[str, dict[str, pulumi.Output]]:
+        return {
+            "gcp_secret_ids": {name: s.secret_id for name, s in self.secrets.items()},
+            "gcp_service_accounts": {name: a.email for name, a in self.accounts.items()},
+        }

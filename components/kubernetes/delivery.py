@@ -1,0 +1,122 @@
+"""Delivery to Kubernetes: not a secrets backend but their consumer. Service accounts carrying each workload's
+identities, the External Secrets controller, its stores and the ExternalSecrets, all from the spec's workloads
+and what each backend offers through `components.backend.Backend` (annotations, store provider, remote key);
+nothing here knows a backend's internals, and nothing is written by hand."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import config
+from components.backend import Backend, PodIdentity
+from components.kubernetes import manifests
+from components.kubernetes.resources import (
+    ExternalSecretsController,
+    ExternalSecretsControllerArgs,
+    KubernetesWorkload,
+    KubernetesWorkloadArgs,
+    SecretSync,
+    SecretSyncArgs,
+    SyncedSecret,
+    apply,
+)
+
+
+class KubernetesDelivery:
+    def __init__(self, spec: config.StackSpec, parent: pulumi.Resource, backends: Mapping[str, Backend]):
+        assert spec.kubernetes is not None
+        self.spec, self.backends = spec, backends
+        settings = spec.kubernetes
+        provider = k8s.Provider(
+            "kubernetes",
+            context=settings.context,
+            render_yaml_to_directory=settings.render_yaml_to,
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        child = pulumi.ResourceOptions(parent=parent, providers={"kubernetes": provider})
+        labels = {"environment": spec.environment.value, "owner": spec.tags.owner}
+        eso = settings.eso
+
+        if settings.manage_namespaces:
+            skip = {eso.namespace} if eso is not None and eso.install else set()
+            for ns in sorted({w.namespace for w in spec.workloads if w.namespace} - skip):
+                apply(f"namespace-{ns}", manifests.namespace(ns, labels), child)
+        if eso is not None and eso.install:
+            controller = self.pod_identity(self._controller())
+            ExternalSecretsController(
+                "external-secrets",
+                ExternalSecretsControllerArgs(
+                    eso.namespace, self._controller().service_account, controller.annotations, eso.chart_version, pod_labels=controller.pod_labels,
+                ),
+                child,
+            )
+        for workload in spec.all_workloads:
+            if not (workload.namespace and workload.service_account):
+                continue
+            if eso is not None and eso.install and spec.is_eso_controller(workload):
+                continue  # the chart creates and annotates the controller's service account
+            identity = self.pod_identity(workload)
+            KubernetesWorkload(
+                workload.name,
+                KubernetesWorkloadArgs(
+                    namespace=workload.namespace,
+                    service_account=workload.service_account,
+                    annotations=identity.annotations,
+                    automount_token=identity.automount_token,
+                    synced_secrets=spec.synced(workload),
+                    labels=labels,
+                ),
+                child,
+            )
+        if eso is not None:
+            self._build_secret_sync(eso, labels, child)
+
+    def pod_identity(self, workload: config.WorkloadSpec) -> PodIdentity:
+        """The identities of every backend the workload signs in to, on one ServiceAccount."""
+        identities = [backend.pod_identity(workload) for backend in self.backends.values()]
+        return PodIdentity(
+            annotations={key: value for i in identities for key, value in i.annotations.items()},
+            pod_labels={key: value for i in identities for key, value in i.pod_labels.items()},
+            automount_token=any(i.automount_token for i in identities),
+        )
+
+    def _controller(self) -> config.WorkloadSpec:
+        assert self.spec.eso is not None
+        return next(w for w in self.spec.workloads if w.name == self.spec.eso.workload)
+
+    def _build_secret_sync(self, eso: config.EsoSpec, labels: dict, child: pulumi.ResourceOptions) -> None:
+        """Per backend (and Vault mount) a ClusterSecretStore or a SecretStore per namespace; ExternalSecrets
+        per namespace and secret."""
+        spec, controller = self.spec, self._controller()
+        backend_of_store = {spec.store_key(s): self.backends[s.backend] for s in spec.secrets}
+        stores: dict[tuple[str, str], dict] = {}  # (store key, namespace) -> store
+        for key, namespaces in spec.store_namespaces.items():
+            if spec.is_cluster_store(key):
+                users = [(controller.name, {"name": controller.service_account, "namespace": eso.namespace}, namespaces)]
+            else:
+                users = [(f"store-{ns}", {"name": config.STORE_SERVICE_ACCOUNT}, (ns,)) for ns in namespaces]
+            for identity, service_account_ref, store_namespaces in users:
+                store = backend_of_store[key].store_provider(key, identity, service_account_ref)
+                manifest = manifests.secret_store(store.name, store.provider, store_namespaces, labels)
+                stores.update({(key, ns): manifest for ns in store_namespaces})
+
+        SecretSync(
+            "external-secrets-sync",
+            SecretSyncArgs(
+                stores=list({id(store): store for store in stores.values()}.values()),
+                secrets_by_namespace={
+                    ns: [
+                        SyncedSecret(s.name, self.backends[s.backend].remote_key(s), s.properties, stores[(spec.store_key(s), ns)])
+                        for s in by_name.values()
+                    ]
+                    for ns, by_name in spec.synced_by_namespace.items()
+                },
+                refresh_interval=eso.refresh_interval,
+                labels=labels,
+                ready=[resource for backend in self.backends.values() for resource in backend.ready()],
+            ),
+            child,
+        )

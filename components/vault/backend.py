@@ -1,0 +1,188 @@
+"""Vault (or OpenBao) as a backend: KV mounts, auth methods, database engines, then per consuming workload
+a policy of exactly its paths and a login role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import pulumi
+import pulumi_vault as vault
+
+from components import config
+from components.backend import Access, PodIdentity, StoreProvider
+from components.vault import policy as vault_policy
+from components.vault.auth import AppRoleAuth, AppRoleLogin, KubernetesAuth, KubernetesAuthArgs, KubernetesLogin
+from components.vault.database import DatabaseMount, DatabaseRole, PostgresEngine, PostgresEngineArgs, TableGrant
+from components.vault.identity import VaultIdentity, VaultIdentityArgs
+from components.vault.kv import KvStore, KvStoreArgs
+
+CAPABILITIES: dict[str, tuple[str, ...]] = {"read": vault_policy.READ, "write": vault_policy.WRITE}
+
+
+@dataclass(frozen=True)
+class VaultGrant:
+    """One secret's KV v2 data path with the capabilities of the access."""
+
+    secret_name: str
+    access: str
+    rule: vault_policy.PathRule
+
+
+def store_provider_block(server: str, mount: str, vault_namespace: str | None, auth_mount: str, role: pulumi.Input[str], audience: str,
+                         service_account_ref: Mapping[str, str]) -> dict:
+    """Vault KV v2 through Kubernetes auth with a short-lived token of the store's service account,
+    requested for the audience the Vault role is bound to."""
+    kubernetes: dict[str, Any] = {"mountPath": auth_mount, "role": role, "serviceAccountRef": {**service_account_ref, "audiences": [audience]}}
+    provider: dict[str, Any] = {"server": server, "path": mount, "version": "v2", "auth": {"kubernetes": kubernetes}}
+    if vault_namespace:
+        provider["namespace"] = vault_namespace
+    return {"vault": provider}
+
+
+class VaultBackend:
+    name = "vault"
+    outputs_declared = ("vault_policies", "vault_roles")
+
+    @classmethod
+    def enabled(cls, spec: config.StackSpec) -> bool:
+        return spec.vault is not None
+
+    def __init__(self, spec: config.StackSpec, parent: pulumi.Resource, platform_name: str):
+        assert spec.vault is not None
+        self.spec = spec
+        settings = self.settings = spec.vault
+        provider = vault.Provider("vault", address=settings.address, namespace=settings.namespace, opts=pulumi.ResourceOptions(parent=parent))
+        child = pulumi.ResourceOptions(parent=parent, providers={"vault": provider})
+        protect = spec.is_prod
+        for mount in settings.kv_mounts:
+            KvStore(
+                f"kv-{mount.path}",
+                KvStoreArgs(
+                    path=mount.path,
+                    max_versions=mount.max_versions,
+                    delete_version_after_seconds=config.seconds(mount.delete_version_after) if mount.delete_version_after else None,
+                    cas_required=mount.cas_required,
+                    protect=protect,
+                ),
+                child,
+            )
+        kubernetes = approle = None
+        if settings.kubernetes_auth is not None:
+            k8s = settings.kubernetes_auth
+            kubernetes = KubernetesAuth(
+                f"auth-{k8s.mount}", KubernetesAuthArgs(k8s.mount, k8s.host, k8s.ca_cert, k8s.issuer, protect), child
+            )
+        if settings.approle is not None:
+            approle = AppRoleAuth(f"auth-{settings.approle.mount}", settings.approle.mount, protect, child)
+        database_mounts = {
+            path: DatabaseMount(f"database-{path}", path, protect, child)
+            for path in dict.fromkeys(d.mount for d in settings.databases)
+        }
+        for database in settings.databases:
+            PostgresEngine(
+                database.name,
+                PostgresEngineArgs(
+                    mount=database_mounts[database.mount].path,
+                    host=database.host,
+                    port=database.port,
+                    database=database.database,
+                    username=database.username,
+                    password=config.database_password(database),
+                    ssl_mode=database.ssl_mode,
+                    root_rotation_period_seconds=config.seconds(database.root_rotation_period) if database.root_rotation_period else None,
+                    roles=[
+                        DatabaseRole(
+                            name=role.name,
+                            default_ttl_seconds=config.seconds(role.default_ttl),
+                            max_ttl_seconds=config.seconds(role.max_ttl),
+                            grants=[TableGrant(g.privileges, g.schema_name, g.tables, g.sequences) for g in role.grants],
+                        )
+                        for role in database.roles
+                    ],
+                ),
+                child,
+            )
+
+        self.secrets = {s.name: s for s in spec.secrets_on("vault")}
+        databases = {d.name: d for d in settings.databases}
+        self.identities: dict[str, VaultIdentity] = {}
+        for workload in spec.all_workloads:
+            if not spec.vault_access(workload):
+                continue
+            rules = [self.grant(workload.name, n, "read").rule for n in spec.vault_reads(workload)]
+            rules += [self.grant(workload.name, n, "write").rule for n in workload.writes if n in self.secrets]
+            rules += [vault_policy.kv_metadata(spec.kv_mount(self.secrets[n]), spec.secret_path(self.secrets[n])) for n in workload.versions]
+            for ref in workload.database_roles:
+                database, _, role = ref.partition("/")
+                rules.append(vault_policy.database_creds(databases[database].mount, role))
+            self.identities[workload.name] = VaultIdentity(
+                f"vault-{workload.name}",
+                VaultIdentityArgs(
+                    workload=workload.name,
+                    policy_name=f"{spec.slug}-{workload.name}",
+                    role_name=f"{spec.slug}-{workload.name}",
+                    rules=rules,
+                    login=self._login(workload, kubernetes, approle),
+                ),
+                child,
+            )
+
+    def _login(self, workload: config.WorkloadSpec, kubernetes: KubernetesAuth | None, approle: AppRoleAuth | None) -> KubernetesLogin | AppRoleLogin:
+        settings = self.settings
+        if workload.vault_login == "kubernetes":
+            assert kubernetes is not None and settings.kubernetes_auth is not None  # spec cross-checks
+            return KubernetesLogin(
+                backend=kubernetes.path,
+                namespace=workload.namespace,
+                service_account=workload.service_account,
+                audience=settings.kubernetes_auth.audience,
+                token_ttl_seconds=config.seconds(settings.kubernetes_auth.token_ttl),
+                token_max_ttl_seconds=config.seconds(settings.kubernetes_auth.token_max_ttl),
+            )
+        assert approle is not None
+        options = workload.approle or config.AppRoleLoginSpec()
+        return AppRoleLogin(
+            backend=approle.path,
+            secret_id_ttl_seconds=config.seconds(options.secret_id_ttl),
+            token_ttl_seconds=config.seconds(options.token_ttl),
+            token_max_ttl_seconds=config.seconds(options.token_max_ttl),
+            secret_id_num_uses=options.secret_id_num_uses,
+            secret_id_bound_cidrs=options.secret_id_bound_cidrs,
+        )
+
+    def grant(self, identity: str, secret: str, access: Access) -> VaultGrant:
+        """The secret's data path in its KV mount; rotation belongs to Vault's own engines, not to a grant."""
+        if access not in CAPABILITIES:
+            raise ValueError(f"Vault grants read or write on a KV secret (got {access!r} for {secret!r})")
+        spec, declared = self.spec, self.secrets[secret]
+        return VaultGrant(secret, access, vault_policy.kv_data(spec.kv_mount(declared), spec.secret_path(declared), CAPABILITIES[access]))
+
+    def store_provider(self, store_key: str, identity: str, service_account_ref: Mapping[str, str]) -> StoreProvider:
+        """One store per KV mount (`vault-<mount>`), signing in with `identity`'s Vault role."""
+        settings = self.settings
+        assert settings.kubernetes_auth is not None  # spec cross-checks
+        mount = store_key.removeprefix("vault-")
+        provider = store_provider_block(
+            settings.address, mount, settings.namespace, settings.kubernetes_auth.mount,
+            self.identities[identity].role_name, settings.kubernetes_auth.audience, service_account_ref,
+        )
+        return StoreProvider(f"vault-{mount}-{self.spec.environment.value}", provider)
+
+    def remote_key(self, secret: config.SecretSpec) -> str:
+        return self.spec.secret_path(secret)
+
+    def pod_identity(self, workload: config.WorkloadSpec) -> PodIdentity:
+        """A workload that logs in to Vault itself with Kubernetes auth needs its service account token mounted."""
+        spec = self.spec
+        direct_login = spec.vault_access(workload) and workload.vault_login == "kubernetes" and spec.delivery(workload) != "external-secrets"
+        return PodIdentity(automount_token=direct_login)
+
+    def ready(self) -> list[pulumi.Resource]:
+        return []
+
+    def outputs(self) -> dict[str, dict[str, pulumi.Output]]:
+        return {
+            "vault_policies": {name: i.policy_name for name, i in self.identities.items()},
+            "vault_roles": {name: i.role_name for name, i in self.identities.items()},
+        }
