@@ -17,7 +17,11 @@ from offline.report import kubernetes_objects, write_manifests
 from offline.run import PROJECT_DIR, plan_stack, read_stack_config
 from tests.conftest import by_type, stack_namespace
 
-ESO_SCHEMAS = PROJECT_DIR.parent / "shared" / "schemas" / "external-secrets"
+# /work/shared beside the checkout, found from a worktree too (/work/wt/<name>): the nearest ancestor that has it.
+ESO_SCHEMAS = next(
+    (d / "shared" / "schemas" / "external-secrets" for d in PROJECT_DIR.parents if (d / "shared" / "schemas" / "external-secrets").is_dir()),
+    PROJECT_DIR.parent / "shared" / "schemas" / "external-secrets",
+)
 KUBERNETES_VERSION = "1.34"
 STACKS = ["dev", "prod", "examples/emr/Pulumi.emr-prod.yaml"]
 
