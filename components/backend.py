@@ -88,6 +88,25 @@ class Backend(Protocol):
         ...
 
 
+class BackendBase:
+    """What most backends share: built when the stack has their section (`spec.<name>`, e.g. `spec.vault`),
+    holding the spec and that section, nothing for stores to wait for."""
+
+    name: ClassVar[str]
+
+    @classmethod
+    def enabled(cls, spec: config.StackSpec) -> bool:
+        return getattr(spec, cls.name) is not None
+
+    def __init__(self, spec: config.StackSpec):
+        self.spec = spec
+        self.settings: Any = getattr(spec, self.name)  # each backend narrows the type of its section
+        assert self.settings is not None  # the platform builds only enabled backends
+
+    def ready(self) -> list[pulumi.Resource]:
+        return []
+
+
 def strictest(secrets: Sequence[config.SecretSpec]) -> config.Classification:
     """The most sensitive class among `secrets` (low when there are none): what a shared key or vault is tagged."""
     order = list(config.Classification)  # critical first

@@ -14,7 +14,7 @@ from components.aws.irsa import WorkloadRole, WorkloadRoleArgs
 from components.aws.kms import EncryptionKey, EncryptionKeyArgs, KeyUser
 from components.aws.rotation import RotationRole, SecretRotation, SecretRotationArgs
 from components.aws.secret import ManagedSecret, ManagedSecretArgs
-from components.backend import Access, PodIdentity, StoreProvider, rotation_tags, strictest
+from components.backend import Access, BackendBase, PodIdentity, StoreProvider, rotation_tags, strictest
 
 DEPLOYER_LABEL = "deployer"
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
@@ -25,16 +25,12 @@ def store_provider_block(region: str, service_account_ref: Mapping[str, str]) ->
     return {"aws": {"service": "SecretsManager", "region": region, "auth": {"jwt": {"serviceAccountRef": dict(service_account_ref)}}}}
 
 
-class AwsBackend:
+class AwsBackend(BackendBase):
     name = "aws"
     outputs_declared = ("secret_arns", "role_arns", "key_arns")
 
-    @classmethod
-    def enabled(cls, spec: config.StackSpec) -> bool:
-        return True  # every stack names its AWS account (the state and the deployer live there)
-
     def __init__(self, spec: config.StackSpec, parent: pulumi.Resource, platform_name: str):
-        self.spec = spec
+        super().__init__(spec)  # spec.aws is required: every stack builds AWS (its account holds the state and the deployer)
         # The spec names the account and region; the provider refuses any other account, so a
         # mistyped stack or stale credentials cannot deploy prod's estate into the wrong place.
         self.provider = aws.Provider(
@@ -174,9 +170,6 @@ class AwsBackend:
     def pod_identity(self, workload: config.WorkloadSpec) -> PodIdentity:
         role = self.roles.get(workload.name)
         return PodIdentity(annotations={IRSA_ANNOTATION: role.role_arn}) if role is not None else PodIdentity()
-
-    def ready(self) -> list[pulumi.Resource]:
-        return []
 
     def outputs(self) -> dict[str, dict[str, pulumi.Output]]:
         return {

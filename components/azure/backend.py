@@ -13,7 +13,7 @@ import pulumi_azure_native as azure_native
 from components import config
 from components.azure.identity import SecretGrant, WorkloadIdentity, WorkloadIdentityArgs
 from components.azure.keyvault import ExpiryNotifications, ExpiryNotificationsArgs, KeyVault, KeyVaultArgs
-from components.backend import Access, PodIdentity, StoreProvider, strictest
+from components.backend import Access, BackendBase, PodIdentity, StoreProvider, strictest
 
 CLIENT_ID_ANNOTATION = "azure.workload.identity/client-id"  # Azure workload identity: the managed identity
 USE_LABEL = {"azure.workload.identity/use": "true"}  # on pods: the webhook injects the federated token
@@ -26,18 +26,13 @@ def store_provider_block(vault_url: str, tenant_id: str, service_account_ref: Ma
                         "serviceAccountRef": dict(service_account_ref)}}
 
 
-class AzureBackend:
+class AzureBackend(BackendBase):
     name = "azure"
     outputs_declared = ("azure_client_ids",)
 
-    @classmethod
-    def enabled(cls, spec: config.StackSpec) -> bool:
-        return spec.azure is not None
-
     def __init__(self, spec: config.StackSpec, parent: pulumi.Resource, platform_name: str):
-        assert spec.azure is not None
-        self.spec = spec
-        settings = self.settings = spec.azure
+        super().__init__(spec)
+        settings: config.AzureSpec = self.settings
         provider = azure_native.Provider(
             "azure", subscription_id=settings.subscription_id, tenant_id=settings.tenant_id, location=settings.location,
             opts=pulumi.ResourceOptions(parent=parent),

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components import config
-from components.backend import Access, PodIdentity, StoreProvider, rotation_tags, strictest
+from components.backend import Access, BackendBase, PodIdentity, StoreProvider, rotation_tags, strictest
 from components.gcp.identity import WorkloadServiceAccount, WorkloadServiceAccountArgs
 from components.gcp.kms import EncryptionKeys, EncryptionKeysArgs
 from components.gcp.rotation import RotationTopic
@@ -28,18 +28,13 @@ def store_provider_block(project_id: str, cluster_location: str, cluster_name: s
     return {"gcpsm": {"projectID": project_id, "auth": {"workloadIdentity": workload_identity}}}
 
 
-class GcpBackend:
+class GcpBackend(BackendBase):
     name = "gcp"
     outputs_declared = ("gcp_secret_ids", "gcp_service_accounts")
 
-    @classmethod
-    def enabled(cls, spec: config.StackSpec) -> bool:
-        return spec.gcp is not None
-
     def __init__(self, spec: config.StackSpec, parent: pulumi.Resource, platform_name: str):
-        assert spec.gcp is not None
-        self.spec = spec
-        settings = self.settings = spec.gcp
+        super().__init__(spec)
+        settings: config.GcpSpec = self.settings
         provider = gcp.Provider("gcp", project=settings.project_id, opts=pulumi.ResourceOptions(parent=parent))
         child = pulumi.ResourceOptions(parent=parent, providers={"gcp": provider})
         protect, project = spec.is_prod, settings.project_id
@@ -128,9 +123,6 @@ class GcpBackend:
     def pod_identity(self, workload: config.WorkloadSpec) -> PodIdentity:
         account = self.accounts.get(workload.name)
         return PodIdentity(annotations={GKE_ANNOTATION: account.email}) if account is not None else PodIdentity()
-
-    def ready(self) -> list[pulumi.Resource]:
-        return []
 
     def outputs(self) -> dict[str, dict[str, pulumi.Output]]:
         return {

@@ -10,7 +10,7 @@ import pulumi
 import pulumi_vault as vault
 
 from components import config
-from components.backend import Access, PodIdentity, StoreProvider
+from components.backend import Access, BackendBase, PodIdentity, StoreProvider
 from components.vault import policy as vault_policy
 from components.vault.auth import AppRoleAuth, AppRoleLogin, KubernetesAuth, KubernetesAuthArgs, KubernetesLogin
 from components.vault.database import DatabaseMount, DatabaseRole, PostgresEngine, PostgresEngineArgs, TableGrant
@@ -40,18 +40,13 @@ def store_provider_block(server: str, mount: str, vault_namespace: str | None, a
     return {"vault": provider}
 
 
-class VaultBackend:
+class VaultBackend(BackendBase):
     name = "vault"
     outputs_declared = ("vault_policies", "vault_roles")
 
-    @classmethod
-    def enabled(cls, spec: config.StackSpec) -> bool:
-        return spec.vault is not None
-
     def __init__(self, spec: config.StackSpec, parent: pulumi.Resource, platform_name: str):
-        assert spec.vault is not None
-        self.spec = spec
-        settings = self.settings = spec.vault
+        super().__init__(spec)
+        settings: config.VaultSpec = self.settings
         provider = vault.Provider("vault", address=settings.address, namespace=settings.namespace, opts=pulumi.ResourceOptions(parent=parent))
         child = pulumi.ResourceOptions(parent=parent, providers={"vault": provider})
         protect = spec.is_prod
@@ -177,9 +172,6 @@ class VaultBackend:
         spec = self.spec
         direct_login = spec.vault_access(workload) and workload.vault_login == "kubernetes" and spec.delivery(workload) != "external-secrets"
         return PodIdentity(automount_token=direct_login)
-
-    def ready(self) -> list[pulumi.Resource]:
-        return []
 
     def outputs(self) -> dict[str, dict[str, pulumi.Output]]:
         return {
