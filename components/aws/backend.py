@@ -26,6 +26,8 @@ def store_provider_block(region: str, service_account_ref: Mapping[str, str]) ->
 
 
 class AwsBackend(BackendBase):
+    """Grants are IAM statements on the secret and its key (through Secrets Manager); identities are IRSA roles."""
+
     name = "aws"
     outputs_declared = ("secret_arns", "role_arns", "key_arns")
 

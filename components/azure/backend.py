@@ -27,6 +27,8 @@ def store_provider_block(vault_url: str, tenant_id: str, service_account_ref: Ma
 
 
 class AzureBackend(BackendBase):
+    """Grants are Key Vault Secrets User role assignments; identities are federated managed identities."""
+
     name = "azure"
     outputs_declared = ("azure_client_ids",)
 

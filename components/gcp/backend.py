@@ -29,6 +29,8 @@ def store_provider_block(project_id: str, cluster_location: str, cluster_name: s
 
 
 class GcpBackend(BackendBase):
+    """Grants are IAM bindings on one secret (accessor, version adder); identities are GKE workload identities."""
+
     name = "gcp"
     outputs_declared = ("gcp_secret_ids", "gcp_service_accounts")
 

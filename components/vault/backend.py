@@ -41,6 +41,8 @@ def store_provider_block(server: str, mount: str, vault_namespace: str | None, a
 
 
 class VaultBackend(BackendBase):
+    """Grants are policy paths: read/write on a KV v2 data path; identities log in by Kubernetes auth or AppRole."""
+
     name = "vault"
     outputs_declared = ("vault_policies", "vault_roles")
 
