@@ -211,13 +211,14 @@ def _external_secret(name: str, namespace: str, store: dict, target: str, data: 
                      "data": [{"secretKey": k, "remoteRef": {"key": key, "property": p}} for k, key, p in data]}}
 
 
-def manifests(seed: str, directory: Path, mount: str = "secret") -> Path:
-    """The document's ExternalSecret Operator manifests (with the test's Vault mount for `secret`)."""
+def manifests(seed: str, directory: Path, mount: str = "secret", auth: str = "kubernetes") -> Path:
+    """The document's ExternalSecret Operator manifests (with the test's Vault mount for `secret` and its
+    Kubernetes auth path for `kubernetes`)."""
     docs: list[dict] = []
     if seed == "000":
         store = {"apiVersion": "external-secrets.io/v1beta1", "kind": "SecretStore", "metadata": {"name": "vault-backend", "namespace": "emr-task"},
                  "spec": {"provider": {"vault": {"server": "http://vault.vault-system.svc.cluster.local:8200", "path": mount, "version": "v2",
-                                                 "auth": {"kubernetes": {"mountPath": "kubernetes", "role": "api-gateway",
+                                                 "auth": {"kubernetes": {"mountPath": auth, "role": "api-gateway",
                                                                          "serviceAccountRef": {"name": "api-gateway"}}}}}}}
         docs = [store, _external_secret("jwt-signing-keys", "emr-task", store, "jwt-secrets",
                                         [("JWT_SECRET", f"{mount}/data/auth/jwt", "secret"),

@@ -234,7 +234,7 @@ def vault(tmp_path, capsys, openbao, mount: str, token_env: str, stack: str, *ex
 
 def test_seed_000_vault_with_manifests_keeps_roles_policies_and_the_external_secret(tmp_path, capsys, openbao, vault_estate):
     mount, token_env = vault_estate("000")
-    manifests = seeds.manifests("000", tmp_path / "k8s", mount)
+    manifests = seeds.manifests("000", tmp_path / "k8s", mount, f"{mount}-auth")
     run = ok(vault(tmp_path, capsys, openbao, mount, token_env, "emr-prod", "--manifests", str(manifests)))
     found = run.secrets()
     assert set(found) == {"database/postgres", "auth/jwt", "emr/epic", "emr/cerner"}
