@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import secrets as random
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import yaml
@@ -69,15 +71,56 @@ def assert_spec_keys(run: Run) -> None:
             assert set(entry) <= allowed, (section, set(entry) - allowed)
 
 
+@contextmanager
+def recorded_aws_calls(monkeypatch) -> Iterator[list[str]]:
+    """Every AWS API operation boto3 sends while the block runs (the seeding is done before)."""
+    from botocore.client import BaseClient
+
+    calls: list[str] = []
+    send = BaseClient._make_api_call
+
+    def record(self, operation, params):
+        calls.append(operation)
+        return send(self, operation, params)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(BaseClient, "_make_api_call", record)
+        yield calls
+
+
+@contextmanager
+def recorded_vault_calls(monkeypatch) -> Iterator[list[tuple[str, str]]]:
+    """Every Vault HTTP request hvac sends while the block runs: (method, path)."""
+    from hvac.adapters import RawAdapter
+
+    calls: list[tuple[str, str]] = []
+    send = RawAdapter.request
+
+    def record(self, method, url, *args, **kwargs):
+        calls.append((method.upper(), url))
+        return send(self, method, url, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(RawAdapter, "request", record)
+        yield calls
+
+
+# Describe and list only: what discovery may ask AWS (no GetSecretValue, no write).
+AWS_READ_ONLY = {"ListSecrets", "DescribeSecret", "DescribeKey", "ListAliases", "GetKeyPolicy", "GetKeyRotationStatus", "ListRoles",
+                 "ListRolePolicies", "GetRolePolicy", "ListAttachedRolePolicies", "GetPolicy", "GetPolicyVersion"}
+
+
 # --- AWS -----------------------------------------------------------------------------------------
 
 def aws(tmp_path, capsys, api, prefix: str, stack: str, *extra: str) -> Run:
     return discover(tmp_path, capsys, "aws", "--region", seeds.REGION, "--prefix", prefix, "--stack", stack, *api.args(), *extra)
 
 
-def test_seed_000_aws_keeps_names_adopts_and_names_the_key_wildcard(tmp_path, capsys, aws_api):
+def test_seed_000_aws_keeps_names_adopts_and_names_the_key_wildcard(tmp_path, capsys, aws_api, monkeypatch):
     seeds.aws_000(aws_api.client)
-    run = ok(aws(tmp_path, capsys, aws_api, "prod/", "emr-prod"))
+    with recorded_aws_calls(monkeypatch) as calls:
+        run = ok(aws(tmp_path, capsys, aws_api, "prod/", "emr-prod"))
+    assert "DescribeSecret" in calls and set(calls) <= AWS_READ_ONLY, set(calls) - AWS_READ_ONLY
     found = run.secrets()
     assert set(found) == {"prod/database/postgres", "prod/auth/jwt", "prod/emr/epic"}
     arns = {s["Name"]: s["ARN"] for s in aws_api.client("secretsmanager").list_secrets()["SecretList"]}
@@ -165,6 +208,21 @@ def test_seed_004_aws_names_put_and_update_on_the_prefix(tmp_path, capsys, aws_a
     assert_spec_keys(run)
 
 
+def test_replicas_tags_and_classification_come_from_the_secret(tmp_path, capsys, aws_api):
+    sm = aws_api.client("secretsmanager")
+    sm.create_secret(Name="shop/prod/card-key", SecretString=CANARY, Description="card tokenisation key",
+                     AddReplicaRegions=[{"Region": "us-west-2"}],
+                     Tags=[{"Key": "classification", "Value": "critical"}, {"Key": "owner", "Value": "payments"}, {"Key": "service", "Value": "checkout"}])
+    run = ok(aws(tmp_path, capsys, aws_api, "shop/prod/", "shop-prod"))
+    (entry,) = run.config[f"{NS}:secrets"]
+    assert entry["classification"] == "critical" and entry["replica_regions"] == ["us-west-2"]
+    assert entry["description"] == "card tokenisation key" and entry["tags"] == {"service": "checkout"}
+    assert run.config[f"{NS}:aws"]["replica_regions"] == ["us-west-2"]
+    assert run.config[f"{NS}:tags"]["owner"] == "payments"
+    assert run.config[f"{NS}:workloads"] == []  # nobody is granted it
+    assert not any("classification not stated" in r for r in run.json["review"])
+
+
 def test_aws_nothing_under_the_prefix_is_one_line_and_exit_2(tmp_path, capsys, aws_api):
     seeds.aws_000(aws_api.client)
     run = aws(tmp_path, capsys, aws_api, "staging/", "emr-staging")
@@ -232,10 +290,15 @@ def vault(tmp_path, capsys, openbao, mount: str, token_env: str, stack: str, *ex
     return discover(tmp_path, capsys, "vault", "--address", openbao.address, "--mount", mount, "--token-env", token_env, "--stack", stack, *extra)
 
 
-def test_seed_000_vault_with_manifests_keeps_roles_policies_and_the_external_secret(tmp_path, capsys, openbao, vault_estate):
+def test_seed_000_vault_with_manifests_keeps_roles_policies_and_the_external_secret(tmp_path, capsys, openbao, vault_estate, monkeypatch):
     mount, token_env = vault_estate("000")
     manifests = seeds.manifests("000", tmp_path / "k8s", mount, f"{mount}-auth")
-    run = ok(vault(tmp_path, capsys, openbao, mount, token_env, "emr-prod", "--manifests", str(manifests)))
+    with recorded_vault_calls(monkeypatch) as calls:
+        run = ok(vault(tmp_path, capsys, openbao, mount, token_env, "emr-prod", "--manifests", str(manifests)))
+    # Lists and reads of configuration only: no data read, no secret id, no write.
+    assert {method for method, _ in calls} <= {"GET", "LIST"}
+    assert ("LIST", f"/v1/{mount}/metadata/emr/") in calls
+    assert not [url for _, url in calls if f"/{mount}/data/" in url or "secret-id" in url or "role-id" in url]
     found = run.secrets()
     assert set(found) == {"database/postgres", "auth/jwt", "emr/epic", "emr/cerner"}
     assert all(s["backend"] == "vault" and s["mount"] == mount and s["adopt"] == f"{mount}/data/{p}" for p, s in found.items())
