@@ -135,7 +135,9 @@ def _roles(iam: Any, estate: Estate, where: str) -> None:
         for policy in _pages(iam, "list_attached_role_policies", "AttachedPolicies", where, RoleName=name):
             estate.add(ATTACHMENT, f"{name}/{policy['PolicyName']}", {"role": name, "policyArn": policy["PolicyArn"]})
             attached.add(policy["PolicyArn"])
-        namespace, service_account = _service_account(trust)
+        namespace, service_account, provider = _service_account(trust)
+        if provider:
+            estate.oidc_provider_arns.add(provider)
         estate.identities.append(FoundIdentity(
             principal=f"iam-role:{name}", kind="iam-role", name=name, adopt={"role": name},
             namespace=namespace, service_account=service_account, trusted="" if service_account else _trusted(trust)))
@@ -147,18 +149,19 @@ def _roles(iam: Any, estate: Estate, where: str) -> None:
         estate.add(POLICY, policy["PolicyName"], {"name": policy["PolicyName"], "policy": version["PolicyVersion"]["Document"]}, {"arn": arn})
 
 
-def _service_account(trust: Any) -> tuple[str | None, str | None]:
-    """IRSA: the one ServiceAccount a web-identity trust names in its `:sub` condition."""
+def _service_account(trust: Any) -> tuple[str | None, str | None, str | None]:
+    """IRSA: the one ServiceAccount a web-identity trust names in its `:sub` condition, and the OIDC provider."""
     for statement in parse(trust).statements:
         if not statement.allow or not statement.covers("sts:AssumeRoleWithWebIdentity"):
             continue
+        provider = next((p for p in (statement.principal.federated if statement.principal else ()) if ":oidc-provider/" in p), None)
         for condition in statement.conditions:
             if condition.key.endswith(":sub"):
                 subjects = [v for v in condition.values if v.startswith(SERVICE_ACCOUNT_SUBJECT) and "*" not in v]
                 if len(subjects) == 1:
                     namespace, _, name = subjects[0].removeprefix(SERVICE_ACCOUNT_SUBJECT).partition(":")
-                    return namespace, name
-    return None, None
+                    return namespace, name, provider
+    return None, None, None
 
 
 def _trusted(trust: Any) -> str:

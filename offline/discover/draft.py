@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from components.config import CLASS_POLICY, Classification
 from offline.access.matrix import AccessMatrix, Entry, access_matrix
 from offline.access.model import EFFECTIVE, READ, UNKNOWN
 from offline.discover.model import DiscoverError, Estate, FoundExternalSecret, FoundIdentity, FoundSecret, slug
@@ -103,6 +104,11 @@ def analyse(estate: Estate, stack: str, environment: str, prefix: str = "") -> D
     for sid, secret in secrets.items():
         if not secret.classification:
             review.append(f"{names[sid]}: classification not stated in the estate; drafted as {DEFAULT_CLASSIFICATION}")
+        if not (secret.rotation_days or secret.rotation_schedule) and _class_days(secret):
+            review.append(f"{names[sid]}: not rotated today; drafted as a manual rotation every {_class_days(secret)} days (its class's cadence)")
+    for w in workloads:
+        if w.namespace and not w.service_account:
+            review.append(f"workload {w.name}: the ServiceAccount its pods run as in {w.namespace} is not in the estate; set service_account")
     return Discovery(stack, environment, estate, matrix, names, secrets, workloads, removed, added, review)
 
 
@@ -205,6 +211,15 @@ def _workloads(estate: Estate, matrix: AccessMatrix, secrets: dict[str, FoundSec
     return out
 
 
+def _classification(secret: FoundSecret) -> str:
+    return secret.classification if secret.classification in {c.value for c in Classification} else DEFAULT_CLASSIFICATION
+
+
+def _class_days(secret: FoundSecret) -> int | None:
+    """The longest rotation period the secret's class allows (None: rotation not required)."""
+    return CLASS_POLICY[Classification(_classification(secret))].max_rotation_days
+
+
 def _pattern_reaches(matrix: AccessMatrix, secret: str, secrets: dict[str, FoundSecret]) -> bool:
     found = matrix.secrets.get(secret)
     if found is None or not found.pattern:
@@ -253,6 +268,11 @@ def draft(discovery: Discovery, prefix: str = "") -> dict[str, Any]:
         regions = sorted({r for s in aws_secrets for r in s.replica_regions})
         config[f"{NAMESPACE}:aws"] = {"account_id": estate.account_id or UNSTATED, "region": estate.region or UNSTATED,
                                       **({"replica_regions": regions} if regions else {})}
+    if len(estate.oidc_provider_arns) == 1:
+        provider = next(iter(estate.oidc_provider_arns))
+        config[f"{NAMESPACE}:cluster"] = {"oidc_issuer_url": f"https://{provider.split(':oidc-provider/', 1)[1]}", "oidc_provider_arn": provider}
+    elif estate.oidc_provider_arns:
+        d.review.append(f"roles trust {len(estate.oidc_provider_arns)} OIDC providers; the spec has one cluster: choose it")
     vault_secrets = [s for s in d.secrets.values() if s.backend == "vault"]
     if vault_secrets:
         mounts = sorted({s.mount for s in vault_secrets if s.mount})
@@ -300,7 +320,7 @@ def _secret_entry(d: Discovery, sid: str, keys: dict) -> dict[str, Any]:
         entry["adopt"] = s.adopt
     if s.description:
         entry["description"] = s.description
-    entry["classification"] = s.classification if s.classification in ("critical", "high", "medium", "low") else DEFAULT_CLASSIFICATION
+    entry["classification"] = _classification(s)
     if s.backend != "aws":
         entry["backend"] = s.backend
     if s.mount:
@@ -311,6 +331,8 @@ def _secret_entry(d: Discovery, sid: str, keys: dict) -> dict[str, Any]:
         # The existing function is not adopted: the spec's generic kind builds its own; the report names the old one.
         entry["rotation"] = {"kind": "generic" if s.rotation_function else "manual",
                              **({"days": s.rotation_days} if s.rotation_days else {"schedule": s.rotation_schedule})}
+    elif _class_days(s):
+        entry["rotation"] = {"kind": "manual", "days": _class_days(s)}  # the class requires a cadence; nobody rotates it today
     if s.replica_regions:
         entry["replica_regions"] = list(s.replica_regions)
     if s.properties:

@@ -97,6 +97,7 @@ class Estate:
     region: str | None = None
     vault_address: str | None = None
     kubernetes_host: str | None = None
+    oidc_provider_arns: set[str] = field(default_factory=set)  # the EKS OIDC providers IRSA trusts name
     notes: list[str] = field(default_factory=list)
 
     def add(self, type_: str, name: str, props: dict[str, Any], outputs: dict[str, Any] | None = None) -> None:
@@ -109,6 +110,7 @@ class Estate:
         for name in ("resources", "secrets", "keys", "identities", "external_secrets", "stores", "notes"):
             getattr(self, name).extend(getattr(other, name))
         self.service_accounts.update(other.service_accounts)
+        self.oidc_provider_arns |= other.oidc_provider_arns
         for name in ("account_id", "region", "vault_address", "kubernetes_host"):
             if getattr(self, name) is None:
                 setattr(self, name, getattr(other, name))

@@ -16,7 +16,7 @@ from typing import Iterator
 import pytest
 import yaml
 
-from components.config import KeySpec, SecretSpec, WorkloadSpec
+from components.config import ConfigError, KeySpec, SecretSpec, WorkloadSpec, parse_stack_spec
 from offline.discover.__main__ import main
 from offline.discover.draft import PROPOSED_KEYS
 from tests.conftest import CANARY
@@ -110,6 +110,18 @@ AWS_READ_ONLY = {"ListSecrets", "DescribeSecret", "DescribeKey", "ListAliases", 
                  "ListRolePolicies", "GetRolePolicy", "ListAttachedRolePolicies", "GetPolicy", "GetPolicyVersion"}
 
 
+def spec_problems(run: Run) -> set[tuple]:
+    """Where today's spec refuses the draft once the proposed keys are taken out: the key paths."""
+    raw = {key.removeprefix(f"{NS}:"): value for key, value in run.config.items()}
+    for section, keys in PROPOSED_KEYS.items():
+        raw[section] = [{k: v for k, v in entry.items() if k not in keys} for entry in raw.get(section, [])]
+    try:
+        parse_stack_spec(raw, str(run.draft_path))
+    except ConfigError as error:
+        return {problem.location for problem in error.problems}
+    return set()
+
+
 # --- AWS -----------------------------------------------------------------------------------------
 
 def aws(tmp_path, capsys, api, prefix: str, stack: str, *extra: str) -> Run:
@@ -140,6 +152,8 @@ def test_seed_000_aws_keeps_names_adopts_and_names_the_key_wildcard(tmp_path, ca
     assert run.json["removed"] == {"iam-role:emr-service (emr-service)": ["read aws:prod/* (unknown)"]}
     assert any(f["rule"] == "SP-IAM-006" for f in run.json["policy_findings"])
     assert_spec_keys(run)
+    # Today's spec refuses a prefix that starts with `{env}` (SPEC_KEYS.md proposes it: the names are `prod/...`).
+    assert spec_problems(run) == {("prefix",)}
 
 
 def test_seed_001_aws_names_write_and_delete_on_the_prefix(tmp_path, capsys, aws_api):
@@ -180,6 +194,11 @@ def test_seed_002_aws_with_manifests_drafts_the_consumers_and_names_the_cluster_
     assert "namespace:* (any namespace)" in run.json["removed"]
     assert any(f["rule"] == "SP-ESO-001" for f in run.json["policy_findings"])
     assert_spec_keys(run)
+    # IRSA trust gives the cluster; only the consumer's ServiceAccount is not in the estate (and is listed to review).
+    assert run.config[f"{NS}:cluster"]["oidc_provider_arn"] == f"arn:aws:iam::{seeds.ACCOUNT}:oidc-provider/{seeds.OIDC}"
+    assert spec_problems(run) == {("workloads", 1, "service_account")}
+    assert "workload autolytiq: the ServiceAccount its pods run as in autolytiq is not in the estate; set service_account" in run.json["review"]
+    assert run.secrets()["autolytiq/prod/redis"]["rotation"] == {"kind": "manual", "days": 90}
 
 
 def test_seed_003_aws_reports_what_the_draft_adds_for_a_failing_sync(tmp_path, capsys, aws_api):
@@ -220,6 +239,7 @@ def test_replicas_tags_and_classification_come_from_the_secret(tmp_path, capsys,
     assert run.config[f"{NS}:aws"]["replica_regions"] == ["us-west-2"]
     assert run.config[f"{NS}:tags"]["owner"] == "payments"
     assert run.config[f"{NS}:workloads"] == []  # nobody is granted it
+    assert spec_problems(run) == set()
     assert not any("classification not stated" in r for r in run.json["review"])
 
 
