@@ -172,10 +172,13 @@ def markdown(d: Discovery, broad: list[OverBroad], pack: list[dict[str, str]], u
         rotation = (f"{s.rotation_days} days" if s.rotation_days else s.rotation_schedule or "") + (f" by {s.rotation_function}" if s.rotation_function else "")
         lines.append(f"| {d.names[sid]} | `{s.mount + '/' if s.mount else ''}{s.path}` | {cell(s.adopt or 'not read from the backend')} | "
                      f"{cell(key or ('AWS managed key' if s.backend == 'aws' else '-'))} | {cell(rotation or 'none')} | {cell(', '.join(s.replica_regions) or '-')} |")
-    lines += ["", "## Access as it is", "", "From the access matrix over the discovered resources (effective and undecided access).", "",
-              "| principal | secret | capability | status |", "|---|---|---|---|"]
-    for e in d.matrix.entries:
-        lines.append(f"| {cell(e.principal)} | {cell(e.secret)} | {e.capability} | {e.status} |")
+    lines += ["", "## Access as it is", "", "From the access matrix over the discovered resources; `(unknown)`: it may, "
+              "depending on what discovery cannot decide; `(blocked)`: a policy grants it, another layer stops it.", "",
+              "| principal | read | write | admin |", "|---|---|---|---|"]
+    for principal, entries in d.matrix.rows().items():
+        by_capability = {c: [e.secret + ("" if e.status == "effective" else f" ({e.status})") for e in entries if e.capability == c]
+                         for c in ("read", "write", "admin")}
+        lines.append(f"| {cell(principal)} | " + " | ".join(cell(", ".join(v) or "-") for v in by_capability.values()) + " |")
     lines += ["", "## Drafted least-privilege access", "", "Each consumer reads exactly the existing secrets it reads today, by name.", "",
               "| workload | identities | reads |", "|---|---|---|"]
     for w in d.workloads:
