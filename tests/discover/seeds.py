@@ -223,6 +223,11 @@ def manifests(seed: str, directory: Path, mount: str = "secret", auth: str = "ku
         docs = [store, _external_secret("jwt-signing-keys", "emr-task", store, "jwt-secrets",
                                         [("JWT_SECRET", f"{mount}/data/auth/jwt", "secret"),
                                          ("JWT_REFRESH_SECRET", f"{mount}/data/auth/jwt", "refresh_secret")])]
+    elif seed == "001":
+        # k8s/base/external-secrets/secretstore-vault.yaml: cluster-wide, signing in with a static VAULT_TOKEN.
+        docs = [{"apiVersion": "external-secrets.io/v1beta1", "kind": "ClusterSecretStore", "metadata": {"name": "vault-backend"},
+                 "spec": {"provider": {"vault": {"server": "https://vault.example.com", "path": mount, "version": "v2",
+                                                 "auth": {"tokenSecretRef": {"name": "vault-token", "key": "token", "namespace": "external-secrets"}}}}}}]
     elif seed == "002":
         store = _store_aws()
         sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "external-secrets", "namespace": "external-secrets",

@@ -345,13 +345,19 @@ def test_seed_000_vault_with_manifests_keeps_roles_policies_and_the_external_sec
 
 def test_seed_001_vault_approle_keeps_its_ttls_and_names_write_and_delete(tmp_path, capsys, openbao, vault_estate):
     mount, token_env = vault_estate("001")
-    run = ok(vault(tmp_path, capsys, openbao, mount, token_env, "vibebox-prod"))
+    manifests = seeds.manifests("001", tmp_path / "k8s", mount)
+    run = ok(vault(tmp_path, capsys, openbao, mount, token_env, "vibebox-prod", "--manifests", str(manifests)))
     vibebox = run.workloads()["vibebox"]
     assert vibebox["vault_login"] == "approle"
     assert vibebox["approle"] == {"secret_id_ttl": "1d", "token_ttl": "1h", "token_max_ttl": "4h"}
     assert run.reads("vibebox") == {"vibebox/database-password", "vibebox/jwt-secret"}
     data = next(b for b in run.json["over_broad"] if b["where"].endswith(f'"{mount}/data/vibebox/*"'))
     assert data["why"][0] == "beyond reading: create, delete, update"
+    # The static-token store: any namespace may use it, and what it reads cannot be told from the estate.
+    store = next(b for b in run.json["over_broad"] if b["holder"] == "any namespace")
+    assert store["where"] == "ClusterSecretStore vault-backend (no spec.conditions)"
+    assert {"SP-ESO-001", "SP-ESO-002"} <= {f["rule"] for f in run.json["policy_findings"]}
+    assert "read ? (unknown)" in run.json["removed"]["namespace:* (any namespace)"]
     assert_spec_keys(run)
 
 
