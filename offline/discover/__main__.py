@@ -104,10 +104,27 @@ def main(argv: list[str] | None = None) -> int:
     except DiscoverError as error:
         print(f"discover {args.command}: {error}", file=sys.stderr)
         return 2
-    secrets, workloads = len(discovery.secrets), len(discovery.workloads)
-    print(f"{secrets} secret(s), {workloads} workload(s), {len(broad)} over-broad grant(s), "
-          f"{len(discovery.removed)} access(es) the draft removes: draft {args.out}, report {args.report}")
+    print_summary(discovery, broad, args.out, args.report)
     return 0
+
+
+def print_summary(discovery, broad, out: str, report: str) -> None:
+    """For people: the over-broad grants in a table (folded, never cut), then what was written."""
+    from rich.console import Console
+    from rich.table import Table
+
+    # No markup or emoji: an ARN's `:secret:` is text, not the emoji code rich would draw for it.
+    console = Console(width=None if sys.stdout.isatty() else 160, highlight=False, markup=False, emoji=False)
+    if broad:
+        table = Table(title="Over-broad grants", title_justify="left")
+        for column in ("holder", "where", "grant", "reaches"):
+            table.add_column(column, overflow="fold")
+        for b in broad:
+            table.add_row(b.holder, b.where, b.grant, ", ".join(b.reaches) or "only secrets created later")
+        console.print(table)
+    console.print(f"{len(discovery.secrets)} secret(s), {len(discovery.workloads)} workload(s), {len(broad)} over-broad grant(s), "
+                  f"{len(discovery.removed)} access(es) the draft removes, {len(discovery.review)} item(s) to review: "
+                  f"draft {out}, report {report}", soft_wrap=True)
 
 
 def _write(path: str, text: str) -> None:

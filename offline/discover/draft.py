@@ -259,10 +259,16 @@ def stack_prefix(prefix: str, environment: str) -> str:
     return "/".join(parts) + "/"
 
 
+def _stack_base(stack: str, environment: str) -> str:
+    """`emr-prod` -> `emr/`: the prefix a stack without a discovered one starts from (its names are explicit paths)."""
+    base = re.sub(rf"[-_.]?{environment}$", "", slug(stack))
+    return f"{base or slug(stack)}/"
+
+
 def draft(discovery: Discovery, prefix: str = "") -> dict[str, Any]:
     estate, d = discovery.estate, discovery
     config: dict[str, Any] = {f"{NAMESPACE}:environment": d.environment,
-                              f"{NAMESPACE}:prefix": stack_prefix(prefix or f"{slug(d.stack)}/", d.environment)}
+                              f"{NAMESPACE}:prefix": stack_prefix(prefix or _stack_base(d.stack, d.environment), d.environment)}
     aws_secrets = [s for s in d.secrets.values() if s.backend == "aws"]
     if aws_secrets or estate.account_id:
         regions = sorted({r for s in aws_secrets for r in s.replica_regions})

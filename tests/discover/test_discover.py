@@ -224,6 +224,8 @@ def test_seed_004_aws_names_put_and_update_on_the_prefix(tmp_path, capsys, aws_a
     (statement,) = run.json["over_broad"]
     assert "secretsmanager:PutSecretValue" in statement["why"][0] and statement["reaches"] == ["phagen/db_password"]
     assert "write aws:phagen/db_password" in run.json["removed"]["iam-role:phagen-app (phagen-app)"]
+    # The summary table prints ARNs as text: rich would draw `:secret:` as an emoji unless told not to (regression).
+    assert "Over-broad grants" in run.stdout and "㊙" not in run.stdout and ":secret:" in run.stdout
     assert_spec_keys(run)
 
 
@@ -335,6 +337,7 @@ def test_seed_000_vault_with_manifests_keeps_roles_policies_and_the_external_sec
     assert run.reads("api-gateway") == {"auth/jwt"}
     assert run.reads("emr-service") == {"emr/epic", "emr/cerner", "database/postgres"}
     assert workloads["emr-service"]["namespace"] == "default"
+    assert run.config[f"{NS}:prefix"] == "emr/{env}/"  # from the stack name: Vault paths have no discovery prefix
     assert run.config[f"{NS}:vault"]["kubernetes_auth"] == {"mount": f"{mount}-auth", "host": "https://kubernetes.default.svc:443"}
     glob = next(b for b in run.json["over_broad"] if b["where"] == f'Vault policy emr-service, path "{mount}/data/emr/*"')
     assert set(glob["reaches"]) == {f"{mount}/emr/epic", f"{mount}/emr/cerner"}
