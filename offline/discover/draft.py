@@ -381,6 +381,8 @@ def _workload_entry(d: Discovery, w: Workload) -> dict[str, Any]:
             elif policies:
                 d.review.append(f"workload {w.name}: Vault role {identity.name} carries {len(policies)} policies "
                                 f"({', '.join(policies)}); the draft writes one policy per workload")
+    if w.namespace and w.service_account and (w.namespace, w.service_account) in d.estate.service_accounts:
+        adopt["service_account"] = f"{w.namespace}/{w.service_account}"
     if adopt:
         entry["adopt"] = adopt
     if w.external_secrets:
@@ -394,5 +396,8 @@ def _external_secret_entry(d: Discovery, es: FoundExternalSecret) -> dict[str, A
         sid = _remote_id(es, ref.remote_key, d.estate)
         if sid in d.names:
             data.append({"secret_key": ref.secret_key, "secret": d.names[sid], **({"property": ref.property} if ref.property else {})})
+    store = _store(es, d.estate)
+    store_id = (f"{store.namespace}/{store.name}" if store.namespace else store.name) if store else None
     return {"name": es.name, "target": es.target, **({"refresh_interval": es.refresh_interval} if es.refresh_interval else {}),
-            "store": {"kind": es.store_kind, "name": es.store_name}, "data": data, "adopt": f"{es.namespace}/{es.name}"}
+            "store": {"kind": es.store_kind, "name": es.store_name, **({"adopt": store_id} if store_id else {})},
+            "data": data, "adopt": f"{es.namespace}/{es.name}"}

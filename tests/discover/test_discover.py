@@ -179,12 +179,13 @@ def test_seed_002_aws_with_manifests_drafts_the_consumers_and_names_the_cluster_
     workloads = run.workloads()
     controller = workloads["autolytiq-prod-external-secrets"]
     assert (controller["namespace"], controller["service_account"], controller["reads"]) == ("external-secrets", "external-secrets", [])
+    assert controller["adopt"] == {"role": "autolytiq-prod-external-secrets", "service_account": "external-secrets/external-secrets"}
     assert run.config[f"{NS}:kubernetes"]["eso"] == {"install": False, "namespace": "external-secrets", "workload": "autolytiq-prod-external-secrets"}
     consumer = workloads["autolytiq"]
     assert run.reads("autolytiq") == {"autolytiq/prod/jwt", "autolytiq/prod/database"}
     jwt = next(e for e in consumer["external_secrets"] if e["name"] == "jwt-secrets")
     assert jwt == {"name": "jwt-secrets", "target": "jwt-secrets", "refresh_interval": "1h",
-                   "store": {"kind": "ClusterSecretStore", "name": "aws-secrets-manager"},
+                   "store": {"kind": "ClusterSecretStore", "name": "aws-secrets-manager", "adopt": "aws-secrets-manager"},
                    "data": [{"secret_key": "JWT_SECRET", "secret": "jwt", "property": "secret"}], "adopt": "autolytiq/jwt-secrets"}
     assert run.secrets()["autolytiq/prod/jwt"]["properties"] == ["secret"]
     store = next(b for b in run.json["over_broad"] if b["holder"] == "any namespace")
@@ -332,6 +333,7 @@ def test_seed_000_vault_with_manifests_keeps_roles_policies_and_the_external_sec
     assert gateway["delivery"] == "both"
     (es,) = gateway["external_secrets"]
     assert es["name"] == "jwt-signing-keys" and es["target"] == "jwt-secrets"
+    assert es["store"] == {"kind": "SecretStore", "name": "vault-backend", "adopt": "emr-task/vault-backend"}
     assert es["data"] == [{"secret_key": "JWT_SECRET", "secret": "auth-jwt", "property": "secret"},
                           {"secret_key": "JWT_REFRESH_SECRET", "secret": "auth-jwt", "property": "refresh_secret"}]
     assert run.reads("api-gateway") == {"auth/jwt"}
