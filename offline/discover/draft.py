@@ -15,7 +15,7 @@ from typing import Any
 
 from components.config import CLASS_POLICY, Classification
 from offline.access.matrix import AccessMatrix, Entry, access_matrix
-from offline.access.model import EFFECTIVE, READ, UNKNOWN
+from offline.access.model import EFFECTIVE, READ, UNKNOWN, glob_regex
 from offline.discover.model import DiscoverError, Estate, FoundExternalSecret, FoundIdentity, FoundSecret, slug
 
 NAMESPACE = "secrets-platform"
@@ -62,10 +62,6 @@ class Discovery:
     removed: list[Entry]  # as-is access the draft does not give
     added: list[tuple[str, str]]  # (workload, secret id) the draft grants that no identity of it holds today
     review: list[str]  # guesses the draft holds, for a person to confirm
-
-    def drafted(self) -> set[tuple[str, str]]:
-        """(workload, secret id) pairs the draft grants read on."""
-        return {(w.name, s) for w in self.workloads for s in w.reads}
 
 
 def environment_of(stack: str, prefix: str = "") -> str | None:
@@ -172,10 +168,9 @@ def _workloads(estate: Estate, matrix: AccessMatrix, secrets: dict[str, FoundSec
     # A ClusterSecretStore's identity is the External Secrets controller's (its reads are derived in the spec);
     # a namespaced SecretStore signing in as an application's own ServiceAccount leaves that a workload.
     controller = {s.service_account for s in estate.stores if s.service_account and s.kind == "ClusterSecretStore"}
-    workloads: dict[str, Workload] = {}
+    workloads: dict[Any, Workload] = {}  # by (namespace, ServiceAccount), else by principal
     for identity in estate.identities:
-        entries = [e for e in by_principal.get(identity.principal, []) if e.secret in secrets or e.secret not in matrix.secrets
-                   or matrix.secrets[e.secret].pattern]
+        entries = by_principal.get(identity.principal, [])
         reaches_discovered = any(e.secret in secrets or _pattern_reaches(matrix, e.secret, secrets) for e in entries)
         if not reaches_discovered:
             continue
@@ -224,8 +219,6 @@ def _pattern_reaches(matrix: AccessMatrix, secret: str, secrets: dict[str, Found
     found = matrix.secrets.get(secret)
     if found is None or not found.pattern:
         return False
-    from offline.access.model import glob_regex
-
     backend, _, pattern = secret.partition(":")
     return any(s.matrix_id.startswith(f"{backend}:") and glob_regex(pattern).match(s.matrix_id.partition(":")[2]) for s in secrets.values())
 
