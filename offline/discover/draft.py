@@ -15,7 +15,7 @@ from typing import Any
 
 from components.config import CLASS_POLICY, Classification
 from offline.access.matrix import AccessMatrix, Entry, access_matrix
-from offline.access.model import EFFECTIVE, READ, UNKNOWN, glob_regex
+from offline.access.model import EFFECTIVE, READ, UNKNOWN, UNKNOWN_SECRET, glob_regex
 from offline.discover.model import DiscoverError, Estate, FoundExternalSecret, FoundIdentity, FoundSecret, slug
 
 NAMESPACE = "secrets-platform"
@@ -59,6 +59,7 @@ class Discovery:
     names: dict[str, str]  # matrix id -> draft secret name
     secrets: dict[str, FoundSecret]  # matrix id -> found secret
     workloads: list[Workload]
+    as_is: list[Entry]  # the matrix entries on this estate's secrets (globs that reach one, and unknown targets)
     removed: list[Entry]  # as-is access the draft does not give
     added: list[tuple[str, str]]  # (workload, secret id) the draft grants that no identity of it holds today
     review: list[str]  # guesses the draft holds, for a person to confirm
@@ -92,9 +93,11 @@ def analyse(estate: Estate, stack: str, environment: str, prefix: str = "") -> D
         store_id = f"eso:{store.kind}/{store.namespace + '/' if store.namespace else ''}{store.name}"
         drafted[store_id] = {sid for w in workloads for es in w.external_secrets if es.store_name == store.name
                              for sid in _synced(es, estate, secrets)}
-    removed = [e for e in matrix.entries if e.status in (EFFECTIVE, UNKNOWN)
+    # The account's other grants (globs over other prefixes) are not this estate's access.
+    as_is = [e for e in matrix.entries if e.secret in secrets or e.secret == UNKNOWN_SECRET or _pattern_reaches(matrix, e.secret, secrets)]
+    removed = [e for e in as_is if e.status in (EFFECTIVE, UNKNOWN)
                and (e.capability != READ or e.secret not in drafted.get(e.principal.split("@", 1)[0], set()))]
-    held = {(e.principal.split("@", 1)[0], e.secret) for e in matrix.entries if e.capability == READ and e.status == EFFECTIVE}
+    held = {(e.principal.split("@", 1)[0], e.secret) for e in as_is if e.capability == READ and e.status == EFFECTIVE}
     added = [(w.name, sid) for w in workloads for sid in w.reads
              if not any((p, sid) in held for p in w.principals | {f"namespace:{es.namespace}" for es in w.external_secrets})]
     for sid, secret in secrets.items():
@@ -105,7 +108,7 @@ def analyse(estate: Estate, stack: str, environment: str, prefix: str = "") -> D
     for w in workloads:
         if w.namespace and not w.service_account:
             review.append(f"workload {w.name}: the ServiceAccount its pods run as in {w.namespace} is not in the estate; set service_account")
-    return Discovery(stack, environment, estate, matrix, names, secrets, workloads, removed, added, review)
+    return Discovery(stack, environment, estate, matrix, names, secrets, workloads, as_is, removed, added, review)
 
 
 def _referenced_secrets(estate: Estate, secrets: dict[str, FoundSecret]) -> None:

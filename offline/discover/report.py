@@ -47,6 +47,7 @@ def _iam(d: Discovery) -> list[OverBroad]:
                    managed[r["props"]["policyArn"]]["props"]["policy"]) for r in resources if r["type"] == ATTACHMENT and r["props"]["policyArn"] in managed]
     secrets = [(s.path, s.adopt) for s in d.secrets.values() if s.backend == "aws" and s.adopt]
     keys = [(k.aliases[0] if k.aliases else k.key_id, k.arn) for k in d.estate.keys]
+    consumers = {i.name for w in d.workloads for i in w.identities if i.kind == "iam-role"}
     out = []
     for role, where, document in documents:
         for s in parse(document).statements:
@@ -74,6 +75,8 @@ def _iam(d: Discovery) -> list[OverBroad]:
                 continue
             reaches = [name for name, arn in secrets if any(matches(r, arn) for r in s.resources) != s.not_resource]
             reaches += [f"KMS key {name}" for name, arn in keys if any(matches(r, arn) for r in s.resources) != s.not_resource]
+            if not reaches and role not in consumers:
+                continue  # a role of the account that reaches nothing discovered: outside this estate
             grant = f"{', '.join(s.actions)}{' (NotAction)' if s.not_action else ''} on {', '.join(s.resources)}"
             out.append(OverBroad(f"IAM role {role}", f"{where}, statement {s.index}", grant, tuple(reaches), tuple(why)))
     return out
@@ -149,7 +152,7 @@ def as_json(d: Discovery, broad: list[OverBroad], pack: list[dict[str, str]], un
     return {
         "kind": "secrets-platform/discovery", "version": 1, "stack": d.stack, "source": d.estate.source,
         "secrets": {sid: {"name": d.names[sid], "path": s.path, "adopt": s.adopt or None} for sid, s in sorted(d.secrets.items())},
-        "access_as_is": d.matrix.to_json()["entries"],
+        "access_as_is": [{"principal": e.principal, "secret": e.secret, "capability": e.capability, "status": e.status} for e in d.as_is],
         "drafted": {w.name: [d.names[s] for s in w.reads] for w in d.workloads},
         "over_broad": [asdict(b) for b in broad],
         "removed": removed_by_principal(d),
@@ -175,7 +178,10 @@ def markdown(d: Discovery, broad: list[OverBroad], pack: list[dict[str, str]], u
     lines += ["", "## Access as it is", "", "From the access matrix over the discovered resources; `(unknown)`: it may, "
               "depending on what discovery cannot decide; `(blocked)`: a policy grants it, another layer stops it.", "",
               "| principal | read | write | admin |", "|---|---|---|---|"]
-    for principal, entries in d.matrix.rows().items():
+    rows: dict[str, list] = {}
+    for e in d.as_is:
+        rows.setdefault(e.principal, []).append(e)
+    for principal, entries in rows.items():
         by_capability = {c: [e.secret + ("" if e.status == "effective" else f" ({e.status})") for e in entries if e.capability == c]
                          for c in ("read", "write", "admin")}
         lines.append(f"| {cell(principal)} | " + " | ".join(cell(", ".join(v) or "-") for v in by_capability.values()) + " |")

@@ -130,6 +130,11 @@ def aws(tmp_path, capsys, api, prefix: str, stack: str, *extra: str) -> Run:
 
 def test_seed_000_aws_keeps_names_adopts_and_names_the_key_wildcard(tmp_path, capsys, aws_api, monkeypatch):
     seeds.aws_000(aws_api.client)
+    # A role of the same account whose glob reaches no secret under the prefix: not part of this estate.
+    aws_api.client("iam").create_role(RoleName="billing-export", AssumeRolePolicyDocument=json.dumps(seeds._service("ec2.amazonaws.com")))
+    aws_api.client("iam").put_role_policy(RoleName="billing-export", PolicyName="billing", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue",
+                                                "Resource": f"arn:aws:secretsmanager:us-east-1:{seeds.ACCOUNT}:secret:billing/*"}]}))
     with recorded_aws_calls(monkeypatch) as calls:
         run = ok(aws(tmp_path, capsys, aws_api, "prod/", "emr-prod"))
     assert "DescribeSecret" in calls and set(calls) <= AWS_READ_ONLY, set(calls) - AWS_READ_ONLY
@@ -142,6 +147,7 @@ def test_seed_000_aws_keeps_names_adopts_and_names_the_key_wildcard(tmp_path, ca
     assert all(s["key"] == "emr-task-secrets" for s in found.values())
     assert found["prod/database/postgres"]["rotation"] == {"kind": "generic", "days": 90}
     assert run.reads("emr-service") == set(arns)
+    assert set(run.workloads()) == {"emr-service"} and "billing" not in json.dumps(run.json["over_broad"])
     assert run.workloads()["emr-service"]["adopt"] == {"role": "emr-service"}
     broad = {b["where"]: b for b in run.json["over_broad"]}
     kms = broad["inline policy emr-secrets-access of role emr-service, statement 1"]
