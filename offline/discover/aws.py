@@ -1,6 +1,6 @@
 """Read an AWS estate: the Secrets Manager secrets under a prefix, their KMS keys, and the IAM roles.
 
-Describe and list only: ListSecrets, DescribeSecret, DescribeKey, ListAliases, GetKeyPolicy, and IAM's
+Describe and list only: ListSecrets, DescribeSecret, GetResourcePolicy, DescribeKey, ListAliases, GetKeyPolicy, and IAM's
 List*/Get* of roles and policies. Never GetSecretValue, never a write. Which roles reach the secrets is
 decided afterwards by the access matrix over these resources, so this module does not judge policies.
 """
@@ -13,6 +13,7 @@ from documents.iam import parse
 from offline.discover.model import DiscoverError, Estate, FoundIdentity, FoundKey, FoundSecret
 
 SECRET, KEY, ALIAS = "aws:secretsmanager/secret:Secret", "aws:kms/key:Key", "aws:kms/alias:Alias"
+SECRET_POLICY = "aws:secretsmanager/secretPolicy:SecretPolicy"
 ROLE, ROLE_POLICY, POLICY = "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy"
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 SERVICE_ACCOUNT_SUBJECT = "system:serviceaccount:"
@@ -47,7 +48,7 @@ def _call(where: str, operation: str, fn: Callable[[], T]) -> T:
         code = error.response.get("Error", {}).get("Code", "")
         if code in DENIED or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 403:
             raise DiscoverError(f"no permission: {operation} was refused ({code}); discovery needs the read-only "
-                                "secretsmanager:ListSecrets/DescribeSecret, kms:DescribeKey/ListAliases/GetKeyPolicy/GetKeyRotationStatus and iam:List*/Get*") from None
+                                "secretsmanager:ListSecrets/DescribeSecret/GetResourcePolicy, kms:DescribeKey/ListAliases/GetKeyPolicy/GetKeyRotationStatus and iam:List*/Get*") from None
         raise DiscoverError(f"AWS refused {operation} ({code or 'error'})") from None
     except BotoCoreError as error:
         raise DiscoverError(f"cannot reach the AWS API at {where} ({operation}: {type(error).__name__})") from None
@@ -87,6 +88,10 @@ def discover_aws(region: str, prefix: str, endpoint_url: str | None = None) -> E
             classification=next((v.lower() for k, v in tags.items() if k.lower() == "classification"), None)))
         estate.add(SECRET, name, {"name": name, "kmsKeyId": key.arn if key else None, "tags": tags,
                                   "replicas": [{"region": r, "kmsKeyId": k.arn if k else None} for r, k in replicas]}, {"arn": arn})
+        # The secret's resource policy grants too (the policy, not the value: GetResourcePolicy).
+        policy = _call(where, "GetResourcePolicy", lambda: sm.get_resource_policy(SecretId=arn)).get("ResourcePolicy")
+        if policy:
+            estate.add(SECRET_POLICY, f"{name}-policy", {"secretArn": arn, "policy": policy})
     for key in {k.key_id: k for k in keys.values()}.values():  # `keys` holds each key under every name secrets use
         estate.keys.append(key)
         policy = _call(where, "GetKeyPolicy", lambda: kms.get_key_policy(KeyId=key.key_id, PolicyName="default"))["Policy"]

@@ -106,7 +106,7 @@ def recorded_vault_calls(monkeypatch) -> Iterator[list[tuple[str, str]]]:
 
 
 # Describe and list only: what discovery may ask AWS (no GetSecretValue, no write).
-AWS_READ_ONLY = {"ListSecrets", "DescribeSecret", "DescribeKey", "ListAliases", "GetKeyPolicy", "GetKeyRotationStatus", "ListRoles",
+AWS_READ_ONLY = {"ListSecrets", "DescribeSecret", "GetResourcePolicy", "DescribeKey", "ListAliases", "GetKeyPolicy", "GetKeyRotationStatus", "ListRoles",
                  "ListRolePolicies", "GetRolePolicy", "ListAttachedRolePolicies", "GetPolicy", "GetPolicyVersion"}
 
 
@@ -241,7 +241,14 @@ def test_replicas_tags_and_classification_come_from_the_secret(tmp_path, capsys,
     sm.create_secret(Name="shop/prod/card-key", SecretString=CANARY, Description="card tokenisation key",
                      AddReplicaRegions=[{"Region": "us-west-2"}],
                      Tags=[{"Key": "classification", "Value": "critical"}, {"Key": "owner", "Value": "payments"}, {"Key": "service", "Value": "checkout"}])
+    # A resource policy letting another account read it: access as it is that no IAM role of the estate shows.
+    sm.put_resource_policy(SecretId="shop/prod/card-key", ResourcePolicy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::210987654321:role/partner"}, "Action": "secretsmanager:GetSecretValue",
+        "Resource": "*"}]}))
     run = ok(aws(tmp_path, capsys, aws_api, "shop/prod/", "shop-prod"))
+    assert {(e["principal"], e["secret"], e["capability"]) for e in run.json["access_as_is"]} == {
+        ("aws:arn:aws:iam::210987654321:role/partner", "aws:shop/prod/card-key", "read")}
+    assert list(run.json["removed"]) == ["aws:arn:aws:iam::210987654321:role/partner (arn:aws:iam::210987654321:role/partner)"]
     (entry,) = run.config[f"{NS}:secrets"]
     assert entry["classification"] == "critical" and entry["replica_regions"] == ["us-west-2"]
     assert entry["description"] == "card tokenisation key" and entry["tags"] == {"service": "checkout"}
