@@ -1,0 +1,399 @@
+"""From a discovered estate to a draft stack file and the access it drafts.
+
+The access as it is comes from the access matrix over the discovered resources (the same evaluation
+a plan gets). Consumers are the identities with effective read access to discovered secrets; the draft
+gives each exactly the secrets it reads today, by name: no glob, no write, no administration. What the
+estate grants beyond that is what the draft removes. Names are kept as they are and every existing
+resource carries its import id (`adopt`), in the keys proposed in offline/discover/SPEC_KEYS.md.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from components.config import CLASS_POLICY, Classification
+from offline.access.matrix import AccessMatrix, Entry, access_matrix
+from offline.access.model import EFFECTIVE, READ, UNKNOWN, UNKNOWN_SECRET, glob_regex
+from offline.discover.model import DiscoverError, Estate, FoundExternalSecret, FoundIdentity, FoundSecret, slug
+
+NAMESPACE = "secrets-platform"
+ENVIRONMENTS = ("dev", "staging", "prod")
+# Said when the estate does not state a value the spec requires: the draft holds a safe guess to review.
+DEFAULT_CLASSIFICATION = "high"
+UNSTATED = "unknown"
+# The keys the draft writes that the spec does not have yet, per list (offline/discover/SPEC_KEYS.md).
+PROPOSED_KEYS = {
+    "keys": {"adopt"},
+    "secrets": {"adopt"},
+    "workloads": {"role_name", "vault_policy_name", "vault_role_name", "adopt", "external_secrets"},
+}
+
+
+@dataclass
+class Workload:
+    name: str
+    identities: list[FoundIdentity] = field(default_factory=list)
+    namespace: str | None = None
+    service_account: str | None = None
+    reads: list[str] = field(default_factory=list)  # matrix ids of secrets
+    direct: bool = False  # reads with its own identity
+    external_secrets: list[FoundExternalSecret] = field(default_factory=list)
+    eso_controller: bool = False
+
+    @property
+    def principals(self) -> set[str]:
+        ids = {i.principal for i in self.identities}
+        if self.namespace and self.service_account:
+            ids.add(f"k8s:{self.namespace}/{self.service_account}")
+        return ids
+
+
+@dataclass
+class Discovery:
+    stack: str
+    environment: str
+    estate: Estate
+    matrix: AccessMatrix
+    names: dict[str, str]  # matrix id -> draft secret name
+    secrets: dict[str, FoundSecret]  # matrix id -> found secret
+    workloads: list[Workload]
+    as_is: list[Entry]  # the matrix entries on this estate's secrets (globs that reach one, and unknown targets)
+    removed: list[Entry]  # as-is access the draft does not give
+    added: list[tuple[str, str]]  # (workload, secret id) the draft grants that no identity of it holds today
+    review: list[str]  # guesses the draft holds, for a person to confirm
+
+
+def environment_of(stack: str, prefix: str = "") -> str | None:
+    words = set(re.split(r"[^a-z]+", stack.lower())) | set(prefix.lower().split("/"))
+    found = [e for e in ENVIRONMENTS if e in words]
+    return found[0] if len(found) == 1 else None
+
+
+def analyse(estate: Estate, stack: str, environment: str, prefix: str = "") -> Discovery:
+    review: list[str] = []
+    secrets = {s.matrix_id: s for s in estate.secrets}
+    _referenced_secrets(estate, secrets)
+    if not secrets:
+        raise DiscoverError("nothing found: no secret in the estate read")
+    classifications = {sid: s.classification for sid, s in secrets.items() if s.classification}
+    matrix = access_matrix(estate.resources, stack, classifications)
+    names = _names(secrets, prefix)
+    workloads = _workloads(estate, matrix, secrets, review)
+    drafted = {p: set(w.reads) for w in workloads for p in w.principals}
+    for w in workloads:
+        for es in w.external_secrets:
+            drafted.setdefault(f"namespace:{es.namespace}", set()).update(_synced(es, estate, secrets))
+        if w.eso_controller:
+            synced = {sid for other in workloads for es in other.external_secrets for sid in _synced(es, estate, secrets)}
+            for p in w.principals:
+                drafted[p] = drafted.get(p, set()) | synced
+    for store in estate.stores:
+        store_id = f"eso:{store.kind}/{store.namespace + '/' if store.namespace else ''}{store.name}"
+        drafted[store_id] = {sid for w in workloads for es in w.external_secrets if es.store_name == store.name
+                             for sid in _synced(es, estate, secrets)}
+    # The account's other grants (globs over other prefixes) are not this estate's access.
+    as_is = [e for e in matrix.entries if e.secret in secrets or e.secret == UNKNOWN_SECRET or _pattern_reaches(matrix, e.secret, secrets)]
+    removed = [e for e in as_is if e.status in (EFFECTIVE, UNKNOWN)
+               and (e.capability != READ or e.secret not in drafted.get(e.principal.split("@", 1)[0], set()))]
+    held = {(e.principal.split("@", 1)[0], e.secret) for e in as_is if e.capability == READ and e.status == EFFECTIVE}
+    added = [(w.name, sid) for w in workloads for sid in w.reads
+             if not any((p, sid) in held for p in w.principals | {f"namespace:{es.namespace}" for es in w.external_secrets})]
+    for sid, secret in secrets.items():
+        if not secret.classification:
+            review.append(f"{names[sid]}: classification not stated in the estate; drafted as {DEFAULT_CLASSIFICATION}")
+        if not (secret.rotation_days or secret.rotation_schedule) and _class_days(secret):
+            review.append(f"{names[sid]}: not rotated today; drafted as a manual rotation every {_class_days(secret)} days (its class's cadence)")
+    for w in workloads:
+        if w.namespace and not w.service_account:
+            review.append(f"workload {w.name}: the ServiceAccount its pods run as in {w.namespace} is not in the estate; set service_account")
+    return Discovery(stack, environment, estate, matrix, names, secrets, workloads, as_is, removed, added, review)
+
+
+def _referenced_secrets(estate: Estate, secrets: dict[str, FoundSecret]) -> None:
+    """Secrets only an ExternalSecret names (manifests read without their backend): drafted without an import id."""
+    for es in estate.external_secrets:
+        for ref in es.data:
+            sid = _remote_id(es, ref.remote_key, estate)
+            if sid is None:
+                continue
+            found = secrets.get(sid)
+            if found is None:
+                backend, _, rest = sid.partition(":")
+                mount, path = (rest.split("/", 1) if backend == "vault" else (None, rest))
+                found = secrets[sid] = FoundSecret(backend=backend, path=path, mount=mount, adopt="", matrix_id=sid)
+            if ref.property and ref.property not in found.properties:
+                found.properties = (*found.properties, ref.property)
+
+
+def _store(es: FoundExternalSecret, estate: Estate):
+    return next((s for s in estate.stores if s.name == es.store_name and s.kind == es.store_kind
+                 and (s.kind == "ClusterSecretStore" or s.namespace == es.namespace)), None)
+
+
+def _remote_id(es: FoundExternalSecret, key: str, estate: Estate) -> str | None:
+    """The matrix id of an ExternalSecret's remote key, through its store's provider."""
+    store = _store(es, estate)
+    if store is None:
+        estate.notes.append(f"ExternalSecret {es.namespace}/{es.name}: store {es.store_kind} {es.store_name} is not among the manifests")
+        return None
+    if store.provider == "aws":
+        return f"aws:{key.split(':secret:', 1)[1][:-7] if key.startswith('arn:') else key}"
+    if store.provider == "vault":
+        mount = (store.vault_mount or "secret").strip("/")
+        path = key.strip("/").removeprefix(f"{mount}/").removeprefix("data/")
+        return f"vault:{mount}/{path}"
+    estate.notes.append(f"ExternalSecret {es.namespace}/{es.name}: provider {store.provider} is not drafted (only aws and vault)")
+    return None
+
+
+def _synced(es: FoundExternalSecret, estate: Estate, secrets: dict[str, FoundSecret]) -> set[str]:
+    return {sid for ref in es.data if (sid := _remote_id(es, ref.remote_key, estate)) in secrets}
+
+
+def _names(secrets: dict[str, FoundSecret], prefix: str) -> dict[str, str]:
+    """Draft names: the path without the discovery prefix, as a spec `Name`; the path itself is kept as `path`."""
+    out: dict[str, str] = {}
+    for sid in sorted(secrets):
+        base = slug(secrets[sid].path.removeprefix(prefix) or secrets[sid].path)
+        name, n = base, 2
+        while name in out.values():
+            name, n = f"{base[:37]}-{n}", n + 1
+        out[sid] = name
+    return out
+
+
+def _workloads(estate: Estate, matrix: AccessMatrix, secrets: dict[str, FoundSecret], review: list[str]) -> list[Workload]:
+    by_principal: dict[str, list[Entry]] = {}
+    for e in matrix.entries:
+        by_principal.setdefault(e.principal, []).append(e)
+    # A ClusterSecretStore's identity is the External Secrets controller's (its reads are derived in the spec);
+    # a namespaced SecretStore signing in as an application's own ServiceAccount leaves that a workload.
+    controller = {s.service_account for s in estate.stores if s.service_account and s.kind == "ClusterSecretStore"}
+    workloads: dict[Any, Workload] = {}  # by (namespace, ServiceAccount), else by principal
+    for identity in estate.identities:
+        entries = by_principal.get(identity.principal, [])
+        reaches_discovered = any(e.secret in secrets or _pattern_reaches(matrix, e.secret, secrets) for e in entries)
+        if not reaches_discovered:
+            continue
+        key = (identity.namespace, identity.service_account) if identity.service_account else identity.principal
+        workload = workloads.get(key) if isinstance(key, tuple) else None
+        if workload is None:
+            workload = Workload(_unique(slug(identity.name), workloads), namespace=identity.namespace,
+                                service_account=identity.service_account)
+            workloads[key] = workload
+        workload.identities.append(identity)
+        workload.direct = True
+        workload.eso_controller |= (identity.namespace, identity.service_account) in controller
+        reads = sorted(e.secret for e in entries if e.secret in secrets and e.capability == READ and e.status == EFFECTIVE)
+        workload.reads.extend(r for r in reads if r not in workload.reads)
+        if not reads:
+            review.append(f"workload {workload.name}: {identity.principal} reaches no existing secret by name, only globs; drafted with no reads")
+        if identity.kind == "iam-role" and not identity.service_account:
+            review.append(f"workload {workload.name}: IAM role {identity.name} is assumed by {identity.trusted}, not a Kubernetes "
+                          "ServiceAccount; set namespace and service_account, or keep this consumer outside the stack")
+    for es in estate.external_secrets:
+        synced = sorted(_synced(es, estate, secrets))
+        workload = next((w for w in workloads.values() if w.namespace == es.namespace and not w.eso_controller), None)
+        if workload is None:
+            workload = Workload(_unique(slug(es.namespace), workloads), namespace=es.namespace)
+            workloads[f"namespace:{es.namespace}"] = workload
+        workload.external_secrets.append(es)
+        workload.reads.extend(s for s in synced if s not in workload.reads)
+    out = list(workloads.values())
+    for w in out:
+        if w.eso_controller:
+            # The controller's reads are derived from the consumers (README "The stack config"): none of its own.
+            w.reads = []
+    return out
+
+
+def _classification(secret: FoundSecret) -> str:
+    return secret.classification if secret.classification in {c.value for c in Classification} else DEFAULT_CLASSIFICATION
+
+
+def _class_days(secret: FoundSecret) -> int | None:
+    """The longest rotation period the secret's class allows (None: rotation not required)."""
+    return CLASS_POLICY[Classification(_classification(secret))].max_rotation_days
+
+
+def _pattern_reaches(matrix: AccessMatrix, secret: str, secrets: dict[str, FoundSecret]) -> bool:
+    found = matrix.secrets.get(secret)
+    if found is None or not found.pattern:
+        return False
+    backend, _, pattern = secret.partition(":")
+    return any(s.matrix_id.startswith(f"{backend}:") and glob_regex(pattern).match(s.matrix_id.partition(":")[2]) for s in secrets.values())
+
+
+def _unique(base: str, workloads: dict[Any, Workload]) -> str:
+    taken = {w.name for w in workloads.values()}
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base[:37]}-{n}", n + 1
+    return name
+
+
+# --- the draft stack file ------------------------------------------------------------------------
+
+def _duration(seconds: Any) -> str | None:
+    if not isinstance(seconds, int) or seconds <= 0:
+        return None
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def stack_prefix(prefix: str, environment: str) -> str:
+    """The spec's prefix with `{env}` where the environment stands in the discovered prefix, else after it."""
+    parts = [p for p in prefix.split("/") if p]
+    if environment in parts:
+        parts[parts.index(environment)] = "{env}"
+    else:
+        parts.append("{env}")
+    return "/".join(parts) + "/"
+
+
+def _stack_base(stack: str, environment: str) -> str:
+    """`emr-prod` -> `emr/`: the prefix a stack without a discovered one starts from (its names are explicit paths)."""
+    base = re.sub(rf"[-_.]?{environment}$", "", slug(stack))
+    return f"{base or slug(stack)}/"
+
+
+def draft(discovery: Discovery, prefix: str = "") -> dict[str, Any]:
+    estate, d = discovery.estate, discovery
+    config: dict[str, Any] = {f"{NAMESPACE}:environment": d.environment,
+                              f"{NAMESPACE}:prefix": stack_prefix(prefix or _stack_base(d.stack, d.environment), d.environment)}
+    aws_secrets = [s for s in d.secrets.values() if s.backend == "aws"]
+    if aws_secrets or estate.account_id:
+        regions = sorted({r for s in aws_secrets for r in s.replica_regions})
+        config[f"{NAMESPACE}:aws"] = {"account_id": estate.account_id or UNSTATED, "region": estate.region or UNSTATED,
+                                      **({"replica_regions": regions} if regions else {})}
+    if len(estate.oidc_provider_arns) == 1:
+        provider = next(iter(estate.oidc_provider_arns))
+        config[f"{NAMESPACE}:cluster"] = {"oidc_issuer_url": f"https://{provider.split(':oidc-provider/', 1)[1]}", "oidc_provider_arn": provider}
+    elif estate.oidc_provider_arns:
+        d.review.append(f"roles trust {len(estate.oidc_provider_arns)} OIDC providers; the spec has one cluster: choose it")
+    vault_secrets = [s for s in d.secrets.values() if s.backend == "vault"]
+    if vault_secrets:
+        mounts = sorted({s.mount for s in vault_secrets if s.mount})
+        vault: dict[str, Any] = {"address": estate.vault_address or UNSTATED, "kv_mounts": [{"path": m} for m in mounts]}
+        backends = {(i.kind, i.settings.get("mount")) for w in d.workloads for i in w.identities}
+        kubernetes_mounts = sorted(m for k, m in backends if k == "vault-kubernetes")
+        if kubernetes_mounts:
+            vault["kubernetes_auth"] = {"mount": kubernetes_mounts[0], "host": estate.kubernetes_host or UNSTATED}
+        approle_mounts = sorted(m for k, m in backends if k == "vault-approle")
+        if approle_mounts:
+            vault["approle"] = {"mount": approle_mounts[0]}
+        config[f"{NAMESPACE}:vault"] = vault
+    controller = next((w for w in d.workloads if w.eso_controller), None)
+    if estate.external_secrets or controller:
+        eso: dict[str, Any] = {"install": False}  # a controller already runs: adopt the estate, do not install a second
+        if controller:
+            eso |= {"namespace": controller.namespace, "workload": controller.name}
+        config[f"{NAMESPACE}:kubernetes"] = {"eso": eso}
+    tags = [s.tags for s in d.secrets.values()]
+    config[f"{NAMESPACE}:tags"] = {"owner": _common(tags, "owner", "team") or UNSTATED,
+                                   "cost_centre": _common(tags, "cost_centre", "costcenter", "cost-center") or UNSTATED}
+    keys = {k.key_id: k for k in estate.keys}
+    used = sorted({s.key for s in aws_secrets if s.key})
+    if used:
+        config[f"{NAMESPACE}:keys"] = [_key_entry(keys[k]) for k in used]
+    config[f"{NAMESPACE}:secrets"] = [_secret_entry(d, sid, keys) for sid in sorted(d.secrets, key=d.names.get)]
+    config[f"{NAMESPACE}:workloads"] = [_workload_entry(d, w) for w in d.workloads]
+    return {"config": config}
+
+
+def _common(tags: list[dict[str, str]], *names: str) -> str | None:
+    values = {v for t in tags for k, v in t.items() if k.lower() in names}
+    return values.pop() if len(values) == 1 else None
+
+
+def _key_entry(key) -> dict[str, Any]:
+    alias = key.aliases[0] if key.aliases else None
+    return {"name": slug(alias.removeprefix("alias/") if alias else key.key_id), **({"alias": alias} if alias else {}), "adopt": key.key_id}
+
+
+def _secret_entry(d: Discovery, sid: str, keys: dict) -> dict[str, Any]:
+    s = d.secrets[sid]
+    entry: dict[str, Any] = {"name": d.names[sid], "path": s.path}
+    if s.adopt:
+        entry["adopt"] = s.adopt
+    if s.description:
+        entry["description"] = s.description
+    entry["classification"] = _classification(s)
+    if s.backend != "aws":
+        entry["backend"] = s.backend
+    if s.mount:
+        entry["mount"] = s.mount
+    if s.key and s.key in keys:
+        entry["key"] = _key_entry(keys[s.key])["name"]
+    if s.rotation_days or s.rotation_schedule:
+        # The existing function is not adopted: the spec's generic kind builds its own; the report names the old one.
+        entry["rotation"] = {"kind": "generic" if s.rotation_function else "manual",
+                             **({"days": s.rotation_days} if s.rotation_days else {"schedule": s.rotation_schedule})}
+    elif _class_days(s):
+        entry["rotation"] = {"kind": "manual", "days": _class_days(s)}  # the class requires a cadence; nobody rotates it today
+    if s.replica_regions:
+        entry["replica_regions"] = list(s.replica_regions)
+    if s.properties:
+        entry["properties"] = list(s.properties)
+    tags = {k: v for k, v in s.tags.items() if k.lower() not in ("classification", "environment", "owner", "managed-by")}
+    if tags:
+        entry["tags"] = tags
+    return entry
+
+
+def _workload_entry(d: Discovery, w: Workload) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": w.name}
+    if w.namespace:
+        entry["namespace"] = w.namespace
+    if w.service_account:
+        entry["service_account"] = w.service_account
+    entry["reads"] = [d.names[s] for s in w.reads]
+    if w.external_secrets and w.direct and not w.eso_controller:
+        entry["delivery"] = "both"
+    elif w.direct and not w.eso_controller and d.estate.external_secrets:
+        entry["delivery"] = "direct"
+    approle = next((i for i in w.identities if i.kind == "vault-approle"), None)
+    if approle:
+        entry["vault_login"] = "approle"
+        settings = {k: _duration(approle.settings.get(k)) for k in ("secret_id_ttl", "token_ttl", "token_max_ttl")}
+        entry["approle"] = {k: v for k, v in settings.items() if v} | (
+            {"secret_id_num_uses": approle.settings["secret_id_num_uses"]} if approle.settings.get("secret_id_num_uses") else {})
+    adopt: dict[str, str] = {}
+    for identity in w.identities:
+        if identity.kind == "iam-role":
+            entry["role_name"] = identity.name
+            adopt["role"] = identity.name
+        else:
+            entry["vault_role_name"] = identity.name
+            adopt["vault_role"] = identity.adopt["vault_role"]
+            policies = [p for k, p in identity.adopt.items() if k.startswith("vault_policy:")]
+            if len(policies) == 1:
+                entry["vault_policy_name"] = policies[0]
+                adopt["vault_policy"] = policies[0]
+            elif policies:
+                d.review.append(f"workload {w.name}: Vault role {identity.name} carries {len(policies)} policies "
+                                f"({', '.join(policies)}); the draft writes one policy per workload")
+    if w.namespace and w.service_account and (w.namespace, w.service_account) in d.estate.service_accounts:
+        adopt["service_account"] = f"{w.namespace}/{w.service_account}"
+    if adopt:
+        entry["adopt"] = adopt
+    if w.external_secrets:
+        entry["external_secrets"] = [_external_secret_entry(d, es) for es in w.external_secrets]
+    return entry
+
+
+def _external_secret_entry(d: Discovery, es: FoundExternalSecret) -> dict[str, Any]:
+    data = []
+    for ref in es.data:
+        sid = _remote_id(es, ref.remote_key, d.estate)
+        if sid in d.names:
+            data.append({"secret_key": ref.secret_key, "secret": d.names[sid], **({"property": ref.property} if ref.property else {})})
+    store = _store(es, d.estate)
+    store_id = (f"{store.namespace}/{store.name}" if store.namespace else store.name) if store else None
+    return {"name": es.name, "target": es.target, **({"refresh_interval": es.refresh_interval} if es.refresh_interval else {}),
+            "store": {"kind": es.store_kind, "name": es.store_name, **({"adopt": store_id} if store_id else {})},
+            "data": data, "adopt": f"{es.namespace}/{es.name}"}
