@@ -9,7 +9,8 @@ from typing import Any, Iterable, Mapping
 from offline.access.aws import AwsEstate
 from offline.access.azure import AzureEstate, secret_id as azure_secret_id
 from offline.access.gcp import GcpEstate
-from offline.access.kubernetes import KubernetesEstate, pattern_matches, service_account_id
+from offline.access.kubernetes import KubernetesEstate, pattern_matches
+from offline.access.stores import Backends, service_account_id
 from offline.access.model import (
     BLOCKED,
     CAPABILITIES,
@@ -126,7 +127,8 @@ def access_matrix(resources: Iterable[Any], stack: str = "", classifications: Ma
     planned = [resource_of(r) for r in resources]
     aws, vault, kubernetes, azure = AwsEstate(planned), VaultEstate(planned), KubernetesEstate(planned), AzureEstate(planned)
     gcp = GcpEstate(planned)
-    kubernetes.resolve_remote_keys(aws, vault, azure, gcp=gcp)  # adds the secrets ExternalSecrets fetch to the backends
+    backends = Backends(aws, vault, azure, gcp)
+    kubernetes.resolve_remote_keys(backends)  # adds the secrets ExternalSecrets fetch to the backends
     graph = Graph()
     aws.add_to(graph)
     vault.add_to(graph)
@@ -158,7 +160,7 @@ def access_matrix(resources: Iterable[Any], stack: str = "", classifications: Ma
                                                          kind="azure-wi", reason=federation.reason))
     for sa, account, hop in workload_identity:
         _connect(graph, sa, Edge(graph.principal(account, "gcp-service-account", account.removeprefix("gcp-sa:")), hop, kind="gke-wi"))
-    kubernetes.add_to(graph, aws, vault, azure, gcp=gcp)
+    kubernetes.add_to(graph, backends)
     graph.notes.extend(kubernetes.notes)
     graph.notes.extend(azure.notes)
 
