@@ -16,12 +16,11 @@ import json
 import sys
 from pathlib import Path
 
-from rich.console import Console
-
 from components.config import ConfigError
 from offline.access import access_matrix, declared_classifications, diff
 from offline.access.cli import InputError, load
 from offline.markdown import COMMENT_LIMIT, GITHUB_COMMENT_LIMIT, comment_markdown, plan_markdown
+from offline.console import console_for
 from offline.report import PlanReport, print_access, print_plan, write_manifests
 from offline.run import StackFileError, available_stacks, plan_stack
 from offline.schedule import ScheduleError, parse_reference, rotation_calendar
@@ -55,8 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 2
 
-    # Wide enough for ARNs and paths when the output is a CI log rather than a terminal.
-    console = Console(stderr=args.json == "-", width=None if sys.stdout.isatty() else 160)
+    console = console_for(stderr=args.json == "-")
     try:
         # The base first: planning a stack replaces the process's runtime, and the head's plan is what stays.
         base = load(args.base) if args.base else None
@@ -90,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         json.dump(document, sys.stdout, indent=2, default=str)
         print()
     else:
-        print_plan(result, console)
+        print_plan(result, console, matrix)
         print_access(report, console)
         policy_report.print_text(policy, console, title=f"Policy: {result.stack} ({result.environment}, {settings_source(result.environment, args.policy_config)})")
         console.print(policy_report.compliance_table(report.controls))

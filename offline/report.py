@@ -17,6 +17,7 @@ from rich.tree import Tree
 
 from components.config import StackSpec
 from offline.access import AccessDiff, AccessMatrix
+from offline.access.model import EFFECTIVE, READ, WRITE
 from offline.access.render import print_diff, summary_table
 from offline.run import Plan
 from offline.schedule import RotationEntry
@@ -134,11 +135,41 @@ def counts_table(plan: Plan) -> Table:
     return table
 
 
-def secrets_table(plan: Plan) -> Table:
+IDENTITY_KINDS = {"iam-role": "IAM role", "iam-user": "IAM user"}
+STORE_KIND = "eso-store"
+
+
+def holders(matrix: AccessMatrix, secret: str, capability: str) -> list[str]:
+    """Who holds `capability` on `secret`, for people: each workload (Kubernetes service account) with the
+    store and IAM identity it acts through, then each IAM identity no workload listed acts through (a
+    rotation function's role, a user)."""
+    workloads, identities, used = [], [], set()
+    for entry in matrix.entries:
+        if entry.secret != secret or entry.capability != capability or entry.status != EFFECTIVE:
+            continue
+        principal = matrix.principals[entry.principal]
+        if principal.kind == "service-account":
+            through = matrix.through(entry)
+            stores = [p.label for p in through if p.kind == STORE_KIND]
+            roles = [p for p in through if p.kind in IDENTITY_KINDS]
+            used.update(p.id for p in roles)
+            workloads.append(principal.label + "".join(f" via {s}" for s in stores)
+                             + "".join(f" as {IDENTITY_KINDS[p.kind]} {p.id.split(':', 1)[1]}" for p in roles))
+        elif principal.kind in IDENTITY_KINDS:
+            identities.append(principal)
+    return workloads + [f"{IDENTITY_KINDS[p.kind]} {p.id.split(':', 1)[1]}" + (f" ({p.detail})" if p.detail else "")
+                        for p in identities if p.id not in used]
+
+
+def secrets_table(plan: Plan, matrix: AccessMatrix | None = None) -> Table:
+    """One row per AWS secret. With the plan's access matrix, readers and writers name the workloads and
+    the identities they act through; without it, the IAM identities only. Cells fold rather than cut."""
     table = Table(title="Secrets")
     for column in ("secret", "path", "class", "key", "rotation", "replicas", "readers", "writers", "protected"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for s in secret_summaries(plan.resources):
+        readers = holders(matrix, f"aws:{s.path}", READ) if matrix is not None else s.readers
+        writers = holders(matrix, f"aws:{s.path}", WRITE) if matrix is not None else s.writers
         table.add_row(
             s.name,
             s.path,
@@ -146,17 +177,18 @@ def secrets_table(plan: Plan) -> Table:
             s.key,
             s.rotation,
             ", ".join(s.replicas) or "-",
-            "\n".join(s.readers) or "-",
-            "\n".join(s.writers) or "-",
+            "\n".join(readers) or "-",
+            "\n".join(writers) or "-",
             "yes" if s.protected else "no",
         )
     return table
 
 
-def print_plan(plan: Plan, console: Console) -> None:
+def print_plan(plan: Plan, console: Console, matrix: AccessMatrix | None = None) -> None:
     console.print(resource_tree(plan))
     console.print(counts_table(plan))
-    console.print(secrets_table(plan))
+    console.print(secrets_table(plan, matrix))
+
 
 
 def print_access(report: PlanReport, console: Console) -> None:

@@ -16,207 +16,23 @@ from __future__ import annotations
 
 import bisect
 import json
-from dataclasses import dataclass, field
-from functools import cached_property
-from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from offline.access.conditions import Evaluator, Request
-from offline.access.model import (
-    ADMIN,
-    BLOCKED,
-    EFFECTIVE,
-    READ,
-    UNCLASSIFIED,
-    UNKNOWN,
-    WRITE,
-    Grant,
-    Graph,
-    Resource,
-    Secret,
-    best,
-    glob_regex,
-    has_glob,
-    known_str,
-    literal_prefix,
-    value,
-    worst,
-)
 from documents.iam import Document, Statement, parse
-from documents.props import entries
-from documents.props import is_unknown
-
-SECRET = "aws:secretsmanager/secret:Secret"
-SECRET_POLICY = "aws:secretsmanager/secretPolicy:SecretPolicy"
-KEY, REPLICA_KEY, KEY_POLICY, ALIAS = "aws:kms/key:Key", "aws:kms/replicaKey:ReplicaKey", "aws:kms/keyPolicy:KeyPolicy", "aws:kms/alias:Alias"
-KEY_GRANT = "aws:kms/grant:Grant"
-ROLE, USER, POLICY = "aws:iam/role:Role", "aws:iam/user:User", "aws:iam/policy:Policy"
-INLINE = {"aws:iam/rolePolicy:RolePolicy": ("iam-role", "role"), "aws:iam/userPolicy:UserPolicy": ("iam-user", "user")}
-ATTACHMENTS = {"aws:iam/rolePolicyAttachment:RolePolicyAttachment": ("iam-role", "role"),
-               "aws:iam/userPolicyAttachment:UserPolicyAttachment": ("iam-user", "user")}
-POLICY_ATTACHMENT = "aws:iam/policyAttachment:PolicyAttachment"
-PROVIDER = "pulumi:providers:aws"
-WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
-MANAGED_KEY_ALIAS = "alias/aws/secretsmanager"
-ANY_SERVICE_ACCOUNT = ("*", "*")
-
-
-@dataclass(frozen=True)
-class Operation:
-    capability: str
-    action: str
-    key_action: str | None  # what Secrets Manager asks KMS for on the caller's behalf
-
-
-OPERATIONS = (
-    Operation(READ, "secretsmanager:GetSecretValue", "kms:Decrypt"),
-    Operation(WRITE, "secretsmanager:PutSecretValue", "kms:GenerateDataKey"),
-    Operation(WRITE, "secretsmanager:UpdateSecret", "kms:GenerateDataKey"),
-    # Moving AWSCURRENT back to an older version changes the value callers get; no key involved.
-    Operation(WRITE, "secretsmanager:UpdateSecretVersionStage", None),
-    *(Operation(ADMIN, f"secretsmanager:{a}", None) for a in (
-        "DeleteSecret", "PutResourcePolicy", "DeleteResourcePolicy", "RotateSecret", "CancelRotateSecret", "RestoreSecret",
-        "ReplicateSecretToRegions", "RemoveRegionsFromReplication", "StopReplicationToReplica",
-    )),
+from documents.props import entries, is_unknown
+from offline.access.aws_kms import KeyAccess
+from offline.access.aws_model import (
+    ALIAS, ANY_SERVICE_ACCOUNT, ATTACHMENTS, AWS_MANAGED, INLINE, KEY, KEY_GRANT, KEY_POLICY, MANAGED, MANAGED_KEY_ALIAS, OPERATIONS,
+    OUTSIDE, POLICY, POLICY_ATTACHMENT, PROVIDER, REPLICA_KEY, ROLE, SECRET, SECRET_POLICY, UNKNOWN_KEY, USER, WEB_IDENTITY,
+    Identity, Key, KeyGrant, Location, Operation, TrustSubject, arn_matches, effect, names_principal, tags_of,
 )
-
-# AWS managed policies a hand-written role may attach: their documents are AWS's, not in the plan.
-_NONE: dict = {"Version": "2012-10-17", "Statement": []}
-AWS_MANAGED = {
-    "AdministratorAccess": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
-    "PowerUserAccess": {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "NotAction": ["iam:*", "organizations:*", "account:*"], "Resource": "*"}]},
-    "SecretsManagerReadWrite": {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["secretsmanager:*", "kms:DescribeKey", "kms:ListAliases", "kms:ListKeys"], "Resource": "*"}]},
-    # Logs, network interfaces, read-only describes: no secret value and no key use.
-    **{name: _NONE for name in ("service-role/AWSLambdaBasicExecutionRole", "service-role/AWSLambdaVPCAccessExecutionRole",
-                                "ReadOnlyAccess", "ViewOnlyAccess", "SecurityAudit")},
-}
-
-
-@dataclass(frozen=True)
-class KeyGrant:
-    """A KMS grant: the grantee may use the key for the listed operations, whatever the key policy says."""
-
-    label: str
-    grantee: str | None  # None: unknown at preview
-    operations: frozenset[str]
-    context: Mapping[str, Any] | None  # encryptionContextEquals / Subset constraints, None when none
-
-
-@dataclass(frozen=True)
-class Key:
-    label: str  # its alias when it has one
-    arn: str | None
-    document: Document
-    tags: Mapping[str, str] | None
-    grants: tuple[KeyGrant, ...] = ()
-
-
-# A secret's key when it is not a Key of the plan: aws/secretsmanager, unknown at preview, or the key of a
-# secret the plan does not create (any other string is the ARN of a key outside the plan).
-MANAGED, UNKNOWN_KEY, OUTSIDE = "managed", "unknown", "outside"
-
-
-@dataclass(frozen=True, eq=False)
-class Location:
-    """One regional copy of a secret (the primary or a replica) as IAM and KMS see it."""
-
-    secret: str
-    name: str
-    region: str | None
-    account: str | None
-    arn: str | None  # None until created (a preview)
-    key: Key | str  # a Key, MANAGED (aws/secretsmanager), UNKNOWN_KEY, or the ARN of a key not in the plan
-    tags: Mapping[str, str] | None
-    primary: bool = True
-
-    def matches(self, patterns: Iterable[str]) -> bool | None:
-        """Whether an IAM glob names this copy; None when only its unknown parts could tell."""
-        results = [arn_matches(p, self) for p in patterns]
-        return True if True in results else (None if None in results else False)
-
-    @property
-    def label(self) -> str:
-        return f"secret {self.name}" + ("" if self.primary else f" (replica in {self.region})")
-
-
-def arn_matches(pattern: str, loc: Location) -> bool | None:
-    if loc.arn is not None:
-        return glob_regex(pattern).match(loc.arn) is not None
-    # Not created yet: region, account and the six random characters Secrets Manager appends may be unknown.
-    placeholder = f"arn:aws:secretsmanager:{loc.region or chr(1)}:{loc.account or chr(2)}:secret:{loc.name}-{chr(0) * 6}"
-    if glob_regex(pattern).match(placeholder):
-        return True  # wildcards cover every unknown part
-    parts = pattern.split(":", 5)
-    if len(parts) < 6:
-        return False
-    _, _, service, region, account, resource = parts
-    if not glob_regex(service).match("secretsmanager"):
-        return False
-    for field_, known in ((region, loc.region), (account, loc.account)):
-        if known is not None and not glob_regex(field_).match(known):
-            return False
-    # A literal suffix may be this secret's, once it is created.
-    stem = resource[:-6] + "??????" if len(resource) > 6 and not has_glob(resource[-6:]) else resource
-    return None if glob_regex(stem).match(f"secret:{loc.name}-{chr(0) * 6}") else False
-
-
-def _tags(resource: Resource) -> Mapping[str, str] | None:
-    tags = resource.props.get("tags")
-    return tags if isinstance(tags, Mapping) else None
-
-
-@dataclass
-class Identity:
-    """An IAM role or user with its identity policies, or a principal a secret's resource policy names."""
-
-    id: str
-    kind: str  # iam-role | iam-user | aws-principal
-    name: str
-    arn: str | None
-    account: str | None
-    tags: Mapping[str, str] | None
-    trust: Document | None = None
-    documents: list[tuple[str, Document]] = field(default_factory=list)
-
-    @property
-    def label(self) -> str:
-        return (self.tags or {}).get("workload") or self.name
-
-    @cached_property
-    def allows(self) -> list[tuple[str, Statement]]:
-        return [(label, s) for label, doc in self.documents for s in doc.statements if s.allow is not False]
-
-    @cached_property
-    def denies(self) -> list[tuple[str, Statement]]:
-        return [(label, s) for label, doc in self.documents for s in doc.statements if s.allow is not True]
-
-    def request(self, values: dict[str, list | None], resource_tags: Mapping[str, str] | None) -> Request:
-        """The request this identity makes: keys whose value is unknown are left out (undecided)."""
-        known = {"aws:securetransport": ["true"], **{k: v for k, v in values.items() if v is None or None not in v}}
-        if self.arn:
-            known["aws:principalarn"] = [self.arn]
-        if self.account:
-            known["aws:principalaccount"] = [self.account]
-        tags: dict[str, Mapping[str, str]] = {}
-        if self.tags is not None:
-            tags["aws:principaltag/"] = self.tags
-        if resource_tags is not None:
-            tags["aws:resourcetag/"] = tags["secretsmanager:resourcetag/"] = resource_tags
-        return Request(known, tags)
-
-
-@dataclass(frozen=True)
-class TrustSubject:
-    """Who may assume a role: service accounts (globs of namespace and name) or another AWS principal."""
-
-    role: str
-    hop: str
-    status: str
-    service_account: tuple[str, str] | None = None
-    aws: str | None = None
-    reason: str = ""
+from offline.access.conditions import Evaluator, Request, negate
+from offline.access.model import (
+    BLOCKED, EFFECTIVE, READ, UNCLASSIFIED, UNKNOWN, Grant, Graph, Resource, Secret, best, glob_regex, has_glob, known_str,
+    literal_prefix, value, worst,
+)
 
 
 @dataclass(frozen=True)
@@ -254,7 +70,7 @@ class AwsEstate:
         for label, locations, doc in self.secret_policies:
             for secret in {loc.secret for loc in locations}:
                 self.secret_policy_denies.setdefault(secret, []).extend((label, st) for st in doc.statements if st.allow is not True)
-        self._key_statements: dict[int, tuple[dict[str, list[Statement]], list[Statement]]] = {}
+        self.kms = KeyAccess(self.evaluator)
 
     # --- inventory -------------------------------------------------------------------------
 
@@ -298,7 +114,7 @@ class AwsEstate:
             account = arn.split(":")[4] if arn else self._region_account(r)[1]
             # No policy at all: AWS's default, which lets the account's IAM decide everything.
             document = parse(policy) if policy is not None else parse(_default_key_policy(account)) if account else Document(unknown=("",))
-            key = Key(names[0] if names else r.name, arn, document, _tags(r),
+            key = Key(names[0] if names else r.name, arn, document, tags_of(r),
                       tuple(g for ref in {key_id, arn} if ref for g in grants.get(ref, [])))
             arn_base = arn.rsplit(":", 1)[0] if arn else None
             for ref in (arn, key_id, *names, *(f"{arn_base}:{n}" for n in names if arn_base)):
@@ -319,7 +135,7 @@ class AwsEstate:
         if arn:
             region, account = arn.split(":")[3], arn.split(":")[4]
         name = known_str(r.props.get("name")) or (arn.split(":secret:", 1)[1][:-7] if arn else f"{r.name} (name unknown at preview)")
-        tags = _tags(r)
+        tags = tags_of(r)
         secret = Secret(f"aws:{name}", "aws", name, known_str((tags or {}).get("classification")) or UNCLASSIFIED,
                         location=arn or f"arn:aws:secretsmanager:{region or '?'}:{account or '?'}:secret:{name}-??????")
         self.secrets[secret.id] = secret
@@ -367,7 +183,7 @@ class AwsEstate:
                     account = arn.split(":")[4]
                 elif account and known_str(r.props.get("name")):
                     arn = f"arn:aws:iam::{account}:{kind.removeprefix('iam-')}{known_str(r.props.get('path')) or '/'}{name}"
-                identity = Identity(f"{kind}:{name}", kind, name, arn, account, _tags(r))
+                identity = Identity(f"{kind}:{name}", kind, name, arn, account, tags_of(r))
                 if kind == "iam-role":
                     identity.trust = parse(r.props.get("assumeRolePolicy"))
                 self.identities[identity.id] = identity
@@ -453,7 +269,7 @@ class AwsEstate:
                 references = list(s.principal.aws) + (["*"] if s.principal.public else [])
                 for reference in references:
                     holds, key = self.evaluator.all_hold(s.conditions, Request({}))
-                    status = worst(_effect(s), EFFECTIVE if holds and reference != "*" else UNKNOWN)
+                    status = worst(effect(s), EFFECTIVE if holds and reference != "*" else UNKNOWN)
                     reason = f"trust statement {s.index}: " + ("Principal *; its conditions decide" if reference == "*" else f"condition {key} is not decided offline")
                     subjects.append(TrustSubject(identity.id, hop, status, aws=self.principal_of(graph, reference),
                                                  reason="" if status == EFFECTIVE else reason))
@@ -463,7 +279,7 @@ class AwsEstate:
         """IRSA: the `<issuer>:sub` condition names the service accounts (`system:serviceaccount:<ns>:<name>`)."""
         subs = [c for c in s.conditions if c.key == f"{issuer}:sub"]
         others = [c.key for c in s.conditions if c.key != f"{issuer}:sub" and not c.key.endswith(":aud")]
-        status = worst(_effect(s), UNKNOWN if others or any(c.unknown for c in subs) else EFFECTIVE)
+        status = worst(effect(s), UNKNOWN if others or any(c.unknown for c in subs) else EFFECTIVE)
         reason = f"trust statement {s.index}: condition {others[0]} is not decided offline" if others else ""
         patterns: list[str] = []
         for c in subs:
@@ -549,7 +365,7 @@ class AwsEstate:
     def _targets(self, s: Statement) -> tuple[list[tuple[Location, bool | None]], list[str]]:
         """The secret copies a statement's Resource (NotResource) names, and its wildcard patterns."""
         if s.not_resource:
-            return [(loc, m) for loc in self.locations if (m := _not(loc.matches(s.resources))) is not False], []
+            return [(loc, m) for loc in self.locations if (m := negate(loc.matches(s.resources))) is not False], []
         found: dict[int, tuple[Location, bool | None]] = {}
         patterns = []
 
@@ -591,7 +407,7 @@ class AwsEstate:
             if not operations:
                 continue
             hop = f"{allow.label} statement {s.index}"
-            base = worst(allow.status, _effect(s), UNKNOWN if "action" in s.unknown else EFFECTIVE)
+            base = worst(allow.status, effect(s), UNKNOWN if "action" in s.unknown else EFFECTIVE)
             if allow.scope is None:
                 if "resource" in s.unknown:
                     graph.unknown(identity.id, operations[0].capability, (hop,), "a Resource is unknown at preview")
@@ -621,7 +437,7 @@ class AwsEstate:
                     continue
                 chain = (hop,)
                 if op.key_action is not None:
-                    key_status, key_hop, key_reason = self.key_allows(identity, loc, op.key_action)
+                    key_status, key_hop, key_reason = self.kms.allows(identity, loc, op.key_action)
                     chain += (key_hop,)
                     status, reason = (BLOCKED, key_reason) if key_status is None else (worst(status, key_status), reason or key_reason)
                 grant = Grant(loc.secret, op.capability, status, (*chain, loc.label), reason)
@@ -649,11 +465,11 @@ class AwsEstate:
         """An explicit Deny in the identity's policies or the secret's resource policy wins over any Allow:
         None when one certainly applies, unknown when one may."""
         denies = list(identity.denies)
-        denies += [(label, s) for label, s in self.secret_policy_denies.get(loc.secret, ()) if self._names(s, identity) is not False]
+        denies += [(label, s) for label, s in self.secret_policy_denies.get(loc.secret, ()) if names_principal(s, identity) is not False]
         for label, s in denies:
             if not s.covers(op.action) and "action" not in s.unknown:
                 continue
-            match = True if not s.resources and not s.not_resource else (_not(loc.matches(s.resources)) if s.not_resource else loc.matches(s.resources))
+            match = True if not s.resources and not s.not_resource else (negate(loc.matches(s.resources)) if s.not_resource else loc.matches(s.resources))
             holds, _ = self.evaluator.all_hold(s.conditions, self._secret_request(identity, loc))
             if match is False or holds is False:
                 continue
@@ -662,159 +478,21 @@ class AwsEstate:
             status, reason = worst(status, UNKNOWN), reason or f"{label} statement {s.index} may deny it"
         return status, reason
 
-    @staticmethod
-    def _names(s: Statement, identity: Identity) -> bool | str | None:
-        """Whether a resource policy statement's Principal names the identity: True, "root" (its account),
-        False, or None (unknown)."""
-        p = s.principal
-        if p is None or s.not_principal:
-            return None if s.not_principal else False
-        if p.public or (identity.arn and identity.arn in p.aws):
-            return True
-        if identity.account and any(a in (identity.account, f"arn:aws:iam::{identity.account}:root") for a in p.aws):
-            return "root"
-        if p.unknown or (identity.arn is None and any(a.endswith(f"/{identity.name}") for a in p.aws)):
-            return None
-        return False
-
-    def key_allows(self, identity: Identity, loc: Location, action: str) -> tuple[str | None, str, str]:
-        """(status, or None when KMS refuses; the hop to show; why) for the call Secrets Manager makes."""
-        key = loc.key
-        if key == MANAGED:
-            return EFFECTIVE, "key aws/secretsmanager (any principal of the account, through Secrets Manager)", ""
-        if key == UNKNOWN_KEY:
-            return UNKNOWN, "key (unknown at preview)", "the secret's KMS key is unknown at preview"
-        if key == OUTSIDE:
-            return UNKNOWN, "key (not in the plan)", "the secret is not in the plan: its key decides"
-        if isinstance(key, str):
-            return UNKNOWN, f"key {key}", f"key {key} is not in the plan: its policy decides"
-        if key.document.unknown:
-            return UNKNOWN, f"key {key.label}", f"the policy of key {key.label} is unknown at preview"
-        request = identity.request({
-            "kms:viaservice": [f"secretsmanager.{loc.region}.amazonaws.com" if loc.region else None],
-            "kms:calleraccount": [identity.account],
-            "kms:encryptioncontext:secretarn": [loc.arn or loc],
-            "kms:encryptioncontextkeys": ["SecretARN", "SecretVersionId"],
-        }, key.tags)
-        direct: tuple[str, str] | None = None
-        delegated: tuple[str, str] | None = None
-        reason = ""
-        for s in self._statements_naming(key, identity):
-            if s.allow is False or not (s.covers(action) or "action" in s.unknown) or not self._on_key(s, key):
-                continue
-            names = self._names(s, identity)
-            if names is False:
-                continue
-            holds, undecided = self.evaluator.all_hold(s.conditions, request)
-            if holds is False:
-                continue
-            status = worst(_effect(s), EFFECTIVE if holds and names else UNKNOWN)
-            if holds is None:
-                reason = reason or f"key {key.label} statement {s.index}: condition {undecided} is not decided offline"
-            if names == "root":
-                if delegated is None or best(delegated[0], status) != delegated[0]:
-                    delegated = (status, f"key {key.label}: statement {s.index} lets IAM decide")
-            elif direct is None or best(direct[0], status) != direct[0]:
-                direct = (status, f"key {key.label}: key policy statement {s.index} ({action})")
-        if delegated is not None and (direct is None or direct[0] != EFFECTIVE):
-            iam = self._identity_key_allows(identity, key, action, request)
-            if iam is not None:
-                through = (worst(delegated[0], iam[0]), f"{delegated[1]}; {iam[1]}")
-                if direct is None or best(direct[0], through[0]) != direct[0]:
-                    direct = through
-        if direct is None or direct[0] != EFFECTIVE:
-            granted = self._granted(identity, loc, key, action)
-            if granted is not None and (direct is None or best(direct[0], granted[0]) != direct[0]):
-                direct = granted
-        if direct is None:
-            return None, f"key {key.label}", f"key {key.label} does not let {identity.name} {action} for this secret"
-        denied = self._key_denied(identity, key, action, request)
-        if denied is True:
-            return None, f"key {key.label}", f"a Deny (key {key.label} or the identity's policies) refuses {action}"
-        status = direct[0] if denied is False else worst(direct[0], UNKNOWN)
-        if denied is None:
-            reason = reason or f"a Deny (key {key.label} or the identity's policies) may refuse {action}"
-        return status, direct[1], reason if status != EFFECTIVE else ""
-
-    @staticmethod
-    def _granted(identity: Identity, loc: Location, key: Key, action: str) -> tuple[str, str] | None:
-        """A KMS grant to the identity for the operation, its encryption-context constraint met by this secret."""
-        found = None
-        for g in key.grants:
-            if not ({action.removeprefix("kms:").lower(), "*"} & g.operations):
-                continue
-            if g.grantee is not None and g.grantee != identity.arn:
-                continue
-            status = EFFECTIVE if g.grantee is not None and "*" not in g.operations else UNKNOWN
-            if g.context is not None:
-                wanted = {k.lower(): v for k, v in g.context.items()}
-                if set(wanted) - {"secretarn", "secretversionid"} or ("secretarn" in wanted and loc.arn is not None and wanted["secretarn"] != loc.arn):
-                    continue
-                if "secretversionid" in wanted or (loc.arn is None and "secretarn" in wanted):
-                    status = UNKNOWN
-            if found is None or best(found[0], status) != found[0]:
-                found = (status, f"key {key.label}: {g.label} ({action})")
-        return found
-
-    def _statements_naming(self, key: Key, identity: Identity) -> list[Statement]:
-        """The key policy statements that may name the identity: those naming its ARN exactly (looked up,
-        a key shared by many roles has a statement per role), and those naming anyone, an account, a
-        pattern or a value unknown at preview."""
-        index = self._key_statements.get(id(key))
-        if index is None:
-            exact: dict[str, list[Statement]] = {}
-            general: list[Statement] = []
-            for st in key.document.statements:
-                p = st.principal
-                named = [a for a in p.aws if a.startswith("arn:") and not has_glob(a) and not a.endswith(":root")] if p else []
-                if p is not None and not st.not_principal and not p.public and not p.unknown and len(named) == len(p.aws):
-                    for arn in named:
-                        exact.setdefault(arn, []).append(st)
-                elif p is not None or st.not_principal:
-                    general.append(st)
-            index = self._key_statements[id(key)] = (exact, general)
-        exact, general = index
-        return (exact.get(identity.arn, []) if identity.arn else []) + general
-
-    @staticmethod
-    def _on_key(s: Statement, key: Key) -> bool:
-        return not s.resources or s.not_resource or any(r == "*" or (key.arn is not None and glob_regex(r).match(key.arn)) for r in s.resources)
-
-    def _identity_key_allows(self, identity: Identity, key: Key, action: str, request: Request) -> tuple[str, str] | None:
-        found = None
-        for label, s in identity.allows:
-            if not s.covers(action) or s.not_resource or not any(r == "*" or (key.arn and glob_regex(r).match(key.arn)) for r in s.resources):
-                continue
-            holds, _ = self.evaluator.all_hold(s.conditions, request)
-            if holds is False:
-                continue
-            status = worst(_effect(s), EFFECTIVE if holds else UNKNOWN)
-            if found is None or best(found[0], status) != found[0]:
-                found = (status, f"{label} statement {s.index} ({action})")
-        return found
-
-    def _key_denied(self, identity: Identity, key: Key, action: str, request: Request) -> bool | None:
-        denies = [s for s in self._statements_naming(key, identity) if s.allow is not True and self._names(s, identity) is not False]
-        denies += [s for _, s in identity.denies]
-        result: bool | None = False
-        for s in denies:
-            if (not s.covers(action) and "action" not in s.unknown) or not self._on_key(s, key):
-                continue
-            holds, _ = self.evaluator.all_hold(s.conditions, request)
-            if holds is False:
-                continue
-            if holds and s.allow is False and "action" not in s.unknown:
-                return True
-            result = None
-        return result
-
-    # --- for the stores --------------------------------------------------------------------
-
-    def regions_of(self) -> dict[str, set[str | None]]:
+    def region_scope(self, region: str | None) -> Callable[[Secret], bool]:
+        """What a store of `region` can fetch: the secrets with a copy there (or whose region is unknown)."""
         regions: dict[str, set[str | None]] = {}
         for loc in self.locations:
             regions.setdefault(loc.secret, set()).add(loc.region)
-        return regions
+
+        def admits(secret: Secret) -> bool:
+            if secret.backend == "unknown":
+                return True
+            if secret.backend != "aws":
+                return False
+            known = regions.get(secret.id)
+            return region is None or known is None or region in known or None in known
+
+        return admits
 
 
 def _operations(s: Statement) -> list[Operation]:
@@ -829,11 +507,3 @@ def _operations(s: Statement) -> list[Operation]:
 def _default_key_policy(account: str) -> dict:
     return {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "kms:*", "Resource": "*"}]}
-
-
-def _effect(s: Statement) -> str:
-    return UNKNOWN if s.allow is None else EFFECTIVE
-
-
-def _not(value_: bool | None) -> bool | None:
-    return None if value_ is None else not value_

@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from collections.abc import Mapping
 
-from offline.access.model import ADMIN, EFFECTIVE, READ, UNKNOWN, WRITE, Edge, Grant, Graph, Resource, Secret, known_str, value
-from documents.props import entries
+from offline.access.model import ADMIN, EFFECTIVE, READ, UNKNOWN, WRITE, Grant, Graph, Resource, Secret, known_str, value
+from documents.props import entries, is_unknown
 from policy.rules.azure import KEY_VAULT_DATA_ROLES, PRIVILEGED_ROLES, ROLE_ASSIGNMENT, scope_kind
-from documents.props import is_unknown
 
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 FEDERATED_CREDENTIAL = "azure-native:managedidentity:FederatedIdentityCredential"
@@ -168,8 +166,3 @@ class AzureEstate:
         for target in targets:
             for capability in ROLE_CAPABILITIES[role]:
                 graph.grant(node, Grant(target, capability, EFFECTIVE, (hop,)))
-
-
-def store_service_account(config: Mapping | None) -> Mapping | None:
-    """An azurekv store's serviceAccountRef (workload identity)."""
-    return config.get("serviceAccountRef") if isinstance(config, Mapping) else None

@@ -21,6 +21,7 @@ from rich.console import Console
 
 from offline.access.matrix import KIND, AccessMatrix, access_matrix, declared_classifications, diff
 from offline.access.render import diff_markdown, matrix_markdown, print_diff, print_matrix
+from offline.console import UNLIMITED_WIDTH, console_for
 
 FORMATS = ("text", "json", "markdown")
 
@@ -49,6 +50,21 @@ def preview_resources(document: dict[str, Any], source: str) -> list[dict[str, A
 
 
 def load(target: str) -> AccessMatrix:
+    """The matrix of a stack or JSON document, with `source` saying which it was."""
+    matrix = _load(target)
+    matrix.source = _describe(target, matrix)
+    return matrix
+
+
+def _describe(target: str, matrix: AccessMatrix) -> str:
+    if target == "-":
+        return f"JSON from standard input (stack {matrix.stack or 'not named'})"
+    if target.endswith(".json"):
+        return f"{target} (stack {matrix.stack or 'not named'})"
+    return f"stack {matrix.stack}, planned offline from {target if target.endswith(('.yaml', '.yml')) else f'Pulumi.{target}.yaml'}"
+
+
+def _load(target: str) -> AccessMatrix:
     if target.endswith(".json") or target == "-":
         try:
             text = sys.stdin.read() if target == "-" else Path(target).read_text()
@@ -108,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
 
     change = diff(base, head) if base is not None else None
     if args.format == "text" and not args.output:
-        console = Console(width=None if sys.stdout.isatty() else 160, highlight=False)
+        console = console_for(highlight=False)
         print_diff(change, console) if change is not None else print_matrix(head, console)
         return 0
     if args.format == "json":
@@ -116,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.format == "markdown":
         output = diff_markdown(change) if change is not None else matrix_markdown(head)
     else:
-        console = Console(record=True, width=160, file=io.StringIO(), highlight=False)
+        console = Console(record=True, width=UNLIMITED_WIDTH, file=io.StringIO(), highlight=False)
         print_diff(change, console) if change is not None else print_matrix(head, console)
         output = console.export_text()
     if args.output:

@@ -103,10 +103,10 @@ class Evaluator:
         if condition.unknown and True not in matches:
             return None  # one of the listed values is not known yet; it may be the one
         if condition.qualifier == "forallvalues":
-            result = _all(m if not negated else _not(m) for m in matches)
+            result = _all(m if not negated else negate(m) for m in matches)
         else:
             any_match = _any(matches)
-            result = _not(any_match) if negated else any_match
+            result = negate(any_match) if negated else any_match
         return result
 
     def _match(self, condition: Condition, value_: object, ignore_case: bool) -> bool | None:
@@ -121,7 +121,7 @@ class Evaluator:
         return (value_.lower() if ignore_case else value_) in values
 
 
-def _not(value: bool | None) -> bool | None:
+def negate(value: bool | None) -> bool | None:
     return None if value is None else not value
 
 

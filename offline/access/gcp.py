@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from offline.access.model import ADMIN, EFFECTIVE, READ, UNCLASSIFIED, WRITE, Edge, Grant, Graph, Resource, Secret, known_str, value
+from offline.access.model import ADMIN, EFFECTIVE, READ, UNCLASSIFIED, WRITE, Grant, Graph, Resource, Secret, known_str, value
 from documents.props import dig, entries
 
 SECRET = "gcp:secretmanager/secret:Secret"

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from offline.access.model import EFFECTIVE, READ, UNKNOWN, UNKNOWN_SECRET, Edge, Graph, Resource, Secret, glob_regex, known_str, worst
-from documents.props import dig, entries
-from documents.props import is_unknown
+from documents.props import dig, entries, is_unknown
+from offline.access.model import EFFECTIVE, UNKNOWN, UNKNOWN_SECRET, Edge, Graph, Resource, Secret, glob_regex, known_str, worst
+from offline.access.stores import Backends, ServiceAccountRef, SignIn, StoreProvider, provider, service_account_id
 
 _ESO = "kubernetes:external-secrets.io/"
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -38,10 +38,6 @@ def eso_kind(type_: str) -> str | None:
     return type_.rsplit(":", 1)[1] if type_.startswith(_ESO) else None
 
 
-def service_account_id(namespace: str, name: str) -> str:
-    return f"k8s:{namespace}/{name}"
-
-
 @dataclass
 class Store:
     id: str
@@ -52,11 +48,17 @@ class Store:
 
     @property
     def provider(self) -> tuple[str, Any]:
-        provider = dig(self.spec, "provider")
-        if not isinstance(provider, Mapping) or len(provider) != 1:
-            return "unknown", provider
-        (name, config), = provider.items()
+        """(the provider's name, its config)."""
+        block = dig(self.spec, "provider")
+        if not isinstance(block, Mapping) or len(block) != 1:
+            return "unknown", block
+        (name, config), = block.items()
         return name, config
+
+    @property
+    def backend(self) -> StoreProvider:
+        """The registered provider this store fetches through."""
+        return provider(self.provider[0])
 
     def usable_in(self, namespace: str, labels: Mapping[str, Mapping[str, str] | None]) -> str | None:
         """EFFECTIVE when an ExternalSecret of `namespace` may use the store, UNKNOWN when the plan cannot
@@ -184,7 +186,7 @@ class KubernetesEstate:
 
     # --- what the ExternalSecrets fetch (before the backends list their secrets) ---------------
 
-    def resolve_remote_keys(self, aws, vault, azure=None, gcp=None) -> None:
+    def resolve_remote_keys(self, backends: Backends) -> None:
         for r, namespace, name in self.external_secrets:
             spec = r.props.get("spec")
             ref = dig(spec, "secretStoreRef")
@@ -194,7 +196,8 @@ class KubernetesEstate:
             synced = Synced(namespace, target, f"ExternalSecret {namespace}/{name}", store)
             if store is None:
                 self.notes.append(f"ExternalSecret {namespace}/{name}: {store_kind} {store_name or '(unknown)'} is not in the plan")
-            provider, config = store.provider if store else ("unknown", None)
+            config = store.provider[1] if store else None
+            fetcher = store.backend if store else provider("unknown")
             keys = [dig(d, "remoteRef", "key") for d in entries(dig(spec, "data"))]
             keys += [dig(d, "extract", "key") for d in entries(dig(spec, "dataFrom")) if dig(d, "extract") is not None]
             keys += [dig(d, "key") for d in entries(dig(spec, "dataFrom")) if dig(d, "key") is not None]  # v1alpha1: dataFrom lists keys
@@ -202,23 +205,11 @@ class KubernetesEstate:
                 if not known_str(key):
                     synced.find = _everything  # a remote key unknown at preview may be any secret of the store
                     self.notes.append(f"ExternalSecret {namespace}/{name}: a remote key is unknown at preview")
-                elif provider == "aws":
-                    synced.secrets.update(loc.secret for loc in aws.lookup(key))
-                elif provider == "vault":
-                    secret = vault.store_key(known_str(dig(config, "path")) or "secret", key)
-                    if secret:
-                        synced.secrets.add(secret)
-                elif provider == "gcpsm" and gcp is not None:
-                    secret = gcp.lookup(known_str(dig(config, "projectID")), key)
-                    if secret:
-                        synced.secrets.add(secret)
-                elif provider == "azurekv" and azure is not None:
-                    secret = azure.store_key(known_str(dig(config, "vaultUrl")), key)
-                    if secret:
-                        synced.secrets.add(secret)
+                else:
+                    synced.secrets.update(fetcher.remote_secrets(backends, config, key))
             for d in entries(dig(spec, "dataFrom")):
                 if dig(d, "find") is not None:
-                    synced.find = _finder(dig(d, "find"), provider)
+                    synced.find = _finder(dig(d, "find"), fetcher)
                 elif dig(d, "sourceRef") is not None:
                     self.notes.append(f"ExternalSecret {namespace}/{name}: dataFrom.sourceRef (generators, other stores) is not evaluated")
             self.synced.append(synced)
@@ -239,21 +230,15 @@ class KubernetesEstate:
                         found.add(service_account_id(ns, subject["name"]))
         return found
 
-    def _service_account_ref(self, store: Store) -> tuple[str | None, str] | None:
-        provider, config = store.provider
-        if provider == "azurekv":
-            ref = dig(config, "serviceAccountRef")  # workload identity
-        elif provider == "gcpsm":
-            ref = dig(config, "auth", "workloadIdentity", "serviceAccountRef")
-        else:
-            ref = dig(config, "auth", "jwt", "serviceAccountRef") if provider == "aws" else dig(config, "auth", "kubernetes", "serviceAccountRef")
+    def _service_account_ref(self, store: Store) -> ServiceAccountRef | None:
+        ref = store.backend.service_account(store.provider[1])
         name = known_str(dig(ref, "name"))
         if name is None:
             return None
         namespace = store.namespace if store.kind == "SecretStore" else known_str(dig(ref, "namespace"))
         return namespace, name
 
-    def add_to(self, graph: Graph, aws, vault, azure=None, gcp=None) -> None:
+    def add_to(self, graph: Graph, backends: Backends) -> None:
         for sa, detail in self.service_accounts.items():
             graph.principal(sa, "service-account", sa.removeprefix("k8s:"), detail)
         nodes: dict[tuple[str, str | None], str] = {}
@@ -268,8 +253,10 @@ class KubernetesEstate:
                 node = f"{store.id}@{namespace}" if per_namespace else store.id
                 where = namespace if per_namespace else store.namespace  # a SecretStore's name recurs per namespace
                 graph.principal(node, "eso-store", f"{store.kind} {store.name}" + (f" (in {where})" if where else ""),
-                                self._store_detail(store))
-                self._identity_edges(graph, node, store, (namespace, ref[1]) if per_namespace and ref else ref, aws, vault, azure, gcp)
+                                store.backend.detail(*store.provider))
+                name, config = store.provider
+                store.backend.sign_in(SignIn(graph, node, f"{store.kind} {store.name}", config,
+                                             (namespace, ref[1]) if per_namespace and ref else ref, backends, self.controller), name)
                 nodes[key] = node
             return nodes[key]
 
@@ -293,90 +280,6 @@ class KubernetesEstate:
                 graph.note(f"{synced.source}: {synced.store.kind} {synced.store.name} does not admit namespace {synced.namespace}; nothing is synced")
                 synced.store = None
         self._readers(graph, store_node)
-
-    @staticmethod
-    def _store_detail(store: Store) -> str:
-        provider, config = store.provider
-        if provider == "aws":
-            return f"AWS {known_str(dig(config, 'service')) or 'SecretsManager'} in {known_str(dig(config, 'region')) or '(unknown region)'}"
-        if provider == "vault":
-            return f"Vault mount {known_str(dig(config, 'path')) or '(unknown)'}"
-        if provider == "gcpsm":
-            return f"GCP Secret Manager in project {known_str(dig(config, 'projectID')) or '(unknown)'}"
-        if provider == "azurekv":
-            return f"Azure Key Vault {known_str(dig(config, 'vaultUrl')) or '(unknown)'}"
-        return f"provider {provider}"
-
-    def _identity_edges(self, graph: Graph, node: str, store: Store, ref: tuple[str | None, str] | None, aws, vault, azure=None, gcp=None) -> None:
-        provider, config = store.provider
-        where = f"{store.kind} {store.name}"
-        if provider == "aws":
-            service = known_str(dig(config, "service")) or "SecretsManager"
-            if service != "SecretsManager":
-                graph.note(f"{where}: provider aws service {service} holds no Secrets Manager secret; not evaluated")
-                return
-            if dig(config, "auth", "secretRef") is not None:
-                graph.unknown(node, READ, (where,), f"{where} signs in with static AWS keys from a Kubernetes Secret: whose, the plan does not say")
-                return
-            if ref is None:
-                if dig(config, "auth") not in (None, {}) or self.controller is None:
-                    graph.unknown(node, READ, (where,), f"{where}: its AWS identity is not known (no serviceAccountRef, no controller in the plan)")
-                    return
-                ref = self.controller
-            if ref[0] is None:
-                graph.unknown(node, READ, (where,), f"{where}: the namespace of its service account is not known")
-                return
-            sa = service_account_id(ref[0], ref[1])
-            admits = _aws_scope(aws, known_str(dig(config, "region")))
-            roles = _signs_in_as(graph, sa, "irsa", f"{where}: service account {sa.removeprefix('k8s:')} can assume no IAM role in the plan")
-            assume = known_str(dig(config, "role"))
-            for edge in roles:
-                hop = f"signs in as service account {sa.removeprefix('k8s:')}, {edge.hop}"
-                if assume is None:
-                    graph.edge(node, Edge(edge.target, hop, edge.status, admits, "store", edge.reason))
-                    continue
-                target = aws.identity_by_arn.get(assume)
-                if target is None:
-                    graph.unknown(node, READ, (hop,), f"{where} then assumes role {assume}, which is not in the plan")
-                    continue
-                trusted = any(e.target == target.id for e in graph.edges.get(edge.target, []))
-                graph.edge(node, Edge(target.id, f"{hop}, then assumes IAM role {target.name}", EFFECTIVE if trusted and edge.status == EFFECTIVE else UNKNOWN,
-                                      admits, "store", "" if trusted else f"the trust of {target.name} does not name the store's role"))
-        elif provider == "vault":
-            mount = known_str(dig(config, "path"))
-            kubernetes = dig(config, "auth", "kubernetes")
-            if mount is None or not isinstance(kubernetes, Mapping) or ref is None or ref[0] is None:
-                graph.unknown(node, READ, (where,), f"{where}: its Vault mount or login (auth.kubernetes with serviceAccountRef) is not known")
-                return
-            role = vault.roles.get(f"vault-role:{known_str(kubernetes.get('mountPath')) or 'kubernetes'}/{known_str(kubernetes.get('role'))}")
-            if role is None:
-                graph.unknown(node, READ, (where,), f"{where}: Vault role {kubernetes.get('role')} is not in the plan")
-                return
-            audiences = [a for a in entries(dig(kubernetes, "serviceAccountRef", "audiences")) if isinstance(a, str)]
-            if not role.admits(*ref) or (role.audience and role.audience not in audiences):
-                graph.note(f"{where}: Vault role {role.name} does not admit service account {ref[0]}/{ref[1]}"
-                           + (f" with audiences {audiences}" if role.audience else "") + "; the store reads nothing")
-                return
-            status = UNKNOWN if role.unknown_binding else EFFECTIVE
-            graph.edge(node, Edge(role.id, f"signs in as service account {ref[0]}/{ref[1]} to Vault role {role.name}", status,
-                                  vault.mount_scope(mount), "store"))
-        elif provider == "azurekv" and azure is not None:
-            auth = known_str(dig(config, "authType")) or "ServicePrincipal"
-            if auth != "WorkloadIdentity" or ref is None or ref[0] is None:
-                graph.unknown(node, READ, (where,), f"{where}: signs in with authType {auth} or an unknown service account; its Azure identity is not in the plan")
-                return
-            sa = service_account_id(ref[0], ref[1])
-            identities = _signs_in_as(graph, sa, "azure-wi", f"{where}: service account {ref[0]}/{ref[1]} is federated with no Azure identity in the plan")
-            _store_edges(graph, node, ref, identities, azure.vault_scope(known_str(dig(config, "vaultUrl"))))
-        elif provider == "gcpsm" and gcp is not None:
-            if dig(config, "auth", "workloadIdentity") is None or ref is None or ref[0] is None:
-                graph.unknown(node, READ, (where,), f"{where}: signs in without workload identity or with an unknown service account; its Google identity is not in the plan")
-                return
-            sa = service_account_id(ref[0], ref[1])
-            accounts = _signs_in_as(graph, sa, "gke-wi", f"{where}: service account {ref[0]}/{ref[1]} may impersonate no Google service account in the plan")
-            _store_edges(graph, node, ref, accounts, gcp.project_scope(known_str(dig(config, "projectID"))))
-        else:
-            graph.unknown(node, READ, (where,), f"{where}: provider {provider} is not evaluated")
 
     def _readers(self, graph: Graph, store_node: Callable[[Store, str], str]) -> None:
         """Who may read each synced Kubernetes Secret: the subjects of RBAC bindings that let them get it."""
@@ -433,21 +336,6 @@ class KubernetesEstate:
         return [graph.principal(f"{prefix}:{name}", prefix, name)]
 
 
-def _signs_in_as(graph: Graph, service_account: str, kind: str, none_found: str) -> list[Edge]:
-    """The cloud identities a store's service account becomes (its edges of `kind`: irsa, azure-wi, gke-wi);
-    none is noted, not an error: the store then reads nothing."""
-    found = [e for e in graph.edges.get(service_account, []) if e.kind == kind]
-    if not found:
-        graph.note(f"{none_found}; the store reads nothing")
-    return found
-
-
-def _store_edges(graph: Graph, node: str, ref: tuple[str, str], identities: list[Edge], admits: Callable[[Secret], bool]) -> None:
-    """The store acts as each identity its service account becomes, limited to the secrets its provider reaches."""
-    for edge in identities:
-        graph.edge(node, Edge(edge.target, f"signs in as service account {ref[0]}/{ref[1]}, {edge.hop}", edge.status, admits, "store", edge.reason))
-
-
 def _secret_names(rules: list) -> tuple[set[str] | None, str | None]:
     """(the Secret names the rules let a subject read, None for all; status, None when none)."""
     names: set[str] = set()
@@ -480,36 +368,23 @@ def _everything(secret: Secret) -> bool:
     return True
 
 
-def _finder(find: Any, provider: str) -> Callable[[Secret], bool]:
-    """dataFrom.find: secrets whose name matches `name.regexp` under `path`; tags cannot be told here."""
+def _finder(find: Any, fetcher: StoreProvider) -> Callable[[Secret], bool]:
+    """dataFrom.find: secrets of the store's backend whose name matches `name.regexp` under `path`; tags
+    cannot be told here."""
     regexp, path = known_str(dig(find, "name", "regexp")), known_str(dig(find, "path")) or ""
     try:
         compiled = re.compile(regexp) if regexp else None
     except re.error:
         compiled = None
-    backend = provider if provider in ("aws", "vault") else None
+    backend = fetcher.backend
 
     def matches(secret: Secret) -> bool:
         if backend and secret.backend not in (backend, "unknown"):
             return False
-        name = secret.name.split("/", 1)[1] if backend == "vault" and "/" in secret.name else secret.name
+        name = fetcher.find_name(secret)
         return name.startswith(path) and (compiled is None or secret.pattern or compiled.search(name) is not None)
 
     return matches
-
-
-def _aws_scope(aws, region: str | None) -> Callable[[Secret], bool]:
-    regions = aws.regions_of()
-
-    def admits(secret: Secret) -> bool:
-        if secret.backend == "unknown":
-            return True
-        if secret.backend != "aws":
-            return False
-        known = regions.get(secret.id)
-        return region is None or known is None or region in known or None in known
-
-    return admits
 
 
 def pattern_matches(pattern: tuple[str, str], service_account: str) -> bool:

@@ -9,7 +9,8 @@ from typing import Any, Iterable, Mapping
 from offline.access.aws import AwsEstate
 from offline.access.azure import AzureEstate, secret_id as azure_secret_id
 from offline.access.gcp import GcpEstate
-from offline.access.kubernetes import KubernetesEstate, pattern_matches, service_account_id
+from offline.access.kubernetes import KubernetesEstate, pattern_matches
+from offline.access.stores import Backends, service_account_id
 from offline.access.model import (
     BLOCKED,
     CAPABILITIES,
@@ -54,6 +55,10 @@ class AccessMatrix:
     secrets: dict[str, Secret]
     entries: list[Entry]
     notes: list[str] = field(default_factory=list)
+    # (principal, secret, capability) -> the principals an entry's first chain passes through; for people
+    # only (not in the JSON, so a matrix read back from JSON has none)
+    paths: dict[tuple[str, str, str], tuple[str, ...]] = field(default_factory=dict)
+    source: str = ""  # where it was read from, for people: "plan JSON base.json", "stack dev (planned offline)"
 
     def rows(self) -> dict[str, list[Entry]]:
         """Entries per principal, principals in reading order."""
@@ -79,6 +84,10 @@ class AccessMatrix:
             if e.status == EFFECTIVE:
                 index.setdefault((e.secret, e.capability), []).append(self.principals[e.principal])
         return index
+
+    def through(self, entry: Entry) -> list[Principal]:
+        """The identities the entry's principal acts as on its first way to the secret, in order."""
+        return [self.principals[p] for p in self.paths.get((entry.principal, entry.secret, entry.capability), ())]
 
     def to_json(self) -> dict[str, Any]:
         used_principals = {e.principal for e in self.entries}
@@ -126,7 +135,8 @@ def access_matrix(resources: Iterable[Any], stack: str = "", classifications: Ma
     planned = [resource_of(r) for r in resources]
     aws, vault, kubernetes, azure = AwsEstate(planned), VaultEstate(planned), KubernetesEstate(planned), AzureEstate(planned)
     gcp = GcpEstate(planned)
-    kubernetes.resolve_remote_keys(aws, vault, azure, gcp=gcp)  # adds the secrets ExternalSecrets fetch to the backends
+    backends = Backends(aws, vault, azure, gcp)
+    kubernetes.resolve_remote_keys(backends)  # adds the secrets ExternalSecrets fetch to the backends
     graph = Graph()
     aws.add_to(graph)
     vault.add_to(graph)
@@ -158,20 +168,21 @@ def access_matrix(resources: Iterable[Any], stack: str = "", classifications: Ma
                                                          kind="azure-wi", reason=federation.reason))
     for sa, account, hop in workload_identity:
         _connect(graph, sa, Edge(graph.principal(account, "gcp-service-account", account.removeprefix("gcp-sa:")), hop, kind="gke-wi"))
-    kubernetes.add_to(graph, aws, vault, azure, gcp=gcp)
+    kubernetes.add_to(graph, backends)
     graph.notes.extend(kubernetes.notes)
     graph.notes.extend(azure.notes)
 
-    entries = []
+    entries, paths = [], {}
     for principal, reach in close(graph).items():
         for (secret, capability), found in reach.items():
             entries.append(Entry(principal, secret, capability, found.status, tuple(found.chains), found.reason))
+            paths[(principal, secret, capability)] = found.paths[0]
     order = {kind: i for i, kind in enumerate(KIND_ORDER)}
     entries.sort(key=lambda e: (order.get(graph.principals[e.principal].kind, len(order)), e.principal, e.secret, CAPABILITIES.index(e.capability)))
     secrets = {sid: replace(secret, classification=classifications[sid])
                if secret.classification == UNCLASSIFIED and sid in (classifications or {}) else secret
                for sid, secret in graph.secrets.items()}
-    return AccessMatrix(stack, graph.principals, secrets, entries, list(dict.fromkeys(graph.notes)))
+    return AccessMatrix(stack, graph.principals, secrets, entries, list(dict.fromkeys(graph.notes)), paths)
 
 
 def _connect(graph: Graph, pattern: tuple[str, str], edge: Edge) -> None:
@@ -209,6 +220,8 @@ class AccessDiff:
     head: str
     gained: list[Change]
     lost: list[Change]
+    base_source: str = ""  # what the base was (a file, a stack): the stacks alike say `dev → dev`
+    head_source: str = ""
 
     @property
     def highlighted(self) -> list[Change]:
@@ -237,4 +250,4 @@ def diff(base: AccessMatrix, head: AccessMatrix) -> AccessDiff:
     gained = [change("gained", e, head) for k, e in after.items() if k not in before]
     lost = [change("lost", e, base) for k, e in before.items() if k not in after]
     gained.sort(key=lambda c: (not c.highlighted, c.entry.principal, c.entry.secret))
-    return AccessDiff(base.stack, head.stack, gained, lost)
+    return AccessDiff(base.stack, head.stack, gained, lost, base.source, head.source)

@@ -121,12 +121,14 @@ class Reach:
     status: str
     chains: list[tuple[str, ...]]
     reason: str
+    paths: list[tuple[str, ...]]  # per chain: the principals it passes through after the first (for people)
 
-    def add(self, status: str, chain: tuple[str, ...], reason: str) -> None:
+    def add(self, status: str, chain: tuple[str, ...], reason: str, path: tuple[str, ...]) -> None:
         if _RANK[status] < _RANK[self.status]:
-            self.status, self.chains, self.reason = status, [chain], reason
+            self.status, self.chains, self.reason, self.paths = status, [chain], reason, [path]
         elif status == self.status and chain not in self.chains and len(self.chains) < MAX_CHAINS:
             self.chains.append(chain)
+            self.paths.append(path)
 
 
 def close(graph: Graph) -> dict[str, dict[tuple[str, str], Reach]]:
@@ -143,7 +145,7 @@ def close(graph: Graph) -> dict[str, dict[tuple[str, str], Reach]]:
         on_path.add(node)
         out: dict[tuple[str, str], Reach] = {}
         for g in graph.grants.get(node, ()):
-            _merge(out, (g.secret, g.capability), g.status, g.chain, g.reason)
+            _merge(out, (g.secret, g.capability), g.status, g.chain, g.reason, ())
         for edge in graph.edges.get(node, ()):
             target = reach(edge.target)
             if edge.only is not None:
@@ -154,8 +156,8 @@ def close(graph: Graph) -> dict[str, dict[tuple[str, str], Reach]]:
                 if edge.admits is not None and not edge.admits(graph.secrets[key[0]]):
                     continue
                 status = worst(edge.status, inner.status)
-                for chain in inner.chains:
-                    _merge(out, key, status, (edge.hop, *chain), inner.reason or edge.reason)
+                for chain, path in zip(inner.chains, inner.paths):
+                    _merge(out, key, status, (edge.hop, *chain), inner.reason or edge.reason, (edge.target, *path))
         on_path.discard(node)
         memo[node] = out
         return out
@@ -165,12 +167,12 @@ def close(graph: Graph) -> dict[str, dict[tuple[str, str], Reach]]:
     return memo
 
 
-def _merge(out: dict, key: tuple[str, str], status: str, chain: tuple[str, ...], reason: str) -> None:
+def _merge(out: dict, key: tuple[str, str], status: str, chain: tuple[str, ...], reason: str, path: tuple[str, ...]) -> None:
     found = out.get(key)
     if found is None:
-        out[key] = Reach(status, [chain], reason)
+        out[key] = Reach(status, [chain], reason, [path])
     else:
-        found.add(status, chain, reason)
+        found.add(status, chain, reason, path)
 
 
 # --- planned resources as plain dicts -----------------------------------------------------------

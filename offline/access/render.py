@@ -160,18 +160,53 @@ def summary_markdown(matrix: AccessMatrix, limit: int | None = MARKDOWN_ROWS) ->
     return "\n".join(lines) + "\n"
 
 
+def _counts(changes: list[Change]) -> str:
+    """`5 read, 1 write` (distinct secrets per capability), then how many are not effective."""
+    counts = [f"{n} {cap}" for cap in CAPABILITIES if (n := len({c.entry.secret for c in changes if c.entry.capability == cap}))]
+    statuses = [f"{n} {status}" for status in (UNKNOWN, BLOCKED) if (n := sum(c.entry.status == status for c in changes))]
+    return ", ".join(counts) + (f" ({', '.join(statuses)})" if statuses else "")
+
+
+def _by_principal(changes: list[Change]) -> dict[str, list[Change]]:
+    """Changes per principal; principals with highlighted changes first, then in the order given."""
+    groups: dict[str, list[Change]] = {}
+    for c in changes:
+        groups.setdefault(c.entry.principal, []).append(c)
+    return dict(sorted(groups.items(), key=lambda item: not any(c.highlighted for c in item[1])))
+
+
+def _change_details(principal: str, changes: list[Change]) -> list[str]:
+    """One principal's changes, folded: a summary line, and inside it a row per secret with its chain."""
+    first = changes[0].principal
+    flagged = sum(c.highlighted for c in changes)
+    mark = f"{HIGHLIGHT} " if flagged else ""
+    rows = [[HIGHLIGHT if c.highlighted else "", code(_secret_label(c.secret)), _class_cell(c.secret), c.entry.capability, c.entry.status,
+             _cell(via(c.entry) + _why(c.entry)) + (f" (+{len(c.entry.chains) - 1} more)" if len(c.entry.chains) > 1 else "")]
+            for c in changes]
+    summary = f"{mark}{md(first.label)} ({md(first.kind)}): {_counts(changes)}" + (f"; {flagged} on critical or high secrets" if flagged else "")
+    return ["<details><summary>" + summary + "</summary>", "",
+            *_rows(["", "Secret", "Class", "Capability", "Status", "Via"], rows, None), "", "</details>", ""]
+
+
 def diff_markdown(change: AccessDiff, limit: int | None = MARKDOWN_ROWS) -> str:
+    """Access gained and lost, grouped per principal: a table of counts, then each principal's secrets and
+    chains folded under <details>. Names where the base came from, so `dev → dev` says which dev."""
     lines = [f"### Access changes: {_cell(change.base or 'base')} → {_cell(change.head or 'head')}", ""]
+    if change.base_source or change.head_source:
+        lines += [f"Base: {_cell(change.base_source or change.base or 'base')}; head: {_cell(change.head_source or change.head or 'head')}.", ""]
     if not change.gained and not change.lost:
         return "\n".join(lines + ["No change in who can read, write or administer which secret."]) + "\n"
     if change.highlighted:
         lines += [f"> **{HIGHLIGHT} {len(change.highlighted)} gained access to critical or high secrets** (marked below).", ""]
-    for title, changes in ((f"Gained ({len(change.gained)})", change.gained), (f"Lost ({len(change.lost)})", change.lost)):
+    for title, changes in (("Gained", change.gained), ("Lost", change.lost)):
         if not changes:
             continue
-        rows = [[HIGHLIGHT if c.highlighted else "",
-                 f"**{_cell(c.principal.label)}** {code(c.principal.id)}" if c.highlighted else f"{_cell(c.principal.label)} {code(c.principal.id)}",
-                 code(_secret_label(c.secret)), f"**{c.secret.classification}**" if c.highlighted else c.secret.classification,
-                 c.entry.capability, c.entry.status, _cell(via(c.entry) + _why(c.entry))] for c in changes]
-        lines += [f"#### {title}", "", *_rows(["", "Principal", "Secret", "Class", "Capability", "Status", "Via"], rows, limit), ""]
+        groups = _by_principal(changes)
+        rows = [[HIGHLIGHT if any(c.highlighted for c in group) else "", f"**{_cell(group[0].principal.label)}** {code(principal)}",
+                 group[0].principal.kind, _counts(group), str(sum(c.highlighted for c in group))] for principal, group in groups.items()]
+        lines += [f"#### {title} ({len(changes)} access path(s), {len(groups)} principal(s))", "",
+                  *_rows(["", "Principal", "Kind", title, "Critical/high"], rows, limit), ""]
+        shown = list(groups.items())[:limit]
+        for principal, group in shown:
+            lines += _change_details(principal, group)
     return "\n".join(lines)

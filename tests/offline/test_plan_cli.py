@@ -43,6 +43,19 @@ def test_plan_prints_the_estate(stack, tmp_path):
     assert {e["secret"] for e in document["rotation"]} == {s["name"] for s in document["secrets"]}
     assert document["access"]["stack"] == stack and document["accessDiff"] is None
     assert {c["status"] for c in document["compliance"]} == {"pass"}
+    # Piped, as in a CI log: every secret path, key alias and principal is printed whole on one line, so a
+    # shared key can be told from a dedicated one.
+    aliases = {r["inputs"]["name"] for r in document["resources"] if r["type"] == "aws:kms/alias:Alias"}
+    assert f"alias/autolytiq-{stack}/shared" in aliases
+    values = {s["path"] for s in document["secrets"]} | {s["key"] for s in document["secrets"]} | aliases
+    values |= {p["label"] for p in document["access"]["principals"]}
+    lines = result.stdout.splitlines()
+    assert [v for v in sorted(values) if not any(v in line for line in lines)] == []
+    assert "…" not in result.stdout
+    # The readers name the workloads and the store identity they read through, not only the store's role.
+    assert (f"autolytiq-workers/worker via SecretStore aws-secrets-manager-{stack} (in autolytiq-workers) "
+            f"as IAM role autolytiq-{stack}-store-autolytiq-workers") in result.stdout
+    assert f"autolytiq/api as IAM role autolytiq-{stack}-api" in result.stdout
 
 
 def _project_copy(tmp_path: Path, stack_config: dict) -> Path:

@@ -15,12 +15,14 @@ from pathlib import Path
 import pytest
 
 from offline.access import access_matrix, diff
+from offline.access.cli import load
 from offline.access.model import EFFECTIVE
 from offline.markdown import GITHUB_COMMENT_LIMIT, comment_markdown, fit, plan_markdown
 from offline.report import PlanReport, component_children
 from offline.run import PROJECT_DIR, plan_stack
 from offline.schedule import cron_times, parse_reference, rotation_calendar, schedule_times
 from policy import report as policy_report
+from policy.report import md
 from policy.engine import evaluate
 from policy.rules import ALL_RULES
 from policy.settings import PolicyException, settings_for
@@ -221,16 +223,39 @@ def test_disabled_rules_are_shown_not_passed():
 
 # --- the comment, limits and safety ----------------------------------------------------------------------------
 
-def test_comment_shows_the_access_diff_with_highlight():
+def test_comment_groups_access_changes_per_principal_and_names_the_base(tmp_path):
     prod = plan_stack("prod")
-    # The base branch before the api workload's policy: the pull request grants it.
-    base = access_matrix([r for r in prod.resources if not r.parent.endswith("SecretAccessPolicy::api")], "prod-base")
-    r = build("prod", base=base)
+    # The base branch before the api workload's policy: the pull request grants it (one change of config).
+    base_file = tmp_path / "main-branch.json"
+    base_file.write_text(json.dumps(access_matrix([r for r in prod.resources if not r.parent.endswith("SecretAccessPolicy::api")], "prod").to_json()))
+    r = build("prod", base=load(str(base_file)))
     assert r.change is not None and r.change.highlighted
     text = comment_markdown(r)
-    assert "### Access changes: prod-base → prod" in text and "⚠" in text and "#### Gained" in text
+    assert "### Access changes: prod → prod" in text and "⚠" in text
     assert "### Compliance" in text and "### Policy results" in text and "### Rotation calendar" in text
     assert len(text) <= GITHUB_COMMENT_LIMIT
+    # The base is named: which file (and stack) the head was compared with.
+    assert f"Base: {md(str(base_file))} (stack prod); head: prod" in text
+    section = text[text.index("### Access changes"):text.index("### Policy results")]
+    table, folded = section.split("<details>", 1)
+    # One row per principal with its counts; more than one change per principal, so fewer rows than changes.
+    groups: dict[str, list] = {}
+    for c in r.change.gained:
+        groups.setdefault(c.entry.principal, []).append(c)
+    assert len(groups) < len(r.change.gained)
+    assert f"#### Gained ({len(r.change.gained)} access path(s), {len(groups)} principal(s))" in table
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "`" in line]
+    assert len(rows) == len(groups)
+    for principal, changes in groups.items():
+        row = next(line for line in rows if f"`{principal}`" in line)
+        reads = len({c.entry.secret for c in changes if c.entry.capability == "read"})
+        assert f"{reads} read" in row and row.endswith(f"| {sum(c.highlighted for c in changes)} |")
+        assert row.startswith("| ⚠ |") == any(c.highlighted for c in changes)
+    # The chains are folded: none in the table above the <details>, each one inside them.
+    chains = {md(" → ".join(c.entry.chains[0])) for c in r.change.gained}
+    assert not any(chain in table for chain in chains)
+    assert all(chain in folded for chain in chains)
+    assert section.count("<details>") == section.count("</details>") == len(groups)
 
 
 def test_truncation_stays_under_the_limit_and_points_at_the_full_report(report):
