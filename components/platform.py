@@ -60,7 +60,7 @@ class SecretsPlatform(pulumi.ComponentResource):
         # 1. Roles first: key policies name them.
         self.roles: dict[str, WorkloadRole] = {}
         for workload in spec.all_workloads:
-            if not (spec.aws_reads(workload) or spec.aws_writes(workload)):
+            if not (spec.reads(workload, "aws") or spec.aws_writes(workload)):
                 continue
             assert spec.cluster is not None  # guaranteed by the spec's cross-checks
             self.roles[workload.name] = WorkloadRole(
@@ -131,7 +131,7 @@ class SecretsPlatform(pulumi.ComponentResource):
         for workload in spec.all_workloads:
             if workload.name not in self.roles:
                 continue
-            grants = [self.secrets[s].grant_read() for s in spec.aws_reads(workload)]
+            grants = [self.secrets[s].grant_read() for s in spec.reads(workload, "aws")]
             grants += [self.secrets[s].grant_write() for s in spec.aws_writes(workload)]
             SecretAccessPolicy(
                 workload.name,
@@ -265,7 +265,7 @@ class SecretsPlatform(pulumi.ComponentResource):
                 continue
             rules = [
                 vault_policy.kv_data(spec.kv_mount(secrets[n]), spec.secret_path(secrets[n]), vault_policy.READ)
-                for n in spec.vault_reads(workload)
+                for n in spec.reads(workload, "vault")
             ]
             rules += [
                 vault_policy.kv_data(spec.kv_mount(secrets[n]), spec.secret_path(secrets[n]), vault_policy.WRITE)
@@ -374,7 +374,7 @@ class SecretsPlatform(pulumi.ComponentResource):
                 child,
             )
             grant = pulumi.ResourceOptions(parent=account)
-            for name in spec.gcp_reads(workload):
+            for name in spec.reads(workload, "gcp"):
                 self.gcp_secrets[name].grant(workload.name, account.member, "read", grant)
             for name in spec.gcp_writes(workload):
                 self.gcp_secrets[name].grant(workload.name, account.member, "write", grant)
@@ -416,7 +416,7 @@ class SecretsPlatform(pulumi.ComponentResource):
             )
         secrets = {s.name: s for s in spec.secrets_on("azure")}
         for workload in spec.all_workloads:
-            reads = spec.azure_reads(workload)
+            reads = spec.reads(workload, "azure")
             if not reads:
                 continue
             if settings.role_scope == "vault":
@@ -597,7 +597,7 @@ class _SecretUsers:
         self.accesses: list[tuple[config.WorkloadSpec, str, frozenset[str]]] = []
         self.by_secret: dict[str, list[int]] = {}
         for workload in spec.all_workloads:
-            for access, names in (("read", spec.aws_reads(workload)), ("write", spec.aws_writes(workload))):
+            for access, names in (("read", spec.reads(workload, "aws")), ("write", spec.aws_writes(workload))):
                 for name in names:
                     self.by_secret.setdefault(name, []).append(len(self.accesses))
                 self.accesses.append((workload, access, frozenset(names)))
