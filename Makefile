@@ -29,7 +29,7 @@ check: .venv/.synced
 	$(PYTHON) -m policy check $(PREVIEW) $(if $(STACK_ENV),--stack-env $(STACK_ENV)) --format $(or $(FORMAT),text)
 
 schema: .venv/.synced
-	$(PYTHON) -m components.config
+	$(PYTHON) -m components.spec
 
 # Offline plan of 10 to 10,000 secrets against a raw-SDK floor (~20 min): bench/RESULTS.md and RESULTS.png.
 bench: .venv/.synced

@@ -69,7 +69,7 @@ class AzureBackend(BackendBase):
             )
         self.identities: dict[str, WorkloadIdentity] = {}
         for workload in spec.all_workloads:
-            reads = spec.azure_reads(workload)
+            reads = spec.reads(workload, "azure")
             if not reads:
                 continue
             grants: dict[str, SecretGrant] = {}  # one role assignment per scope: with vault scope, every read is the same one

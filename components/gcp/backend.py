@@ -102,7 +102,7 @@ class GcpBackend(BackendBase):
                 child,
             )
             binding = pulumi.ResourceOptions(parent=account)
-            grants = [self.grant(workload.name, n, "read") for n in spec.gcp_reads(workload)]
+            grants = [self.grant(workload.name, n, "read") for n in spec.reads(workload, "gcp")]
             grants += [self.grant(workload.name, n, "write") for n in spec.gcp_writes(workload)]
             for grant in grants:
                 self.secrets[grant.secret_name].bind(workload.name, account.member, grant, binding)

@@ -107,7 +107,7 @@ class VaultBackend(BackendBase):
         for workload in spec.all_workloads:
             if not spec.vault_access(workload):
                 continue
-            rules = [self.grant(workload.name, n, "read").rule for n in spec.vault_reads(workload)]
+            rules = [self.grant(workload.name, n, "read").rule for n in spec.reads(workload, "vault")]
             rules += [self.grant(workload.name, n, "write").rule for n in workload.writes if n in self.secrets]
             rules += [vault_policy.kv_metadata(spec.kv_mount(self.secrets[n]), spec.secret_path(self.secrets[n])) for n in workload.versions]
             for ref in workload.database_roles:

@@ -78,18 +78,18 @@ def declared(spec: StackSpec) -> dict[str, set[tuple[str, str]]]:
     out: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for w in spec.all_workloads:
         sa = f"k8s:{w.namespace}/{w.service_account}" if w.namespace and w.service_account else None
-        aws = {(sid(n), READ) for n in spec.aws_reads(w)} | {(sid(n), WRITE) for n in spec.aws_writes(w)}
+        aws = {(sid(n), READ) for n in spec.reads(w, "aws")} | {(sid(n), WRITE) for n in spec.aws_writes(w)}
         if aws:
             out[f"iam-role:{slug}-{w.name}"] |= aws
             out[sa] |= aws
         if spec.vault_access(w):
-            vault = {(sid(n), READ) for n in spec.vault_reads(w)} | {(sid(n), WRITE) for n in w.writes if secrets[n].backend == "vault"}
+            vault = {(sid(n), READ) for n in spec.reads(w, "vault")} | {(sid(n), WRITE) for n in w.writes if secrets[n].backend == "vault"}
             vault |= {(f"vault:{databases[d].mount}/creds/{r}", READ) for d, r in (ref.split("/") for ref in w.database_roles)}
             mount = spec.vault.kubernetes_auth.mount if w.vault_login == "kubernetes" else spec.vault.approle.mount
             out[f"vault-role:{mount}/{slug}-{w.name}"] |= vault
             if w.vault_login == "kubernetes":
                 out[sa] |= vault
-        azure = {(sid(n), READ) for n in spec.azure_reads(w)}
+        azure = {(sid(n), READ) for n in spec.reads(w, "azure")}
         if azure:
             out[f"azure-identity:{spec.azure_identity_name(w)}"] |= azure
             out[sa] |= azure

@@ -31,7 +31,7 @@ def spec_of(stack: str) -> StackSpec:
 def declared_capabilities(spec: StackSpec, workload: WorkloadSpec) -> dict[str, list[str]]:
     secrets = {s.name: s for s in spec.secrets_on("vault")}
     paths: dict[str, set[str]] = {path: set(caps) for path, caps in TOKEN_SELF}
-    for name in spec.vault_reads(workload):
+    for name in spec.reads(workload, "vault"):
         paths.setdefault(f"{spec.kv_mount(secrets[name])}/data/{spec.secret_path(secrets[name])}", set()).add("read")
     for name in workload.writes:
         if name in secrets:

@@ -38,7 +38,7 @@ def test_each_role_policy_holds_exactly_its_grants(dev):
     document = json.loads(built.named("api-secrets").inputs["policy"])
     secret_statements = [s for s in document["Statement"] if "Condition" not in s]
     arns = {name: built.resolve(s.secret_arn) for name, s in built.value.secrets.items()}
-    assert [s["Resource"] for s in secret_statements] == [[arns[name]] for name in spec.aws_reads(api)]
+    assert [s["Resource"] for s in secret_statements] == [[arns[name]] for name in spec.reads(api, "aws")]
     assert all(s["Action"] == actions.checked(actions.SECRET_READ) for s in secret_statements)
     # The worker gets its secrets through External Secrets only: no role, no policy.
     assert "worker" not in built.value.roles and not [r for r in built.resources if r.name == "worker-secrets"]

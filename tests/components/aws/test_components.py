@@ -87,7 +87,7 @@ def test_each_role_gets_exactly_its_declared_secrets(request, prod_raw, stack_pl
     raw = shared_store_raw(prod_raw) if stack_plan == "prod_shared_plan" else prod_raw
     spec = parse_stack_spec(raw, "Pulumi.prod.yaml")
     policies = by_type(request.getfixturevalue(stack_plan), "aws:iam/rolePolicy:RolePolicy")
-    assert {w.name for w in spec.all_workloads if spec.aws_reads(w)} == set(expected)
+    assert {w.name for w in spec.all_workloads if spec.reads(w, "aws")} == set(expected)
     for workload, names in expected.items():
         policy = statements(policies[f"{workload}-secrets"].inputs["policy"])
         granted = {r.split(":secret:")[1].rsplit("-", 1)[0] for s in policy if not s["Sid"].endswith("Key") for r in s["Resource"]}

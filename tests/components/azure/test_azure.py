@@ -71,7 +71,7 @@ def test_audit_logs_go_to_the_declared_workspace():
 
 def test_each_reading_workload_has_its_own_identity_with_one_pinned_credential():
     s = spec()
-    readers = {s.azure_identity_name(w): w for w in s.all_workloads if s.azure_reads(w)}
+    readers = {s.azure_identity_name(w): w for w in s.all_workloads if s.reads(w, "azure")}
     identities = {r.inputs["resourceName"]: r for r in by_type(plan(), IDENTITY_T).values()}
     # phagen and phagen-ml sync different secrets: a store identity per namespace (the controller has none), and phagen-analytics.
     assert set(identities) == set(readers) == {s.azure_identity_name(w) for w in s.all_workloads
@@ -92,7 +92,7 @@ def test_role_assignments_are_secrets_user_on_exactly_each_secret_read():
     assert KEY_VAULT_SECRETS_USER == "4633458b-17de-408a-b874-0445c86b69e6"
     secrets = {x.name: x for x in s.secrets}
     expected = {(principal[s.azure_identity_name(w)], f"{vault_id()}/secrets/{s.azure_secret_name(secrets[n])}")
-                for w in s.all_workloads for n in s.azure_reads(w)}
+                for w in s.all_workloads for n in s.reads(w, "azure")}
     assignments = list(by_type(plan(), ASSIGNMENT_T).values())
     assert {(a.inputs["principalId"], a.inputs["scope"]) for a in assignments} == expected
     assert len(assignments) == len(expected) == 4  # store-phagen: pubchem; store-phagen-ml: llm, pubchem; analytics

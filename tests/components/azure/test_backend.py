@@ -30,7 +30,7 @@ def test_per_secret_scope_assigns_each_read_secret(per_secret):
     vault_id = built.resolve(built.value.key_vault.vault_id)
     expected = {
         (f"azure-{w.name}-reads-{spec.azure_secret_name(s)}", f"{vault_id}/secrets/{spec.azure_secret_name(s)}")
-        for w in spec.all_workloads for s in spec.secrets if s.name in spec.azure_reads(w)
+        for w in spec.all_workloads for s in spec.secrets if s.name in spec.reads(w, "azure")
     }
     assert {(name, a.inputs["scope"]) for name, a in built.of_type(ASSIGNMENT).items()} == expected and len(expected) > 1
 
@@ -38,8 +38,8 @@ def test_per_secret_scope_assigns_each_read_secret(per_secret):
 def test_vault_scope_is_one_assignment_per_identity():
     spec, built = phagen("vault")
     vault_id = built.resolve(built.value.key_vault.vault_id)
-    readers = [w for w in spec.all_workloads if spec.azure_reads(w)]
-    assert any(len(spec.azure_reads(w)) > 1 for w in readers)  # several reads collapse into one assignment
+    readers = [w for w in spec.all_workloads if spec.reads(w, "azure")]
+    assert any(len(spec.reads(w, "azure")) > 1 for w in readers)  # several reads collapse into one assignment
     assert {(name, a.inputs["scope"]) for name, a in built.of_type(ASSIGNMENT).items()} == {
         (f"azure-{w.name}-reads-vault", vault_id) for w in readers
     }

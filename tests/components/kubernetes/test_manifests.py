@@ -144,7 +144,7 @@ def test_each_workload_chain_holds(stack):
     secrets = {s.name: s for s in spec.secrets}
     checked = 0
     for workload in spec.all_workloads:
-        if spec.aws_reads(workload):
+        if spec.reads(workload, "aws"):
             if (workload.namespace, workload.service_account) in accounts:
                 account = accounts[(workload.namespace, workload.service_account)]
                 role = roles[account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]]
@@ -159,7 +159,7 @@ def test_each_workload_chain_holds(stack):
                 r for s in policies[role.inputs["name"]]["Statement"] if "secretsmanager:GetSecretValue" in s["Action"]
                 for r in s["Resource"] if f":{spec.aws.region}:" in r
             }
-            assert granted == {arns[spec.secret_path(secrets[n])] for n in spec.aws_reads(workload)}
+            assert granted == {arns[spec.secret_path(secrets[n])] for n in spec.reads(workload, "aws")}
             checked += 1
         for name in spec.synced(workload):
             external = next(m for m in objects if m["kind"] == "ExternalSecret" and m["metadata"]["namespace"] == workload.namespace and m["metadata"]["name"] == name)

@@ -1,0 +1,154 @@
+"""GCP Secret Manager: the project, replication and Cloud KMS keys, the GKE cluster whose workload identity
+pool the workloads sign in through, the names derived for them, and their checks."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import TYPE_CHECKING, Annotated, Mapping
+
+from pydantic import Field, StringConstraints
+
+from components.spec.base import CLASS_POLICY, SHARED_KEY_NAME, Spec
+from components.spec.checks import duplicates, manual_rotation_only, missing_section
+from components.spec.errors import Problem
+
+if TYPE_CHECKING:
+    from components.spec.models import SecretSpec, WorkloadSpec
+    from components.spec.stack import StackSpec
+
+GcpProjectId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")]
+GcpRegion = Annotated[str, StringConstraints(pattern=r"^[a-z]+-[a-z]+[0-9]$")]
+# Cloud KMS rotation is a number of days here; Google accepts 1 day to 100 years, the classes ask for at most a year.
+GCP_KEY_ROTATION_DAYS = 90
+GCP_SERVICE_AGENT = "secretmanager.googleapis.com"
+
+
+class GkeClusterSpec(Spec):
+    """The GKE cluster whose workload identity pool the workloads' Kubernetes service accounts sign in through."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")]
+    location: Annotated[str, StringConstraints(pattern=r"^[a-z]+-[a-z]+[0-9](-[a-z])?$")]
+    """Region (regional cluster) or zone (zonal cluster)."""
+    project_id: GcpProjectId | None = None
+    """The cluster's project, when it is not gcp.project_id (its pool is then `<that project>.svc.id.goog`)."""
+
+
+class GcpSpec(Spec):
+    project_id: GcpProjectId
+    """The project holding the secrets, keys and service accounts; the provider is pinned to it."""
+    replica_regions: tuple[GcpRegion, ...] = ()
+    """Empty: automatic replication (Google chooses the locations; the CMEK key lives in `global`). Listed:
+    user-managed replication to exactly these regions, each replica encrypted with a key of its own region."""
+    key_rotation_days: int = Field(default=GCP_KEY_ROTATION_DAYS, ge=1, le=365)
+    """Cloud KMS rotation period of the keys (a new primary version; old versions still decrypt)."""
+    rotation_topic: Annotated[str, StringConstraints(pattern=r"^[a-zA-Z][a-zA-Z0-9_.~+%-]{2,254}$")] | None = None
+    """Pub/Sub topic that receives rotation notifications (default `<slug>-secret-rotation`); created only
+    when a GCP secret declares rotation."""
+    gke: GkeClusterSpec | None = None
+    """Required when workloads (or the External Secrets controller) read GCP secrets."""
+    workload_identity_pool: str | None = None
+    """Derived as `<cluster project>.svc.id.goog`; declare it only to have the spec check it."""
+
+    @property
+    def cluster_project(self) -> str:
+        return (self.gke.project_id if self.gke else None) or self.project_id
+
+    @property
+    def identity_pool(self) -> str:
+        return f"{self.cluster_project}.svc.id.goog"
+
+    @property
+    def identity_provider(self) -> str | None:
+        """The GKE cluster as the pool's identity provider (what ESO exchanges the service account token with)."""
+        if self.gke is None:
+            return None
+        return f"https://container.googleapis.com/v1/projects/{self.cluster_project}/locations/{self.gke.location}/clusters/{self.gke.name}"
+
+    @property
+    def kms_locations(self) -> tuple[str, ...]:
+        """Where CMEK keys must live: `global` for automatic replication, else each replica region."""
+        return self.replica_regions or ("global",)
+
+
+class GcpNaming:
+    """StackSpec's GCP-derived values: secret ids, service accounts, keys, labels (mixed into StackSpec)."""
+
+    def gcp_writes(self: StackSpec, workload: WorkloadSpec) -> tuple[str, ...]:
+        return tuple(n for n in workload.writes if self.backend_of.get(n) == "gcp")
+
+    def gcp_access(self: StackSpec, workload: WorkloadSpec) -> bool:
+        """Whether the workload gets a Google service account (and its workload identity binding)."""
+        return bool(self.reads(workload, "gcp") or self.gcp_writes(workload))
+
+    def gcp_secret_id(self: StackSpec, secret: SecretSpec) -> str:
+        """`vibebox-prod-database`: Secret Manager ids take no `/`, so the slug of the prefix, then the name."""
+        return f"{self.slug}-{secret.name}"
+
+    def gcp_service_account_id(self: StackSpec, workload: WorkloadSpec) -> str:
+        """The Google service account's account id (6 to 30 characters): `<slug>-<workload>`, or when that is too
+        long its first 23 characters and a stable 6-character digest, so the name never changes between plans."""
+        wanted = f"{self.slug}-{workload.name}"
+        if len(wanted) <= 30:
+            return wanted
+        return f"{wanted[:23].rstrip('-')}-{hashlib.sha256(wanted.encode()).hexdigest()[:6]}"
+
+    def gcp_key_name(self: StackSpec, secret: SecretSpec) -> str:
+        """Critical secrets get a dedicated Cloud KMS key, the others share the environment's."""
+        return secret.name if CLASS_POLICY[secret.classification].dedicated_key else SHARED_KEY_NAME
+
+    @property
+    def gcp_rotation_topic(self: StackSpec) -> str:
+        return (self.gcp.rotation_topic if self.gcp else None) or f"{self.slug}-secret-rotation"
+
+    def gcp_rotates(self: StackSpec, secret: SecretSpec) -> bool:
+        return secret.backend == "gcp" and self.rotation(secret).kind != "none"
+
+    def gcp_labels(self: StackSpec, tags: Mapping[str, str]) -> dict[str, str]:
+        """Stack tags as GCP labels: lowercase keys and values of letters, digits, `_` and `-`, at most 63
+        characters (keys start with a letter); anything else becomes `_`."""
+        def clean(text: str) -> str:
+            return re.sub(r"[^a-z0-9_-]", "_", text.lower())[:63]
+
+        labels = {}
+        for key, value in tags.items():
+            label = clean(key)
+            if not label[:1].isalpha():
+                label = f"k{label}"[:63]
+            labels[label] = clean(value)
+        return labels
+
+
+_NOT_FOR_GCP = {"key": "aws", "replica_regions": "aws (GCP replication is gcp.replica_regions)", "recovery_window_days": "aws",
+                "path": "aws and vault (GCP secret ids are <slug>-<name>)"}
+
+
+def gcp_checks(spec: StackSpec) -> list[Problem]:
+    gcp = spec.gcp
+    if gcp is None:
+        return missing_section(spec, "gcp", "project_id, replication, gke")
+    problems: list[Problem] = []
+    for index, secret in enumerate(spec.secrets):
+        at = ("secrets", index)
+        if secret.backend != "gcp":
+            continue
+        for field, backends in _NOT_FOR_GCP.items():
+            if field in secret.model_fields_set:
+                problems.append(Problem((*at, field), f"only for backend: {backends}"))
+        problems += manual_rotation_only(at, secret, "GCP", "manual: Secret Manager notifies the rotation topic on the cadence")
+        for field in ("schedule", "window"):
+            if secret.rotation is not None and getattr(secret.rotation, field) is not None:
+                problems.append(Problem((*at, "rotation", field), "GCP rotation is a period in days (rotation.days); Secret Manager takes no schedule or window"))
+        if len(spec.gcp_secret_id(secret)) > 255:
+            problems.append(Problem((*at, "name"), f"'{spec.gcp_secret_id(secret)}' is longer than the 255 characters of a secret id"))
+    for name, indexes in duplicates(gcp.replica_regions).items():
+        problems.append(Problem(("gcp", "replica_regions", indexes[1]), f"'{name}' is listed twice"))
+    if gcp.workload_identity_pool is not None and gcp.workload_identity_pool != gcp.identity_pool:
+        problems.append(Problem(("gcp", "workload_identity_pool"), f"GKE's pool is <cluster project>.svc.id.goog: must be '{gcp.identity_pool}'"))
+    if gcp.gke is None:
+        readers = [w.name for w in spec.all_workloads if spec.gcp_access(w)]
+        if readers:
+            problems.append(Problem(("gcp", "gke"), f"required: {', '.join(readers)} read GCP secrets through GKE workload identity"))
+    if not spec.secrets_on("gcp"):
+        problems.append(Problem(("gcp",), "no secret has backend: gcp; remove the section or add one"))
+    return problems

@@ -1,0 +1,62 @@
+"""A secret's rotation: the declared kind and cadence, and what each backend can run."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from components.spec.base import Name, Spec
+from components.spec.schedule import check_schedule_expression
+
+ROTATION_KINDS = ("none", "manual", "generic", "postgres-single", "postgres-alternating")
+RotationKind = Literal["none", "manual", "generic", "postgres-single", "postgres-alternating"]
+# Rotation kinds that run a Lambda (the others are cadences for people).
+AUTOMATED_ROTATION = ("generic", "postgres-single", "postgres-alternating")
+# Backends other than AWS run no rotation function: a cadence for people (with a notification where the
+# backend has one), or none.
+MANUAL_ROTATION_KINDS = ("none", "manual")
+
+
+class VpcSpec(Spec):
+    subnet_ids: tuple[Annotated[str, StringConstraints(pattern=r"^subnet-[0-9a-f]{8,17}$")], ...] = Field(min_length=1)
+    security_group_ids: tuple[Annotated[str, StringConstraints(pattern=r"^sg-[0-9a-f]{8,17}$")], ...] = Field(min_length=1)
+
+
+class RotationSpec(Spec):
+    kind: RotationKind
+    days: int | None = Field(default=None, ge=1, le=1000)
+    schedule: str | None = None
+    window: Annotated[str, StringConstraints(pattern=r"^([1-9]|1\d|2[0-4])h$")] | None = None
+    """How long AWS may take to run the rotation once due."""
+    overlap_hours: int | None = Field(default=None, ge=1, le=720)
+    """generic: how long the previous value stays valid beside the new one (default 24)."""
+    master_secret: Name | None = None
+    """postgres-alternating: the secret holding the superuser that rotates the two users."""
+    vpc: VpcSpec | None = None
+    """The database's VPC: the rotation function runs in these subnets."""
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_expression(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_schedule_expression(value)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RotationSpec:
+        if self.days is not None and self.schedule is not None:
+            raise ValueError("set either days or schedule, not both")
+        if self.kind == "none" and (self.days is not None or self.schedule is not None or self.window is not None):
+            raise ValueError("kind none takes no days, schedule or window")
+        if self.overlap_hours is not None and self.kind != "generic":
+            raise ValueError("overlap_hours is only for kind generic")
+        if (self.master_secret is not None) != (self.kind == "postgres-alternating"):
+            raise ValueError("kind postgres-alternating needs master_secret (and only it takes one)")
+        if self.vpc is not None and not self.kind.startswith("postgres"):
+            raise ValueError("vpc is only for the postgres kinds (the function reaches the database)")
+        return self
+
+    @property
+    def schedule_expression(self) -> str:
+        return self.schedule or f"rate({self.days} days)"
