@@ -49,16 +49,47 @@ def stack_file_of(stack: str, project_dir: Path = PROJECT_DIR) -> tuple[str, Pat
     return stack, project_dir / f"Pulumi.{stack}.yaml"
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key written twice in one mapping: `yaml.safe_load` silently keeps the
+    last, so a second `classification:` or `secrets-platform:workloads:` would replace the first unseen."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        first_line: dict[tuple[str, str], int] = {}
+        for key_node, _ in node.value:
+            # Only the keys written here: a `<<` merge's keys may be overridden, that is what it is for.
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = (key_node.tag, key_node.value)
+            if key in first_line:
+                raise yaml.MarkedYAMLError(problem=f"duplicate key '{key_node.value}' (first at line {first_line[key]})", problem_mark=key_node.start_mark)
+            first_line[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """`line 12, column 5: <what>`; never the snippet of the file PyYAML would quote (it may hold a value)."""
+    if not isinstance(error, yaml.MarkedYAMLError) or error.problem_mark is None:
+        return f"not valid YAML ({type(error).__name__})"
+    mark = error.problem_mark
+    return f"line {mark.line + 1}, column {mark.column + 1}: {error.problem or 'not valid YAML'}"
+
+
 def read_stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> tuple[str, dict[str, str], list[str]]:
     """(project, config as the engine hands it to programs, secret keys) from the YAML files."""
     project_file, (_, stack_file) = project_dir / "Pulumi.yaml", stack_file_of(stack, project_dir)
+    reading = project_file
     try:
-        project = yaml.safe_load(project_file.read_text())["name"]
-        document = yaml.safe_load(stack_file.read_text()) or {}
+        project = yaml.load(project_file.read_text(), UniqueKeyLoader)["name"]
+        reading = stack_file
+        document = yaml.load(stack_file.read_text(), UniqueKeyLoader) or {}
     except FileNotFoundError as error:
         raise StackFileError(f"{Path(error.filename).name}: not found (stacks: {', '.join(available_stacks(project_dir))})") from None
-    except (yaml.YAMLError, KeyError, TypeError) as error:
-        raise StackFileError(f"{stack_file.name}: not a valid stack file ({type(error).__name__})") from None
+    except yaml.YAMLError as error:
+        raise StackFileError(f"{reading.name}: {_yaml_problem(error)}") from None
+    except (KeyError, TypeError) as error:
+        raise StackFileError(f"{reading.name}: not a valid stack file ({type(error).__name__})") from None
+    if not isinstance(document, dict):
+        raise StackFileError(f"{stack_file.name}: must be a mapping with a config: key")
     raw = document.get("config") or {}
     if not isinstance(raw, dict):
         raise StackFileError(f"{stack_file.name}: config: must be a mapping of keys to values")

@@ -38,7 +38,7 @@ class ConfigError(Exception):
         super().__init__("\n".join(self.lines()))
 
     def lines(self) -> list[str]:
-        return [f"{self.source}: {format_key_path(p.location)}: {p.message}" for p in self.problems]
+        return [f"{self.source}: {format_key_path(p.location, self.document)}: {p.message}" for p in self.problems]
 
 
 def format_key_path(location: tuple[str | int, ...], document: Mapping[str, Any] | None = None) -> str:
@@ -87,7 +87,7 @@ def _pydantic_problem(error: Mapping[str, Any], model: type[BaseModel]) -> Probl
     kind, loc, ctx = error["type"], tuple(error["loc"]), error.get("ctx") or {}
     value = error.get("input")
     if kind == "extra_forbidden":
-        return Problem(loc, "unknown key; remove it or check its spelling")
+        return Problem(loc, _unknown_key(model, loc))
     if kind == "missing":
         return Problem(loc, "required key is missing")
     if kind in ("enum", "literal_error"):

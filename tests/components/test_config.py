@@ -71,7 +71,7 @@ def test_explicit_values_win(prod_raw):
 def test_error_line_format(prod_raw):
     prod_raw["secrets"][3]["rotation"]["days"] = 0
     assert only_problem(prod_raw) == (
-        "Pulumi.prod.yaml: secrets-platform:secrets[3].rotation.days: "
+        "Pulumi.prod.yaml: secrets-platform:secrets[3] (pii-encryption).rotation.days: "
         "input should be greater than or equal to 1 (got 0)"
     )
 
@@ -80,25 +80,25 @@ def test_error_line_format(prod_raw):
     "mutate, expected",
     [
         (lambda r: r["aws"].update(account_id=123456789012), "secrets-platform:aws.account_id: must be a string (quote it in YAML) (got 123456789012)"),
-        (lambda r: r["secrets"][0].update(colour="blue"), "secrets-platform:secrets[0].colour: unknown key"),
+        (lambda r: r["secrets"][0].update(colour="blue"), "secrets-platform:secrets[0] (database).colour: unknown key"),
         (lambda r: r.pop("tags"), "secrets-platform:tags: required key is missing"),
-        (lambda r: r["secrets"][1].update(classification="secret"), "secrets-platform:secrets[1].classification: must be one of 'critical', 'high', 'medium' or 'low'"),
-        (lambda r: r["workloads"][0]["reads"].append("databse"), "secrets-platform:workloads[0].reads[5]: unknown secret 'databse'"),
-        (lambda r: r["secrets"].append(copy.deepcopy(r["secrets"][1])), "secrets-platform:secrets[8].name: duplicate name 'redis' (first at secrets[1])"),
-        (lambda r: r["secrets"][1].update(recovery_window_days=0), "secrets-platform:secrets[1].recovery_window_days: must be at least 7 in prod (got 0)"),
-        (lambda r: r["secrets"][1].update(recovery_window_days=3), "secrets-platform:secrets[1].recovery_window_days: must be 0 (force delete) or between 7 and 30 (got 3)"),
-        (lambda r: r["secrets"][1].update(rotation={"kind": "manual", "schedule": "every sunday"}), "secrets-platform:secrets[1].rotation.schedule: must be rate(N days)"),
-        (lambda r: r["secrets"][1].update(rotation={"kind": "manual", "schedule": "cron(0 4 * * * *)"}), "secrets-platform:secrets[1].rotation.schedule: cron needs `?` in exactly one of"),
-        (lambda r: r["secrets"][1].update(path="other/prod/redis"), "secrets-platform:secrets[1].path: must start with the stack prefix 'autolytiq/prod/'"),
-        (lambda r: r["secrets"][1].update(rotation={"kind": "manual", "days": 120}), "secrets-platform:secrets[1].rotation.days: classification 'high' allows at most 90 days (got 120)"),
-        (lambda r: r["secrets"][1].pop("rotation"), "secrets-platform:secrets[1].rotation: required for classification 'high'"),
-        (lambda r: r["secrets"][1].update(backend="azure"), "secrets-platform:secrets[1].backend: backend 'azure' needs an azure: section (subscription, vault, AKS issuer)"),
-        (lambda r: r["secrets"][1].update(backend="vault"), "secrets-platform:secrets[1].backend: backend 'vault' needs a vault: section"),
-        (lambda r: r["secrets"][1].update(key="nope"), "secrets-platform:secrets[1].key: unknown key 'nope'"),
-        (lambda r: r["secrets"][1].update(replica_regions=["eu-west-1"]), "secrets-platform:secrets[1].replica_regions[0]: region 'eu-west-1' is not in aws.replica_regions"),
+        (lambda r: r["secrets"][1].update(classification="secret"), "secrets-platform:secrets[1] (redis).classification: must be one of 'critical', 'high', 'medium' or 'low'"),
+        (lambda r: r["workloads"][0]["reads"].append("databse"), "secrets-platform:workloads[0] (api).reads[5]: unknown secret 'databse'"),
+        (lambda r: r["secrets"].append(copy.deepcopy(r["secrets"][1])), "secrets-platform:secrets[8] (redis).name: duplicate name 'redis' (first at secrets[1])"),
+        (lambda r: r["secrets"][1].update(recovery_window_days=0), "secrets-platform:secrets[1] (redis).recovery_window_days: must be at least 7 in prod (got 0)"),
+        (lambda r: r["secrets"][1].update(recovery_window_days=3), "secrets-platform:secrets[1] (redis).recovery_window_days: must be 0 (force delete) or between 7 and 30 (got 3)"),
+        (lambda r: r["secrets"][1].update(rotation={"kind": "manual", "schedule": "every sunday"}), "secrets-platform:secrets[1] (redis).rotation.schedule: must be rate(N days)"),
+        (lambda r: r["secrets"][1].update(rotation={"kind": "manual", "schedule": "cron(0 4 * * * *)"}), "secrets-platform:secrets[1] (redis).rotation.schedule: cron needs `?` in exactly one of"),
+        (lambda r: r["secrets"][1].update(path="other/prod/redis"), "secrets-platform:secrets[1] (redis).path: must start with the stack prefix 'autolytiq/prod/'"),
+        (lambda r: r["secrets"][1].update(rotation={"kind": "manual", "days": 120}), "secrets-platform:secrets[1] (redis).rotation.days: classification 'high' allows at most 90 days (got 120)"),
+        (lambda r: r["secrets"][1].pop("rotation"), "secrets-platform:secrets[1] (redis).rotation: required for classification 'high'"),
+        (lambda r: r["secrets"][1].update(backend="azure"), "secrets-platform:secrets[1] (redis).backend: backend 'azure' needs an azure: section (subscription, vault, AKS issuer)"),
+        (lambda r: r["secrets"][1].update(backend="vault"), "secrets-platform:secrets[1] (redis).backend: backend 'vault' needs a vault: section"),
+        (lambda r: r["secrets"][1].update(key="nope"), "secrets-platform:secrets[1] (redis).key: unknown key 'nope'"),
+        (lambda r: r["secrets"][1].update(replica_regions=["eu-west-1"]), "secrets-platform:secrets[1] (redis).replica_regions[0]: region 'eu-west-1' is not in aws.replica_regions"),
         (lambda r: r["cluster"].update(oidc_provider_arn=r["cluster"]["oidc_provider_arn"].replace("123456789012", "999999999999")), "secrets-platform:cluster.oidc_provider_arn: belongs to account 999999999999"),
-        (lambda r: r["workloads"].append(dict(r["workloads"][0], name="api2")), "secrets-platform:workloads[3].service_account: service account autolytiq/api already belongs to workloads[0]"),
-        (lambda r: r["secrets"][1].update(initial_value="config"), "secrets-platform:secrets[1].initial_value: needs aws.deployer_role_arn"),
+        (lambda r: r["workloads"].append(dict(r["workloads"][0], name="api2")), "secrets-platform:workloads[3] (api2).service_account: service account autolytiq/api already belongs to workloads[0]"),
+        (lambda r: r["secrets"][1].update(initial_value="config"), "secrets-platform:secrets[1] (redis).initial_value: needs aws.deployer_role_arn"),
         (lambda r: r.update(environment="production"), "secrets-platform:environment: must be one of 'dev', 'staging' or 'prod'"),
     ],
     ids=lambda v: v if isinstance(v, str) else "",
@@ -203,4 +203,4 @@ def test_unknown_synced_secrets_are_reported_not_crashed_on(prod_raw):
     prod_raw["secrets"] = [prod_raw["secrets"][0]]
     lines = problems(prod_raw)
     assert lines and all("unknown secret" in line for line in lines)
-    assert any(line.startswith(f"{SOURCE}: secrets-platform:workloads[1].reads[1]: unknown secret 'redis'") for line in lines)
+    assert any(line.startswith(f"{SOURCE}: secrets-platform:workloads[1] (worker).reads[1]: unknown secret 'redis'") for line in lines)

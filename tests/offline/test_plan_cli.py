@@ -104,8 +104,9 @@ def test_config_error_exits_2_with_one_line_per_problem(tmp_path):
     result = subprocess.run([sys.executable, "-m", "offline", "plan", "canary"], cwd=project, capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
-        "Pulumi.canary.yaml: secrets-platform:secrets[0].rotation.days: input should be greater than or equal to 1 (got 0)",
-        "Pulumi.canary.yaml: secrets-platform:secrets[1].password: unknown key; remove it or check its spelling",
+        "Pulumi.canary.yaml: secrets-platform:secrets[0] (database).rotation.days: input should be greater than or equal to 1 (got 0)",
+        "Pulumi.canary.yaml: secrets-platform:secrets[1] (redis).password: unknown key; allowed: name, path, description, classification, "
+        "backend, mount, key, rotation, replica_regions, recovery_window_days, initial_value, properties, tags",
     ]
     assert result.stdout == ""  # nothing half-done: no resource was planned or printed
     assert CANARY not in result.stderr

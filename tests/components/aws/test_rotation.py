@@ -94,4 +94,4 @@ def test_rotation_spec_errors(prod_raw, rotation, message):
     prod_raw["secrets"][0]["rotation"] = rotation
     with pytest.raises(ConfigError) as caught:
         parse_stack_spec(prod_raw, "Pulumi.prod.yaml")
-    assert any(message in line and "secrets[0].rotation" in line for line in caught.value.lines()), caught.value.lines()
+    assert any(message in line and "secrets[0] (database).rotation" in line for line in caught.value.lines()), caught.value.lines()

@@ -223,14 +223,14 @@ def test_twenty_federated_credentials_per_identity():
 
 
 @pytest.mark.parametrize(("mutate", "expected"), [
-    (lambda raw: raw.pop("azure"), "secrets-platform:secrets[6].backend: backend 'azure' needs an azure: section"),
+    (lambda raw: raw.pop("azure"), "secrets-platform:secrets[6] (llm-api-key).backend: backend 'azure' needs an azure: section"),
     (lambda raw: raw["azure"].pop("rotation_notification_url"), "secrets-platform:azure.rotation_notification_url: required: llm-api-key, pubchem-api-key, analytics-db-password declare rotation"),
     (lambda raw: raw["azure"].update(soft_delete_retention_days=30), "secrets-platform:azure.soft_delete_retention_days: must be 90 in prod (got 30)"),
-    (lambda raw: raw["secrets"][6].update(initial_value="config"), "secrets-platform:secrets[6].initial_value: only for backend: aws"),
-    (lambda raw: raw["secrets"][6].update(rotation={"kind": "generic", "days": 30}), "secrets-platform:secrets[6].rotation.kind: 'generic' rotation needs backend: aws"),
+    (lambda raw: raw["secrets"][6].update(initial_value="config"), "secrets-platform:secrets[6] (llm-api-key).initial_value: only for backend: aws"),
+    (lambda raw: raw["secrets"][6].update(rotation={"kind": "generic", "days": 30}), "secrets-platform:secrets[6] (llm-api-key).rotation.kind: 'generic' rotation needs backend: aws"),
     (lambda raw: raw["azure"].update(subscription_id="not-a-guid"), "secrets-platform:azure.subscription_id: must match"),
     (lambda raw: raw["azure"].update(public_network_access=False), "secrets-platform:azure.allowed_ips: applies only with public_network_access: true"),
-    (lambda raw: raw["workloads"][-1].pop("namespace"), "secrets-platform:workloads[6].namespace: required"),
+    (lambda raw: raw["workloads"][-1].pop("namespace"), "secrets-platform:workloads[6] (phagen-analytics).namespace: required"),
 ])
 def test_spec_errors_name_the_key(mutate, expected):
     assert any(expected in line for line in problems(mutate)), problems(mutate)

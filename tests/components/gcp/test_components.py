@@ -251,16 +251,16 @@ def test_spec_errors_name_the_key_path():
     at = "Pulumi.vibebox-prod.yaml: secrets-platform:"
     no_section = copy.deepcopy(raw)
     no_section.pop("gcp")
-    assert f"{at}secrets[0].backend: backend 'gcp' needs a gcp: section (project_id, replication, gke)" in problems(no_section)
+    assert f"{at}secrets[0] (google-oauth-client).backend: backend 'gcp' needs a gcp: section (project_id, replication, gke)" in problems(no_section)
     wrong = copy.deepcopy(raw)
     wrong["secrets"][0]["rotation"] = {"kind": "generic", "days": 30}
     wrong["secrets"][1]["path"] = "vibebox/prod/app"
     wrong["secrets"][1]["replica_regions"] = ["us-west-2"]
     wrong["gcp"]["workload_identity_pool"] = "other-project.svc.id.goog"
     lines = problems(wrong)
-    assert any(line.startswith(f"{at}secrets[0].rotation.kind: 'generic' rotation needs backend: aws") for line in lines)
-    assert f"{at}secrets[1].path: only for backend: aws and vault (GCP secret ids are <slug>-<name>)" in lines
-    assert any(line.startswith(f"{at}secrets[1].replica_regions: only for backend: aws") for line in lines)
+    assert any(line.startswith(f"{at}secrets[0] (google-oauth-client).rotation.kind: 'generic' rotation needs backend: aws") for line in lines)
+    assert f"{at}secrets[1] (app-config).path: only for backend: aws and vault (GCP secret ids are <slug>-<name>)" in lines
+    assert any(line.startswith(f"{at}secrets[1] (app-config).replica_regions: only for backend: aws") for line in lines)
     assert f"{at}gcp.workload_identity_pool: GKE's pool is <cluster project>.svc.id.goog: must be '{POOL}'" in lines
     no_gke = copy.deepcopy(raw)
     no_gke["gcp"].pop("gke")
