@@ -33,20 +33,19 @@ def _statements(resource) -> list:
     return document.get("Statement", []) if isinstance(document, dict) else []
 
 
-def _wildcards(resource) -> list[Finding]:
+def _wildcards(rule, resource) -> list[Finding]:
     out = []
     for index, statement in enumerate(_statements(resource)):
         actions, _ = strings(statement.get("Action"))
         resources, unknown = strings(statement.get("Resource"))
         if any("*" in a for a in actions) or any("*" in r for r in resources):
-            out.append(Finding("T-IAM", resource["urn"], f"statement {index} has a wildcard"))
+            out.append(rule.finding(resource, f"statement {index} has a wildcard"))
         elif unknown:
-            out.append(Finding("T-IAM", resource["urn"], f"could not decide: statement {index} Resource is unknown at preview", undecided=True))
+            out.append(rule.undecided(resource, f"statement {index} Resource"))
     return out
 
 
-IAM = Rule("T-IAM", "iam-no-wildcard", "IAM statements name actions and resources.", Severity.HIGH,
-           (ROLE_POLICY, "aws:iam/userPolicy:UserPolicy"), "Name the actions and ARNs.", ("SOC2 CC6.3",), _wildcards)
+IAM = Rule(id="T-IAM", name="iam-no-wildcard", description="IAM statements name actions and resources.", severity=Severity.HIGH, resource_types=(ROLE_POLICY, "aws:iam/userPolicy:UserPolicy"), remediation="Name the actions and ARNs.", frameworks=("SOC2 CC6.3",), check=_wildcards)
 RULES = (IAM,)
 
 

@@ -21,19 +21,17 @@ TODAY = date(2025, 6, 1)
 SECRET = "test:index/secret:Secret"
 
 
-def _check(r) -> list[Finding]:
+def _check(rule, r) -> list[Finding]:
     props = r["props"]
-    out = [Finding("T-ARN", r["urn"], f"Statement[{i}] Resource 'arn:aws:secretsmanager:*:*:secret:prod/*' | spans accounts")
+    out = [rule.finding(r, f"Statement[{i}] Resource 'arn:aws:secretsmanager:*:*:secret:prod/*' | spans accounts")
            for i in range(props.get("wide", 0))]
     if props.get("pending"):
-        out.append(Finding("T-ARN", r["urn"], "could not decide: Statement[0].Resource is unknown at preview", undecided=True))
+        out.append(rule.undecided(r, "Statement[0].Resource"))
     return out
 
 
-ARN = Rule("T-ARN", "no-wildcard-secret-arn", "Secret ARNs are exact.", Severity.CRITICAL, (SECRET,), "Name the exact secret ARN.",
-           ("HIPAA 164.312(a)(1)", "SOC2 CC6.1"), _check)
-ROTATE = Rule("T-ROT", "rotation", "Secrets rotate.", Severity.LOW, (SECRET,), "Add a rotation schedule.", ("SOC2 CC6.1",),
-              lambda r: [] if r["props"].get("rotated") else [Finding("T-ROT", r["urn"], "no rotation")])
+ARN = Rule(id="T-ARN", name="no-wildcard-secret-arn", description="Secret ARNs are exact.", severity=Severity.CRITICAL, resource_types=(SECRET,), remediation="Name the exact secret ARN.", frameworks=("HIPAA 164.312(a)(1)", "SOC2 CC6.1"), check=_check)
+ROTATE = Rule(id="T-ROT", name="rotation", description="Secrets rotate.", severity=Severity.LOW, resource_types=(SECRET,), remediation="Add a rotation schedule.", frameworks=("SOC2 CC6.1",), check=lambda rule, r: [] if r["props"].get("rotated") else [rule.finding(r, "no rotation")])
 
 
 def secret(name: str, **props) -> dict:
