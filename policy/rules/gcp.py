@@ -71,7 +71,7 @@ def _check_hierarchy(rule: Rule, resource: Resource) -> list[Finding]:
             out.append(rule.undecided(resource, f"the role of {where}"))
         elif isinstance(role, str) and _broad_role(role):
             out.append(rule.finding(resource, f"{where}: {role} at {level} level reaches every secret and key below it; "
-                               "grant roles/secretmanager.secretAccessor on each secret (SecretIamMember) to one service account"))
+                                    "grant roles/secretmanager.secretAccessor on each secret (SecretIamMember) to one service account"))
     return out
 
 
@@ -82,7 +82,7 @@ def _check_public(rule: Rule, resource: Resource) -> list[Finding]:
         public = sorted(PUBLIC_MEMBERS & set(found.values))
         if public:
             out.append(rule.finding(resource, f"{where}: {', '.join(public)} granted {role if isinstance(role, str) and not is_unknown(role) else 'a role'}; "
-                               "name the service accounts that need it"))
+                                    "name the service accounts that need it"))
         elif found.unknown:
             out.append(rule.undecided(resource, f"the members of {where}"))
     return out
@@ -103,7 +103,7 @@ def _check_cmek(rule: Rule, resource: Resource) -> list[Finding]:
     if auto is not None:
         key = dig(auto, "customerManagedEncryption", "kmsKeyName")
         return [] if key else [rule.finding(resource, f"replication.auto: {what} is encrypted with a Google-managed key; "
-                                       "set replication.auto.customerManagedEncryption.kmsKeyName to a Cloud KMS key in `global`")]
+                                            "set replication.auto.customerManagedEncryption.kmsKeyName to a Cloud KMS key in `global`")]
     replicas = dig(user, "replicas")
     if is_unknown(replicas):
         return [rule.undecided(resource, "replication.userManaged.replicas")]
@@ -112,7 +112,7 @@ def _check_cmek(rule: Rule, resource: Resource) -> list[Finding]:
         if not dig(replica, "customerManagedEncryption", "kmsKeyName"):
             location = dig(replica, "location")
             out.append(rule.finding(resource, f"replication.userManaged.replicas[{index}] ({location if isinstance(location, str) else 'unknown location'}): "
-                               f"{what} without customerManagedEncryption.kmsKeyName; use a Cloud KMS key of the replica's location"))
+                                    f"{what} without customerManagedEncryption.kmsKeyName; use a Cloud KMS key of the replica's location"))
     if not entries(replicas):
         out.append(rule.finding(resource, f"replication: {what} declares no customer-managed encryption; set replication with a Cloud KMS key"))
     return out

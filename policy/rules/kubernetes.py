@@ -14,7 +14,7 @@ ROLE_BINDING, CLUSTER_ROLE_BINDING = f"{_RBAC}:RoleBinding", f"{_RBAC}:ClusterRo
 ROLES, BINDINGS = (ROLE, CLUSTER_ROLE), (ROLE_BINDING, CLUSTER_ROLE_BINDING)
 
 READ_VERBS = frozenset({"get", "list", "watch", "*"})
-# Verbs on Secrets that SP-K8S-007 requires resourceNames for ("*" stands for all of them).
+# Verbs on Secrets that RBAC_SECRETS_BY_NAME requires resourceNames for ("*" stands for all of them).
 SECRET_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
 ESCALATION_VERBS = frozenset({"impersonate", "escalate", "bind"})
 # Built-in ClusterRoles that read Secrets (cluster-admin has its own rule too).
@@ -71,7 +71,7 @@ def _check_cluster_role_secrets(rule: Rule, resource: Resource) -> list[Finding]
         reads = _reads_secrets(entry)
         if reads:
             out.append(rule.finding(resource, f"rules[{index}] reads secrets (get/list/watch) in a ClusterRole: "
-                               "use a namespaced Role with resourceNames"))
+                                    "use a namespaced Role with resourceNames"))
         elif reads is None:
             out.append(rule.undecided(resource, f"part of rules[{index}]"))
     return out
@@ -100,7 +100,7 @@ def _check_cluster_wide_secret_readers(rule: StackRule, resources: list[Resource
         why, certain = planned.get(name, ("a built-in role", True))
         if certain:
             out.append(rule.finding(binding, f"binds ClusterRole '{name}', which reads secrets ({why}), in every namespace: "
-                               "bind a namespaced Role with a RoleBinding instead"))
+                                    "bind a namespaced Role with a RoleBinding instead"))
         else:
             out.append(rule.undecided(binding, f"part of ClusterRole '{name}' ({why})"))
     return out
@@ -114,7 +114,7 @@ def _check_escalation(rule: Rule, resource: Resource) -> list[Finding]:
             out.append(rule.finding(resource, f"rules[{index}] grants {', '.join(sorted(found))}: privilege escalation; remove it"))
         if "serviceaccounts/token" in resources and {"create", "*"} & set(verbs):
             out.append(rule.finding(resource, f"rules[{index}] grants create on serviceaccounts/token: "
-                               "it mints tokens for any service account in scope"))
+                                    "it mints tokens for any service account in scope"))
         elif verbs_unknown or (resources_unknown and "create" in verbs):
             out.append(rule.undecided(resource, f"rules[{index}].verbs/resources"))
     return out
@@ -170,7 +170,7 @@ def _check_secrets_by_name(rule: Rule, resource: Resource) -> list[Finding]:
         if {"create", "update", "patch", "delete", "deletecollection"} & set(granted):
             why.append("writes reach every Secret (create even mints service-account token Secrets)")
         out.append(rule.finding(resource, f"rules[{index}] grants {', '.join(granted)} on every Secret of {scope} (no resourceNames)"
-                           f"{': ' + '; '.join(why) if why else ''}; grant get with resourceNames listing only the Secrets needed"))
+                                f"{': ' + '; '.join(why) if why else ''}; grant get with resourceNames listing only the Secrets needed"))
     return out
 
 

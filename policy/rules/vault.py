@@ -1,7 +1,7 @@
 """Vault rules: ACL policies (HCL parsed here), Kubernetes and AppRole login roles.
 
 A policy whose text is unknown at preview gives every policy rule an undecided finding; a policy
-that does not parse is one finding of SP-VAULT-001 (the other policy rules cannot read it).
+that does not parse is one finding of POLICY_PARSEABLE (the other policy rules cannot read it).
 Messages name paths, capabilities and fields, never the policy text itself (comments may hold anything).
 """
 
@@ -272,7 +272,7 @@ def _policy_check(inspect: Callable[[list[PathBlock]], Iterable[str]]) -> Callab
         try:
             blocks = parse_policy(policy)
         except PolicyParseError:
-            return []  # SP-VAULT-001 reports it
+            return []  # POLICY_PARSEABLE reports it
         return [rule.finding(resource, message) for message in inspect(blocks)]
 
     return check
@@ -375,7 +375,7 @@ def _check_audience(rule: Rule, resource: Resource) -> list[Finding]:
         return [rule.undecided(resource, "audience")]
     if not audience:
         return [rule.finding(resource, "audience is not set: a service-account token minted for any other audience "
-                        "logs in; set audience (e.g. 'vault')")]
+                             "logs in; set audience (e.g. 'vault')")]
     return []
 
 
