@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from policy.rules import aws_iam
 from documents.iam import parse
 from tests.conftest import CANARY
-from tests.policy.rules.aws_fixtures import (
+from tests.policy.rules.builders import (
     ACCOUNT,
     POLICY_SHAPES,
     UNKNOWN,
@@ -25,7 +25,7 @@ from tests.policy.rules.aws_fixtures import (
     run,
     undecided_ids,
 )
-from tests.policy.rules.malformed import malformed
+from tests.policy.rules.builders import malformed
 
 SECRET_ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:emr/prod/database-AbCdEf"
 KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/0d4c8b1e-5f6a-4b7c-8d9e-0a1b2c3d4e5f"

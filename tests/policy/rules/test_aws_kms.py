@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from components.aws.kms import KeyUser, key_policy
 from policy.rules import aws_kms
 from tests.conftest import CANARY
-from tests.policy.rules.aws_fixtures import (
+from tests.policy.rules.builders import (
     ACCOUNT,
     POLICY_SHAPES,
     UNKNOWN,
@@ -26,7 +26,7 @@ from tests.policy.rules.aws_fixtures import (
     run,
     undecided_ids,
 )
-from tests.policy.rules.malformed import malformed
+from tests.policy.rules.builders import malformed
 
 ROOT = f"arn:aws:iam::{ACCOUNT}:root"
 API_ROLE = f"arn:aws:iam::{ACCOUNT}:role/emr-prod-api"

@@ -12,8 +12,8 @@ from components import config
 from policy.rules import aws_secrets
 from policy.rules.aws_secrets import NEVER, cron_max_interval, schedule
 from tests.conftest import CANARY
-from tests.policy.rules.aws_fixtures import ACCOUNT, UNKNOWN, check_metadata, decided, own_stacks, own_types, resource, run, undecided_ids
-from tests.policy.rules.malformed import malformed
+from tests.policy.rules.builders import ACCOUNT, UNKNOWN, check_metadata, decided, own_stacks, own_types, resource, run, undecided_ids
+from tests.policy.rules.builders import malformed
 
 KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/0d4c8b1e-5f6a-4b7c-8d9e-0a1b2c3d4e5f"
 JWT_KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/8c8b1d4d-53e5-1f2a-d089-e28a7df7ff99"

@@ -9,12 +9,9 @@ import copy
 import pytest
 
 from policy.rules import azure
-from documents.props import UNKNOWN_SENTINELS
-from policy.rules.base import Finding
 from tests.conftest import CANARY
-from tests.policy.rules.malformed import malformed
+from tests.policy.rules.builders import UNKNOWN, decided, malformed, run
 
-UNKNOWN = next(iter(UNKNOWN_SENTINELS))
 SUB = "/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333"
 RG = f"{SUB}/resourceGroups/phagen-prod"
 VAULT = f"{RG}/providers/Microsoft.KeyVault/vaults/phagen-prod"
@@ -44,16 +41,12 @@ def vault() -> dict:
                                      "networkAcls": {"defaultAction": "Deny", "bypass": "None", "ipRules": [{"value": "203.0.113.0/24"}]}}}}
 
 
-def run(*resources: dict) -> list[Finding]:
-    return [f for rule in azure.RULES for f in rule.evaluate(list(resources))]
 
 
-def decided(findings: list[Finding], rule_id: str) -> list[str]:
-    return [f.message for f in findings if f.rule_id == rule_id and not f.undecided]
 
 
 def test_compliant_fixtures_are_silent():
-    assert run(assignment(), assignment(scope=f"{VAULT}/secrets/db-password"), vault()) == []
+    assert run(azure, assignment(), assignment(scope=f"{VAULT}/secrets/db-password"), vault()) == []
 
 
 @pytest.mark.parametrize(("scope", "kind"), [
@@ -112,25 +105,25 @@ MUTATIONS = [
 
 @pytest.mark.parametrize(("rule_id", "changed", "expected"), MUTATIONS)
 def test_mutation_is_caught(rule_id, changed, expected):
-    messages = decided(run(changed), rule_id)
+    messages = decided(run(azure, changed), rule_id)
     assert any(expected in m for m in messages), messages
 
 
 def test_reader_roles_and_narrow_scopes_pass():
-    assert run(assignment(READER, SUB), assignment(KV_ADMIN, VAULT), assignment(SECRETS_OFFICER, f"{VAULT}/secrets/x")) == []
+    assert run(azure, assignment(READER, SUB), assignment(KV_ADMIN, VAULT), assignment(SECRETS_OFFICER, f"{VAULT}/secrets/x")) == []
 
 
 def test_network_and_retention_limits_apply_in_prod_only():
     dev = _vault_with(networkAcls=None, softDeleteRetentionInDays=7)
     dev["props"]["tags"]["environment"] = "dev"
-    assert run(dev) == []
-    assert run(_vault_with(publicNetworkAccess="Disabled", networkAcls={"defaultAction": "Allow"})) == []
+    assert run(azure, dev) == []
+    assert run(azure, _vault_with(publicNetworkAccess="Disabled", networkAcls={"defaultAction": "Allow"})) == []
 
 
 @pytest.mark.parametrize("permissions", [["Get"], ["Get", "List"], ["list"], []])
 def test_reading_secret_permissions_pass(permissions):
     """get and list are what the built-in Key Vault Secrets User role allows; SP-AZ-003 refuses access policies as such."""
-    assert run(_vault_with(accessPolicies=[_policy(*permissions)])) == []
+    assert run(azure, _vault_with(accessPolicies=[_policy(*permissions)])) == []
 
 
 # --- unknowns at preview ------------------------------------------------------------------------
@@ -151,18 +144,18 @@ def test_reading_secret_permissions_pass(permissions):
     ("SP-AZ-006", _vault_with(accessPolicies=[UNKNOWN])),
 ])
 def test_unknowns_are_undecided_not_silent(rule_id, changed):
-    findings = [f for f in run(changed) if f.rule_id == rule_id]
+    findings = [f for f in run(azure, changed) if f.rule_id == rule_id]
     assert findings and all(f.undecided for f in findings)
 
 
 def test_unknown_scope_of_a_harmless_role_is_not_reported():
-    assert run(assignment(READER, UNKNOWN)) == []
+    assert run(azure, assignment(READER, UNKNOWN)) == []
 
 
 def test_malformed_props_never_crash():
     for fixture in [assignment(), vault()]:
         for changed in malformed(fixture):
-            run(changed)
+            run(azure, changed)
 
 
 # --- canary and metadata ------------------------------------------------------------------------
@@ -176,7 +169,7 @@ def test_no_message_echoes_values():
         for policy in changed["props"].get("properties", {}).get("accessPolicies", []):
             policy["objectId"] = CANARY
         noisy.append(changed)
-    findings = run(*noisy)
+    findings = run(azure, *noisy)
     assert len({f.rule_id for f in findings}) == len(azure.RULES)
     assert not any(CANARY in f.message for f in findings)
 
@@ -198,7 +191,7 @@ def _planned_azure() -> list[dict]:
 def test_silent_on_the_platforms_output_and_fires_on_hand_written_grants():
     planned = _planned_azure()
     assert {r["type"] for r in planned} >= {azure.KEY_VAULT, azure.ROLE_ASSIGNMENT}
-    assert run(*planned) == []
+    assert run(azure, *planned) == []
     vault_resource = next(r for r in planned if r["type"] == azure.KEY_VAULT)
     sub = vault_resource["props"]["properties"]["networkAcls"]["virtualNetworkRules"][0]["id"].split("/resourceGroups/")[0]
     owner = assignment(OWNER, sub)
@@ -206,6 +199,6 @@ def test_silent_on_the_platforms_output_and_fires_on_hand_written_grants():
     no_purge["props"]["properties"].pop("enablePurgeProtection")
     all_access = copy.deepcopy(vault_resource)
     all_access["props"]["properties"]["accessPolicies"] = [{"tenantId": "t", "objectId": "o", "permissions": {"secrets": ["all"]}}]
-    assert decided(run(*planned, owner), "SP-AZ-001") == ["Owner at subscription scope: assign a data role on one vault or secret instead"]
-    assert any("enablePurgeProtection is not true" in m for m in decided(run(no_purge), "SP-AZ-004"))
-    assert any("accessPolicies[0] grants all secret permissions" in m for m in decided(run(all_access), "SP-AZ-006"))
+    assert decided(run(azure, *planned, owner), "SP-AZ-001") == ["Owner at subscription scope: assign a data role on one vault or secret instead"]
+    assert any("enablePurgeProtection is not true" in m for m in decided(run(azure, no_purge), "SP-AZ-004"))
+    assert any("accessPolicies[0] grants all secret permissions" in m for m in decided(run(azure, all_access), "SP-AZ-006"))

@@ -11,15 +11,11 @@ import jsonschema
 import pytest
 import yaml
 
-from offline.run import PROJECT_DIR
 from policy.rules import eso
-from documents.props import UNKNOWN_SENTINELS
-from policy.rules.base import Finding
 from tests.conftest import CANARY
-from tests.policy.rules.malformed import malformed
+from tests.policy.rules.builders import UNKNOWN, decided, malformed, run, shared_dir
 
-UNKNOWN = next(iter(UNKNOWN_SENTINELS))
-SCHEMAS = PROJECT_DIR.parent / "shared" / "schemas" / "external-secrets"
+SCHEMAS = shared_dir("schemas", "external-secrets")
 LABELS = {"app.kubernetes.io/managed-by": "secrets-platform"}
 API = "external-secrets.io/v1"
 
@@ -71,12 +67,8 @@ def cluster_external_secret() -> dict:
 FIXTURES = (cluster_store, vault_store, azure_store, external_secret, cluster_external_secret)
 
 
-def run(resources: list[dict]) -> list[Finding]:
-    return [f for rule in eso.RULES for f in rule.evaluate(resources)]
 
 
-def decided(findings: list[Finding], rule_id: str) -> list[str]:
-    return [f.message for f in findings if f.rule_id == rule_id and not f.undecided]
 
 
 @cache
@@ -93,14 +85,14 @@ def test_compliant_fixtures_are_silent_and_schema_valid():
     resources = [f() for f in FIXTURES]
     for res in resources:
         assert_valid(res)
-    assert run(resources) == []
+    assert run(eso, *resources) == []
 
 
 def test_rules_are_silent_on_our_own_output(dev_plan, prod_plan, prod_shared_plan):
     """Both layouts: SecretStores per namespace (dev, prod) and a ClusterSecretStore (namespaces syncing the same secrets)."""
     resources = [r for plan in (dev_plan, prod_plan, prod_shared_plan) for r in plan.policy_resources()]
     assert {eso.CLUSTER_SECRET_STORE, eso.SECRET_STORE, eso.EXTERNAL_SECRET} <= {r["type"] for r in resources}
-    assert run(resources) == []
+    assert run(eso, *resources) == []
 
 
 def _at(fixture, *path: str, value=None, delete: bool = False):
@@ -164,7 +156,7 @@ MUTATIONS = [
 def test_mutation_is_caught(rule_id, mutate, expected):
     changed = mutate()
     assert_valid(changed)  # the violation is written with the CRD's real field names
-    messages = decided(run([changed]), rule_id)
+    messages = decided(run(eso, changed), rule_id)
     assert any(expected in m for m in messages), messages
 
 
@@ -179,7 +171,7 @@ def as_version(res: dict, version: str) -> dict:
 
 
 def test_compliant_fixtures_written_as_v1beta1_are_silent():
-    assert run([as_version(f(), "v1beta1") for f in FIXTURES]) == []
+    assert run(eso, *[as_version(f(), "v1beta1") for f in FIXTURES]) == []
 
 
 # v1beta1 has the v1 field names for everything the rules read (no v1beta1 CRD is pinned here: ESO's
@@ -187,7 +179,7 @@ def test_compliant_fixtures_written_as_v1beta1_are_silent():
 @pytest.mark.parametrize(("rule_id", "mutate", "expected"), MUTATIONS)
 def test_mutation_written_as_v1beta1_is_caught(rule_id, mutate, expected):
     changed = as_version(mutate(), "v1beta1")
-    findings = run([changed])
+    findings = run(eso, changed)
     assert any(expected in m for m in decided(findings, rule_id)), findings
     assert {f.urn for f in findings} == {changed["urn"]}
 
@@ -195,36 +187,36 @@ def test_mutation_written_as_v1beta1_is_caught(rule_id, mutate, expected):
 # v1alpha1 stores share the provider auth fields; a v1alpha1 ClusterSecretStore has no conditions at all.
 @pytest.mark.parametrize(("rule_id", "mutate", "expected"), [m for m in MUTATIONS if m[0] == "SP-ESO-002"])
 def test_static_credentials_written_as_v1alpha1_are_caught(rule_id, mutate, expected):
-    assert any(expected in m for m in decided(run([as_version(mutate(), "v1alpha1")]), rule_id))
+    assert any(expected in m for m in decided(run(eso, as_version(mutate(), "v1alpha1")), rule_id))
 
 
 def test_a_v1alpha1_cluster_store_serves_every_namespace_even_with_conditions_written():
-    messages = decided(run([as_version(cluster_store(), "v1alpha1")]), "SP-ESO-001")
+    messages = decided(run(eso, as_version(cluster_store(), "v1alpha1")), "SP-ESO-001")
     assert messages == ["a v1alpha1 ClusterSecretStore has no spec.conditions: ExternalSecrets in every namespace can use it; "
                         "write it as external-secrets.io/v1 with conditions naming its consumers' namespaces"]
-    assert run([as_version(vault_store(), "v1alpha1")]) == []  # a namespaced store needs no conditions
+    assert run(eso, as_version(vault_store(), "v1alpha1")) == []  # a namespaced store needs no conditions
 
 
 def test_a_v1alpha1_external_secret_has_no_find_or_deletion_policy_to_check():
     legacy = as_version(external_secret(), "v1alpha1")
     legacy["props"]["spec"]["dataFrom"] = [{"key": "emr/prod/auth/jwt"}]  # v1alpha1: explicit keys only
     del legacy["props"]["spec"]["target"]["deletionPolicy"]
-    assert run([legacy]) == []
+    assert run(eso, legacy) == []
     assert not any(rule.applies_to(legacy) for rule in eso.RULES)
 
 
 @pytest.mark.parametrize("find", [{"path": "emr/prod/auth"}, {"name": {"regexp": "^jwt-private$"}}, {"name": {"regexp": ".*"}, "path": "emr/prod/"},
                                   {"name": {"regexp": UNKNOWN}, "path": "emr/prod/"}])
 def test_find_restricted_by_path_or_regexp_passes(find):
-    assert run([_at(external_secret, *FIND, value=find)()]) == []
+    assert run(eso, _at(external_secret, *FIND, value=find)()) == []
 
 
 def test_a_namespaced_store_needs_no_conditions():
-    assert run([vault_store()]) == []
+    assert run(eso, vault_store()) == []
 
 
 def test_a_store_without_auth_uses_the_controller_identity():
-    assert run([_at(cluster_store, "spec", "provider", "aws", "auth", delete=True)()]) == []
+    assert run(eso, _at(cluster_store, "spec", "provider", "aws", "auth", delete=True)()) == []
 
 
 # --- unknowns at preview ------------------------------------------------------------------------
@@ -243,14 +235,14 @@ def test_a_store_without_auth_uses_the_controller_identity():
     ("SP-ESO-005", _at(cluster_external_secret, "spec", "namespaceSelectors", value=UNKNOWN)),
 ])
 def test_unknowns_are_undecided_not_silent(rule_id, mutate):
-    findings = [f for f in run([mutate()]) if f.rule_id == rule_id]
+    findings = [f for f in run(eso, mutate()) if f.rule_id == rule_id]
     assert findings and all(f.undecided for f in findings)
 
 
 def test_malformed_props_never_crash():
     for fixture in [f() for f in FIXTURES] + [as_version(cluster_store(), "v1alpha1")]:
         for changed in malformed(fixture):
-            run([changed])
+            run(eso, changed)
 
 
 # --- canary and metadata ------------------------------------------------------------------------
@@ -263,7 +255,7 @@ def test_no_message_echoes_values():
         noisy.append(changed)
     regex = _at(azure_store, "spec", "conditions", "0", "namespaceRegexes", value=[CANARY])()  # unanchored, so reported
     find = _at(external_secret, *FIND, value={"name": {"regexp": f"{CANARY}|.*"}})()
-    findings = run(noisy + [regex, find])
+    findings = run(eso, *noisy + [regex, find])
     assert len({f.rule_id for f in findings}) == len(eso.RULES)
     assert not any(CANARY in f.message for f in findings)
 

@@ -9,51 +9,42 @@ import json
 import pytest
 
 from policy.rules import gcp
-from documents.props import UNKNOWN_SENTINELS
-from policy.rules.base import Finding
 from tests.conftest import CANARY
+from tests.policy.rules.builders import UNKNOWN, decided, resource, run
 
-UNKNOWN = next(iter(UNKNOWN_SENTINELS))
 PROJECT = "vibebox-prod-4821"
 SA = f"serviceAccount:vibebox-prod-backend@{PROJECT}.iam.gserviceaccount.com"
 KEY = f"projects/{PROJECT}/locations/{{}}/keyRings/vibebox-prod-secrets/cryptoKeys/shared"
 
 
-def resource(type_: str, name: str, props: dict) -> dict:
-    return {"type": type_, "urn": f"urn:pulumi:prod::secrets-platform::{type_}::{name}", "name": name, "props": props}
 
 
 def secret(classification: str | None = "high") -> dict:
     labels = {"environment": "prod", "managed-by": "secrets-platform"}
     if classification:
         labels["classification"] = classification
-    return resource(gcp.SECRET, "oauth", {
+    return resource(gcp.SECRET, "oauth", **{
         "secretId": "vibebox-prod-google-oauth-client", "project": PROJECT, "labels": labels,
         "replication": {"userManaged": {"replicas": [{"location": r, "customerManagedEncryption": {"kmsKeyName": KEY.format(r)}} for r in ("us-east1", "us-west1")]}}})
 
 
 def accessor() -> dict:
-    return resource("gcp:secretmanager/secretIamMember:SecretIamMember", "backend-read", {
+    return resource("gcp:secretmanager/secretIamMember:SecretIamMember", "backend-read", **{
         "secretId": f"projects/{PROJECT}/secrets/vibebox-prod-google-oauth-client", "role": "roles/secretmanager.secretAccessor", "member": SA})
 
 
 def workload_identity() -> dict:
-    return resource("gcp:serviceaccount/iAMMember:IAMMember", "backend-wi", {
+    return resource("gcp:serviceaccount/iAMMember:IAMMember", "backend-wi", **{
         "serviceAccountId": f"projects/{PROJECT}/serviceAccounts/x", "role": "roles/iam.workloadIdentityUser",
         "member": f"serviceAccount:{PROJECT}.svc.id.goog[vibebox/backend]"})
 
 
-def run(*resources: dict) -> list[Finding]:
-    return [f for rule in gcp.RULES for f in rule.evaluate(list(resources))]
 
 
-def decided(findings: list[Finding], rule_id: str) -> list[str]:
-    return [f.message for f in findings if f.rule_id == rule_id and not f.undecided]
 
 
 def test_compliant_fixtures_are_silent():
-    assert run(secret(), secret("critical"), secret("low"), accessor(), workload_identity(),
-               resource("gcp:projects/iAMMember:IAMMember", "logs", {"project": PROJECT, "role": "roles/logging.viewer", "member": SA})) == []
+    assert run(gcp, secret(), secret("critical"), secret("low"), accessor(), workload_identity(), resource("gcp:projects/iAMMember:IAMMember", "logs", **{"project": PROJECT, "role": "roles/logging.viewer", "member": SA})) == []
 
 
 @pytest.mark.parametrize("type_", gcp.HIERARCHY_IAM)
@@ -68,15 +59,15 @@ def test_hierarchy_level_grants_fire(type_, role):
         props, where = {"role": role, "members": [SA]}, "members"
     else:
         props, where = {"role": role, "member": SA}, "member"
-    (message,) = decided(run(resource(type_, "broad", props)), "SP-GCP-001")
+    (message,) = decided(run(gcp, resource(type_, "broad", **props)), "SP-GCP-001")
     assert message.startswith(f"{where}: {role} at {level} level")
     assert SA not in message
 
 
 def test_policy_data_as_object_and_unknown_role():
-    as_object = resource("gcp:projects/iAMPolicy:IAMPolicy", "p", {"policyData": {"bindings": [{"role": "roles/owner", "members": [SA]}]}})
-    assert decided(run(as_object), "SP-GCP-001")
-    unknown = run(resource("gcp:projects/iAMMember:IAMMember", "u", {"role": UNKNOWN, "member": SA}))
+    as_object = resource("gcp:projects/iAMPolicy:IAMPolicy", "p", **{"policyData": {"bindings": [{"role": "roles/owner", "members": [SA]}]}})
+    assert decided(run(gcp, as_object), "SP-GCP-001")
+    unknown = run(gcp, resource("gcp:projects/iAMMember:IAMMember", "u", **{"role": UNKNOWN, "member": SA}))
     assert [(f.rule_id, f.undecided) for f in unknown] == [("SP-GCP-001", True)]
 
 
@@ -85,48 +76,48 @@ def test_policy_data_as_object_and_unknown_role():
 def test_public_members_fire_anywhere(member, fixture):
     broad = fixture()
     broad["props"]["member"] = member
-    (message,) = decided(run(broad), "SP-GCP-002")
+    (message,) = decided(run(gcp, broad), "SP-GCP-002")
     assert message.startswith(f"member: {member} granted roles/")
-    binding = resource("gcp:kms/cryptoKeyIAMBinding:CryptoKeyIAMBinding", "key", {"role": "roles/cloudkms.cryptoKeyDecrypter", "members": [SA, member]})
-    assert decided(run(binding), "SP-GCP-002")
+    binding = resource("gcp:kms/cryptoKeyIAMBinding:CryptoKeyIAMBinding", "key", **{"role": "roles/cloudkms.cryptoKeyDecrypter", "members": [SA, member]})
+    assert decided(run(gcp, binding), "SP-GCP-002")
 
 
 def test_unknown_members_are_undecided_not_silent():
     broad = accessor()
     broad["props"]["member"] = UNKNOWN
-    assert [(f.rule_id, f.undecided) for f in run(broad)] == [("SP-GCP-002", True)]
+    assert [(f.rule_id, f.undecided) for f in run(gcp, broad)] == [("SP-GCP-002", True)]
 
 
 @pytest.mark.parametrize("classification", ["high", "critical", None])
 def test_sensitive_secret_without_cmek_fires(classification):
     user_managed = secret(classification)
     user_managed["props"]["replication"]["userManaged"]["replicas"][1].pop("customerManagedEncryption")
-    (message,) = decided(run(user_managed), "SP-GCP-003")
+    (message,) = decided(run(gcp, user_managed), "SP-GCP-003")
     assert message.startswith("replication.userManaged.replicas[1] (us-west1):")
     automatic = secret(classification)
     automatic["props"]["replication"] = {"auto": {}}
-    (message,) = decided(run(automatic), "SP-GCP-003")
+    (message,) = decided(run(gcp, automatic), "SP-GCP-003")
     assert message.startswith("replication.auto:")
 
 
 def test_low_secret_may_use_google_managed_keys_and_unknowns_are_undecided():
     low = secret("low")
     low["props"]["replication"] = {"auto": {}}
-    assert run(low) == []
+    assert run(gcp, low) == []
     unknown = secret()
     unknown["props"]["labels"]["classification"] = UNKNOWN
-    assert [(f.rule_id, f.undecided) for f in run(unknown)] == [("SP-GCP-003", True)]
+    assert [(f.rule_id, f.undecided) for f in run(gcp, unknown)] == [("SP-GCP-003", True)]
     unknown = secret()
     unknown["props"]["replication"] = UNKNOWN
-    assert [(f.rule_id, f.undecided) for f in run(unknown)] == [("SP-GCP-003", True)]
+    assert [(f.rule_id, f.undecided) for f in run(gcp, unknown)] == [("SP-GCP-003", True)]
 
 
 def test_messages_never_echo_values():
-    broad = resource("gcp:projects/iAMBinding:IAMBinding", "b", {"role": "roles/owner", "members": [f"user:{CANARY}@example.com", "allUsers"]})
+    broad = resource("gcp:projects/iAMBinding:IAMBinding", "b", **{"role": "roles/owner", "members": [f"user:{CANARY}@example.com", "allUsers"]})
     leaky = secret()
     leaky["props"]["labels"]["note"] = CANARY
     leaky["props"]["replication"] = {"auto": {}}
-    findings = run(broad, leaky)
+    findings = run(gcp, broad, leaky)
     assert {f.rule_id for f in findings} == {"SP-GCP-001", "SP-GCP-002", "SP-GCP-003"}
     assert all(CANARY not in f.message for f in findings)
 

@@ -8,29 +8,24 @@ import copy
 import pytest
 
 from policy.rules import kubernetes as k8s
-from documents.props import UNKNOWN_SENTINELS
-from policy.rules.base import Finding
 from tests.conftest import CANARY
-from tests.policy.rules.malformed import malformed
+from tests.policy.rules.builders import UNKNOWN, decided, malformed, resource, run
 
-UNKNOWN = next(iter(UNKNOWN_SENTINELS))
 LABELS = {"app.kubernetes.io/managed-by": "secrets-platform"}
 
 
-def resource(type_: str, name: str, props: dict) -> dict:
-    return {"type": type_, "urn": f"urn:pulumi:prod::p::{type_}::{name}", "name": name, "props": props}
 
 
 def role() -> dict:
     """A workload's reader: `get` on exactly its synced Secrets, in its namespace."""
-    return resource(k8s.ROLE, "api-secrets", {
+    return resource(k8s.ROLE, "api-secrets", **{
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
         "metadata": {"name": "api-secrets", "namespace": "emr", "labels": LABELS},
         "rules": [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["jwt-signing-keys"], "verbs": ["get"]}]})
 
 
 def role_binding() -> dict:
-    return resource(k8s.ROLE_BINDING, "api-secrets", {
+    return resource(k8s.ROLE_BINDING, "api-secrets", **{
         "metadata": {"name": "api-secrets", "namespace": "emr", "labels": LABELS},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "api-secrets"},
         "subjects": [{"kind": "ServiceAccount", "name": "api-gateway", "namespace": "emr"}]})
@@ -38,14 +33,14 @@ def role_binding() -> dict:
 
 def cluster_role() -> dict:
     """A cluster-scoped role that reads no Secrets (namespaces and ExternalSecret status)."""
-    return resource(k8s.CLUSTER_ROLE, "eso-viewer", {
+    return resource(k8s.CLUSTER_ROLE, "eso-viewer", **{
         "metadata": {"name": "eso-viewer", "labels": LABELS},
         "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]},
                   {"apiGroups": ["external-secrets.io"], "resources": ["externalsecrets", "externalsecrets/status"], "verbs": ["get", "list"]}]})
 
 
 def cluster_role_binding(role_name: str = "eso-viewer") -> dict:
-    return resource(k8s.CLUSTER_ROLE_BINDING, f"{role_name}-binding", {
+    return resource(k8s.CLUSTER_ROLE_BINDING, f"{role_name}-binding", **{
         "metadata": {"name": f"{role_name}-binding", "labels": LABELS},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role_name},
         "subjects": [{"kind": "ServiceAccount", "name": "platform-dashboard", "namespace": "platform"}]})
@@ -61,16 +56,12 @@ def estate() -> list[dict]:
     return [role(), role_binding(), cluster_role(), cluster_role_binding()]
 
 
-def run(resources: list[dict]) -> list[Finding]:
-    return [f for rule in k8s.RULES for f in rule.evaluate(resources)]
 
 
-def decided(findings: list[Finding], rule_id: str) -> list[str]:
-    return [f.message for f in findings if f.rule_id == rule_id and not f.undecided]
 
 
 def test_compliant_estate_is_silent():
-    assert run(estate()) == []
+    assert run(k8s, *estate()) == []
 
 
 def _rule(fixture, index: int = 0, **fields):
@@ -121,12 +112,12 @@ MUTATIONS = [
 def test_mutation_is_caught(rule_id, mutate, expected):
     changed = mutate()
     resources = [r for r in estate() if r["urn"] != changed["urn"]] + [changed]
-    messages = decided(run(resources), rule_id)
+    messages = decided(run(k8s, *resources), rule_id)
     assert any(expected in m for m in messages), messages
 
 
 def test_secrets_reader_in_a_namespaced_role_is_not_cluster_wide():
-    findings = run([_rule(role, verbs=["get", "list", "watch"], resourceNames=[])()])
+    findings = run(k8s, _rule(role, verbs=["get", "list", "watch"], resourceNames=[])())
     assert {(f.rule_id, f.undecided) for f in findings} == {("SP-K8S-007", False)}  # by name, not cluster-wide
 
 
@@ -140,22 +131,22 @@ def test_secrets_reader_in_a_namespaced_role_is_not_cluster_wide():
     {"apiGroups": [""], "resources": ["configmaps"], "verbs": UNKNOWN},  # known resources rule Secrets out
 ])
 def test_secrets_by_name_is_silent_when_limited_by_name_or_not_on_secrets(rule):
-    assert [f for f in run([_props(role, rules=[rule])()]) if f.rule_id == "SP-K8S-007"] == []
+    assert [f for f in run(k8s, _props(role, rules=[rule])()) if f.rule_id == "SP-K8S-007"] == []
 
 
 def test_rules_are_silent_on_our_own_output(dev_plan, prod_plan):
     resources = [r for plan in (dev_plan, prod_plan) for r in plan.policy_resources()]
     assert {k8s.ROLE, k8s.ROLE_BINDING} <= {r["type"] for r in resources}
-    assert run(resources) == []
+    assert run(k8s, *resources) == []
 
 
 # --- cluster-wide Secret readers (StackRule) ----------------------------------------------------
 
 def test_cluster_role_reading_secrets_alone_is_medium_and_bound_cluster_wide_is_high():
-    alone = run([secret_reader()])
+    alone = run(k8s, secret_reader())
     assert {(f.rule_id, f.undecided) for f in alone} == {("SP-K8S-002", False), ("SP-K8S-007", False)}
     assert k8s.RULES[1].severity.value == "medium"
-    bound = run([secret_reader(), cluster_role_binding()])
+    bound = run(k8s, secret_reader(), cluster_role_binding())
     high = decided(bound, "SP-K8S-003")
     assert high == ["binds ClusterRole 'eso-viewer', which reads secrets (rules[2]), in every namespace: bind a namespaced Role with a RoleBinding instead"]
     assert [f.urn for f in bound if f.rule_id == "SP-K8S-003"] == [cluster_role_binding()["urn"]]
@@ -164,16 +155,16 @@ def test_cluster_role_reading_secrets_alone_is_medium_and_bound_cluster_wide_is_
 
 def test_secret_reader_bound_per_namespace_is_not_cluster_wide():
     namespaced = _props(role_binding, roleRef={"kind": "ClusterRole", "name": "eso-viewer"})()
-    assert decided(run([secret_reader(), namespaced]), "SP-K8S-003") == []
+    assert decided(run(k8s, secret_reader(), namespaced), "SP-K8S-003") == []
 
 
 @pytest.mark.parametrize("builtin", ["admin", "edit", "cluster-admin"])
 def test_builtin_secret_readers_bound_cluster_wide(builtin):
-    assert any(f"ClusterRole '{builtin}'" in m for m in decided(run([cluster_role_binding(builtin)]), "SP-K8S-003"))
+    assert any(f"ClusterRole '{builtin}'" in m for m in decided(run(k8s, cluster_role_binding(builtin)), "SP-K8S-003"))
 
 
 def test_view_builtin_is_not_a_secret_reader():
-    assert run([cluster_role_binding("view")]) == []
+    assert run(k8s, cluster_role_binding("view")) == []
 
 
 # --- unknowns at preview ------------------------------------------------------------------------
@@ -192,25 +183,25 @@ def test_view_builtin_is_not_a_secret_reader():
     ("SP-K8S-007", _props(role, rules=[UNKNOWN])),
 ])
 def test_unknowns_are_undecided_not_silent(rule_id, mutate):
-    findings = [f for f in run([mutate()]) if f.rule_id == rule_id]
+    findings = [f for f in run(k8s, mutate()) if f.rule_id == rule_id]
     assert findings and all(f.undecided for f in findings)
 
 
 def test_cluster_wide_binding_to_a_role_unknown_at_preview():
     unknown_ref = _props(cluster_role_binding, roleRef={"kind": "ClusterRole", "name": UNKNOWN})()
-    findings = [f for f in run([secret_reader(), unknown_ref]) if f.rule_id == "SP-K8S-003"]
+    findings = [f for f in run(k8s, secret_reader(), unknown_ref) if f.rule_id == "SP-K8S-003"]
     assert [(f.urn, f.undecided) for f in findings] == [(unknown_ref["urn"], True)]
     maybe_reader = _rule(cluster_role, 0, resources=["secrets"], verbs=UNKNOWN)()
-    findings = [f for f in run([maybe_reader, cluster_role_binding()]) if f.rule_id == "SP-K8S-003"]
+    findings = [f for f in run(k8s, maybe_reader, cluster_role_binding()) if f.rule_id == "SP-K8S-003"]
     assert [f.undecided for f in findings] == [True]
     not_secrets = _rule(cluster_role, 0, verbs=UNKNOWN)()  # known resources rule Secrets out
-    assert [f for f in run([not_secrets, cluster_role_binding()]) if f.rule_id == "SP-K8S-003"] == []
+    assert [f for f in run(k8s, not_secrets, cluster_role_binding()) if f.rule_id == "SP-K8S-003"] == []
 
 
 def test_malformed_props_never_crash():
     for fixture in estate():
         for changed in malformed(fixture):
-            run([changed])
+            run(k8s, changed)
 
 
 # --- canary and metadata ------------------------------------------------------------------------
@@ -221,7 +212,7 @@ def test_no_message_echoes_annotations_or_labels():
         changed = mutate()
         changed["props"]["metadata"] = {**changed["props"].get("metadata", {}), "annotations": {"note": CANARY}, "labels": {"x": CANARY}}
         noisy.append(changed)
-    findings = run(noisy)
+    findings = run(k8s, *noisy)
     assert findings and not any(CANARY in f.message for f in findings)
 
 

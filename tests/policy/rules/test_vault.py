@@ -11,14 +11,11 @@ from hypothesis import given, settings, strategies as st
 
 from offline.run import PROJECT_DIR, plan_stack
 from policy.rules import vault
-from documents.props import UNKNOWN_SENTINELS
-from policy.rules.base import Finding
 from policy.rules.vault import PolicyParseError, parse_policy
 from tests.conftest import CANARY
-from tests.policy.rules.malformed import malformed
+from tests.policy.rules.builders import UNKNOWN, decided, malformed, run, shared_dir
 
-UNKNOWN = next(iter(UNKNOWN_SENTINELS))
-SEEDS = PROJECT_DIR.parent / "shared" / "seeds"
+SEEDS = shared_dir("seeds")
 
 COMPLIANT_POLICY = """\
 # phagen-prod-phagen-rotation: Vault access of workload phagen-rotation
@@ -58,12 +55,8 @@ def approle_role() -> dict:
                       "tokenNoDefaultPolicy": True}}
 
 
-def run(*resources: dict) -> list[Finding]:
-    return [f for rule in vault.RULES for f in rule.evaluate(list(resources))]
 
 
-def decided(findings: list[Finding], rule_id: str) -> list[str]:
-    return [f.message for f in findings if f.rule_id == rule_id and not f.undecided]
 
 
 # --- parser -------------------------------------------------------------------------------------
@@ -136,7 +129,7 @@ def test_parser_fails_only_with_policy_parse_error(text):
 # --- compliant fixtures and mutations -----------------------------------------------------------
 
 def test_compliant_fixtures_are_silent():
-    assert run(policy(), kubernetes_role(), approle_role()) == []
+    assert run(vault, policy(), kubernetes_role(), approle_role()) == []
 
 
 def _policy_with(block: str) -> dict:
@@ -165,7 +158,7 @@ POLICY_MUTATIONS = [
 
 @pytest.mark.parametrize(("rule_id", "block", "expected"), POLICY_MUTATIONS)
 def test_policy_mutation_is_caught(rule_id, block, expected):
-    messages = decided(run(_policy_with("\n" + block + "\n")), rule_id)
+    messages = decided(run(vault, _policy_with("\n" + block + "\n")), rule_id)
     assert any(expected in m for m in messages), messages
 
 
@@ -205,21 +198,21 @@ ROLE_MUTATIONS = [
 
 @pytest.mark.parametrize(("rule_id", "fixture", "props", "expected"), ROLE_MUTATIONS)
 def test_login_role_mutation_is_caught(rule_id, fixture, props, expected):
-    messages = decided(run(_set(fixture(), **props)), rule_id)
+    messages = decided(run(vault, _set(fixture(), **props)), rule_id)
     assert any(expected in m for m in messages), messages
 
 
 def test_explicit_max_ttl_bounds_tokens_without_max_ttl():
-    assert run(_set(kubernetes_role(), tokenMaxTtl=None, tokenExplicitMaxTtl=86400)) == []
-    assert run(_set(kubernetes_role(), tokenPeriod=3600, tokenExplicitMaxTtl=86400)) == []
+    assert run(vault, _set(kubernetes_role(), tokenMaxTtl=None, tokenExplicitMaxTtl=86400)) == []
+    assert run(vault, _set(kubernetes_role(), tokenPeriod=3600, tokenExplicitMaxTtl=86400)) == []
 
 
 def test_a_namespace_selector_with_labels_binds_namespaces():
-    assert run(_set(kubernetes_role(), boundServiceAccountNamespaces=None, boundServiceAccountNamespaceSelector='{"matchLabels":{"team":"emr"}}')) == []
+    assert run(vault, _set(kubernetes_role(), boundServiceAccountNamespaces=None, boundServiceAccountNamespaceSelector='{"matchLabels":{"team":"emr"}}')) == []
 
 
 def test_deny_blocks_grant_nothing():
-    assert run(_policy_with('path "sys/*" { capabilities = ["deny", "sudo"] }\npath "*" { capabilities = ["deny"] }')) == []
+    assert run(vault, _policy_with('path "sys/*" { capabilities = ["deny", "sudo"] }\npath "*" { capabilities = ["deny"] }')) == []
 
 
 # --- unknowns at preview ------------------------------------------------------------------------
@@ -242,12 +235,12 @@ def test_unknown_policy_text_is_undecided_for_every_policy_rule(rule):
     ("SP-VAULT-014", approle_role, {"secretIdTtl": UNKNOWN}),
 ])
 def test_unknown_role_fields_are_undecided_not_silent(rule_id, fixture, props):
-    findings = [f for f in run(_set(fixture(), **props)) if f.rule_id == rule_id]
+    findings = [f for f in run(vault, _set(fixture(), **props)) if f.rule_id == rule_id]
     assert findings and all(f.undecided for f in findings)
 
 
 def test_known_violation_still_reported_next_to_an_unknown():
-    findings = run(_set(kubernetes_role(), boundServiceAccountNames=["*"], boundServiceAccountNamespaces=UNKNOWN))
+    findings = run(vault, _set(kubernetes_role(), boundServiceAccountNames=["*"], boundServiceAccountNamespaces=UNKNOWN))
     assert {(f.rule_id, f.undecided) for f in findings} == {("SP-VAULT-010", False), ("SP-VAULT-010", True)}
 
 
@@ -261,7 +254,7 @@ def _seed_policy() -> str:
 
 
 def test_seed_004_crud_on_phagen_glob_is_blocked():
-    findings = run(policy(_seed_policy()))
+    findings = run(vault, policy(_seed_policy()))
     assert {f.rule_id for f in findings if not f.undecided} == {"SP-VAULT-002", "SP-VAULT-004"}
     assert any('path "secret/data/phagen/*"' in f.message and "create, delete, update" in f.message for f in findings)
 
@@ -275,13 +268,13 @@ def test_rules_are_silent_on_our_own_vault_output(example_plans):
     resources = [r for plan in example_plans for r in plan.policy_resources()]
     types = {r["type"] for r in resources}
     assert {vault.POLICY, vault.KUBERNETES_ROLE, vault.APPROLE_ROLE} <= types
-    assert run(*resources) == []
+    assert run(vault, *resources) == []
 
 
 def test_malformed_props_never_crash():
     for fixture in (policy(), kubernetes_role(), approle_role()):
         for changed in malformed(fixture):
-            run(changed)
+            run(vault, changed)
 
 
 # --- canary and metadata ------------------------------------------------------------------------
@@ -293,7 +286,7 @@ def test_no_message_echoes_policy_text():
         f'path "secret/data/a" {{ capabilities = ["read"] }} /* {CANARY}',
         f'path "a" {{ policy = "{CANARY}" }}',
     ]
-    findings = run(*(policy(t) for t in texts), _set(approle_role(), roleName=CANARY, tokenPolicies=["default"], bindSecretId=False))
+    findings = run(vault, *(policy(t) for t in texts), _set(approle_role(), roleName=CANARY, tokenPolicies=["default"], bindSecretId=False))
     assert findings and not any(CANARY in f.message for f in findings)
 
 
