@@ -15,6 +15,7 @@ import pytest
 
 from offline.run import PROJECT_DIR
 from policy.check import load_preview, main, resources_from_preview
+from policy.engine import EXCEPTION_EXPIRED
 from documents.props import strings
 from documents.props import UNKNOWN_SENTINELS, is_unknown
 from policy.rules.base import Finding, Rule, Severity
@@ -147,7 +148,7 @@ def test_exceptions_from_the_config_file(tmp_path, capsys):
     assert document["violations"] == [] and [e["status"] for e in document["exceptions"]] == ["applied", "applied"]
     assert run([str(FIXTURE), "--config", str(config), "--format", "json"], today=date(2025, 7, 1)) == 1
     expired = json.loads(capsys.readouterr().out)
-    assert sorted(v["rule"] for v in expired["violations"]) == ["SP-EXC-001", "SP-EXC-001", "T-IAM", "T-IAM", "T-IAM"]
+    assert sorted(v["rule"] for v in expired["violations"]) == [EXCEPTION_EXPIRED.id] * 2 + ["T-IAM"] * 3
 
 
 def test_an_invalid_config_exits_2_naming_file_and_key(tmp_path, capsys):

@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from policy.engine import evaluate
+from policy.engine import EXCEPTION_EXPIRED, evaluate
 from policy.report import FORMATS, MARKDOWN_ROWS, md, render, to_json, to_markdown, to_sarif, to_text
 from policy.rules.base import Finding, Rule, Severity
 from policy.settings import parse_settings
@@ -59,7 +59,7 @@ def test_json_lists_violations_and_exceptions():
     assert {"rule", "urn", "enforcement", "message", "remediation", "undecided", "severity", "resourceType"} <= set(document["violations"][0])
     assert [(v["rule"], v["resource"], v["enforcement"], v["undecided"]) for v in document["violations"]] == [
         ("T-ARN", "api", "mandatory", False), ("T-ARN", "api", "mandatory", False),
-        ("SP-EXC-001", "legacy", "mandatory", False), ("T-ARN", "legacy", "mandatory", False),
+        (EXCEPTION_EXPIRED.id, "legacy", "mandatory", False), ("T-ARN", "legacy", "mandatory", False),
         ("T-ROT", "vendor", "advisory", False), ("T-ARN", "worker", "advisory", True)]  # undecided at preview: advisory
     assert [(e["resource"], e["status"], e["suppressed"], e["expires"]) for e in document["exceptions"]] == [
         ("vendor", "applied", 1, "2025-12-31"), ("retired", "unused", 0, "2025-12-31"), ("legacy", "expired", 0, "2025-03-31")]
@@ -78,7 +78,7 @@ def test_sarif_carries_what_github_code_scanning_reads():
     report = full_report()
     run = to_sarif(report, "Pulumi.prod.yaml")["runs"][0]
     rules = run["tool"]["driver"]["rules"]
-    assert [r["id"] for r in rules] == ["T-ARN", "T-ROT", "SP-EXC-001"]
+    assert [r["id"] for r in rules] == ["T-ARN", "T-ROT", EXCEPTION_EXPIRED.id]
     arn = rules[0]
     assert arn["name"] == "no-wildcard-secret-arn" and arn["shortDescription"]["text"] and arn["help"]["text"] == "Name the exact secret ARN."
     assert arn["properties"]["security-severity"] == "9.5" and rules[1]["properties"]["security-severity"] == "3.0"

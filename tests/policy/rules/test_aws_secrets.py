@@ -12,8 +12,7 @@ from components import config
 from policy.rules import aws_secrets
 from policy.rules.aws_secrets import NEVER, cron_max_interval, schedule
 from tests.conftest import CANARY
-from tests.policy.rules.builders import ACCOUNT, UNKNOWN, check_metadata, decided, own_stacks, own_types, resource, run, undecided_ids
-from tests.policy.rules.builders import malformed
+from tests.policy.rules.builders import ACCOUNT, UNKNOWN, check_metadata, decided, malformed, own_stacks, own_types, resource, run, undecided_ids
 
 KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/0d4c8b1e-5f6a-4b7c-8d9e-0a1b2c3d4e5f"
 JWT_KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/8c8b1d4d-53e5-1f2a-d089-e28a7df7ff99"
@@ -65,7 +64,7 @@ def test_class_policy_matches_the_components():
     assert aws_secrets.MIN_PROD_RECOVERY_DAYS == config.MIN_PROD_RECOVERY_WINDOW_DAYS
 
 
-# --- SP-SM-001 customer-managed key ------------------------------------------------------------
+# --- SECRET_CUSTOMER_MANAGED_KEY ------------------------------------------------------------------
 
 @pytest.mark.parametrize(("props", "field"), [
     ({"kmsKeyId": None}, "kmsKeyId"),
@@ -75,39 +74,39 @@ def test_class_policy_matches_the_components():
 ])
 def test_high_and_critical_secrets_need_a_customer_managed_key(props, field):
     for classification in ("high", "critical"):
-        messages = decided(run(aws_secrets, secret(classification=classification, **props)), "SP-SM-001")
+        messages = decided(run(aws_secrets, secret(classification=classification, **props)), aws_secrets.SECRET_CUSTOMER_MANAGED_KEY.id)
         assert messages == [f"{field} is not a customer-managed key: a {classification} secret must not use aws/secretsmanager, which any "
                             "principal of the account with Secrets Manager access can use; set a customer-managed KMS key"]
-    assert decided(run(aws_secrets, secret(classification="medium", **props)), "SP-SM-001") == []
+    assert decided(run(aws_secrets, secret(classification="medium", **props)), aws_secrets.SECRET_CUSTOMER_MANAGED_KEY.id) == []
 
 
-# --- SP-SM-002 dedicated key for critical secrets ----------------------------------------------
+# --- SECRET_CRITICAL_DEDICATED_KEY ----------------------------------------------------------------
 
 def test_critical_secret_sharing_its_key():
     findings = run(aws_secrets, secret("jwt", "critical"), secret())
-    assert decided(findings, "SP-SM-002") == ["kmsKeyId is also the key of database-secret: a critical secret needs a dedicated "
+    assert decided(findings, aws_secrets.SECRET_CRITICAL_DEDICATED_KEY.id) == ["kmsKeyId is also the key of database-secret: a critical secret needs a dedicated "
                                               "customer-managed key, so its key policy grants no one else; give it its own key"]
     # The same key by alias (resolved through the stack's Alias) and by bare id.
     alias = resource(aws_secrets.ALIAS, "shared-alias", name="alias/emr-prod/shared", targetKeyId=KEY_ARN.rpartition("/")[2])
     for ref in ("alias/emr-prod/shared", f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/emr-prod/shared", KEY_ARN.rpartition("/")[2]):
-        assert decided(run(aws_secrets, secret("jwt", "critical", kmsKeyId=ref), secret(), alias), "SP-SM-002")
+        assert decided(run(aws_secrets, secret("jwt", "critical", kmsKeyId=ref), secret(), alias), aws_secrets.SECRET_CRITICAL_DEDICATED_KEY.id)
     # A high secret may share; a critical one with its own key is fine.
-    assert decided(run(aws_secrets, secret("jwt", "high"), secret()), "SP-SM-002") == []
-    assert decided(run(aws_secrets, secret("jwt", "critical", kmsKeyId=JWT_KEY_ARN), secret()), "SP-SM-002") == []
+    assert decided(run(aws_secrets, secret("jwt", "high"), secret()), aws_secrets.SECRET_CRITICAL_DEDICATED_KEY.id) == []
+    assert decided(run(aws_secrets, secret("jwt", "critical", kmsKeyId=JWT_KEY_ARN), secret()), aws_secrets.SECRET_CRITICAL_DEDICATED_KEY.id) == []
 
 
-# --- SP-SM-003 prod recovery window ------------------------------------------------------------
+# --- SECRET_PROD_RECOVERY_WINDOW ------------------------------------------------------------------
 
 @pytest.mark.parametrize(("window", "expected"), [(0, "0 (force delete: a deletion cannot be undone)"), (3, "3 days")])
 def test_prod_recovery_window(window, expected):
-    assert decided(run(aws_secrets, secret(recoveryWindowInDays=window)), "SP-SM-003") == [
+    assert decided(run(aws_secrets, secret(recoveryWindowInDays=window)), aws_secrets.SECRET_PROD_RECOVERY_WINDOW.id) == [
         f"recoveryWindowInDays is {expected}: a prod secret needs at least 7 days to undo a deletion; remove it (default 30) or set 7-30"]
-    assert decided(run(aws_secrets, tagged(secret(recoveryWindowInDays=window), environment="Production")), "SP-SM-003")
+    assert decided(run(aws_secrets, tagged(secret(recoveryWindowInDays=window), environment="Production")), aws_secrets.SECRET_PROD_RECOVERY_WINDOW.id)
     assert run(aws_secrets, tagged(secret(recoveryWindowInDays=window), environment="dev")) == []
     assert run(aws_secrets, secret(recoveryWindowInDays=None)) == []  # the default is 30
 
 
-# --- SP-SM-004 rotation ------------------------------------------------------------------------
+# --- SECRET_ROTATION_WITHIN_CLASS -----------------------------------------------------------------
 
 @pytest.mark.parametrize(("tags", "expected"), [
     ({"rotation": None, "rotation-days": None}, "no SecretRotation targets it and its tags declare no rotation"),
@@ -120,15 +119,15 @@ def test_prod_recovery_window(window, expected):
     ({"rotation": "postgres-single", "rotation-days": "30"}, "its tags declare rotation=postgres-single, which a rotation function performs, but no SecretRotation targets it"),
 ])
 def test_declared_rotation_by_tags(tags, expected):
-    messages = decided(run(aws_secrets, tagged(secret(), **tags)), "SP-SM-004")
+    messages = decided(run(aws_secrets, tagged(secret(), **tags)), aws_secrets.SECRET_ROTATION_WITHIN_CLASS.id)
     assert messages == [f"{expected}: a high secret must rotate at least every 90 days: add a SecretRotation within that, "
                         "or tag rotation=manual with rotation-days <= 90"]
 
 
 def test_rotation_limits_follow_the_class():
     assert run(aws_secrets, tagged(secret(classification="medium"), **{"rotation-days": "180"})) == []
-    assert decided(run(aws_secrets, tagged(secret(classification="medium"), **{"rotation-days": "181"})), "SP-SM-004")
-    assert decided(run(aws_secrets, tagged(secret("jwt", "critical", kmsKeyId=JWT_KEY_ARN), **{"rotation-days": "366"})), "SP-SM-004")
+    assert decided(run(aws_secrets, tagged(secret(classification="medium"), **{"rotation-days": "181"})), aws_secrets.SECRET_ROTATION_WITHIN_CLASS.id)
+    assert decided(run(aws_secrets, tagged(secret("jwt", "critical", kmsKeyId=JWT_KEY_ARN), **{"rotation-days": "366"})), aws_secrets.SECRET_ROTATION_WITHIN_CLASS.id)
     assert run(aws_secrets, tagged(secret(classification="low"), rotation="none")) == []
 
 
@@ -139,12 +138,12 @@ ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:emr/prod/database-AbCd
 def test_a_secret_rotation_matched_by_name_or_arn_decides(secret_id):
     untagged = tagged(secret(), rotation=None, **{"rotation-days": None})
     assert run(aws_secrets, untagged, rotation(secret_id)) == []
-    messages = decided(run(aws_secrets, secret(), rotation(secret_id, automaticallyAfterDays=120)), "SP-SM-004")
+    messages = decided(run(aws_secrets, secret(), rotation(secret_id, automaticallyAfterDays=120)), aws_secrets.SECRET_ROTATION_WITHIN_CLASS.id)
     assert messages == ["SecretRotation database-rotation rotates every 120 days (rotationRules): a high secret must rotate at least every "
                         "90 days: add a SecretRotation within that, or tag rotation=manual with rotation-days <= 90"]
     # Another secret's rotation does not count; nor does a name that only shares a prefix.
     for other in ("emr/prod/database-replica", ARN.replace("database-AbCdEf", "database-replica-AbCdEf"), ARN.replace("database", "db")):
-        assert decided(run(aws_secrets, untagged, rotation(other)), "SP-SM-004")
+        assert decided(run(aws_secrets, untagged, rotation(other)), aws_secrets.SECRET_ROTATION_WITHIN_CLASS.id)
 
 
 @pytest.mark.parametrize(("rules", "rotates"), [
@@ -154,14 +153,14 @@ def test_a_secret_rotation_matched_by_name_or_arn_decides(secret_id):
     ({"automaticallyAfterDays": 60, "scheduleExpression": "rate(180 days)"}, "every 180 days"),
 ])
 def test_schedules_are_read_conservatively(rules, rotates):
-    messages = decided(run(aws_secrets, secret(), rotation(**rules)), "SP-SM-004")
+    messages = decided(run(aws_secrets, secret(), rotation(**rules)), aws_secrets.SECRET_ROTATION_WITHIN_CLASS.id)
     assert messages == ([f"SecretRotation database-rotation rotates {rotates} (rotationRules): a high secret must rotate at least every 90 days: "
                          "add a SecretRotation within that, or tag rotation=manual with rotation-days <= 90"] if rotates else [])
 
 
 def test_a_disabled_rotation_does_not_rotate():
     disabled = resource(aws_secrets.ROTATION, "off", secretId="emr/prod/database", rotationEnabled=False)
-    assert decided(run(aws_secrets, secret(), disabled), "SP-SM-004") == [
+    assert decided(run(aws_secrets, secret(), disabled), aws_secrets.SECRET_ROTATION_WITHIN_CLASS.id) == [
         "SecretRotation off rotates never (rotationEnabled is false): a high secret must rotate at least every 90 days: "
         "add a SecretRotation within that, or tag rotation=manual with rotation-days <= 90"]
 
@@ -179,7 +178,7 @@ def test_cron_max_interval(expression, days):
 def test_cron_expressions_not_understood_are_undecided(expression):
     assert cron_max_interval(expression) is None
     findings = run(aws_secrets, secret(), rotation(scheduleExpression=f"cron({expression})"))
-    assert not decided(findings) and undecided_ids(findings) == {"SP-SM-004"}
+    assert not decided(findings) and undecided_ids(findings) == {aws_secrets.SECRET_ROTATION_WITHIN_CLASS.id}
 
 
 def test_schedule_reader():
@@ -190,21 +189,21 @@ def test_schedule_reader():
                                                                            "expression this rule can read")
 
 
-# --- SP-SM-005 rotation Lambda permission ------------------------------------------------------
+# --- ROTATION_LAMBDA_PERMISSION_SCOPED ------------------------------------------------------------
 
 @pytest.mark.parametrize("principal", ["secretsmanager.amazonaws.com", "*"])
 def test_rotation_lambda_permission_needs_a_source(principal):
-    assert decided(run(aws_secrets, permission(principal=principal, sourceAccount=None)), "SP-SM-005") == [
+    assert decided(run(aws_secrets, permission(principal=principal, sourceAccount=None)), aws_secrets.ROTATION_LAMBDA_PERMISSION_SCOPED.id) == [
         f"lets {principal} invoke the function without sourceAccount or sourceArn: any account's secrets could call your rotation "
         "function (confused deputy); set sourceAccount or sourceArn"]
 
 
-# --- SP-SM-006 classification ------------------------------------------------------------------
+# --- SECRET_CLASSIFIED ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("value", [None, "secret", ""])
 def test_secrets_must_be_classified(value):
     fixture = tagged(secret(), classification=value)
-    assert decided(run(aws_secrets, fixture), "SP-SM-006") == [
+    assert decided(run(aws_secrets, fixture), aws_secrets.SECRET_CLASSIFIED.id) == [
         "tags.classification is missing or not one of critical, high, medium, low: the class decides the key, rotation and recovery rules; "
         "tag the secret"]
 
@@ -212,20 +211,20 @@ def test_secrets_must_be_classified(value):
 # --- unknown at preview ------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("rule_ids", "fixtures"), [
-    ({"SP-SM-001"}, [secret(kmsKeyId=UNKNOWN)]),
-    ({"SP-SM-001"}, [secret(replicas=UNKNOWN)]),
-    ({"SP-SM-001", "SP-SM-004", "SP-SM-006"}, [tagged(secret(kmsKeyId=None), classification=UNKNOWN)]),
-    ({"SP-SM-001", "SP-SM-002"}, [secret("jwt", "critical", kmsKeyId=UNKNOWN), secret()]),
-    ({"SP-SM-001", "SP-SM-002"}, [secret("jwt", "critical", kmsKeyId=JWT_KEY_ARN), secret(kmsKeyId=UNKNOWN)]),
-    ({"SP-SM-002"}, [secret("jwt", "critical", kmsKeyId="alias/emr-prod/jwt"), secret(kmsKeyId="alias/emr-prod/shared"),
+    ({aws_secrets.SECRET_CUSTOMER_MANAGED_KEY.id}, [secret(kmsKeyId=UNKNOWN)]),
+    ({aws_secrets.SECRET_CUSTOMER_MANAGED_KEY.id}, [secret(replicas=UNKNOWN)]),
+    ({aws_secrets.SECRET_CUSTOMER_MANAGED_KEY.id, aws_secrets.SECRET_ROTATION_WITHIN_CLASS.id, aws_secrets.SECRET_CLASSIFIED.id}, [tagged(secret(kmsKeyId=None), classification=UNKNOWN)]),
+    ({aws_secrets.SECRET_CUSTOMER_MANAGED_KEY.id, aws_secrets.SECRET_CRITICAL_DEDICATED_KEY.id}, [secret("jwt", "critical", kmsKeyId=UNKNOWN), secret()]),
+    ({aws_secrets.SECRET_CUSTOMER_MANAGED_KEY.id, aws_secrets.SECRET_CRITICAL_DEDICATED_KEY.id}, [secret("jwt", "critical", kmsKeyId=JWT_KEY_ARN), secret(kmsKeyId=UNKNOWN)]),
+    ({aws_secrets.SECRET_CRITICAL_DEDICATED_KEY.id}, [secret("jwt", "critical", kmsKeyId="alias/emr-prod/jwt"), secret(kmsKeyId="alias/emr-prod/shared"),
                      resource(aws_secrets.ALIAS, "jwt-alias", name="alias/emr-prod/jwt", targetKeyId=UNKNOWN),
                      resource(aws_secrets.ALIAS, "shared-alias", name="alias/emr-prod/shared", targetKeyId=UNKNOWN)]),
-    ({"SP-SM-003"}, [secret(recoveryWindowInDays=UNKNOWN)]),
-    ({"SP-SM-003"}, [tagged(secret(recoveryWindowInDays=0), environment=UNKNOWN)]),
-    ({"SP-SM-004"}, [tagged(secret(), **{"rotation-days": UNKNOWN})]),
-    ({"SP-SM-004"}, [secret(), rotation(UNKNOWN, automaticallyAfterDays=UNKNOWN)]),
-    ({"SP-SM-004"}, [secret(), resource(aws_secrets.ROTATION, "r", secretId="emr/prod/database", rotationRules=UNKNOWN)]),
-    ({"SP-SM-005"}, [permission(principal=UNKNOWN, sourceAccount=None)]),
+    ({aws_secrets.SECRET_PROD_RECOVERY_WINDOW.id}, [secret(recoveryWindowInDays=UNKNOWN)]),
+    ({aws_secrets.SECRET_PROD_RECOVERY_WINDOW.id}, [tagged(secret(recoveryWindowInDays=0), environment=UNKNOWN)]),
+    ({aws_secrets.SECRET_ROTATION_WITHIN_CLASS.id}, [tagged(secret(), **{"rotation-days": UNKNOWN})]),
+    ({aws_secrets.SECRET_ROTATION_WITHIN_CLASS.id}, [secret(), rotation(UNKNOWN, automaticallyAfterDays=UNKNOWN)]),
+    ({aws_secrets.SECRET_ROTATION_WITHIN_CLASS.id}, [secret(), resource(aws_secrets.ROTATION, "r", secretId="emr/prod/database", rotationRules=UNKNOWN)]),
+    ({aws_secrets.ROTATION_LAMBDA_PERMISSION_SCOPED.id}, [permission(principal=UNKNOWN, sourceAccount=None)]),
 ])
 def test_unknown_parts_are_undecided_not_silent(rule_ids, fixtures):
     findings = run(aws_secrets, *fixtures)
@@ -242,15 +241,15 @@ def test_a_rotation_of_an_unknown_secret_is_undecided_only_where_it_could_change
     # Tags already declare a compliant rotation and the unknown rotation is within the class: nothing to decide.
     assert run(aws_secrets, secret(), unmatched) == []
     # Neither the tags nor any rotation could satisfy the class: decided.
-    assert decided(run(aws_secrets, untagged, rotation(UNKNOWN, automaticallyAfterDays=365)), "SP-SM-004")
+    assert decided(run(aws_secrets, untagged, rotation(UNKNOWN, automaticallyAfterDays=365)), aws_secrets.SECRET_ROTATION_WITHIN_CLASS.id)
     # An unknown secret name (auto-named, or a name prefix) cannot be matched either.
     nameless = tagged(secret(), rotation=None)
     del nameless["props"]["name"]
-    assert undecided_ids(run(aws_secrets, nameless, rotation())) == {"SP-SM-004"}
+    assert undecided_ids(run(aws_secrets, nameless, rotation())) == {aws_secrets.SECRET_ROTATION_WITHIN_CLASS.id}
     nameless["props"]["namePrefix"] = "emr/prod/data"
-    assert undecided_ids(run(aws_secrets, nameless, rotation())) == {"SP-SM-004"}
+    assert undecided_ids(run(aws_secrets, nameless, rotation())) == {aws_secrets.SECRET_ROTATION_WITHIN_CLASS.id}
     nameless["props"]["namePrefix"] = "emr/prod/cache"  # cannot be the rotation's secret
-    assert decided(run(aws_secrets, nameless, rotation()), "SP-SM-004")
+    assert decided(run(aws_secrets, nameless, rotation()), aws_secrets.SECRET_ROTATION_WITHIN_CLASS.id)
 
 
 # --- malformed, canary, metadata ---------------------------------------------------------------

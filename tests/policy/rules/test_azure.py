@@ -10,7 +10,7 @@ import pytest
 
 from policy.rules import azure
 from tests.conftest import CANARY
-from tests.policy.rules.builders import UNKNOWN, decided, malformed, run
+from tests.policy.rules.builders import UNKNOWN, check_metadata, decided, malformed, run
 
 SUB = "/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333"
 RG = f"{SUB}/resourceGroups/phagen-prod"
@@ -74,32 +74,32 @@ def _policy(*secret_permissions: str) -> dict:
     return {"tenantId": "t", "objectId": "o", "permissions": {"secrets": list(secret_permissions), "keys": ["all"]}}
 
 MUTATIONS = [
-    ("SP-AZ-001", assignment(OWNER, SUB), "Owner at subscription scope"),
-    ("SP-AZ-001", assignment(CONTRIBUTOR, RG), "Contributor at resource group scope"),
-    ("SP-AZ-001", assignment(USER_ACCESS_ADMIN, SUB), "User Access Administrator at subscription scope"),
-    ("SP-AZ-001", assignment(KV_ADMIN, RG), "Key Vault Administrator at resource group scope"),
-    ("SP-AZ-001", assignment(OWNER, "/providers/Microsoft.Management/managementGroups/corp"), "Owner at management group scope"),
-    ("SP-AZ-002", assignment(SECRETS_USER, RG), "Key Vault Secrets User at resource group scope"),
-    ("SP-AZ-002", assignment(SECRETS_OFFICER, SUB), "Key Vault Secrets Officer at subscription scope"),
-    ("SP-AZ-003", _vault_with(enableRbacAuthorization=False), "enableRbacAuthorization is not true"),
-    ("SP-AZ-003", _vault_with(enableRbacAuthorization=None), "enableRbacAuthorization is not true"),
-    ("SP-AZ-004", _vault_with(enablePurgeProtection=None), "enablePurgeProtection is not true"),
-    ("SP-AZ-004", _vault_with(enableSoftDelete=False), "enableSoftDelete is false"),
-    ("SP-AZ-004", _vault_with(softDeleteRetentionInDays=7), "softDeleteRetentionInDays is 7 in prod"),
-    ("SP-AZ-005", _vault_with(networkAcls={"defaultAction": "Allow"}), "public network access is enabled"),
-    ("SP-AZ-005", _vault_with(networkAcls=None, publicNetworkAccess=None), "public network access is enabled"),
-    ("SP-AZ-006", _vault_with(accessPolicies=[{"tenantId": "t", "objectId": "o", "permissions": {"secrets": ["all"]}}]),
+    (azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id, assignment(OWNER, SUB), "Owner at subscription scope"),
+    (azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id, assignment(CONTRIBUTOR, RG), "Contributor at resource group scope"),
+    (azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id, assignment(USER_ACCESS_ADMIN, SUB), "User Access Administrator at subscription scope"),
+    (azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id, assignment(KV_ADMIN, RG), "Key Vault Administrator at resource group scope"),
+    (azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id, assignment(OWNER, "/providers/Microsoft.Management/managementGroups/corp"), "Owner at management group scope"),
+    (azure.KEYVAULT_DATA_ROLE_SCOPE.id, assignment(SECRETS_USER, RG), "Key Vault Secrets User at resource group scope"),
+    (azure.KEYVAULT_DATA_ROLE_SCOPE.id, assignment(SECRETS_OFFICER, SUB), "Key Vault Secrets Officer at subscription scope"),
+    (azure.KEYVAULT_RBAC_AUTHORIZATION.id, _vault_with(enableRbacAuthorization=False), "enableRbacAuthorization is not true"),
+    (azure.KEYVAULT_RBAC_AUTHORIZATION.id, _vault_with(enableRbacAuthorization=None), "enableRbacAuthorization is not true"),
+    (azure.KEYVAULT_RECOVERABLE.id, _vault_with(enablePurgeProtection=None), "enablePurgeProtection is not true"),
+    (azure.KEYVAULT_RECOVERABLE.id, _vault_with(enableSoftDelete=False), "enableSoftDelete is false"),
+    (azure.KEYVAULT_RECOVERABLE.id, _vault_with(softDeleteRetentionInDays=7), "softDeleteRetentionInDays is 7 in prod"),
+    (azure.KEYVAULT_NO_PUBLIC_NETWORK_IN_PROD.id, _vault_with(networkAcls={"defaultAction": "Allow"}), "public network access is enabled"),
+    (azure.KEYVAULT_NO_PUBLIC_NETWORK_IN_PROD.id, _vault_with(networkAcls=None, publicNetworkAccess=None), "public network access is enabled"),
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, _vault_with(accessPolicies=[{"tenantId": "t", "objectId": "o", "permissions": {"secrets": ["all"]}}]),
      "accessPolicies[0] grants all secret permissions"),
-    ("SP-AZ-006", _vault_with(accessPolicies=[{"tenantId": "t", "objectId": "o", "permissions": {"secrets": ["get"]}},
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, _vault_with(accessPolicies=[{"tenantId": "t", "objectId": "o", "permissions": {"secrets": ["get"]}},
                                               {"tenantId": "t", "objectId": "o2", "permissions": {"secrets": ALL_LISTED}}]),
      "accessPolicies[1] grants all secret permissions"),
     # PhaGen (seed 004): `az keyvault set-policy --secret-permissions get list set delete`.
-    ("SP-AZ-006", _vault_with(accessPolicies=[_policy("get", "list", "set", "delete")]),
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, _vault_with(accessPolicies=[_policy("get", "list", "set", "delete")]),
      "accessPolicies[0] grants set, delete: an access policy covers every secret of the vault, so the principal can overwrite/delete any of them"),
-    ("SP-AZ-006", _vault_with(accessPolicies=[_policy("Get", "Purge")]), "accessPolicies[0] grants purge: "),
-    ("SP-AZ-006", _vault_with(accessPolicies=[_policy("get", "backup")]), "grants backup: an access policy covers every secret of the vault, so the principal can export"),
-    ("SP-AZ-006", _vault_with(accessPolicies=[_policy("restore", "recover")]), "grants restore, recover: "),
-    ("SP-AZ-006", _vault_with(accessPolicies=[_policy("set", UNKNOWN)]), "grants set: "),  # decided from the known part
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, _vault_with(accessPolicies=[_policy("Get", "Purge")]), "accessPolicies[0] grants purge: "),
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, _vault_with(accessPolicies=[_policy("get", "backup")]), "grants backup: an access policy covers every secret of the vault, so the principal can export"),
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, _vault_with(accessPolicies=[_policy("restore", "recover")]), "grants restore, recover: "),
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, _vault_with(accessPolicies=[_policy("set", UNKNOWN)]), "grants set: "),  # decided from the known part
 ]
 
 
@@ -122,26 +122,26 @@ def test_network_and_retention_limits_apply_in_prod_only():
 
 @pytest.mark.parametrize("permissions", [["Get"], ["Get", "List"], ["list"], []])
 def test_reading_secret_permissions_pass(permissions):
-    """get and list are what the built-in Key Vault Secrets User role allows; SP-AZ-003 refuses access policies as such."""
+    """get and list are what the built-in Key Vault Secrets User role allows; KEYVAULT_RBAC_AUTHORIZATION refuses access policies as such."""
     assert run(azure, _vault_with(accessPolicies=[_policy(*permissions)])) == []
 
 
 # --- unknowns at preview ------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("rule_id", "changed"), [
-    ("SP-AZ-001", {**assignment(), "props": {**assignment()["props"], "roleDefinitionId": UNKNOWN}}),
-    ("SP-AZ-001", assignment(OWNER, UNKNOWN)),
-    ("SP-AZ-002", assignment(SECRETS_USER, UNKNOWN)),
-    ("SP-AZ-003", _vault_with(enableRbacAuthorization=UNKNOWN)),
-    ("SP-AZ-003", {**vault(), "props": {**vault()["props"], "properties": UNKNOWN}}),
-    ("SP-AZ-004", _vault_with(enablePurgeProtection=UNKNOWN)),
-    ("SP-AZ-004", _vault_with(softDeleteRetentionInDays=UNKNOWN)),
-    ("SP-AZ-005", _vault_with(networkAcls={"defaultAction": UNKNOWN})),
-    ("SP-AZ-005", {**vault(), "props": {**_vault_with(networkAcls=None)["props"], "tags": UNKNOWN}}),
-    ("SP-AZ-006", _vault_with(accessPolicies=UNKNOWN)),
-    ("SP-AZ-006", _vault_with(accessPolicies=[{"tenantId": "t", "objectId": "o", "permissions": {"secrets": UNKNOWN}}])),
-    ("SP-AZ-006", _vault_with(accessPolicies=[_policy("get", UNKNOWN)])),
-    ("SP-AZ-006", _vault_with(accessPolicies=[UNKNOWN])),
+    (azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id, {**assignment(), "props": {**assignment()["props"], "roleDefinitionId": UNKNOWN}}),
+    (azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id, assignment(OWNER, UNKNOWN)),
+    (azure.KEYVAULT_DATA_ROLE_SCOPE.id, assignment(SECRETS_USER, UNKNOWN)),
+    (azure.KEYVAULT_RBAC_AUTHORIZATION.id, _vault_with(enableRbacAuthorization=UNKNOWN)),
+    (azure.KEYVAULT_RBAC_AUTHORIZATION.id, {**vault(), "props": {**vault()["props"], "properties": UNKNOWN}}),
+    (azure.KEYVAULT_RECOVERABLE.id, _vault_with(enablePurgeProtection=UNKNOWN)),
+    (azure.KEYVAULT_RECOVERABLE.id, _vault_with(softDeleteRetentionInDays=UNKNOWN)),
+    (azure.KEYVAULT_NO_PUBLIC_NETWORK_IN_PROD.id, _vault_with(networkAcls={"defaultAction": UNKNOWN})),
+    (azure.KEYVAULT_NO_PUBLIC_NETWORK_IN_PROD.id, {**vault(), "props": {**_vault_with(networkAcls=None)["props"], "tags": UNKNOWN}}),
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, _vault_with(accessPolicies=UNKNOWN)),
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, _vault_with(accessPolicies=[{"tenantId": "t", "objectId": "o", "permissions": {"secrets": UNKNOWN}}])),
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, _vault_with(accessPolicies=[_policy("get", UNKNOWN)])),
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, _vault_with(accessPolicies=[UNKNOWN])),
 ])
 def test_unknowns_are_undecided_not_silent(rule_id, changed):
     findings = [f for f in run(azure, changed) if f.rule_id == rule_id]
@@ -175,9 +175,7 @@ def test_no_message_echoes_values():
 
 
 def test_rule_metadata():
-    ids = [r.id for r in azure.RULES]
-    assert len(ids) == len(set(ids)) and all(i.startswith("SP-AZ-") for i in ids)
-    assert all(r.name and r.description and r.remediation and r.frameworks and r.resource_types for r in azure.RULES)
+    check_metadata(azure.RULES, ("SP-AZ-",))
 
 
 # --- the platform's own output (PhaGen's Azure part) and hand-written additions to it -----------
@@ -199,6 +197,6 @@ def test_silent_on_the_platforms_output_and_fires_on_hand_written_grants():
     no_purge["props"]["properties"].pop("enablePurgeProtection")
     all_access = copy.deepcopy(vault_resource)
     all_access["props"]["properties"]["accessPolicies"] = [{"tenantId": "t", "objectId": "o", "permissions": {"secrets": ["all"]}}]
-    assert decided(run(azure, *planned, owner), "SP-AZ-001") == ["Owner at subscription scope: assign a data role on one vault or secret instead"]
-    assert any("enablePurgeProtection is not true" in m for m in decided(run(azure, no_purge), "SP-AZ-004"))
-    assert any("accessPolicies[0] grants all secret permissions" in m for m in decided(run(azure, all_access), "SP-AZ-006"))
+    assert decided(run(azure, *planned, owner), azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id) == ["Owner at subscription scope: assign a data role on one vault or secret instead"]
+    assert any("enablePurgeProtection is not true" in m for m in decided(run(azure, no_purge), azure.KEYVAULT_RECOVERABLE.id))
+    assert any("accessPolicies[0] grants all secret permissions" in m for m in decided(run(azure, all_access), azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id))

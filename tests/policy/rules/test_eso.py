@@ -13,7 +13,7 @@ import yaml
 
 from policy.rules import eso
 from tests.conftest import CANARY
-from tests.policy.rules.builders import UNKNOWN, decided, malformed, run, shared_dir
+from tests.policy.rules.builders import UNKNOWN, check_metadata, decided, malformed, run, shared_dir
 
 SCHEMAS = shared_dir("schemas", "external-secrets")
 LABELS = {"app.kubernetes.io/managed-by": "secrets-platform"}
@@ -115,39 +115,39 @@ def _at(fixture, *path: str, value=None, delete: bool = False):
 VAULT_AUTH = ("spec", "provider", "vault", "auth")
 FIND = ("spec", "dataFrom", "0", "find")
 MUTATIONS = [
-    ("SP-ESO-001", _at(cluster_store, "spec", "conditions", delete=True), "spec.conditions is missing"),
-    ("SP-ESO-001", _at(cluster_store, "spec", "conditions", value=[]), "spec.conditions is missing"),
-    ("SP-ESO-001", _at(cluster_store, "spec", "conditions", value=[{"namespaceSelector": {}}]), "spec.conditions[0].namespaceSelector selects every namespace"),
-    ("SP-ESO-001", _at(cluster_store, "spec", "conditions", value=[{"namespaceSelector": {"matchExpressions": [
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, _at(cluster_store, "spec", "conditions", delete=True), "spec.conditions is missing"),
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, _at(cluster_store, "spec", "conditions", value=[]), "spec.conditions is missing"),
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, _at(cluster_store, "spec", "conditions", value=[{"namespaceSelector": {}}]), "spec.conditions[0].namespaceSelector selects every namespace"),
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, _at(cluster_store, "spec", "conditions", value=[{"namespaceSelector": {"matchExpressions": [
         {"key": "restricted", "operator": "DoesNotExist"}]}}]), "selects every namespace"),
-    ("SP-ESO-001", _at(azure_store, "spec", "conditions", "0", "namespaceRegexes", value=[".*"]), "namespaceRegexes[0] matches every namespace"),
-    ("SP-ESO-001", _at(azure_store, "spec", "conditions", "0", "namespaceRegexes", value=["^phagen-api$", ""]), "namespaceRegexes[1] matches every namespace"),
-    ("SP-ESO-001", _at(azure_store, "spec", "conditions", "0", "namespaceRegexes", value=[".+"]), "matches every namespace"),
-    ("SP-ESO-001", _at(azure_store, "spec", "conditions", "0", "namespaceRegexes", value=["phagen"]), "is not anchored"),
-    ("SP-ESO-002", _at(cluster_store, "spec", "provider", "aws", "auth", value={"secretRef": {
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, _at(azure_store, "spec", "conditions", "0", "namespaceRegexes", value=[".*"]), "namespaceRegexes[0] matches every namespace"),
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, _at(azure_store, "spec", "conditions", "0", "namespaceRegexes", value=["^phagen-api$", ""]), "namespaceRegexes[1] matches every namespace"),
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, _at(azure_store, "spec", "conditions", "0", "namespaceRegexes", value=[".+"]), "matches every namespace"),
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, _at(azure_store, "spec", "conditions", "0", "namespaceRegexes", value=["phagen"]), "is not anchored"),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, _at(cluster_store, "spec", "provider", "aws", "auth", value={"secretRef": {
         "accessKeyIDSecretRef": {"name": "aws", "key": "id", "namespace": "eso"},
         "secretAccessKeySecretRef": {"name": "aws", "key": "secret", "namespace": "eso"}}}), "spec.provider.aws.auth.secretRef authenticates with static access keys"),
-    ("SP-ESO-002", _at(vault_store, *VAULT_AUTH, value={"tokenSecretRef": {"name": "vault-token", "key": "token"}}), "auth.tokenSecretRef authenticates with a static token"),
-    ("SP-ESO-002", _at(vault_store, *VAULT_AUTH, value={"appRole": {"path": "approle", "roleId": "r",
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, _at(vault_store, *VAULT_AUTH, value={"tokenSecretRef": {"name": "vault-token", "key": "token"}}), "auth.tokenSecretRef authenticates with a static token"),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, _at(vault_store, *VAULT_AUTH, value={"appRole": {"path": "approle", "roleId": "r",
                                                                     "secretRef": {"name": "approle", "key": "secret-id"}}}), "auth.appRole authenticates with an AppRole SecretID"),
-    ("SP-ESO-002", _at(vault_store, *VAULT_AUTH, "kubernetes", "secretRef", value={"name": "sa-token", "key": "token"}), "long-lived service-account token"),
-    ("SP-ESO-002", _at(vault_store, *VAULT_AUTH, value={"userPass": {"path": "userpass", "username": "eso",
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, _at(vault_store, *VAULT_AUTH, "kubernetes", "secretRef", value={"name": "sa-token", "key": "token"}), "long-lived service-account token"),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, _at(vault_store, *VAULT_AUTH, value={"userPass": {"path": "userpass", "username": "eso",
                                                                      "secretRef": {"name": "pw", "key": "password"}}}), "auth.userPass authenticates with a password"),
-    ("SP-ESO-002", _at(azure_store, "spec", "provider", "azurekv", "authType", value="ServicePrincipal"), "authType is ServicePrincipal"),
-    ("SP-ESO-002", _at(azure_store, "spec", "provider", "azurekv", "authType", delete=True), "authType is ServicePrincipal"),
-    ("SP-ESO-002", _at(cluster_store, "spec", "provider", value={"gcpsm": {"projectID": "p", "auth": {"secretRef": {
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, _at(azure_store, "spec", "provider", "azurekv", "authType", value="ServicePrincipal"), "authType is ServicePrincipal"),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, _at(azure_store, "spec", "provider", "azurekv", "authType", delete=True), "authType is ServicePrincipal"),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, _at(cluster_store, "spec", "provider", value={"gcpsm": {"projectID": "p", "auth": {"secretRef": {
         "secretAccessKeySecretRef": {"name": "gcp", "key": "key.json", "namespace": "eso"}}}}}), "spec.provider.gcpsm.auth.secretRef"),
-    ("SP-ESO-003", _at(external_secret, *FIND, value={}), "spec.dataFrom[0].find has no name.regexp or path"),
-    ("SP-ESO-003", _at(external_secret, *FIND, value={"name": {"regexp": ".*"}}), "spec.dataFrom[0].find has no name.regexp or path"),
-    ("SP-ESO-003", _at(external_secret, *FIND, value={"name": {"regexp": ".+"}, "path": "/"}), "has no name.regexp or path"),
-    ("SP-ESO-003", _at(external_secret, *FIND, value={"name": {"regexp": ""}, "tags": {"env": "prod"}}), "has no name.regexp or path"),
-    ("SP-ESO-003", _at(cluster_external_secret, "spec", "externalSecretSpec", "dataFrom", value=[{"find": {"name": {"regexp": "^.*$"}}}]),
+    (eso.FIND_RESTRICTED.id, _at(external_secret, *FIND, value={}), "spec.dataFrom[0].find has no name.regexp or path"),
+    (eso.FIND_RESTRICTED.id, _at(external_secret, *FIND, value={"name": {"regexp": ".*"}}), "spec.dataFrom[0].find has no name.regexp or path"),
+    (eso.FIND_RESTRICTED.id, _at(external_secret, *FIND, value={"name": {"regexp": ".+"}, "path": "/"}), "has no name.regexp or path"),
+    (eso.FIND_RESTRICTED.id, _at(external_secret, *FIND, value={"name": {"regexp": ""}, "tags": {"env": "prod"}}), "has no name.regexp or path"),
+    (eso.FIND_RESTRICTED.id, _at(cluster_external_secret, "spec", "externalSecretSpec", "dataFrom", value=[{"find": {"name": {"regexp": "^.*$"}}}]),
      "spec.externalSecretSpec.dataFrom[0].find has no name.regexp or path"),
-    ("SP-ESO-004", _at(external_secret, "spec", "target", "deletionPolicy", value="Delete"), "spec.target.deletionPolicy is Delete"),
-    ("SP-ESO-004", _at(cluster_external_secret, "spec", "externalSecretSpec", "target", "deletionPolicy", value="Delete"),
+    (eso.TARGET_RETAIN.id, _at(external_secret, "spec", "target", "deletionPolicy", value="Delete"), "spec.target.deletionPolicy is Delete"),
+    (eso.TARGET_RETAIN.id, _at(cluster_external_secret, "spec", "externalSecretSpec", "target", "deletionPolicy", value="Delete"),
      "spec.externalSecretSpec.target.deletionPolicy is Delete"),
-    ("SP-ESO-005", _at(cluster_external_secret, "spec", "namespaceSelectors", "0", value={}), "spec.namespaceSelectors[0] selects every namespace"),
-    ("SP-ESO-005", _at(cluster_external_secret, "spec", "namespaceSelector", value={"matchExpressions": [
+    (eso.CLUSTER_EXTERNAL_SECRET_NAMESPACES.id, _at(cluster_external_secret, "spec", "namespaceSelectors", "0", value={}), "spec.namespaceSelectors[0] selects every namespace"),
+    (eso.CLUSTER_EXTERNAL_SECRET_NAMESPACES.id, _at(cluster_external_secret, "spec", "namespaceSelector", value={"matchExpressions": [
         {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system"]}]}), "spec.namespaceSelector selects every namespace"),
 ]
 
@@ -185,13 +185,13 @@ def test_mutation_written_as_v1beta1_is_caught(rule_id, mutate, expected):
 
 
 # v1alpha1 stores share the provider auth fields; a v1alpha1 ClusterSecretStore has no conditions at all.
-@pytest.mark.parametrize(("rule_id", "mutate", "expected"), [m for m in MUTATIONS if m[0] == "SP-ESO-002"])
+@pytest.mark.parametrize(("rule_id", "mutate", "expected"), [m for m in MUTATIONS if m[0] == eso.STORE_NO_STATIC_CREDENTIALS.id])
 def test_static_credentials_written_as_v1alpha1_are_caught(rule_id, mutate, expected):
     assert any(expected in m for m in decided(run(eso, as_version(mutate(), "v1alpha1")), rule_id))
 
 
 def test_a_v1alpha1_cluster_store_serves_every_namespace_even_with_conditions_written():
-    messages = decided(run(eso, as_version(cluster_store(), "v1alpha1")), "SP-ESO-001")
+    messages = decided(run(eso, as_version(cluster_store(), "v1alpha1")), eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id)
     assert messages == ["a v1alpha1 ClusterSecretStore has no spec.conditions: ExternalSecrets in every namespace can use it; "
                         "write it as external-secrets.io/v1 with conditions naming its consumers' namespaces"]
     assert run(eso, as_version(vault_store(), "v1alpha1")) == []  # a namespaced store needs no conditions
@@ -222,17 +222,17 @@ def test_a_store_without_auth_uses_the_controller_identity():
 # --- unknowns at preview ------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("rule_id", "mutate"), [
-    ("SP-ESO-001", _at(cluster_store, "spec", "conditions", value=UNKNOWN)),
-    ("SP-ESO-001", _at(azure_store, "spec", "conditions", "0", "namespaceRegexes", value=[UNKNOWN])),
-    ("SP-ESO-001", _at(cluster_store, "spec", "conditions", "0", "namespaceSelector", value=UNKNOWN)),
-    ("SP-ESO-002", _at(cluster_store, "spec", "provider", value=UNKNOWN)),
-    ("SP-ESO-002", _at(vault_store, *VAULT_AUTH, value=UNKNOWN)),
-    ("SP-ESO-002", _at(azure_store, "spec", "provider", "azurekv", "authType", value=UNKNOWN)),
-    ("SP-ESO-003", _at(external_secret, *FIND, value={"name": {"regexp": UNKNOWN}})),
-    ("SP-ESO-003", _at(external_secret, *FIND, value=UNKNOWN)),
-    ("SP-ESO-003", _at(external_secret, "spec", "dataFrom", value=UNKNOWN)),
-    ("SP-ESO-004", _at(external_secret, "spec", "target", "deletionPolicy", value=UNKNOWN)),
-    ("SP-ESO-005", _at(cluster_external_secret, "spec", "namespaceSelectors", value=UNKNOWN)),
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, _at(cluster_store, "spec", "conditions", value=UNKNOWN)),
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, _at(azure_store, "spec", "conditions", "0", "namespaceRegexes", value=[UNKNOWN])),
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, _at(cluster_store, "spec", "conditions", "0", "namespaceSelector", value=UNKNOWN)),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, _at(cluster_store, "spec", "provider", value=UNKNOWN)),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, _at(vault_store, *VAULT_AUTH, value=UNKNOWN)),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, _at(azure_store, "spec", "provider", "azurekv", "authType", value=UNKNOWN)),
+    (eso.FIND_RESTRICTED.id, _at(external_secret, *FIND, value={"name": {"regexp": UNKNOWN}})),
+    (eso.FIND_RESTRICTED.id, _at(external_secret, *FIND, value=UNKNOWN)),
+    (eso.FIND_RESTRICTED.id, _at(external_secret, "spec", "dataFrom", value=UNKNOWN)),
+    (eso.TARGET_RETAIN.id, _at(external_secret, "spec", "target", "deletionPolicy", value=UNKNOWN)),
+    (eso.CLUSTER_EXTERNAL_SECRET_NAMESPACES.id, _at(cluster_external_secret, "spec", "namespaceSelectors", value=UNKNOWN)),
 ])
 def test_unknowns_are_undecided_not_silent(rule_id, mutate):
     findings = [f for f in run(eso, mutate()) if f.rule_id == rule_id]
@@ -261,6 +261,4 @@ def test_no_message_echoes_values():
 
 
 def test_rule_metadata():
-    ids = [r.id for r in eso.RULES]
-    assert len(ids) == len(set(ids)) and all(i.startswith("SP-ESO-") for i in ids)
-    assert all(r.name and r.description and r.remediation and r.frameworks and r.resource_types for r in eso.RULES)
+    check_metadata(eso.RULES, ("SP-ESO-",))

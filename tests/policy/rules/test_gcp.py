@@ -59,16 +59,16 @@ def test_hierarchy_level_grants_fire(type_, role):
         props, where = {"role": role, "members": [SA]}, "members"
     else:
         props, where = {"role": role, "member": SA}, "member"
-    (message,) = decided(run(gcp, resource(type_, "broad", **props)), "SP-GCP-001")
+    (message,) = decided(run(gcp, resource(type_, "broad", **props)), gcp.NO_HIERARCHY_LEVEL_SECRET_ACCESS.id)
     assert message.startswith(f"{where}: {role} at {level} level")
     assert SA not in message
 
 
 def test_policy_data_as_object_and_unknown_role():
     as_object = resource("gcp:projects/iAMPolicy:IAMPolicy", "p", **{"policyData": {"bindings": [{"role": "roles/owner", "members": [SA]}]}})
-    assert decided(run(gcp, as_object), "SP-GCP-001")
+    assert decided(run(gcp, as_object), gcp.NO_HIERARCHY_LEVEL_SECRET_ACCESS.id)
     unknown = run(gcp, resource("gcp:projects/iAMMember:IAMMember", "u", **{"role": UNKNOWN, "member": SA}))
-    assert [(f.rule_id, f.undecided) for f in unknown] == [("SP-GCP-001", True)]
+    assert [(f.rule_id, f.undecided) for f in unknown] == [(gcp.NO_HIERARCHY_LEVEL_SECRET_ACCESS.id, True)]
 
 
 @pytest.mark.parametrize("member", sorted(gcp.PUBLIC_MEMBERS))
@@ -76,27 +76,27 @@ def test_policy_data_as_object_and_unknown_role():
 def test_public_members_fire_anywhere(member, fixture):
     broad = fixture()
     broad["props"]["member"] = member
-    (message,) = decided(run(gcp, broad), "SP-GCP-002")
+    (message,) = decided(run(gcp, broad), gcp.NO_PUBLIC_MEMBERS.id)
     assert message.startswith(f"member: {member} granted roles/")
     binding = resource("gcp:kms/cryptoKeyIAMBinding:CryptoKeyIAMBinding", "key", **{"role": "roles/cloudkms.cryptoKeyDecrypter", "members": [SA, member]})
-    assert decided(run(gcp, binding), "SP-GCP-002")
+    assert decided(run(gcp, binding), gcp.NO_PUBLIC_MEMBERS.id)
 
 
 def test_unknown_members_are_undecided_not_silent():
     broad = accessor()
     broad["props"]["member"] = UNKNOWN
-    assert [(f.rule_id, f.undecided) for f in run(gcp, broad)] == [("SP-GCP-002", True)]
+    assert [(f.rule_id, f.undecided) for f in run(gcp, broad)] == [(gcp.NO_PUBLIC_MEMBERS.id, True)]
 
 
 @pytest.mark.parametrize("classification", ["high", "critical", None])
 def test_sensitive_secret_without_cmek_fires(classification):
     user_managed = secret(classification)
     user_managed["props"]["replication"]["userManaged"]["replicas"][1].pop("customerManagedEncryption")
-    (message,) = decided(run(gcp, user_managed), "SP-GCP-003")
+    (message,) = decided(run(gcp, user_managed), gcp.SECRET_CMEK_BY_CLASS.id)
     assert message.startswith("replication.userManaged.replicas[1] (us-west1):")
     automatic = secret(classification)
     automatic["props"]["replication"] = {"auto": {}}
-    (message,) = decided(run(gcp, automatic), "SP-GCP-003")
+    (message,) = decided(run(gcp, automatic), gcp.SECRET_CMEK_BY_CLASS.id)
     assert message.startswith("replication.auto:")
 
 
@@ -106,10 +106,10 @@ def test_low_secret_may_use_google_managed_keys_and_unknowns_are_undecided():
     assert run(gcp, low) == []
     unknown = secret()
     unknown["props"]["labels"]["classification"] = UNKNOWN
-    assert [(f.rule_id, f.undecided) for f in run(gcp, unknown)] == [("SP-GCP-003", True)]
+    assert [(f.rule_id, f.undecided) for f in run(gcp, unknown)] == [(gcp.SECRET_CMEK_BY_CLASS.id, True)]
     unknown = secret()
     unknown["props"]["replication"] = UNKNOWN
-    assert [(f.rule_id, f.undecided) for f in run(gcp, unknown)] == [("SP-GCP-003", True)]
+    assert [(f.rule_id, f.undecided) for f in run(gcp, unknown)] == [(gcp.SECRET_CMEK_BY_CLASS.id, True)]
 
 
 def test_messages_never_echo_values():
@@ -118,11 +118,11 @@ def test_messages_never_echo_values():
     leaky["props"]["labels"]["note"] = CANARY
     leaky["props"]["replication"] = {"auto": {}}
     findings = run(gcp, broad, leaky)
-    assert {f.rule_id for f in findings} == {"SP-GCP-001", "SP-GCP-002", "SP-GCP-003"}
+    assert {f.rule_id for f in findings} == {gcp.NO_HIERARCHY_LEVEL_SECRET_ACCESS.id, gcp.NO_PUBLIC_MEMBERS.id, gcp.SECRET_CMEK_BY_CLASS.id}
     assert all(CANARY not in f.message for f in findings)
 
 
 def test_rules_are_registered():
     from policy.rules import ALL_RULES
 
-    assert {"SP-GCP-001", "SP-GCP-002", "SP-GCP-003"} <= {r.id for r in ALL_RULES}
+    assert {gcp.NO_HIERARCHY_LEVEL_SECRET_ACCESS.id, gcp.NO_PUBLIC_MEMBERS.id, gcp.SECRET_CMEK_BY_CLASS.id} <= {r.id for r in ALL_RULES}

@@ -13,7 +13,7 @@ from offline.run import PROJECT_DIR, plan_stack
 from policy.rules import vault
 from policy.rules.vault import PolicyParseError, parse_policy
 from tests.conftest import CANARY
-from tests.policy.rules.builders import UNKNOWN, decided, malformed, run, shared_dir
+from tests.policy.rules.builders import UNKNOWN, check_metadata, decided, malformed, run, shared_dir
 
 SEEDS = shared_dir("seeds")
 
@@ -137,22 +137,22 @@ def _policy_with(block: str) -> dict:
 
 
 POLICY_MUTATIONS = [
-    ("SP-VAULT-001", 'path "secret/data/x" { capabilities = ["read"] ', "does not parse"),
-    ("SP-VAULT-002", 'path "secret/data/phagen/*" { capabilities = ["read"] }', 'path "secret/data/phagen/*" (line 17) uses a glob'),
-    ("SP-VAULT-002", 'path "secret/data/+/db" { capabilities = ["read"] }', "uses a glob"),
-    ("SP-VAULT-003", 'path "secret/data/a" { capabilities = ["read", "sudo"] }', "grants sudo"),
-    ("SP-VAULT-003", 'path "secret/data/a" { capabilities = ["root"] }', "grants root"),
-    ("SP-VAULT-004", 'path "secret/data/phagen/*" { capabilities = ["read", "update"] }', "grants update on a glob"),
-    ("SP-VAULT-004", 'path "secret/data/+/db" { capabilities = ["patch"] }', "grants patch on a glob"),
-    ("SP-VAULT-005", 'path "secret/metadata/phagen/prod/db-password" { capabilities = ["delete"] }', "delete on KV metadata"),
-    ("SP-VAULT-005", 'path "secret/*" { capabilities = ["delete"] }', "delete on KV metadata"),
-    ("SP-VAULT-005", 'path "secret/destroy/phagen/prod/db-password" { capabilities = ["update"] }', "write on KV destroy"),
-    ("SP-VAULT-006", 'path "sys/policy/x" { capabilities = ["read"] }', "on sys/"),
-    ("SP-VAULT-006", 'path "auth/kubernetes/role/x" { capabilities = ["update"] }', "on auth/"),
-    ("SP-VAULT-006", 'path "identity/entity/name/x" { capabilities = ["read"] }', "on identity/"),
-    ("SP-VAULT-006", 'path "auth/token/lookup-self" { capabilities = ["read", "update"] }', "on auth/"),
-    ("SP-VAULT-006", 'path "+/token/create" { capabilities = ["update"] }', "on sys/, auth/, identity/"),
-    ("SP-VAULT-006", 'path "*" { capabilities = ["read"] }', "on sys/, auth/, identity/"),
+    (vault.POLICY_PARSEABLE.id, 'path "secret/data/x" { capabilities = ["read"] ', "does not parse"),
+    (vault.POLICY_NO_GLOB.id, 'path "secret/data/phagen/*" { capabilities = ["read"] }', 'path "secret/data/phagen/*" (line 17) uses a glob'),
+    (vault.POLICY_NO_GLOB.id, 'path "secret/data/+/db" { capabilities = ["read"] }', "uses a glob"),
+    (vault.POLICY_NO_SUDO_ROOT.id, 'path "secret/data/a" { capabilities = ["read", "sudo"] }', "grants sudo"),
+    (vault.POLICY_NO_SUDO_ROOT.id, 'path "secret/data/a" { capabilities = ["root"] }', "grants root"),
+    (vault.POLICY_NO_GLOB_WRITE.id, 'path "secret/data/phagen/*" { capabilities = ["read", "update"] }', "grants update on a glob"),
+    (vault.POLICY_NO_GLOB_WRITE.id, 'path "secret/data/+/db" { capabilities = ["patch"] }', "grants patch on a glob"),
+    (vault.POLICY_NO_PERMANENT_DELETE.id, 'path "secret/metadata/phagen/prod/db-password" { capabilities = ["delete"] }', "delete on KV metadata"),
+    (vault.POLICY_NO_PERMANENT_DELETE.id, 'path "secret/*" { capabilities = ["delete"] }', "delete on KV metadata"),
+    (vault.POLICY_NO_PERMANENT_DELETE.id, 'path "secret/destroy/phagen/prod/db-password" { capabilities = ["update"] }', "write on KV destroy"),
+    (vault.POLICY_NO_CONTROL_PLANE.id, 'path "sys/policy/x" { capabilities = ["read"] }', "on sys/"),
+    (vault.POLICY_NO_CONTROL_PLANE.id, 'path "auth/kubernetes/role/x" { capabilities = ["update"] }', "on auth/"),
+    (vault.POLICY_NO_CONTROL_PLANE.id, 'path "identity/entity/name/x" { capabilities = ["read"] }', "on identity/"),
+    (vault.POLICY_NO_CONTROL_PLANE.id, 'path "auth/token/lookup-self" { capabilities = ["read", "update"] }', "on auth/"),
+    (vault.POLICY_NO_CONTROL_PLANE.id, 'path "+/token/create" { capabilities = ["update"] }', "on sys/, auth/, identity/"),
+    (vault.POLICY_NO_CONTROL_PLANE.id, 'path "*" { capabilities = ["read"] }', "on sys/, auth/, identity/"),
 ]
 
 
@@ -171,28 +171,28 @@ def _set(resource: dict, **props) -> dict:
 
 
 ROLE_MUTATIONS = [
-    ("SP-VAULT-010", kubernetes_role, {"boundServiceAccountNames": ["*"]}, "boundServiceAccountNames[0] contains '*'"),
-    ("SP-VAULT-010", kubernetes_role, {"boundServiceAccountNames": ["api-*"]}, "contains '*'"),
-    ("SP-VAULT-010", kubernetes_role, {"boundServiceAccountNamespaces": ["emr", "*"]}, "boundServiceAccountNamespaces[1] contains '*'"),
-    ("SP-VAULT-010", kubernetes_role, {"boundServiceAccountNamespaces": None}, "no boundServiceAccountNamespaces"),
-    ("SP-VAULT-010", kubernetes_role, {"boundServiceAccountNamespaces": [], "boundServiceAccountNamespaceSelector": "{}"}, "no boundServiceAccountNamespaces"),
-    ("SP-VAULT-010", kubernetes_role, {"boundServiceAccountNames": []}, "boundServiceAccountNames is empty"),
-    ("SP-VAULT-011", kubernetes_role, {"audience": None}, "audience is not set"),
-    ("SP-VAULT-011", kubernetes_role, {"audience": ""}, "audience is not set"),
-    ("SP-VAULT-012", kubernetes_role, {"tokenTtl": 7200}, "tokenTtl is 7200s"),
-    ("SP-VAULT-012", kubernetes_role, {"tokenTtl": None}, "tokenTtl is not set"),
-    ("SP-VAULT-012", kubernetes_role, {"tokenTtl": 0}, "tokenTtl is not set"),
-    ("SP-VAULT-012", kubernetes_role, {"tokenMaxTtl": "48h"}, "tokenMaxTtl is 172800s"),
-    ("SP-VAULT-012", kubernetes_role, {"tokenMaxTtl": None}, "tokenMaxTtl is not set"),
-    ("SP-VAULT-012", kubernetes_role, {"tokenPeriod": 3600}, "tokenPeriod"),
-    ("SP-VAULT-012", approle_role, {"tokenMaxTtl": 0}, "tokenMaxTtl is not set"),
-    ("SP-VAULT-012", approle_role, {"tokenTtl": None}, "tokenTtl is not set"),
-    ("SP-VAULT-013", kubernetes_role, {"tokenPolicies": ["emr-prod-api-gateway", "default"]}, "tokenPolicies[1] is 'default'"),
-    ("SP-VAULT-013", approle_role, {"tokenPolicies": ["root"]}, "tokenPolicies[0] is 'root'"),
-    ("SP-VAULT-013", approle_role, {"tokenNoDefaultPolicy": None}, "tokenNoDefaultPolicy is not true"),
-    ("SP-VAULT-014", approle_role, {"bindSecretId": False}, "bindSecretId is false"),
-    ("SP-VAULT-014", approle_role, {"secretIdTtl": 0}, "secretIdTtl is not set"),
-    ("SP-VAULT-014", approle_role, {"secretIdTtl": None}, "secretIdTtl is not set"),
+    (vault.KUBERNETES_ROLE_BOUND_IDENTITY.id, kubernetes_role, {"boundServiceAccountNames": ["*"]}, "boundServiceAccountNames[0] contains '*'"),
+    (vault.KUBERNETES_ROLE_BOUND_IDENTITY.id, kubernetes_role, {"boundServiceAccountNames": ["api-*"]}, "contains '*'"),
+    (vault.KUBERNETES_ROLE_BOUND_IDENTITY.id, kubernetes_role, {"boundServiceAccountNamespaces": ["emr", "*"]}, "boundServiceAccountNamespaces[1] contains '*'"),
+    (vault.KUBERNETES_ROLE_BOUND_IDENTITY.id, kubernetes_role, {"boundServiceAccountNamespaces": None}, "no boundServiceAccountNamespaces"),
+    (vault.KUBERNETES_ROLE_BOUND_IDENTITY.id, kubernetes_role, {"boundServiceAccountNamespaces": [], "boundServiceAccountNamespaceSelector": "{}"}, "no boundServiceAccountNamespaces"),
+    (vault.KUBERNETES_ROLE_BOUND_IDENTITY.id, kubernetes_role, {"boundServiceAccountNames": []}, "boundServiceAccountNames is empty"),
+    (vault.KUBERNETES_ROLE_AUDIENCE.id, kubernetes_role, {"audience": None}, "audience is not set"),
+    (vault.KUBERNETES_ROLE_AUDIENCE.id, kubernetes_role, {"audience": ""}, "audience is not set"),
+    (vault.LOGIN_TOKEN_TTL.id, kubernetes_role, {"tokenTtl": 7200}, "tokenTtl is 7200s"),
+    (vault.LOGIN_TOKEN_TTL.id, kubernetes_role, {"tokenTtl": None}, "tokenTtl is not set"),
+    (vault.LOGIN_TOKEN_TTL.id, kubernetes_role, {"tokenTtl": 0}, "tokenTtl is not set"),
+    (vault.LOGIN_TOKEN_TTL.id, kubernetes_role, {"tokenMaxTtl": "48h"}, "tokenMaxTtl is 172800s"),
+    (vault.LOGIN_TOKEN_TTL.id, kubernetes_role, {"tokenMaxTtl": None}, "tokenMaxTtl is not set"),
+    (vault.LOGIN_TOKEN_TTL.id, kubernetes_role, {"tokenPeriod": 3600}, "tokenPeriod"),
+    (vault.LOGIN_TOKEN_TTL.id, approle_role, {"tokenMaxTtl": 0}, "tokenMaxTtl is not set"),
+    (vault.LOGIN_TOKEN_TTL.id, approle_role, {"tokenTtl": None}, "tokenTtl is not set"),
+    (vault.LOGIN_NO_ROOT_OR_DEFAULT_POLICY.id, kubernetes_role, {"tokenPolicies": ["emr-prod-api-gateway", "default"]}, "tokenPolicies[1] is 'default'"),
+    (vault.LOGIN_NO_ROOT_OR_DEFAULT_POLICY.id, approle_role, {"tokenPolicies": ["root"]}, "tokenPolicies[0] is 'root'"),
+    (vault.LOGIN_NO_ROOT_OR_DEFAULT_POLICY.id, approle_role, {"tokenNoDefaultPolicy": None}, "tokenNoDefaultPolicy is not true"),
+    (vault.APPROLE_SECRET_ID_BOUNDS.id, approle_role, {"bindSecretId": False}, "bindSecretId is false"),
+    (vault.APPROLE_SECRET_ID_BOUNDS.id, approle_role, {"secretIdTtl": 0}, "secretIdTtl is not set"),
+    (vault.APPROLE_SECRET_ID_BOUNDS.id, approle_role, {"secretIdTtl": None}, "secretIdTtl is not set"),
 ]
 
 
@@ -224,15 +224,15 @@ def test_unknown_policy_text_is_undecided_for_every_policy_rule(rule):
 
 
 @pytest.mark.parametrize(("rule_id", "fixture", "props"), [
-    ("SP-VAULT-010", kubernetes_role, {"boundServiceAccountNames": UNKNOWN}),
-    ("SP-VAULT-010", kubernetes_role, {"boundServiceAccountNamespaces": [UNKNOWN]}),
-    ("SP-VAULT-011", kubernetes_role, {"audience": UNKNOWN}),
-    ("SP-VAULT-012", kubernetes_role, {"tokenTtl": UNKNOWN}),
-    ("SP-VAULT-012", approle_role, {"tokenMaxTtl": UNKNOWN}),
-    ("SP-VAULT-013", kubernetes_role, {"tokenPolicies": UNKNOWN}),
-    ("SP-VAULT-013", approle_role, {"tokenNoDefaultPolicy": UNKNOWN}),
-    ("SP-VAULT-014", approle_role, {"bindSecretId": UNKNOWN}),
-    ("SP-VAULT-014", approle_role, {"secretIdTtl": UNKNOWN}),
+    (vault.KUBERNETES_ROLE_BOUND_IDENTITY.id, kubernetes_role, {"boundServiceAccountNames": UNKNOWN}),
+    (vault.KUBERNETES_ROLE_BOUND_IDENTITY.id, kubernetes_role, {"boundServiceAccountNamespaces": [UNKNOWN]}),
+    (vault.KUBERNETES_ROLE_AUDIENCE.id, kubernetes_role, {"audience": UNKNOWN}),
+    (vault.LOGIN_TOKEN_TTL.id, kubernetes_role, {"tokenTtl": UNKNOWN}),
+    (vault.LOGIN_TOKEN_TTL.id, approle_role, {"tokenMaxTtl": UNKNOWN}),
+    (vault.LOGIN_NO_ROOT_OR_DEFAULT_POLICY.id, kubernetes_role, {"tokenPolicies": UNKNOWN}),
+    (vault.LOGIN_NO_ROOT_OR_DEFAULT_POLICY.id, approle_role, {"tokenNoDefaultPolicy": UNKNOWN}),
+    (vault.APPROLE_SECRET_ID_BOUNDS.id, approle_role, {"bindSecretId": UNKNOWN}),
+    (vault.APPROLE_SECRET_ID_BOUNDS.id, approle_role, {"secretIdTtl": UNKNOWN}),
 ])
 def test_unknown_role_fields_are_undecided_not_silent(rule_id, fixture, props):
     findings = [f for f in run(vault, _set(fixture(), **props)) if f.rule_id == rule_id]
@@ -241,7 +241,7 @@ def test_unknown_role_fields_are_undecided_not_silent(rule_id, fixture, props):
 
 def test_known_violation_still_reported_next_to_an_unknown():
     findings = run(vault, _set(kubernetes_role(), boundServiceAccountNames=["*"], boundServiceAccountNamespaces=UNKNOWN))
-    assert {(f.rule_id, f.undecided) for f in findings} == {("SP-VAULT-010", False), ("SP-VAULT-010", True)}
+    assert {(f.rule_id, f.undecided) for f in findings} == {(vault.KUBERNETES_ROLE_BOUND_IDENTITY.id, False), (vault.KUBERNETES_ROLE_BOUND_IDENTITY.id, True)}
 
 
 # --- seeds and our own output -------------------------------------------------------------------
@@ -255,7 +255,7 @@ def _seed_policy() -> str:
 
 def test_seed_004_crud_on_phagen_glob_is_blocked():
     findings = run(vault, policy(_seed_policy()))
-    assert {f.rule_id for f in findings if not f.undecided} == {"SP-VAULT-002", "SP-VAULT-004"}
+    assert {f.rule_id for f in findings if not f.undecided} == {vault.POLICY_NO_GLOB.id, vault.POLICY_NO_GLOB_WRITE.id}
     assert any('path "secret/data/phagen/*"' in f.message and "create, delete, update" in f.message for f in findings)
 
 
@@ -291,6 +291,4 @@ def test_no_message_echoes_policy_text():
 
 
 def test_rule_metadata():
-    ids = [r.id for r in vault.RULES]
-    assert len(ids) == len(set(ids)) and all(i.startswith("SP-VAULT-") for i in ids)
-    assert all(r.name and r.description and r.remediation and r.frameworks and r.resource_types for r in vault.RULES)
+    check_metadata(vault.RULES, ("SP-VAULT-",))
