@@ -10,7 +10,7 @@ import pytest
 
 from policy.rules import azure
 from tests.conftest import CANARY
-from tests.policy.rules.builders import UNKNOWN, check_metadata, decided, malformed, run
+from tests.policy.rules.builders import DELETE, UNKNOWN, check_metadata, decided, malformed, mutated, run
 
 SUB = "/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333"
 RG = f"{SUB}/resourceGroups/phagen-prod"
@@ -57,16 +57,6 @@ def test_scope_kind(scope, kind):
     assert azure.scope_kind(scope) == kind
 
 
-def _vault_with(**properties) -> dict:
-    changed = copy.deepcopy(vault())
-    for key, value in properties.items():
-        if value is None:
-            changed["props"]["properties"].pop(key, None)
-        else:
-            changed["props"]["properties"][key] = value
-    return changed
-
-
 ALL_LISTED = ["Get", "List", "Set", "Delete", "Backup", "Restore", "Recover", "Purge"]
 
 
@@ -81,25 +71,25 @@ MUTATIONS = [
     (azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id, assignment(OWNER, "/providers/Microsoft.Management/managementGroups/corp"), "Owner at management group scope"),
     (azure.KEYVAULT_DATA_ROLE_SCOPE.id, assignment(SECRETS_USER, RG), "Key Vault Secrets User at resource group scope"),
     (azure.KEYVAULT_DATA_ROLE_SCOPE.id, assignment(SECRETS_OFFICER, SUB), "Key Vault Secrets Officer at subscription scope"),
-    (azure.KEYVAULT_RBAC_AUTHORIZATION.id, _vault_with(enableRbacAuthorization=False), "enableRbacAuthorization is not true"),
-    (azure.KEYVAULT_RBAC_AUTHORIZATION.id, _vault_with(enableRbacAuthorization=None), "enableRbacAuthorization is not true"),
-    (azure.KEYVAULT_RECOVERABLE.id, _vault_with(enablePurgeProtection=None), "enablePurgeProtection is not true"),
-    (azure.KEYVAULT_RECOVERABLE.id, _vault_with(enableSoftDelete=False), "enableSoftDelete is false"),
-    (azure.KEYVAULT_RECOVERABLE.id, _vault_with(softDeleteRetentionInDays=7), "softDeleteRetentionInDays is 7 in prod"),
-    (azure.KEYVAULT_NO_PUBLIC_NETWORK_IN_PROD.id, _vault_with(networkAcls={"defaultAction": "Allow"}), "public network access is enabled"),
-    (azure.KEYVAULT_NO_PUBLIC_NETWORK_IN_PROD.id, _vault_with(networkAcls=None, publicNetworkAccess=None), "public network access is enabled"),
-    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, _vault_with(accessPolicies=[{"tenantId": "t", "objectId": "o", "permissions": {"secrets": ["all"]}}]),
+    (azure.KEYVAULT_RBAC_AUTHORIZATION.id, mutated(vault(), {"properties.enableRbacAuthorization": False}), "enableRbacAuthorization is not true"),
+    (azure.KEYVAULT_RBAC_AUTHORIZATION.id, mutated(vault(), {"properties.enableRbacAuthorization": DELETE}), "enableRbacAuthorization is not true"),
+    (azure.KEYVAULT_RECOVERABLE.id, mutated(vault(), {"properties.enablePurgeProtection": DELETE}), "enablePurgeProtection is not true"),
+    (azure.KEYVAULT_RECOVERABLE.id, mutated(vault(), {"properties.enableSoftDelete": False}), "enableSoftDelete is false"),
+    (azure.KEYVAULT_RECOVERABLE.id, mutated(vault(), {"properties.softDeleteRetentionInDays": 7}), "softDeleteRetentionInDays is 7 in prod"),
+    (azure.KEYVAULT_NO_PUBLIC_NETWORK_IN_PROD.id, mutated(vault(), {"properties.networkAcls": {"defaultAction": "Allow"}}), "public network access is enabled"),
+    (azure.KEYVAULT_NO_PUBLIC_NETWORK_IN_PROD.id, mutated(vault(), {"properties.networkAcls": DELETE, "properties.publicNetworkAccess": DELETE}), "public network access is enabled"),
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, mutated(vault(), {"properties.accessPolicies": [{"tenantId": "t", "objectId": "o", "permissions": {"secrets": ["all"]}}]}),
      "accessPolicies[0] grants all secret permissions"),
-    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, _vault_with(accessPolicies=[{"tenantId": "t", "objectId": "o", "permissions": {"secrets": ["get"]}},
-                                              {"tenantId": "t", "objectId": "o2", "permissions": {"secrets": ALL_LISTED}}]),
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, mutated(vault(), {"properties.accessPolicies": [{"tenantId": "t", "objectId": "o", "permissions": {"secrets": ["get"]}},
+                                              {"tenantId": "t", "objectId": "o2", "permissions": {"secrets": ALL_LISTED}}]}),
      "accessPolicies[1] grants all secret permissions"),
     # PhaGen (seed 004): `az keyvault set-policy --secret-permissions get list set delete`.
-    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, _vault_with(accessPolicies=[_policy("get", "list", "set", "delete")]),
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, mutated(vault(), {"properties.accessPolicies": [_policy("get", "list", "set", "delete")]}),
      "accessPolicies[0] grants set, delete: an access policy covers every secret of the vault, so the principal can overwrite/delete any of them"),
-    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, _vault_with(accessPolicies=[_policy("Get", "Purge")]), "accessPolicies[0] grants purge: "),
-    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, _vault_with(accessPolicies=[_policy("get", "backup")]), "grants backup: an access policy covers every secret of the vault, so the principal can export"),
-    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, _vault_with(accessPolicies=[_policy("restore", "recover")]), "grants restore, recover: "),
-    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, _vault_with(accessPolicies=[_policy("set", UNKNOWN)]), "grants set: "),  # decided from the known part
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, mutated(vault(), {"properties.accessPolicies": [_policy("Get", "Purge")]}), "accessPolicies[0] grants purge: "),
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, mutated(vault(), {"properties.accessPolicies": [_policy("get", "backup")]}), "grants backup: an access policy covers every secret of the vault, so the principal can export"),
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, mutated(vault(), {"properties.accessPolicies": [_policy("restore", "recover")]}), "grants restore, recover: "),
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, mutated(vault(), {"properties.accessPolicies": [_policy("set", UNKNOWN)]}), "grants set: "),  # decided from the known part
 ]
 
 
@@ -114,16 +104,16 @@ def test_reader_roles_and_narrow_scopes_pass():
 
 
 def test_network_and_retention_limits_apply_in_prod_only():
-    dev = _vault_with(networkAcls=None, softDeleteRetentionInDays=7)
+    dev = mutated(vault(), {"properties.networkAcls": DELETE, "properties.softDeleteRetentionInDays": 7})
     dev["props"]["tags"]["environment"] = "dev"
     assert run(azure, dev) == []
-    assert run(azure, _vault_with(publicNetworkAccess="Disabled", networkAcls={"defaultAction": "Allow"})) == []
+    assert run(azure, mutated(vault(), {"properties.publicNetworkAccess": "Disabled", "properties.networkAcls": {"defaultAction": "Allow"}})) == []
 
 
 @pytest.mark.parametrize("permissions", [["Get"], ["Get", "List"], ["list"], []])
 def test_reading_secret_permissions_pass(permissions):
     """get and list are what the built-in Key Vault Secrets User role allows; KEYVAULT_RBAC_AUTHORIZATION refuses access policies as such."""
-    assert run(azure, _vault_with(accessPolicies=[_policy(*permissions)])) == []
+    assert run(azure, mutated(vault(), {"properties.accessPolicies": [_policy(*permissions)]})) == []
 
 
 # --- unknowns at preview ------------------------------------------------------------------------
@@ -132,16 +122,16 @@ def test_reading_secret_permissions_pass(permissions):
     (azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id, {**assignment(), "props": {**assignment()["props"], "roleDefinitionId": UNKNOWN}}),
     (azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id, assignment(OWNER, UNKNOWN)),
     (azure.KEYVAULT_DATA_ROLE_SCOPE.id, assignment(SECRETS_USER, UNKNOWN)),
-    (azure.KEYVAULT_RBAC_AUTHORIZATION.id, _vault_with(enableRbacAuthorization=UNKNOWN)),
+    (azure.KEYVAULT_RBAC_AUTHORIZATION.id, mutated(vault(), {"properties.enableRbacAuthorization": UNKNOWN})),
     (azure.KEYVAULT_RBAC_AUTHORIZATION.id, {**vault(), "props": {**vault()["props"], "properties": UNKNOWN}}),
-    (azure.KEYVAULT_RECOVERABLE.id, _vault_with(enablePurgeProtection=UNKNOWN)),
-    (azure.KEYVAULT_RECOVERABLE.id, _vault_with(softDeleteRetentionInDays=UNKNOWN)),
-    (azure.KEYVAULT_NO_PUBLIC_NETWORK_IN_PROD.id, _vault_with(networkAcls={"defaultAction": UNKNOWN})),
-    (azure.KEYVAULT_NO_PUBLIC_NETWORK_IN_PROD.id, {**vault(), "props": {**_vault_with(networkAcls=None)["props"], "tags": UNKNOWN}}),
-    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, _vault_with(accessPolicies=UNKNOWN)),
-    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, _vault_with(accessPolicies=[{"tenantId": "t", "objectId": "o", "permissions": {"secrets": UNKNOWN}}])),
-    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, _vault_with(accessPolicies=[_policy("get", UNKNOWN)])),
-    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, _vault_with(accessPolicies=[UNKNOWN])),
+    (azure.KEYVAULT_RECOVERABLE.id, mutated(vault(), {"properties.enablePurgeProtection": UNKNOWN})),
+    (azure.KEYVAULT_RECOVERABLE.id, mutated(vault(), {"properties.softDeleteRetentionInDays": UNKNOWN})),
+    (azure.KEYVAULT_NO_PUBLIC_NETWORK_IN_PROD.id, mutated(vault(), {"properties.networkAcls": {"defaultAction": UNKNOWN}})),
+    (azure.KEYVAULT_NO_PUBLIC_NETWORK_IN_PROD.id, {**vault(), "props": {**mutated(vault(), {"properties.networkAcls": DELETE})["props"], "tags": UNKNOWN}}),
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, mutated(vault(), {"properties.accessPolicies": UNKNOWN})),
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, mutated(vault(), {"properties.accessPolicies": [{"tenantId": "t", "objectId": "o", "permissions": {"secrets": UNKNOWN}}]})),
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, mutated(vault(), {"properties.accessPolicies": [_policy("get", UNKNOWN)]})),
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, mutated(vault(), {"properties.accessPolicies": [UNKNOWN]})),
 ])
 def test_unknowns_are_undecided_not_silent(rule_id, changed):
     findings = [f for f in run(azure, changed) if f.rule_id == rule_id]

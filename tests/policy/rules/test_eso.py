@@ -13,7 +13,7 @@ import yaml
 
 from policy.rules import eso
 from tests.conftest import CANARY
-from tests.policy.rules.builders import UNKNOWN, check_metadata, decided, malformed, run, shared_dir
+from tests.policy.rules.builders import DELETE, UNKNOWN, check_metadata, decided, malformed, mutated, run, shared_dir
 
 SCHEMAS = shared_dir("schemas", "external-secrets")
 LABELS = {"app.kubernetes.io/managed-by": "secrets-platform"}
@@ -95,60 +95,43 @@ def test_rules_are_silent_on_our_own_output(dev_plan, prod_plan, prod_shared_pla
     assert run(eso, *resources) == []
 
 
-def _at(fixture, *path: str, value=None, delete: bool = False):
-    """A copy of the fixture with props[path] set (or deleted)."""
-    def mutate() -> dict:
-        changed = copy.deepcopy(fixture())
-        target = changed["props"]
-        for key in path[:-1]:
-            target = target[int(key)] if isinstance(target, list) else target[key]
-        if delete:
-            del target[path[-1]]
-        elif isinstance(target, list):
-            target[int(path[-1])] = value
-        else:
-            target[path[-1]] = value
-        return changed
-    return mutate
-
-
-VAULT_AUTH = ("spec", "provider", "vault", "auth")
-FIND = ("spec", "dataFrom", "0", "find")
+VAULT_AUTH = "spec.provider.vault.auth"
+FIND = "spec.dataFrom.0.find"
 MUTATIONS = [
-    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, _at(cluster_store, "spec", "conditions", delete=True), "spec.conditions is missing"),
-    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, _at(cluster_store, "spec", "conditions", value=[]), "spec.conditions is missing"),
-    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, _at(cluster_store, "spec", "conditions", value=[{"namespaceSelector": {}}]), "spec.conditions[0].namespaceSelector selects every namespace"),
-    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, _at(cluster_store, "spec", "conditions", value=[{"namespaceSelector": {"matchExpressions": [
-        {"key": "restricted", "operator": "DoesNotExist"}]}}]), "selects every namespace"),
-    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, _at(azure_store, "spec", "conditions", "0", "namespaceRegexes", value=[".*"]), "namespaceRegexes[0] matches every namespace"),
-    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, _at(azure_store, "spec", "conditions", "0", "namespaceRegexes", value=["^phagen-api$", ""]), "namespaceRegexes[1] matches every namespace"),
-    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, _at(azure_store, "spec", "conditions", "0", "namespaceRegexes", value=[".+"]), "matches every namespace"),
-    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, _at(azure_store, "spec", "conditions", "0", "namespaceRegexes", value=["phagen"]), "is not anchored"),
-    (eso.STORE_NO_STATIC_CREDENTIALS.id, _at(cluster_store, "spec", "provider", "aws", "auth", value={"secretRef": {
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, lambda: mutated(cluster_store(), {"spec.conditions": DELETE}), "spec.conditions is missing"),
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, lambda: mutated(cluster_store(), {"spec.conditions": []}), "spec.conditions is missing"),
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, lambda: mutated(cluster_store(), {"spec.conditions": [{"namespaceSelector": {}}]}), "spec.conditions[0].namespaceSelector selects every namespace"),
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, lambda: mutated(cluster_store(), {"spec.conditions": [{"namespaceSelector": {"matchExpressions": [
+        {"key": "restricted", "operator": "DoesNotExist"}]}}]}), "selects every namespace"),
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, lambda: mutated(azure_store(), {"spec.conditions.0.namespaceRegexes": [".*"]}), "namespaceRegexes[0] matches every namespace"),
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, lambda: mutated(azure_store(), {"spec.conditions.0.namespaceRegexes": ["^phagen-api$", ""]}), "namespaceRegexes[1] matches every namespace"),
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, lambda: mutated(azure_store(), {"spec.conditions.0.namespaceRegexes": [".+"]}), "matches every namespace"),
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, lambda: mutated(azure_store(), {"spec.conditions.0.namespaceRegexes": ["phagen"]}), "is not anchored"),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, lambda: mutated(cluster_store(), {"spec.provider.aws.auth": {"secretRef": {
         "accessKeyIDSecretRef": {"name": "aws", "key": "id", "namespace": "eso"},
-        "secretAccessKeySecretRef": {"name": "aws", "key": "secret", "namespace": "eso"}}}), "spec.provider.aws.auth.secretRef authenticates with static access keys"),
-    (eso.STORE_NO_STATIC_CREDENTIALS.id, _at(vault_store, *VAULT_AUTH, value={"tokenSecretRef": {"name": "vault-token", "key": "token"}}), "auth.tokenSecretRef authenticates with a static token"),
-    (eso.STORE_NO_STATIC_CREDENTIALS.id, _at(vault_store, *VAULT_AUTH, value={"appRole": {"path": "approle", "roleId": "r",
-                                                                    "secretRef": {"name": "approle", "key": "secret-id"}}}), "auth.appRole authenticates with an AppRole SecretID"),
-    (eso.STORE_NO_STATIC_CREDENTIALS.id, _at(vault_store, *VAULT_AUTH, "kubernetes", "secretRef", value={"name": "sa-token", "key": "token"}), "long-lived service-account token"),
-    (eso.STORE_NO_STATIC_CREDENTIALS.id, _at(vault_store, *VAULT_AUTH, value={"userPass": {"path": "userpass", "username": "eso",
-                                                                     "secretRef": {"name": "pw", "key": "password"}}}), "auth.userPass authenticates with a password"),
-    (eso.STORE_NO_STATIC_CREDENTIALS.id, _at(azure_store, "spec", "provider", "azurekv", "authType", value="ServicePrincipal"), "authType is ServicePrincipal"),
-    (eso.STORE_NO_STATIC_CREDENTIALS.id, _at(azure_store, "spec", "provider", "azurekv", "authType", delete=True), "authType is ServicePrincipal"),
-    (eso.STORE_NO_STATIC_CREDENTIALS.id, _at(cluster_store, "spec", "provider", value={"gcpsm": {"projectID": "p", "auth": {"secretRef": {
-        "secretAccessKeySecretRef": {"name": "gcp", "key": "key.json", "namespace": "eso"}}}}}), "spec.provider.gcpsm.auth.secretRef"),
-    (eso.FIND_RESTRICTED.id, _at(external_secret, *FIND, value={}), "spec.dataFrom[0].find has no name.regexp or path"),
-    (eso.FIND_RESTRICTED.id, _at(external_secret, *FIND, value={"name": {"regexp": ".*"}}), "spec.dataFrom[0].find has no name.regexp or path"),
-    (eso.FIND_RESTRICTED.id, _at(external_secret, *FIND, value={"name": {"regexp": ".+"}, "path": "/"}), "has no name.regexp or path"),
-    (eso.FIND_RESTRICTED.id, _at(external_secret, *FIND, value={"name": {"regexp": ""}, "tags": {"env": "prod"}}), "has no name.regexp or path"),
-    (eso.FIND_RESTRICTED.id, _at(cluster_external_secret, "spec", "externalSecretSpec", "dataFrom", value=[{"find": {"name": {"regexp": "^.*$"}}}]),
+        "secretAccessKeySecretRef": {"name": "aws", "key": "secret", "namespace": "eso"}}}}), "spec.provider.aws.auth.secretRef authenticates with static access keys"),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, lambda: mutated(vault_store(), {VAULT_AUTH: {"tokenSecretRef": {"name": "vault-token", "key": "token"}}}), "auth.tokenSecretRef authenticates with a static token"),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, lambda: mutated(vault_store(), {VAULT_AUTH: {"appRole": {"path": "approle", "roleId": "r",
+                                                                    "secretRef": {"name": "approle", "key": "secret-id"}}}}), "auth.appRole authenticates with an AppRole SecretID"),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, lambda: mutated(vault_store(), {f"{VAULT_AUTH}.kubernetes.secretRef": {"name": "sa-token", "key": "token"}}), "long-lived service-account token"),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, lambda: mutated(vault_store(), {VAULT_AUTH: {"userPass": {"path": "userpass", "username": "eso",
+                                                                     "secretRef": {"name": "pw", "key": "password"}}}}), "auth.userPass authenticates with a password"),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, lambda: mutated(azure_store(), {"spec.provider.azurekv.authType": "ServicePrincipal"}), "authType is ServicePrincipal"),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, lambda: mutated(azure_store(), {"spec.provider.azurekv.authType": DELETE}), "authType is ServicePrincipal"),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, lambda: mutated(cluster_store(), {"spec.provider": {"gcpsm": {"projectID": "p", "auth": {"secretRef": {
+        "secretAccessKeySecretRef": {"name": "gcp", "key": "key.json", "namespace": "eso"}}}}}}), "spec.provider.gcpsm.auth.secretRef"),
+    (eso.FIND_RESTRICTED.id, lambda: mutated(external_secret(), {FIND: {}}), "spec.dataFrom[0].find has no name.regexp or path"),
+    (eso.FIND_RESTRICTED.id, lambda: mutated(external_secret(), {FIND: {"name": {"regexp": ".*"}}}), "spec.dataFrom[0].find has no name.regexp or path"),
+    (eso.FIND_RESTRICTED.id, lambda: mutated(external_secret(), {FIND: {"name": {"regexp": ".+"}, "path": "/"}}), "has no name.regexp or path"),
+    (eso.FIND_RESTRICTED.id, lambda: mutated(external_secret(), {FIND: {"name": {"regexp": ""}, "tags": {"env": "prod"}}}), "has no name.regexp or path"),
+    (eso.FIND_RESTRICTED.id, lambda: mutated(cluster_external_secret(), {"spec.externalSecretSpec.dataFrom": [{"find": {"name": {"regexp": "^.*$"}}}]}),
      "spec.externalSecretSpec.dataFrom[0].find has no name.regexp or path"),
-    (eso.TARGET_RETAIN.id, _at(external_secret, "spec", "target", "deletionPolicy", value="Delete"), "spec.target.deletionPolicy is Delete"),
-    (eso.TARGET_RETAIN.id, _at(cluster_external_secret, "spec", "externalSecretSpec", "target", "deletionPolicy", value="Delete"),
+    (eso.TARGET_RETAIN.id, lambda: mutated(external_secret(), {"spec.target.deletionPolicy": "Delete"}), "spec.target.deletionPolicy is Delete"),
+    (eso.TARGET_RETAIN.id, lambda: mutated(cluster_external_secret(), {"spec.externalSecretSpec.target.deletionPolicy": "Delete"}),
      "spec.externalSecretSpec.target.deletionPolicy is Delete"),
-    (eso.CLUSTER_EXTERNAL_SECRET_NAMESPACES.id, _at(cluster_external_secret, "spec", "namespaceSelectors", "0", value={}), "spec.namespaceSelectors[0] selects every namespace"),
-    (eso.CLUSTER_EXTERNAL_SECRET_NAMESPACES.id, _at(cluster_external_secret, "spec", "namespaceSelector", value={"matchExpressions": [
-        {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system"]}]}), "spec.namespaceSelector selects every namespace"),
+    (eso.CLUSTER_EXTERNAL_SECRET_NAMESPACES.id, lambda: mutated(cluster_external_secret(), {"spec.namespaceSelectors.0": {}}), "spec.namespaceSelectors[0] selects every namespace"),
+    (eso.CLUSTER_EXTERNAL_SECRET_NAMESPACES.id, lambda: mutated(cluster_external_secret(), {"spec.namespaceSelector": {"matchExpressions": [
+        {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system"]}]}}), "spec.namespaceSelector selects every namespace"),
 ]
 
 
@@ -208,7 +191,7 @@ def test_a_v1alpha1_external_secret_has_no_find_or_deletion_policy_to_check():
 @pytest.mark.parametrize("find", [{"path": "emr/prod/auth"}, {"name": {"regexp": "^jwt-private$"}}, {"name": {"regexp": ".*"}, "path": "emr/prod/"},
                                   {"name": {"regexp": UNKNOWN}, "path": "emr/prod/"}])
 def test_find_restricted_by_path_or_regexp_passes(find):
-    assert run(eso, _at(external_secret, *FIND, value=find)()) == []
+    assert run(eso, mutated(external_secret(), {FIND: find})) == []
 
 
 def test_a_namespaced_store_needs_no_conditions():
@@ -216,23 +199,23 @@ def test_a_namespaced_store_needs_no_conditions():
 
 
 def test_a_store_without_auth_uses_the_controller_identity():
-    assert run(eso, _at(cluster_store, "spec", "provider", "aws", "auth", delete=True)()) == []
+    assert run(eso, mutated(cluster_store(), {"spec.provider.aws.auth": DELETE})) == []
 
 
 # --- unknowns at preview ------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("rule_id", "mutate"), [
-    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, _at(cluster_store, "spec", "conditions", value=UNKNOWN)),
-    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, _at(azure_store, "spec", "conditions", "0", "namespaceRegexes", value=[UNKNOWN])),
-    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, _at(cluster_store, "spec", "conditions", "0", "namespaceSelector", value=UNKNOWN)),
-    (eso.STORE_NO_STATIC_CREDENTIALS.id, _at(cluster_store, "spec", "provider", value=UNKNOWN)),
-    (eso.STORE_NO_STATIC_CREDENTIALS.id, _at(vault_store, *VAULT_AUTH, value=UNKNOWN)),
-    (eso.STORE_NO_STATIC_CREDENTIALS.id, _at(azure_store, "spec", "provider", "azurekv", "authType", value=UNKNOWN)),
-    (eso.FIND_RESTRICTED.id, _at(external_secret, *FIND, value={"name": {"regexp": UNKNOWN}})),
-    (eso.FIND_RESTRICTED.id, _at(external_secret, *FIND, value=UNKNOWN)),
-    (eso.FIND_RESTRICTED.id, _at(external_secret, "spec", "dataFrom", value=UNKNOWN)),
-    (eso.TARGET_RETAIN.id, _at(external_secret, "spec", "target", "deletionPolicy", value=UNKNOWN)),
-    (eso.CLUSTER_EXTERNAL_SECRET_NAMESPACES.id, _at(cluster_external_secret, "spec", "namespaceSelectors", value=UNKNOWN)),
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, lambda: mutated(cluster_store(), {"spec.conditions": UNKNOWN})),
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, lambda: mutated(azure_store(), {"spec.conditions.0.namespaceRegexes": [UNKNOWN]})),
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, lambda: mutated(cluster_store(), {"spec.conditions.0.namespaceSelector": UNKNOWN})),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, lambda: mutated(cluster_store(), {"spec.provider": UNKNOWN})),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, lambda: mutated(vault_store(), {VAULT_AUTH: UNKNOWN})),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, lambda: mutated(azure_store(), {"spec.provider.azurekv.authType": UNKNOWN})),
+    (eso.FIND_RESTRICTED.id, lambda: mutated(external_secret(), {FIND: {"name": {"regexp": UNKNOWN}}})),
+    (eso.FIND_RESTRICTED.id, lambda: mutated(external_secret(), {FIND: UNKNOWN})),
+    (eso.FIND_RESTRICTED.id, lambda: mutated(external_secret(), {"spec.dataFrom": UNKNOWN})),
+    (eso.TARGET_RETAIN.id, lambda: mutated(external_secret(), {"spec.target.deletionPolicy": UNKNOWN})),
+    (eso.CLUSTER_EXTERNAL_SECRET_NAMESPACES.id, lambda: mutated(cluster_external_secret(), {"spec.namespaceSelectors": UNKNOWN})),
 ])
 def test_unknowns_are_undecided_not_silent(rule_id, mutate):
     findings = [f for f in run(eso, mutate()) if f.rule_id == rule_id]
@@ -253,8 +236,8 @@ def test_no_message_echoes_values():
         changed = mutate()
         changed["props"]["metadata"]["annotations"] = {"note": CANARY}
         noisy.append(changed)
-    regex = _at(azure_store, "spec", "conditions", "0", "namespaceRegexes", value=[CANARY])()  # unanchored, so reported
-    find = _at(external_secret, *FIND, value={"name": {"regexp": f"{CANARY}|.*"}})()
+    regex = mutated(azure_store(), {"spec.conditions.0.namespaceRegexes": [CANARY]})  # unanchored, so reported
+    find = mutated(external_secret(), {FIND: {"name": {"regexp": f"{CANARY}|.*"}}})
     findings = run(eso, *noisy + [regex, find])
     assert len({f.rule_id for f in findings}) == len(eso.RULES)
     assert not any(CANARY in f.message for f in findings)

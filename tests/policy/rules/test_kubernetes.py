@@ -3,13 +3,12 @@ violation, cluster-wide Secret readers across resources, unknowns at preview, an
 
 from __future__ import annotations
 
-import copy
 
 import pytest
 
 from policy.rules import kubernetes as k8s
 from tests.conftest import CANARY
-from tests.policy.rules.builders import UNKNOWN, check_metadata, decided, malformed, resource, run
+from tests.policy.rules.builders import UNKNOWN, check_metadata, decided, malformed, mutated, resource, run
 
 LABELS = {"app.kubernetes.io/managed-by": "secrets-platform"}
 
@@ -64,47 +63,31 @@ def test_compliant_estate_is_silent():
     assert run(k8s, *estate()) == []
 
 
-def _rule(fixture, index: int = 0, **fields):
-    def mutate() -> dict:
-        changed = copy.deepcopy(fixture())
-        changed["props"]["rules"][index].update(fields)
-        return changed
-    return mutate
-
-
-def _props(fixture, **props):
-    def mutate() -> dict:
-        changed = copy.deepcopy(fixture())
-        changed["props"].update(props)
-        return changed
-    return mutate
-
-
 MUTATIONS = [
-    (k8s.RBAC_NO_WILDCARD.id, _rule(role, verbs=["*"]), "rules[0].verbs contains '*'"),
-    (k8s.RBAC_NO_WILDCARD.id, _rule(role, resources=["*"]), "rules[0].resources contains '*'"),
-    (k8s.RBAC_NO_WILDCARD.id, _rule(cluster_role, 1, apiGroups=["*"]), "rules[1].apiGroups contains '*'"),
-    (k8s.RBAC_NO_WILDCARD.id, _rule(cluster_role, 1, resources=["*/status"]), "rules[1].resources contains '*'"),
-    (k8s.RBAC_NO_WILDCARD.id, _props(cluster_role, rules=[{"nonResourceURLs": ["*"], "verbs": ["get"]}]), "rules[0].nonResourceURLs contains '*'"),
-    (k8s.RBAC_CLUSTER_ROLE_READS_SECRETS.id, _rule(cluster_role, 0, resources=["namespaces", "secrets"]), "rules[0] reads secrets"),
-    (k8s.RBAC_CLUSTER_ROLE_READS_SECRETS.id, _rule(cluster_role, 1, apiGroups=["*"], resources=["*"]), "rules[1] reads secrets"),
-    (k8s.RBAC_NO_ESCALATION_VERBS.id, _rule(role, verbs=["get", "impersonate"]), "rules[0] grants impersonate"),
-    (k8s.RBAC_NO_ESCALATION_VERBS.id, _rule(cluster_role, 0, verbs=["escalate", "bind"]), "grants bind, escalate"),
-    (k8s.RBAC_NO_ESCALATION_VERBS.id, _rule(role, resources=["serviceaccounts/token"], verbs=["create"], resourceNames=[]), "create on serviceaccounts/token"),
-    (k8s.RBAC_NO_CLUSTER_ADMIN_BINDING.id, _props(role_binding, roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"}), "roleRef is cluster-admin"),
-    (k8s.RBAC_NO_CLUSTER_ADMIN_BINDING.id, _props(cluster_role_binding, roleRef={"kind": "ClusterRole", "name": "cluster-admin"}), "roleRef is cluster-admin"),
-    (k8s.RBAC_NO_ANONYMOUS_SUBJECTS.id, _props(role_binding, subjects=[{"kind": "Group", "name": "system:unauthenticated"}]), "subjects[0] is Group system:unauthenticated"),
-    (k8s.RBAC_NO_ANONYMOUS_SUBJECTS.id, _props(cluster_role_binding, subjects=[{"kind": "ServiceAccount", "name": "x", "namespace": "y"},
+    (k8s.RBAC_NO_WILDCARD.id, lambda: mutated(role(), {"rules.0.verbs": ["*"]}), "rules[0].verbs contains '*'"),
+    (k8s.RBAC_NO_WILDCARD.id, lambda: mutated(role(), {"rules.0.resources": ["*"]}), "rules[0].resources contains '*'"),
+    (k8s.RBAC_NO_WILDCARD.id, lambda: mutated(cluster_role(), {"rules.1.apiGroups": ["*"]}), "rules[1].apiGroups contains '*'"),
+    (k8s.RBAC_NO_WILDCARD.id, lambda: mutated(cluster_role(), {"rules.1.resources": ["*/status"]}), "rules[1].resources contains '*'"),
+    (k8s.RBAC_NO_WILDCARD.id, lambda: mutated(cluster_role(), rules=[{"nonResourceURLs": ["*"], "verbs": ["get"]}]), "rules[0].nonResourceURLs contains '*'"),
+    (k8s.RBAC_CLUSTER_ROLE_READS_SECRETS.id, lambda: mutated(cluster_role(), {"rules.0.resources": ["namespaces", "secrets"]}), "rules[0] reads secrets"),
+    (k8s.RBAC_CLUSTER_ROLE_READS_SECRETS.id, lambda: mutated(cluster_role(), {"rules.1.apiGroups": ["*"], "rules.1.resources": ["*"]}), "rules[1] reads secrets"),
+    (k8s.RBAC_NO_ESCALATION_VERBS.id, lambda: mutated(role(), {"rules.0.verbs": ["get", "impersonate"]}), "rules[0] grants impersonate"),
+    (k8s.RBAC_NO_ESCALATION_VERBS.id, lambda: mutated(cluster_role(), {"rules.0.verbs": ["escalate", "bind"]}), "grants bind, escalate"),
+    (k8s.RBAC_NO_ESCALATION_VERBS.id, lambda: mutated(role(), {"rules.0.resources": ["serviceaccounts/token"], "rules.0.verbs": ["create"], "rules.0.resourceNames": []}), "create on serviceaccounts/token"),
+    (k8s.RBAC_NO_CLUSTER_ADMIN_BINDING.id, lambda: mutated(role_binding(), roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"}), "roleRef is cluster-admin"),
+    (k8s.RBAC_NO_CLUSTER_ADMIN_BINDING.id, lambda: mutated(cluster_role_binding(), roleRef={"kind": "ClusterRole", "name": "cluster-admin"}), "roleRef is cluster-admin"),
+    (k8s.RBAC_NO_ANONYMOUS_SUBJECTS.id, lambda: mutated(role_binding(), subjects=[{"kind": "Group", "name": "system:unauthenticated"}]), "subjects[0] is Group system:unauthenticated"),
+    (k8s.RBAC_NO_ANONYMOUS_SUBJECTS.id, lambda: mutated(cluster_role_binding(), subjects=[{"kind": "ServiceAccount", "name": "x", "namespace": "y"},
                                                           {"kind": "User", "name": "system:anonymous"}]), "subjects[1] is User system:anonymous"),
-    (k8s.RBAC_NO_ANONYMOUS_SUBJECTS.id, _props(role_binding, subjects=[{"kind": "Group", "name": "system:authenticated"}]), "system:authenticated"),
-    (k8s.RBAC_SECRETS_BY_NAME.id, _rule(role, resourceNames=[]), "rules[0] grants get on every Secret of its namespace (no resourceNames); grant get with resourceNames"),
-    (k8s.RBAC_SECRETS_BY_NAME.id, _rule(role, verbs=["get", "list", "watch"], resourceNames=[]), "grants get, list, watch on every Secret of its namespace "
+    (k8s.RBAC_NO_ANONYMOUS_SUBJECTS.id, lambda: mutated(role_binding(), subjects=[{"kind": "Group", "name": "system:authenticated"}]), "system:authenticated"),
+    (k8s.RBAC_SECRETS_BY_NAME.id, lambda: mutated(role(), {"rules.0.resourceNames": []}), "rules[0] grants get on every Secret of its namespace (no resourceNames); grant get with resourceNames"),
+    (k8s.RBAC_SECRETS_BY_NAME.id, lambda: mutated(role(), {"rules.0.verbs": ["get", "list", "watch"], "rules.0.resourceNames": []}), "grants get, list, watch on every Secret of its namespace "
      "(no resourceNames): list/watch return every Secret with its data"),
-    (k8s.RBAC_SECRETS_BY_NAME.id, _props(role, rules=[{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "create", "update", "delete"]}]),
+    (k8s.RBAC_SECRETS_BY_NAME.id, lambda: mutated(role(), rules=[{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "create", "update", "delete"]}]),
      "grants get, list, create, update, delete on every Secret of its namespace"),  # VibeBox (seed 001) as written: no resourceNames key
-    (k8s.RBAC_SECRETS_BY_NAME.id, _rule(role, verbs=["patch"], resourceNames=[]), "grants patch on every Secret of its namespace (no resourceNames): writes reach every Secret"),
-    (k8s.RBAC_SECRETS_BY_NAME.id, _props(role, rules=[{"apiGroups": ["*"], "resources": ["*"], "verbs": ["watch"]}]), "rules[0] grants watch on every Secret"),
-    (k8s.RBAC_SECRETS_BY_NAME.id, _rule(cluster_role, 0, resources=["namespaces", "secrets"]), "rules[0] grants get, list, watch on every Secret of every namespace it is bound in"),
+    (k8s.RBAC_SECRETS_BY_NAME.id, lambda: mutated(role(), {"rules.0.verbs": ["patch"], "rules.0.resourceNames": []}), "grants patch on every Secret of its namespace (no resourceNames): writes reach every Secret"),
+    (k8s.RBAC_SECRETS_BY_NAME.id, lambda: mutated(role(), rules=[{"apiGroups": ["*"], "resources": ["*"], "verbs": ["watch"]}]), "rules[0] grants watch on every Secret"),
+    (k8s.RBAC_SECRETS_BY_NAME.id, lambda: mutated(cluster_role(), {"rules.0.resources": ["namespaces", "secrets"]}), "rules[0] grants get, list, watch on every Secret of every namespace it is bound in"),
 ]
 
 
@@ -117,7 +100,7 @@ def test_mutation_is_caught(rule_id, mutate, expected):
 
 
 def test_secrets_reader_in_a_namespaced_role_is_not_cluster_wide():
-    findings = run(k8s, _rule(role, verbs=["get", "list", "watch"], resourceNames=[])())
+    findings = run(k8s, mutated(role(), {"rules.0.verbs": ["get", "list", "watch"], "rules.0.resourceNames": []}))
     assert {(f.rule_id, f.undecided) for f in findings} == {(k8s.RBAC_SECRETS_BY_NAME.id, False)}  # by name, not cluster-wide
 
 
@@ -131,7 +114,7 @@ def test_secrets_reader_in_a_namespaced_role_is_not_cluster_wide():
     {"apiGroups": [""], "resources": ["configmaps"], "verbs": UNKNOWN},  # known resources rule Secrets out
 ])
 def test_secrets_by_name_is_silent_when_limited_by_name_or_not_on_secrets(rule):
-    assert [f for f in run(k8s, _props(role, rules=[rule])()) if f.rule_id == k8s.RBAC_SECRETS_BY_NAME.id] == []
+    assert [f for f in run(k8s, mutated(role(), rules=[rule])) if f.rule_id == k8s.RBAC_SECRETS_BY_NAME.id] == []
 
 
 def test_rules_are_silent_on_our_own_output(dev_plan, prod_plan):
@@ -154,7 +137,7 @@ def test_cluster_role_reading_secrets_alone_is_medium_and_bound_cluster_wide_is_
 
 
 def test_secret_reader_bound_per_namespace_is_not_cluster_wide():
-    namespaced = _props(role_binding, roleRef={"kind": "ClusterRole", "name": "eso-viewer"})()
+    namespaced = mutated(role_binding(), roleRef={"kind": "ClusterRole", "name": "eso-viewer"})
     assert decided(run(k8s, secret_reader(), namespaced), k8s.RBAC_NO_CLUSTER_WIDE_SECRET_READ.id) == []
 
 
@@ -170,17 +153,17 @@ def test_view_builtin_is_not_a_secret_reader():
 # --- unknowns at preview ------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("rule_id", "mutate"), [
-    (k8s.RBAC_NO_WILDCARD.id, _props(role, rules=UNKNOWN)),
-    (k8s.RBAC_NO_WILDCARD.id, _rule(role, verbs=["get", UNKNOWN])),
-    (k8s.RBAC_CLUSTER_ROLE_READS_SECRETS.id, _rule(cluster_role, 0, resources=UNKNOWN)),
-    (k8s.RBAC_NO_ESCALATION_VERBS.id, _rule(role, verbs=UNKNOWN)),
-    (k8s.RBAC_NO_CLUSTER_ADMIN_BINDING.id, _props(role_binding, roleRef={"kind": "ClusterRole", "name": UNKNOWN})),
-    (k8s.RBAC_NO_ANONYMOUS_SUBJECTS.id, _props(cluster_role_binding, subjects=UNKNOWN)),
-    (k8s.RBAC_NO_ANONYMOUS_SUBJECTS.id, _props(role_binding, subjects=[{"kind": "Group", "name": UNKNOWN}])),
-    (k8s.RBAC_SECRETS_BY_NAME.id, _rule(role, resourceNames=UNKNOWN)),
-    (k8s.RBAC_SECRETS_BY_NAME.id, _rule(role, verbs=UNKNOWN, resourceNames=[])),
-    (k8s.RBAC_SECRETS_BY_NAME.id, _rule(role, resources=UNKNOWN, verbs=["list"], resourceNames=[])),
-    (k8s.RBAC_SECRETS_BY_NAME.id, _props(role, rules=[UNKNOWN])),
+    (k8s.RBAC_NO_WILDCARD.id, lambda: mutated(role(), rules=UNKNOWN)),
+    (k8s.RBAC_NO_WILDCARD.id, lambda: mutated(role(), {"rules.0.verbs": ["get", UNKNOWN]})),
+    (k8s.RBAC_CLUSTER_ROLE_READS_SECRETS.id, lambda: mutated(cluster_role(), {"rules.0.resources": UNKNOWN})),
+    (k8s.RBAC_NO_ESCALATION_VERBS.id, lambda: mutated(role(), {"rules.0.verbs": UNKNOWN})),
+    (k8s.RBAC_NO_CLUSTER_ADMIN_BINDING.id, lambda: mutated(role_binding(), roleRef={"kind": "ClusterRole", "name": UNKNOWN})),
+    (k8s.RBAC_NO_ANONYMOUS_SUBJECTS.id, lambda: mutated(cluster_role_binding(), subjects=UNKNOWN)),
+    (k8s.RBAC_NO_ANONYMOUS_SUBJECTS.id, lambda: mutated(role_binding(), subjects=[{"kind": "Group", "name": UNKNOWN}])),
+    (k8s.RBAC_SECRETS_BY_NAME.id, lambda: mutated(role(), {"rules.0.resourceNames": UNKNOWN})),
+    (k8s.RBAC_SECRETS_BY_NAME.id, lambda: mutated(role(), {"rules.0.verbs": UNKNOWN, "rules.0.resourceNames": []})),
+    (k8s.RBAC_SECRETS_BY_NAME.id, lambda: mutated(role(), {"rules.0.resources": UNKNOWN, "rules.0.verbs": ["list"], "rules.0.resourceNames": []})),
+    (k8s.RBAC_SECRETS_BY_NAME.id, lambda: mutated(role(), rules=[UNKNOWN])),
 ])
 def test_unknowns_are_undecided_not_silent(rule_id, mutate):
     findings = [f for f in run(k8s, mutate()) if f.rule_id == rule_id]
@@ -188,13 +171,13 @@ def test_unknowns_are_undecided_not_silent(rule_id, mutate):
 
 
 def test_cluster_wide_binding_to_a_role_unknown_at_preview():
-    unknown_ref = _props(cluster_role_binding, roleRef={"kind": "ClusterRole", "name": UNKNOWN})()
+    unknown_ref = mutated(cluster_role_binding(), roleRef={"kind": "ClusterRole", "name": UNKNOWN})
     findings = [f for f in run(k8s, secret_reader(), unknown_ref) if f.rule_id == k8s.RBAC_NO_CLUSTER_WIDE_SECRET_READ.id]
     assert [(f.urn, f.undecided) for f in findings] == [(unknown_ref["urn"], True)]
-    maybe_reader = _rule(cluster_role, 0, resources=["secrets"], verbs=UNKNOWN)()
+    maybe_reader = mutated(cluster_role(), {"rules.0.resources": ["secrets"], "rules.0.verbs": UNKNOWN})
     findings = [f for f in run(k8s, maybe_reader, cluster_role_binding()) if f.rule_id == k8s.RBAC_NO_CLUSTER_WIDE_SECRET_READ.id]
     assert [f.undecided for f in findings] == [True]
-    not_secrets = _rule(cluster_role, 0, verbs=UNKNOWN)()  # known resources rule Secrets out
+    not_secrets = mutated(cluster_role(), {"rules.0.verbs": UNKNOWN})  # known resources rule Secrets out
     assert [f for f in run(k8s, not_secrets, cluster_role_binding()) if f.rule_id == k8s.RBAC_NO_CLUSTER_WIDE_SECRET_READ.id] == []
 
 

@@ -3,7 +3,6 @@ unknowns at preview, the seed's literal policy, our own planned output, and a ca
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
@@ -13,7 +12,7 @@ from offline.run import PROJECT_DIR, plan_stack
 from policy.rules import vault
 from policy.rules.vault import PolicyParseError, parse_policy
 from tests.conftest import CANARY
-from tests.policy.rules.builders import UNKNOWN, check_metadata, decided, malformed, run, shared_dir
+from tests.policy.rules.builders import DELETE, UNKNOWN, check_metadata, decided, malformed, mutated, run, shared_dir
 
 SEEDS = shared_dir("seeds")
 
@@ -162,14 +161,6 @@ def test_policy_mutation_is_caught(rule_id, block, expected):
     assert any(expected in m for m in messages), messages
 
 
-def _set(resource: dict, **props) -> dict:
-    changed = copy.deepcopy(resource)
-    changed["props"].update(props)
-    for key in [k for k, v in props.items() if v is None]:
-        del changed["props"][key]
-    return changed
-
-
 ROLE_MUTATIONS = [
     (vault.KUBERNETES_ROLE_BOUND_IDENTITY.id, kubernetes_role, {"boundServiceAccountNames": ["*"]}, "boundServiceAccountNames[0] contains '*'"),
     (vault.KUBERNETES_ROLE_BOUND_IDENTITY.id, kubernetes_role, {"boundServiceAccountNames": ["api-*"]}, "contains '*'"),
@@ -198,17 +189,17 @@ ROLE_MUTATIONS = [
 
 @pytest.mark.parametrize(("rule_id", "fixture", "props", "expected"), ROLE_MUTATIONS)
 def test_login_role_mutation_is_caught(rule_id, fixture, props, expected):
-    messages = decided(run(vault, _set(fixture(), **props)), rule_id)
+    messages = decided(run(vault, mutated(fixture(), {k: DELETE if v is None else v for k, v in props.items()})), rule_id)
     assert any(expected in m for m in messages), messages
 
 
 def test_explicit_max_ttl_bounds_tokens_without_max_ttl():
-    assert run(vault, _set(kubernetes_role(), tokenMaxTtl=None, tokenExplicitMaxTtl=86400)) == []
-    assert run(vault, _set(kubernetes_role(), tokenPeriod=3600, tokenExplicitMaxTtl=86400)) == []
+    assert run(vault, mutated(kubernetes_role(), {"tokenMaxTtl": DELETE, "tokenExplicitMaxTtl": 86400})) == []
+    assert run(vault, mutated(kubernetes_role(), {"tokenPeriod": 3600, "tokenExplicitMaxTtl": 86400})) == []
 
 
 def test_a_namespace_selector_with_labels_binds_namespaces():
-    assert run(vault, _set(kubernetes_role(), boundServiceAccountNamespaces=None, boundServiceAccountNamespaceSelector='{"matchLabels":{"team":"emr"}}')) == []
+    assert run(vault, mutated(kubernetes_role(), {"boundServiceAccountNamespaces": DELETE, "boundServiceAccountNamespaceSelector": '{"matchLabels":{"team":"emr"}}'})) == []
 
 
 def test_deny_blocks_grant_nothing():
@@ -235,12 +226,12 @@ def test_unknown_policy_text_is_undecided_for_every_policy_rule(rule):
     (vault.APPROLE_SECRET_ID_BOUNDS.id, approle_role, {"secretIdTtl": UNKNOWN}),
 ])
 def test_unknown_role_fields_are_undecided_not_silent(rule_id, fixture, props):
-    findings = [f for f in run(vault, _set(fixture(), **props)) if f.rule_id == rule_id]
+    findings = [f for f in run(vault, mutated(fixture(), {k: DELETE if v is None else v for k, v in props.items()})) if f.rule_id == rule_id]
     assert findings and all(f.undecided for f in findings)
 
 
 def test_known_violation_still_reported_next_to_an_unknown():
-    findings = run(vault, _set(kubernetes_role(), boundServiceAccountNames=["*"], boundServiceAccountNamespaces=UNKNOWN))
+    findings = run(vault, mutated(kubernetes_role(), {"boundServiceAccountNames": ["*"], "boundServiceAccountNamespaces": UNKNOWN}))
     assert {(f.rule_id, f.undecided) for f in findings} == {(vault.KUBERNETES_ROLE_BOUND_IDENTITY.id, False), (vault.KUBERNETES_ROLE_BOUND_IDENTITY.id, True)}
 
 
@@ -286,7 +277,7 @@ def test_no_message_echoes_policy_text():
         f'path "secret/data/a" {{ capabilities = ["read"] }} /* {CANARY}',
         f'path "a" {{ policy = "{CANARY}" }}',
     ]
-    findings = run(vault, *(policy(t) for t in texts), _set(approle_role(), roleName=CANARY, tokenPolicies=["default"], bindSecretId=False))
+    findings = run(vault, *(policy(t) for t in texts), mutated(approle_role(), {"roleName": CANARY, "tokenPolicies": ["default"], "bindSecretId": False}))
     assert findings and not any(CANARY in f.message for f in findings)
 
 
