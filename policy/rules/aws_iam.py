@@ -368,7 +368,6 @@ NO_ACTION_WILDCARD = Rule(
     check=_identity(per_statement(_full_wildcard)),
 )
 
-
 NO_SERVICE_WILDCARD = Rule(
     id="SP-IAM-002",
     name="iam-no-service-wildcard",
@@ -380,7 +379,6 @@ NO_SERVICE_WILDCARD = Rule(
     frameworks=_ACCESS,
     check=_identity(per_statement(_service_wildcard)),
 )
-
 
 NO_SENSITIVE_PARTIAL_WILDCARD = Rule(
     id="SP-IAM-003",
@@ -394,7 +392,6 @@ NO_SENSITIVE_PARTIAL_WILDCARD = Rule(
     check=_identity(per_statement(_partial_wildcard)),
 )
 
-
 NO_ALLOW_NOT_ACTION = Rule(
     id="SP-IAM-004",
     name="iam-no-allow-not-action",
@@ -406,7 +403,6 @@ NO_ALLOW_NOT_ACTION = Rule(
     frameworks=_ACCESS,
     check=_identity(per_statement(_not_action_or_resource)),
 )
-
 
 NO_RESOURCE_WILDCARD = Rule(
     id="SP-IAM-005",
@@ -420,7 +416,6 @@ NO_RESOURCE_WILDCARD = Rule(
     check=_identity(per_statement(_resource_star)),
 )
 
-
 NO_WILDCARD_SECRET_OR_KEY_ARN = Rule(
     id="SP-IAM-006",
     name="iam-no-wildcard-secret-or-key-arn",
@@ -433,7 +428,6 @@ NO_WILDCARD_SECRET_OR_KEY_ARN = Rule(
     check=_identity(per_statement(_secret_or_key_arn_wildcards)),
 )
 
-
 PASSROLE_PASSED_TO_SERVICE = Rule(
     id="SP-IAM-007",
     name="iam-passrole-passed-to-service",
@@ -445,7 +439,6 @@ PASSROLE_PASSED_TO_SERVICE = Rule(
     frameworks=_ACCESS,
     check=_identity(_pass_role),
 )
-
 
 NO_PRIVILEGE_ESCALATION = Rule(
     id="SP-IAM-008",
@@ -460,7 +453,6 @@ NO_PRIVILEGE_ESCALATION = Rule(
     check=_identity(_escalation),
 )
 
-
 NO_BROAD_MANAGED_POLICY = Rule(
     id="SP-IAM-009",
     name="iam-no-broad-managed-policy",
@@ -473,7 +465,6 @@ NO_BROAD_MANAGED_POLICY = Rule(
     check=_managed_policies,
 )
 
-
 POLICY_READABLE = Rule(
     id="SP-IAM-010",
     name="iam-policy-readable",
@@ -484,7 +475,6 @@ POLICY_READABLE = Rule(
     frameworks=(HIPAA_ACCESS, SOC2_ACCESS),
     check=_readable,
 )
-
 
 TRUST_NO_PUBLIC_PRINCIPAL = Rule(
     id="SP-TRUST-001",
@@ -498,7 +488,6 @@ TRUST_NO_PUBLIC_PRINCIPAL = Rule(
     check=_trust(per_statement(_public_trust)),
 )
 
-
 TRUST_WEB_IDENTITY_SUB = Rule(
     id="SP-TRUST-002",
     name="trust-web-identity-sub",
@@ -510,7 +499,6 @@ TRUST_WEB_IDENTITY_SUB = Rule(
     frameworks=_TRUST,
     check=_trust(per_statement(_web_identity_sub)),
 )
-
 
 TRUST_WEB_IDENTITY_AUD = Rule(
     id="SP-TRUST-003",

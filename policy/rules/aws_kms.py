@@ -160,7 +160,6 @@ RESOURCE_POLICY_NO_PUBLIC_PRINCIPAL = Rule(
     check=_rule(per_statement(_public)),
 )
 
-
 RESOURCE_POLICY_WILDCARD_ROOT_ONLY = Rule(
     id="SP-KMS-002",
     name="resource-policy-wildcard-root-only",
@@ -172,7 +171,6 @@ RESOURCE_POLICY_WILDCARD_ROOT_ONLY = Rule(
     frameworks=_ACCESS,
     check=_rule(per_statement(_wildcard_to_non_root)),
 )
-
 
 KMS_DECRYPT_VIA_SECRETS_MANAGER = Rule(
     id="SP-KMS-003",
@@ -187,7 +185,6 @@ KMS_DECRYPT_VIA_SECRETS_MANAGER = Rule(
     check=_check_via_secrets_manager,
 )
 
-
 SECRET_POLICY_BLOCK_PUBLIC = Rule(
     id="SP-KMS-004",
     name="secret-policy-block-public",
@@ -198,7 +195,6 @@ SECRET_POLICY_BLOCK_PUBLIC = Rule(
     frameworks=_BOUNDARY,
     check=_check_block_public_policy,
 )
-
 
 KMS_KEY_ROTATION = Rule(
     id="SP-KMS-005",
@@ -211,7 +207,6 @@ KMS_KEY_ROTATION = Rule(
     frameworks=(HIPAA_ACCESS, SOC2_ACCESS),
     check=_check_key_rotation,
 )
-
 
 RESOURCE_POLICY_READABLE = Rule(
     id="SP-KMS-006",

@@ -407,7 +407,6 @@ SECRET_CUSTOMER_MANAGED_KEY = Rule(
     check=_check_customer_managed_key,
 )
 
-
 SECRET_CRITICAL_DEDICATED_KEY = StackRule(
     id="SP-SM-002",
     name="secret-critical-dedicated-key",
@@ -420,7 +419,6 @@ SECRET_CRITICAL_DEDICATED_KEY = StackRule(
     check=_check_dedicated_key,
 )
 
-
 SECRET_PROD_RECOVERY_WINDOW = Rule(
     id="SP-SM-003",
     name="secret-prod-recovery-window",
@@ -432,7 +430,6 @@ SECRET_PROD_RECOVERY_WINDOW = Rule(
     frameworks=(SOC2_ACCESS,),
     check=_check_recovery_window,
 )
-
 
 SECRET_ROTATION_WITHIN_CLASS = StackRule(
     id="SP-SM-004",
@@ -447,7 +444,6 @@ SECRET_ROTATION_WITHIN_CLASS = StackRule(
     check=_check_rotation,
 )
 
-
 ROTATION_LAMBDA_PERMISSION_SCOPED = Rule(
     id="SP-SM-005",
     name="rotation-lambda-permission-scoped",
@@ -459,7 +455,6 @@ ROTATION_LAMBDA_PERMISSION_SCOPED = Rule(
     frameworks=(HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY),
     check=_check_lambda_permission,
 )
-
 
 SECRET_CLASSIFIED = Rule(
     id="SP-SM-006",

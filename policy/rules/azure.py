@@ -193,7 +193,6 @@ NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE = Rule(
     check=_assignment_check(PRIVILEGED_ROLES, BROAD_SCOPES, "assign a data role on one vault or secret instead"),
 )
 
-
 KEYVAULT_DATA_ROLE_SCOPE = Rule(
     id="SP-AZ-002",
     name="azure-keyvault-data-role-scope",
@@ -204,7 +203,6 @@ KEYVAULT_DATA_ROLE_SCOPE = Rule(
     frameworks=_ACCESS,
     check=_assignment_check(KEY_VAULT_DATA_ROLES, BROAD_SCOPES, "scope it to one vault or one secret"),
 )
-
 
 KEYVAULT_RBAC_AUTHORIZATION = Rule(
     id="SP-AZ-003",
@@ -217,7 +215,6 @@ KEYVAULT_RBAC_AUTHORIZATION = Rule(
     check=_check_rbac_mode,
 )
 
-
 KEYVAULT_RECOVERABLE = Rule(
     id="SP-AZ-004",
     name="azure-keyvault-recoverable",
@@ -229,7 +226,6 @@ KEYVAULT_RECOVERABLE = Rule(
     check=_check_recoverable,
 )
 
-
 KEYVAULT_NO_PUBLIC_NETWORK_IN_PROD = Rule(
     id="SP-AZ-005",
     name="azure-keyvault-no-public-network-in-prod",
@@ -240,7 +236,6 @@ KEYVAULT_NO_PUBLIC_NETWORK_IN_PROD = Rule(
     frameworks=(HIPAA_ACCESS, SOC2_BOUNDARY),
     check=_check_network,
 )
-
 
 KEYVAULT_ACCESS_POLICY_ALL_SECRETS = Rule(
     id="SP-AZ-006",

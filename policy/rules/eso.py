@@ -217,7 +217,6 @@ CLUSTER_STORE_NAMESPACE_CONDITIONS = Rule(
     check=_check_store_conditions,
 )
 
-
 STORE_NO_STATIC_CREDENTIALS = Rule(
     id="SP-ESO-002",
     name="eso-store-no-static-credentials",
@@ -228,7 +227,6 @@ STORE_NO_STATIC_CREDENTIALS = Rule(
     frameworks=_ACCESS,
     check=_check_static_credentials,
 )
-
 
 FIND_RESTRICTED = Rule(
     id="SP-ESO-003",
@@ -241,7 +239,6 @@ FIND_RESTRICTED = Rule(
     check=_check_find,
 )
 
-
 TARGET_RETAIN = Rule(
     id="SP-ESO-004",
     name="eso-target-retain",
@@ -252,7 +249,6 @@ TARGET_RETAIN = Rule(
     frameworks=(SOC2_ACCESS,),
     check=_check_deletion_policy,
 )
-
 
 CLUSTER_EXTERNAL_SECRET_NAMESPACES = Rule(
     id="SP-ESO-005",

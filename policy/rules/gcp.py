@@ -129,7 +129,6 @@ NO_HIERARCHY_LEVEL_SECRET_ACCESS = Rule(
     check=_check_hierarchy,
 )
 
-
 NO_PUBLIC_MEMBERS = Rule(
     id="SP-GCP-002",
     name="gcp-no-public-members",
@@ -140,7 +139,6 @@ NO_PUBLIC_MEMBERS = Rule(
     frameworks=(HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY),
     check=_check_public,
 )
-
 
 SECRET_CMEK_BY_CLASS = Rule(
     id="SP-GCP-003",

@@ -187,7 +187,6 @@ RBAC_NO_WILDCARD = Rule(
     check=_check_wildcards,
 )
 
-
 RBAC_CLUSTER_ROLE_READS_SECRETS = Rule(
     id="SP-K8S-002",
     name="k8s-rbac-cluster-role-reads-secrets",
@@ -198,7 +197,6 @@ RBAC_CLUSTER_ROLE_READS_SECRETS = Rule(
     frameworks=_ACCESS,
     check=_check_cluster_role_secrets,
 )
-
 
 RBAC_NO_CLUSTER_WIDE_SECRET_READ = StackRule(
     id="SP-K8S-003",
@@ -211,7 +209,6 @@ RBAC_NO_CLUSTER_WIDE_SECRET_READ = StackRule(
     check=_check_cluster_wide_secret_readers,
 )
 
-
 RBAC_NO_ESCALATION_VERBS = Rule(
     id="SP-K8S-004",
     name="k8s-rbac-no-escalation-verbs",
@@ -222,7 +219,6 @@ RBAC_NO_ESCALATION_VERBS = Rule(
     frameworks=_ACCESS,
     check=_check_escalation,
 )
-
 
 RBAC_NO_CLUSTER_ADMIN_BINDING = Rule(
     id="SP-K8S-005",
@@ -235,7 +231,6 @@ RBAC_NO_CLUSTER_ADMIN_BINDING = Rule(
     check=_check_cluster_admin,
 )
 
-
 RBAC_NO_ANONYMOUS_SUBJECTS = Rule(
     id="SP-K8S-006",
     name="k8s-rbac-no-anonymous-subjects",
@@ -246,7 +241,6 @@ RBAC_NO_ANONYMOUS_SUBJECTS = Rule(
     frameworks=_ACCESS,
     check=_check_anonymous,
 )
-
 
 RBAC_SECRETS_BY_NAME = Rule(
     id="SP-K8S-007",

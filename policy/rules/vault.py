@@ -444,7 +444,6 @@ POLICY_PARSEABLE = Rule(
     check=_check_parseable,
 )
 
-
 POLICY_NO_GLOB = Rule(
     id="SP-VAULT-002",
     name="vault-policy-no-glob",
@@ -455,7 +454,6 @@ POLICY_NO_GLOB = Rule(
     frameworks=_ACCESS,
     check=_policy_check(_globs),
 )
-
 
 POLICY_NO_SUDO_ROOT = Rule(
     id="SP-VAULT-003",
@@ -468,7 +466,6 @@ POLICY_NO_SUDO_ROOT = Rule(
     check=_policy_check(_sudo_root),
 )
 
-
 POLICY_NO_GLOB_WRITE = Rule(
     id="SP-VAULT-004",
     name="vault-policy-no-glob-write",
@@ -479,7 +476,6 @@ POLICY_NO_GLOB_WRITE = Rule(
     frameworks=_ACCESS,
     check=_policy_check(_glob_writes),
 )
-
 
 POLICY_NO_PERMANENT_DELETE = Rule(
     id="SP-VAULT-005",
@@ -492,7 +488,6 @@ POLICY_NO_PERMANENT_DELETE = Rule(
     check=_policy_check(_permanent_deletes),
 )
 
-
 POLICY_NO_CONTROL_PLANE = Rule(
     id="SP-VAULT-006",
     name="vault-policy-no-control-plane",
@@ -503,7 +498,6 @@ POLICY_NO_CONTROL_PLANE = Rule(
     frameworks=_ACCESS,
     check=_policy_check(_control_plane),
 )
-
 
 KUBERNETES_ROLE_BOUND_IDENTITY = Rule(
     id="SP-VAULT-010",
@@ -516,7 +510,6 @@ KUBERNETES_ROLE_BOUND_IDENTITY = Rule(
     check=_check_bound_identity,
 )
 
-
 KUBERNETES_ROLE_AUDIENCE = Rule(
     id="SP-VAULT-011",
     name="vault-kubernetes-role-audience",
@@ -527,7 +520,6 @@ KUBERNETES_ROLE_AUDIENCE = Rule(
     frameworks=_LOGIN,
     check=_check_audience,
 )
-
 
 LOGIN_TOKEN_TTL = Rule(
     id="SP-VAULT-012",
@@ -540,7 +532,6 @@ LOGIN_TOKEN_TTL = Rule(
     check=_check_token_ttl,
 )
 
-
 LOGIN_NO_ROOT_OR_DEFAULT_POLICY = Rule(
     id="SP-VAULT-013",
     name="vault-login-no-root-or-default-policy",
@@ -551,7 +542,6 @@ LOGIN_NO_ROOT_OR_DEFAULT_POLICY = Rule(
     frameworks=_ACCESS,
     check=_check_token_policies,
 )
-
 
 APPROLE_SECRET_ID_BOUNDS = Rule(
     id="SP-VAULT-014",
