@@ -54,8 +54,14 @@ def document(*statements: dict, as_json: bool = True) -> Any:
 
 
 def run(module: ModuleType, *resources: dict) -> list[Finding]:
-    """Every finding of the module's rules over the resources (stack rules see them all at once)."""
-    return [f for rule in module.RULES for f in rule.evaluate(list(resources))]
+    """Every finding of the module's rules over the resources (stack rules see them all at once); each
+    finding must carry the id of the rule that made it."""
+    out = []
+    for rule in module.RULES:
+        found = rule.evaluate(list(resources))
+        assert all(f.rule_id == rule.id for f in found), f"{rule.id} reported a finding under another id"
+        out += found
+    return out
 
 
 def decided(findings: list[Finding], rule_id: str | None = None) -> list[str]:
