@@ -15,12 +15,14 @@ from policy.rules import aws_kms
 from tests.conftest import CANARY
 from tests.policy.rules.builders import (
     ACCOUNT,
+    DELETE,
     POLICY_SHAPES,
     UNKNOWN,
     check_metadata,
     decided,
     document,
     malformed,
+    mutated,
     own_stacks,
     own_types,
     resource,
@@ -152,28 +154,23 @@ def test_untagged_or_foreign_keys_need_no_via_service():
         assert run(aws_kms, fixture) == []
 
 
-@pytest.mark.parametrize(("props", "expected"), [
-    ({"blockPublicPolicy": None}, "blockPublicPolicy is not true"),
-    ({"blockPublicPolicy": False}, "blockPublicPolicy is not true"),
-])
-def test_secret_policy_must_block_public_policies(props, expected):
-    fixture = secret_policy()
-    fixture["props"].update(props)
-    if props["blockPublicPolicy"] is None:
-        del fixture["props"]["blockPublicPolicy"]
-    assert decided(run(aws_kms, fixture), aws_kms.SECRET_POLICY_BLOCK_PUBLIC.id) == [f"{expected}: Secrets Manager would accept a policy that opens the secret to "
-                                                            "other accounts; set blockPublicPolicy: true"]
+PROPERTY_MUTATIONS = [
+    (aws_kms.SECRET_POLICY_BLOCK_PUBLIC, secret_policy(), {"blockPublicPolicy": DELETE},
+     "blockPublicPolicy is not true: Secrets Manager would accept a policy that opens the secret to other accounts; set blockPublicPolicy: true"),
+    (aws_kms.SECRET_POLICY_BLOCK_PUBLIC, secret_policy(), {"blockPublicPolicy": False},
+     "blockPublicPolicy is not true: Secrets Manager would accept a policy that opens the secret to other accounts; set blockPublicPolicy: true"),
+    (aws_kms.KMS_KEY_ROTATION, key(), {"enableKeyRotation": False}, "enableKeyRotation is not true"),
+    (aws_kms.KMS_KEY_ROTATION, key(), {"enableKeyRotation": None}, "enableKeyRotation is not true"),
+    (aws_kms.KMS_KEY_ROTATION, key(), {"rotationPeriodInDays": 730}, "rotationPeriodInDays is 730"),
+    (aws_kms.KMS_KEY_ROTATION, key(), {"customerMasterKeySpec": "SYMMETRIC_DEFAULT", "enableKeyRotation": False}, "enableKeyRotation is not true"),
+]
 
 
-@pytest.mark.parametrize(("props", "expected"), [
-    ({"enableKeyRotation": False}, "enableKeyRotation is not true"),
-    ({"enableKeyRotation": None}, "enableKeyRotation is not true"),
-    ({"rotationPeriodInDays": 730}, "rotationPeriodInDays is 730"),
-    ({"customerMasterKeySpec": "SYMMETRIC_DEFAULT", "enableKeyRotation": False}, "enableKeyRotation is not true"),
-])
-def test_key_rotation(props, expected):
-    messages = decided(run(aws_kms, key(**props)), aws_kms.KMS_KEY_ROTATION.id)
-    assert len(messages) == 1 and messages[0].startswith(expected)
+@pytest.mark.parametrize(("rule", "compliant", "changes", "expected"), PROPERTY_MUTATIONS, ids=lambda v: getattr(v, "name", None))
+def test_each_property_mutation_fires_its_rule(rule, compliant, changes, expected):
+    assert run(aws_kms, compliant) == []
+    (message,) = decided(run(aws_kms, mutated(compliant, changes)), rule.id)
+    assert message.startswith(expected), message
 
 
 # --- unknown at preview ------------------------------------------------------------------------
