@@ -20,6 +20,7 @@ from tests.policy.rules.builders import (
     decided,
     document,
     malformed,
+    mutated,
     own_stacks,
     own_types,
     resource,
@@ -213,15 +214,19 @@ def test_single_statement_object_and_case_insensitive_elements():
     assert [(f.rule_id, f.message.split(":")[0]) for f in findings] == [(aws_iam.NO_SERVICE_WILDCARD.id, "policy statement 0")]
 
 
-def test_broad_managed_policies():
-    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
-    findings = run(aws_iam, role(managedPolicyArns=[admin]),
-                   resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a", role="x", policyArn="arn:aws:iam::aws:policy/AmazonS3FullAccess"),
-                   resource("aws:iam/policyAttachment:PolicyAttachment", "b", roles=["x"], policyArn="arn:aws:iam::aws:policy/SecretsManagerReadWrite"))
-    assert [m.split(",")[0] for m in decided(findings, aws_iam.NO_BROAD_MANAGED_POLICY.id)] == [
-        "managedPolicyArns attaches the AWS managed policy AdministratorAccess",
-        "policyArn attaches the AWS managed policy AmazonS3FullAccess",
-        "policyArn attaches the AWS managed policy SecretsManagerReadWrite"]
+CUSTOMER_POLICY = f"arn:aws:iam::{ACCOUNT}:policy/emr-prod-api"
+
+
+@pytest.mark.parametrize(("compliant", "changes", "expected"), [
+    (role(), {"managedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]}, "managedPolicyArns attaches the AWS managed policy AdministratorAccess"),
+    (resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a", role="x", policyArn=CUSTOMER_POLICY),
+     {"policyArn": "arn:aws:iam::aws:policy/AmazonS3FullAccess"}, "policyArn attaches the AWS managed policy AmazonS3FullAccess"),
+    (resource("aws:iam/policyAttachment:PolicyAttachment", "b", roles=["x"], policyArn=CUSTOMER_POLICY),
+     {"policyArn": "arn:aws:iam::aws:policy/SecretsManagerReadWrite"}, "policyArn attaches the AWS managed policy SecretsManagerReadWrite"),
+])
+def test_broad_managed_policies(compliant, changes, expected):
+    assert run(aws_iam, compliant) == []
+    assert [m.split(",")[0] for m in decided(run(aws_iam, mutated(compliant, changes)), aws_iam.NO_BROAD_MANAGED_POLICY.id)] == [expected]
 
 
 def test_seed_000_grants_are_blocked():
