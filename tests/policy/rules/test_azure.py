@@ -104,8 +104,7 @@ def test_reader_roles_and_narrow_scopes_pass():
 
 
 def test_network_and_retention_limits_apply_in_prod_only():
-    dev = mutated(vault(), {"properties.networkAcls": DELETE, "properties.softDeleteRetentionInDays": 7})
-    dev["props"]["tags"]["environment"] = "dev"
+    dev = mutated(vault(), {"properties.networkAcls": DELETE, "properties.softDeleteRetentionInDays": 7, "tags.environment": "dev"})
     assert run(azure, dev) == []
     assert run(azure, mutated(vault(), {"properties.publicNetworkAccess": "Disabled", "properties.networkAcls": {"defaultAction": "Allow"}})) == []
 
@@ -183,10 +182,8 @@ def test_silent_on_the_platforms_output_and_fires_on_hand_written_grants():
     vault_resource = next(r for r in planned if r["type"] == azure.KEY_VAULT)
     sub = vault_resource["props"]["properties"]["networkAcls"]["virtualNetworkRules"][0]["id"].split("/resourceGroups/")[0]
     owner = assignment(OWNER, sub)
-    no_purge = copy.deepcopy(vault_resource)
-    no_purge["props"]["properties"].pop("enablePurgeProtection")
-    all_access = copy.deepcopy(vault_resource)
-    all_access["props"]["properties"]["accessPolicies"] = [{"tenantId": "t", "objectId": "o", "permissions": {"secrets": ["all"]}}]
+    no_purge = mutated(vault_resource, {"properties.enablePurgeProtection": DELETE})
+    all_access = mutated(vault_resource, {"properties.accessPolicies": [{"tenantId": "t", "objectId": "o", "permissions": {"secrets": ["all"]}}]})
     assert decided(run(azure, *planned, owner), azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id) == ["Owner at subscription scope: assign a data role on one vault or secret instead"]
     assert any("enablePurgeProtection is not true" in m for m in decided(run(azure, no_purge), azure.KEYVAULT_RECOVERABLE.id))
     assert any("accessPolicies[0] grants all secret permissions" in m for m in decided(run(azure, all_access), azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id))
