@@ -25,7 +25,7 @@ EXCEPTION_EXPIRED = Rule(
     resource_types=(),
     remediation="Fix the resource and delete the exception, or renew it after review with a new reason and expiry date.",
     frameworks=(HIPAA_ACCESS, SOC2_ACCESS),
-    check=lambda resource: [],
+    check=lambda rule, resource: [],
 )
 
 
@@ -119,7 +119,7 @@ def _findings(rule: Rule | StackRule, resources: Sequence[Resource]) -> list[Fin
     for resource in resources:
         if rule.applies_to(resource):
             try:
-                out.extend(rule.check(resource))
+                out.extend(rule.findings(resource))
             except Exception as error:  # noqa: BLE001
                 out.append(failed(resource["urn"], error))
     return out

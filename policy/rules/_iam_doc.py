@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import Callable, Iterable, NamedTuple
 
 from documents.iam import Document, Statement
-from policy.rules._util import undecided
-from policy.rules.base import Finding, Resource
+from policy.rules.base import Finding, Resource, Rule
 
 class Issue(NamedTuple):
     """What a statement check found: a violation, or (undecided) what it could not decide."""
@@ -20,14 +19,13 @@ def unknown_issue(what: str) -> Issue:
     return Issue(f"{what} is unknown at preview", undecided=True)
 
 
-def finding(rule_id: str, resource: Resource, where: str, issue: Issue, statement: Statement | None = None) -> Finding:
+def finding(rule: Rule, resource: Resource, where: str, issue: Issue, statement: Statement | None = None) -> Finding:
     """A Finding at `where`. A violation in a statement whose Effect is unknown is undecided (it holds if the Effect is Allow)."""
     if issue.undecided:
-        return Finding(rule_id, resource["urn"], f"could not decide: {where}: {issue.message}", undecided=True)
+        return rule.finding(resource, f"could not decide: {where}: {issue.message}", undecided=True)
     if statement is not None and statement.allow is None:
-        message = f"could not decide: {where}: Effect is unknown at preview; if it is Allow: {issue.message}"
-        return Finding(rule_id, resource["urn"], message, undecided=True)
-    return Finding(rule_id, resource["urn"], f"{where}: {issue.message}")
+        return rule.finding(resource, f"could not decide: {where}: Effect is unknown at preview; if it is Allow: {issue.message}", undecided=True)
+    return rule.finding(resource, f"{where}: {issue.message}")
 
 
 Check = Callable[[Document], Iterable[tuple[Statement | None, Issue]]]
@@ -36,15 +34,15 @@ Check = Callable[[Document], Iterable[tuple[Statement | None, Issue]]]
 Documents = Callable[[Resource], list[tuple[str, Document]]]  # a resource's (label, document) pairs
 
 
-def document_check(rule_id: str, documents: Documents, check: Check) -> Callable[[Resource], list[Finding]]:
+def document_check(documents: Documents, check: Check) -> Callable[[Rule, Resource], list[Finding]]:
     """A rule's check over each (label, document) of a resource: undecided findings for the parts unknown
     at preview, then what `check` finds, located as `<label> statement <i>`."""
 
-    def run(resource: Resource) -> list[Finding]:
+    def run(rule: Rule, resource: Resource) -> list[Finding]:
         out = []
         for label, doc in documents(resource):
-            out += [undecided(rule_id, resource, f"{label} {what}".strip()) for what in doc.unknown]
-            out += [finding(rule_id, resource, f"{label} {s}" if s else label, issue, s) for s, issue in check(doc)]
+            out += [rule.undecided(resource, f"{label} {what}".strip()) for what in doc.unknown]
+            out += [finding(rule, resource, f"{label} {s}" if s else label, issue, s) for s, issue in check(doc)]
         return out
 
     return run

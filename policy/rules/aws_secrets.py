@@ -24,7 +24,7 @@ from functools import cache
 from typing import Any, Callable, NamedTuple
 
 from documents.props import dig, entries
-from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY, undecided
+from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY
 from policy.rules.base import Finding, Resource, Rule, Severity, StackRule, is_unknown
 
 SECRET = "aws:secretsmanager/secret:Secret"
@@ -70,7 +70,7 @@ def _aws_managed(value: Any) -> bool:
     return value in (None, "") or (isinstance(value, str) and value.lower().endswith(AWS_MANAGED_KEY))
 
 
-def _check_customer_managed_key(resource: Resource) -> list[Finding]:
+def _check_customer_managed_key(rule: Rule, resource: Resource) -> list[Finding]:
     fields = _key_fields(resource["props"])
     managed = [f for f, v in fields if not is_unknown(v) and _aws_managed(v)]
     unknown = [f for f, v in fields if is_unknown(v)]
@@ -78,12 +78,12 @@ def _check_customer_managed_key(resource: Resource) -> list[Finding]:
         return []
     cls = _classification(resource)
     if is_unknown(cls):
-        return [undecided("SP-SM-001", resource, "tags.classification (the secret uses the AWS managed key or one unknown at preview)")]
+        return [rule.undecided(resource, "tags.classification (the secret uses the AWS managed key or one unknown at preview)")]
     if cls not in CMK_CLASSES:
         return []
-    return [Finding("SP-SM-001", resource["urn"], f"{f} is not a customer-managed key: a {cls} secret must not use aws/secretsmanager, "
-                    "which any principal of the account with Secrets Manager access can use; set a customer-managed KMS key")
-            for f in managed] + [undecided("SP-SM-001", resource, f) for f in unknown]
+    return [rule.finding(resource, f"{f} is not a customer-managed key: a {cls} secret must not use aws/secretsmanager, "
+                         "which any principal of the account with Secrets Manager access can use; set a customer-managed KMS key")
+            for f in managed] + [rule.undecided(resource, f) for f in unknown]
 
 
 def _key_id(value: str, aliases: dict[str, str]) -> str | None:
@@ -95,7 +95,7 @@ def _key_id(value: str, aliases: dict[str, str]) -> str | None:
     return ref.removeprefix("key/")
 
 
-def _check_dedicated_key(resources: list[Resource]) -> list[Finding]:
+def _check_dedicated_key(rule: StackRule, resources: list[Resource]) -> list[Finding]:
     aliases = {r["props"]["name"]: r["props"]["targetKeyId"] for r in resources if r["type"] == ALIAS
                and isinstance(r["props"].get("name"), str) and isinstance(r["props"].get("targetKeyId"), str)}
     secrets = [r for r in resources if r["type"] == SECRET]
@@ -120,30 +120,30 @@ def _check_dedicated_key(resources: list[Resource]) -> list[Finding]:
         others = len(secrets) > 1
         sharing = sorted(secrets[p]["name"] for p in {p for key_id in mine for p in holders[key_id]} - {position})
         if sharing and not is_unknown(cls):
-            out.append(Finding("SP-SM-002", secret["urn"], f"kmsKeyId is also the key of {', '.join(sharing)}: a critical secret needs a "
-                               "dedicated customer-managed key, so its key policy grants no one else; give it its own key"))
+            out.append(rule.finding(secret, f"kmsKeyId is also the key of {', '.join(sharing)}: a critical secret needs a "
+                                    "dedicated customer-managed key, so its key policy grants no one else; give it its own key"))
         elif sharing:
-            out.append(undecided("SP-SM-002", secret, f"tags.classification (the key is shared with {', '.join(sharing)})"))
+            out.append(rule.undecided(secret, f"tags.classification (the key is shared with {', '.join(sharing)})"))
         elif others and (mine_unknown or unknown_keys > mine_unknown) and not is_unknown(cls):
-            out.append(undecided("SP-SM-002", secret, "a kmsKeyId of this or another secret (they may be the same key)"))
+            out.append(rule.undecided(secret, "a kmsKeyId of this or another secret (they may be the same key)"))
     return out
 
 
 # --- recovery window ---------------------------------------------------------------------------
 
-def _check_recovery_window(resource: Resource) -> list[Finding]:
+def _check_recovery_window(rule: Rule, resource: Resource) -> list[Finding]:
     window, env = resource["props"].get("recoveryWindowInDays"), _tag(resource, "environment")
     prod = None if is_unknown(env) else isinstance(env, str) and env.lower() in PROD
     if prod is False:
         return []
     if is_unknown(window):
-        return [undecided("SP-SM-003", resource, "recoveryWindowInDays")]
+        return [rule.undecided(resource, "recoveryWindowInDays")]
     if isinstance(window, (int, float)) and not isinstance(window, bool) and window < MIN_PROD_RECOVERY_DAYS:
         what = "0 (force delete: a deletion cannot be undone)" if window == 0 else f"{window:g} days"
         if prod is None:
-            return [undecided("SP-SM-003", resource, f"tags.environment (recoveryWindowInDays is {what})")]
-        return [Finding("SP-SM-003", resource["urn"], f"recoveryWindowInDays is {what}: a prod secret needs at least "
-                        f"{MIN_PROD_RECOVERY_DAYS} days to undo a deletion; remove it (default 30) or set 7-30")]
+            return [rule.undecided(resource, f"tags.environment (recoveryWindowInDays is {what})")]
+        return [rule.finding(resource, f"recoveryWindowInDays is {what}: a prod secret needs at least "
+                             f"{MIN_PROD_RECOVERY_DAYS} days to undo a deletion; remove it (default 30) or set 7-30")]
     return []
 
 
@@ -316,7 +316,7 @@ def _describe(days: float) -> str:
     return "never" if days == NEVER else f"every {days:g} days"
 
 
-def _check_rotation(resources: list[Resource]) -> list[Finding]:
+def _check_rotation(rule: StackRule, resources: list[Resource]) -> list[Finding]:
     rotations = [r for r in resources if r["type"] == ROTATION]
     # Indexed once: a named secret is targeted exactly by the rotations naming it, and maybe by those whose
     # secretId is unknown (comparing every secret with every rotation is quadratic at 10,000 secrets).
@@ -329,11 +329,11 @@ def _check_rotation(resources: list[Resource]) -> list[Finding]:
     for secret in (r for r in resources if r["type"] == SECRET):
         cls = _classification(secret)
         if is_unknown(cls):
-            out.append(undecided("SP-SM-004", secret, "tags.classification"))
+            out.append(rule.undecided(secret, "tags.classification"))
             continue
         limit = MAX_ROTATION_DAYS.get(cls) if cls else None
         if limit is None:
-            continue  # low, or unclassified (SP-SM-006)
+            continue  # low, or unclassified (SECRET_CLASSIFIED)
         fix = f"a {cls} secret must rotate at least every {limit} days: add a SecretRotation within that, or tag rotation=manual with rotation-days <= {limit}"
         name = secret["props"].get("name")
         if isinstance(name, str) and name and not is_unknown(name):
@@ -345,13 +345,13 @@ def _check_rotation(resources: list[Resource]) -> list[Finding]:
             for rotation in matched:
                 days, why = schedule(rotation)
                 if days is None:
-                    out.append(Finding("SP-SM-004", secret["urn"], f"could not decide: SecretRotation {rotation['name']}: {why}", undecided=True))
+                    out.append(rule.finding(secret, f"could not decide: SecretRotation {rotation['name']}: {why}", undecided=True))
                 elif days > limit:
-                    out.append(Finding("SP-SM-004", secret["urn"], f"SecretRotation {rotation['name']} rotates {_describe(days)} ({why}): {fix}"))
+                    out.append(rule.finding(secret, f"SecretRotation {rotation['name']} rotates {_describe(days)} ({why}): {fix}"))
             continue
         declared = _declared(secret)
         if declared.days is None:
-            out.append(Finding("SP-SM-004", secret["urn"], f"could not decide: {declared.why}", undecided=True))
+            out.append(rule.finding(secret, f"could not decide: {declared.why}", undecided=True))
             continue
         ok = declared.days <= limit
         if maybe:
@@ -360,60 +360,118 @@ def _check_rotation(resources: list[Resource]) -> list[Finding]:
                 maybe = []  # whichever secret they target, the verdict is the same
             else:
                 names = ", ".join(r["name"] for r in maybe)
-                out.append(undecided("SP-SM-004", secret, f"the secretId of SecretRotation {names} (it may target this secret)"))
+                out.append(rule.undecided(secret, f"the secretId of SecretRotation {names} (it may target this secret)"))
                 continue
         if not ok:
             how = declared.why if declared.days == NEVER else f"{declared.why} {_describe(declared.days)}"
-            out.append(Finding("SP-SM-004", secret["urn"], f"{how}: {fix}"))
+            out.append(rule.finding(secret, f"{how}: {fix}"))
     return out
 
 
 # --- rotation Lambda permission, classification ------------------------------------------------
 
-def _check_lambda_permission(resource: Resource) -> list[Finding]:
+def _check_lambda_permission(rule: Rule, resource: Resource) -> list[Finding]:
     props = resource["props"]
     principal, account, arn = props.get("principal"), props.get("sourceAccount"), props.get("sourceArn")
     if account not in (None, "") or arn not in (None, ""):
         return []  # set (an unknown value is set too)
     if is_unknown(principal):
-        return [undecided("SP-SM-005", resource, "principal (no sourceAccount or sourceArn is set)")]
+        return [rule.undecided(resource, "principal (no sourceAccount or sourceArn is set)")]
     if principal in ("secretsmanager.amazonaws.com", "*"):
-        return [Finding("SP-SM-005", resource["urn"], f"lets {principal} invoke the function without sourceAccount or sourceArn: "
-                        "any account's secrets could call your rotation function (confused deputy); set sourceAccount or sourceArn")]
+        return [rule.finding(resource, f"lets {principal} invoke the function without sourceAccount or sourceArn: "
+                             "any account's secrets could call your rotation function (confused deputy); set sourceAccount or sourceArn")]
     return []
 
 
-def _check_classified(resource: Resource) -> list[Finding]:
+def _check_classified(rule: Rule, resource: Resource) -> list[Finding]:
     value = _tag(resource, "classification")
     if is_unknown(value):
-        return [undecided("SP-SM-006", resource, "tags.classification")]
+        return [rule.undecided(resource, "tags.classification")]
     if _classification(resource) is None:
-        return [Finding("SP-SM-006", resource["urn"], "tags.classification is missing or not one of critical, high, medium, low: "
-                        "the class decides the key, rotation and recovery rules; tag the secret")]
+        return [rule.finding(resource, "tags.classification is missing or not one of critical, high, medium, low: "
+                             "the class decides the key, rotation and recovery rules; tag the secret")]
     return []
 
 
 _ACCESS = (HIPAA_ACCESS, SOC2_ACCESS)
 
+SECRET_CUSTOMER_MANAGED_KEY = Rule(
+    id="SP-SM-001",
+    name="secret-customer-managed-key",
+    description="A high or critical secret (or one of its replicas) without a customer-managed key uses "
+    "aws/secretsmanager, whose policy no one can narrow.",
+    severity=Severity.HIGH,
+    resource_types=(SECRET,),
+    remediation="Set kmsKeyId (and each replica's kmsKeyId) to a customer-managed key.",
+    frameworks=_ACCESS,
+    check=_check_customer_managed_key,
+)
+
+SECRET_CRITICAL_DEDICATED_KEY = StackRule(
+    id="SP-SM-002",
+    name="secret-critical-dedicated-key",
+    description="A critical secret shares its KMS key with another secret, so the key policy "
+    "that guards it also grants the other secret's readers.",
+    severity=Severity.MEDIUM,
+    resource_types=(SECRET, ALIAS),
+    remediation="Give each critical secret its own customer-managed key.",
+    frameworks=(HIPAA_ACCESS, SOC2_ACCESS),
+    check=_check_dedicated_key,
+)
+
+SECRET_PROD_RECOVERY_WINDOW = Rule(
+    id="SP-SM-003",
+    name="secret-prod-recovery-window",
+    description="A prod secret with a recovery window below 7 days (0 forces deletion) cannot be restored "
+    "after a mistaken or malicious delete.",
+    severity=Severity.HIGH,
+    resource_types=(SECRET,),
+    remediation="Leave recoveryWindowInDays at its default (30) or set 7-30 in prod.",
+    frameworks=(SOC2_ACCESS,),
+    check=_check_recovery_window,
+)
+
+SECRET_ROTATION_WITHIN_CLASS = StackRule(
+    id="SP-SM-004",
+    name="secret-rotation-within-class",
+    description="A secret whose class requires rotation (critical 365, high 90, medium 180 days) "
+    "has no SecretRotation and no declared rotation, or rotates less often than its class allows.",
+    severity=Severity.HIGH,
+    resource_types=(SECRET, ROTATION),
+    remediation="Add a SecretRotation with automaticallyAfterDays (or rate/cron) within the class maximum, or tag rotation=manual "
+    "with rotation-days within it.",
+    frameworks=_ACCESS,
+    check=_check_rotation,
+)
+
+ROTATION_LAMBDA_PERMISSION_SCOPED = Rule(
+    id="SP-SM-005",
+    name="rotation-lambda-permission-scoped",
+    description="A Lambda permission for secretsmanager.amazonaws.com (or '*') without "
+    "sourceAccount or sourceArn lets other accounts' secrets invoke the rotation function.",
+    severity=Severity.HIGH,
+    resource_types=(PERMISSION,),
+    remediation="Set sourceAccount to your account id (or sourceArn to the secret's ARN).",
+    frameworks=(HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY),
+    check=_check_lambda_permission,
+)
+
+SECRET_CLASSIFIED = Rule(
+    id="SP-SM-006",
+    name="secret-classified",
+    description="A secret without a valid classification tag escapes the class rules (key, rotation).",
+    severity=Severity.MEDIUM,
+    resource_types=(SECRET,),
+    remediation="Tag the secret classification=critical|high|medium|low.",
+    frameworks=(SOC2_ACCESS,),
+    check=_check_classified,
+)
+
 RULES: list[Rule | StackRule] = [
-    Rule("SP-SM-001", "secret-customer-managed-key", "A high or critical secret (or one of its replicas) without a customer-managed key uses "
-         "aws/secretsmanager, whose policy no one can narrow.", Severity.HIGH, (SECRET,),
-         "Set kmsKeyId (and each replica's kmsKeyId) to a customer-managed key.", _ACCESS, _check_customer_managed_key),
-    StackRule("SP-SM-002", "secret-critical-dedicated-key", "A critical secret shares its KMS key with another secret, so the key policy "
-              "that guards it also grants the other secret's readers.", Severity.MEDIUM, (SECRET, ALIAS),
-              "Give each critical secret its own customer-managed key.", (HIPAA_ACCESS, SOC2_ACCESS), _check_dedicated_key),
-    Rule("SP-SM-003", "secret-prod-recovery-window", "A prod secret with a recovery window below 7 days (0 forces deletion) cannot be restored "
-         "after a mistaken or malicious delete.", Severity.HIGH, (SECRET,),
-         "Leave recoveryWindowInDays at its default (30) or set 7-30 in prod.", (SOC2_ACCESS,), _check_recovery_window),
-    StackRule("SP-SM-004", "secret-rotation-within-class", "A secret whose class requires rotation (critical 365, high 90, medium 180 days) "
-              "has no SecretRotation and no declared rotation, or rotates less often than its class allows.",
-              Severity.HIGH, (SECRET, ROTATION),
-              "Add a SecretRotation with automaticallyAfterDays (or rate/cron) within the class maximum, or tag rotation=manual "
-              "with rotation-days within it.", _ACCESS, _check_rotation),
-    Rule("SP-SM-005", "rotation-lambda-permission-scoped", "A Lambda permission for secretsmanager.amazonaws.com (or '*') without "
-         "sourceAccount or sourceArn lets other accounts' secrets invoke the rotation function.", Severity.HIGH, (PERMISSION,),
-         "Set sourceAccount to your account id (or sourceArn to the secret's ARN).", (HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY),
-         _check_lambda_permission),
-    Rule("SP-SM-006", "secret-classified", "A secret without a valid classification tag escapes the class rules (key, rotation).",
-         Severity.MEDIUM, (SECRET,), "Tag the secret classification=critical|high|medium|low.", (SOC2_ACCESS,), _check_classified),
+    SECRET_CUSTOMER_MANAGED_KEY,
+    SECRET_CRITICAL_DEDICATED_KEY,
+    SECRET_PROD_RECOVERY_WINDOW,
+    SECRET_ROTATION_WITHIN_CLASS,
+    ROTATION_LAMBDA_PERMISSION_SCOPED,
+    SECRET_CLASSIFIED,
 ]

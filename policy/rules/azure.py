@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from documents.props import dig, entries, strings
-from policy.rules._util import HIPAA_ACCESS, HIPAA_AUDIT, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE, undecided
+from policy.rules._util import HIPAA_ACCESS, HIPAA_AUDIT, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE
 from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown
 
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
@@ -69,27 +69,27 @@ def _role(resource: Resource) -> Any:
     return definition.rstrip("/").rsplit("/", 1)[-1].lower()  # built-in ids end in the role's GUID at any scope
 
 
-def _assignment_check(rule_id: str, roles: dict[str, str], too_wide: tuple[str, ...], fix: str):
-    def check(resource: Resource) -> list[Finding]:
+def _assignment_check(roles: dict[str, str], too_wide: tuple[str, ...], fix: str) -> Callable[[Rule, Resource], list[Finding]]:
+    def check(rule: Rule, resource: Resource) -> list[Finding]:
         role, scope = _role(resource), resource["props"].get("scope")
         if is_unknown(role):
-            return [undecided(rule_id, resource, "roleDefinitionId")]
+            return [rule.undecided(resource, "roleDefinitionId")]
         if role not in roles:
             return []
         if is_unknown(scope):
-            return [undecided(rule_id, resource, f"the scope of this {roles[role]} assignment")]
+            return [rule.undecided(resource, f"the scope of this {roles[role]} assignment")]
         kind = scope_kind(scope) if isinstance(scope, str) else None
         if kind in too_wide:
-            return [Finding(rule_id, resource["urn"], f"{roles[role]} at {kind} scope: {fix}")]
+            return [rule.finding(resource, f"{roles[role]} at {kind} scope: {fix}")]
         return []
 
     return check
 
 
-def _vault_properties(rule_id: str, resource: Resource) -> tuple[Any, list[Finding]]:
+def _vault_properties(rule: Rule, resource: Resource) -> tuple[Any, list[Finding]]:
     properties = resource["props"].get("properties")
     if is_unknown(properties):
-        return None, [undecided(rule_id, resource, "properties")]
+        return None, [rule.undecided(resource, "properties")]
     return properties if isinstance(properties, dict) else {}, []
 
 
@@ -98,47 +98,46 @@ def _is_prod(resource: Resource) -> bool | None:
     return None if is_unknown(environment) else isinstance(environment, str) and environment.lower() in PROD_ENVIRONMENTS
 
 
-def _check_rbac_mode(resource: Resource) -> list[Finding]:
-    properties, out = _vault_properties("SP-AZ-003", resource)
+def _check_rbac_mode(rule: Rule, resource: Resource) -> list[Finding]:
+    properties, out = _vault_properties(rule, resource)
     if properties is None:
         return out
     enabled = properties.get("enableRbacAuthorization")
     if is_unknown(enabled):
-        return [undecided("SP-AZ-003", resource, "properties.enableRbacAuthorization")]
+        return [rule.undecided(resource, "properties.enableRbacAuthorization")]
     if enabled is not True:
-        return [Finding("SP-AZ-003", resource["urn"], "properties.enableRbacAuthorization is not true: access policies grant vault-wide "
-                        "permissions and anyone with Contributor can rewrite them; use Azure RBAC")]
+        return [rule.finding(resource, "properties.enableRbacAuthorization is not true: access policies grant vault-wide "
+                             "permissions and anyone with Contributor can rewrite them; use Azure RBAC")]
     return []
 
 
-def _check_recoverable(resource: Resource) -> list[Finding]:
-    properties, out = _vault_properties("SP-AZ-004", resource)
+def _check_recoverable(rule: Rule, resource: Resource) -> list[Finding]:
+    properties, out = _vault_properties(rule, resource)
     if properties is None:
         return out
     purge, soft_delete = properties.get("enablePurgeProtection"), properties.get("enableSoftDelete")
     retention = properties.get("softDeleteRetentionInDays")
     if is_unknown(purge):
-        out.append(undecided("SP-AZ-004", resource, "properties.enablePurgeProtection"))
+        out.append(rule.undecided(resource, "properties.enablePurgeProtection"))
     elif purge is not True:
-        out.append(Finding("SP-AZ-004", resource["urn"], "properties.enablePurgeProtection is not true: a deleted vault and its secrets can be purged at once"))
+        out.append(rule.finding(resource, "properties.enablePurgeProtection is not true: a deleted vault and its secrets can be purged at once"))
     if is_unknown(soft_delete):
-        out.append(undecided("SP-AZ-004", resource, "properties.enableSoftDelete"))
+        out.append(rule.undecided(resource, "properties.enableSoftDelete"))
     elif soft_delete is False:
-        out.append(Finding("SP-AZ-004", resource["urn"], "properties.enableSoftDelete is false: deleted secrets cannot be recovered"))
+        out.append(rule.finding(resource, "properties.enableSoftDelete is false: deleted secrets cannot be recovered"))
     prod = _is_prod(resource)
     if is_unknown(retention) and prod is not False:
-        out.append(undecided("SP-AZ-004", resource, "properties.softDeleteRetentionInDays"))
+        out.append(rule.undecided(resource, "properties.softDeleteRetentionInDays"))
     elif isinstance(retention, (int, float)) and retention < PROD_MIN_RETENTION_DAYS and prod is not False:
         if prod is None:
-            out.append(undecided("SP-AZ-004", resource, f"tags.environment (softDeleteRetentionInDays is below {PROD_MIN_RETENTION_DAYS})"))
+            out.append(rule.undecided(resource, f"tags.environment (softDeleteRetentionInDays is below {PROD_MIN_RETENTION_DAYS})"))
         else:
-            out.append(Finding("SP-AZ-004", resource["urn"],
-                               f"properties.softDeleteRetentionInDays is {retention:.0f} in prod: keep {PROD_MIN_RETENTION_DAYS}"))
+            out.append(rule.finding(resource, f"properties.softDeleteRetentionInDays is {retention:.0f} in prod: keep {PROD_MIN_RETENTION_DAYS}"))
     return out
 
 
-def _check_network(resource: Resource) -> list[Finding]:
-    properties, out = _vault_properties("SP-AZ-005", resource)
+def _check_network(rule: Rule, resource: Resource) -> list[Finding]:
+    properties, out = _vault_properties(rule, resource)
     if properties is None:
         return out
     public, default_action = properties.get("publicNetworkAccess"), dig(properties, "networkAcls", "defaultAction")
@@ -153,18 +152,18 @@ def _check_network(resource: Resource) -> list[Finding]:
     if prod is None:
         unknown.append("tags.environment")
     if unknown:
-        return [undecided("SP-AZ-005", resource, ", ".join(unknown))]
-    return [Finding("SP-AZ-005", resource["urn"], "public network access is enabled with networkAcls.defaultAction Allow in prod: "
-                    "set publicNetworkAccess Disabled (private endpoint) or defaultAction Deny with an allow-list")]
+        return [rule.undecided(resource, ", ".join(unknown))]
+    return [rule.finding(resource, "public network access is enabled with networkAcls.defaultAction Allow in prod: "
+                         "set publicNetworkAccess Disabled (private endpoint) or defaultAction Deny with an allow-list")]
 
 
-def _check_access_policies(resource: Resource) -> list[Finding]:
-    properties, out = _vault_properties("SP-AZ-006", resource)
+def _check_access_policies(rule: Rule, resource: Resource) -> list[Finding]:
+    properties, out = _vault_properties(rule, resource)
     if properties is None:
         return out
     policies = properties.get("accessPolicies")
     if is_unknown(policies):
-        return [undecided("SP-AZ-006", resource, "properties.accessPolicies")]
+        return [rule.undecided(resource, "properties.accessPolicies")]
     for index, policy in enumerate(entries(policies)):
         at = f"properties.accessPolicies[{index}]"
         permissions, unknown = strings(dig(policy, "permissions", "secrets"))
@@ -172,80 +171,92 @@ def _check_access_policies(resource: Resource) -> list[Finding]:
         everything = "all" in granted or granted >= ALL_SECRET_PERMISSIONS
         if writes := [p for p in SECRET_WRITE_PERMISSIONS if everything or p in granted]:
             what = "all secret permissions (incl. set, delete, purge)" if everything else ", ".join(writes)
-            out.append(Finding("SP-AZ-006", resource["urn"], f"{at} grants {what}: an access policy covers every secret of the vault, so the "
-                               f"principal can {'/'.join(SECRET_WRITE_PERMISSIONS[p] for p in writes)} any of them; grant get (and list where "
-                               "needed) only, better a Key Vault Secrets User role assignment on the vault or one secret"))
+            out.append(rule.finding(resource, f"{at} grants {what}: an access policy covers every secret of the vault, so the "
+                                    f"principal can {'/'.join(SECRET_WRITE_PERMISSIONS[p] for p in writes)} any of them; grant get (and list where "
+                                    "needed) only, better a Key Vault Secrets User role assignment on the vault or one secret"))
         elif unknown or is_unknown(policy):
-            out.append(undecided("SP-AZ-006", resource, f"{at}.permissions.secrets"))
+            out.append(rule.undecided(resource, f"{at}.permissions.secrets"))
     return out
 
 
 _ACCESS = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE)
 
+NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE = Rule(
+    id="SP-AZ-001",
+    name="azure-no-privileged-role-at-broad-scope",
+    description="Owner, Contributor, access administrators and Key Vault Administrator/Contributor "
+    "at subscription, management-group or resource-group scope control every vault (and its access) below it.",
+    severity=Severity.CRITICAL,
+    resource_types=(ROLE_ASSIGNMENT,),
+    remediation="Assign Key Vault Secrets User on the vault (or one secret); keep administrator roles out of workloads.",
+    frameworks=_ACCESS,
+    check=_assignment_check(PRIVILEGED_ROLES, BROAD_SCOPES, "assign a data role on one vault or secret instead"),
+)
+
+KEYVAULT_DATA_ROLE_SCOPE = Rule(
+    id="SP-AZ-002",
+    name="azure-keyvault-data-role-scope",
+    description="Key Vault data roles (Secrets User/Officer, …) above a vault reach every vault in the subscription or resource group.",
+    severity=Severity.HIGH,
+    resource_types=(ROLE_ASSIGNMENT,),
+    remediation="Scope the assignment to the vault (…/providers/Microsoft.KeyVault/vaults/<name>) or to a single secret.",
+    frameworks=_ACCESS,
+    check=_assignment_check(KEY_VAULT_DATA_ROLES, BROAD_SCOPES, "scope it to one vault or one secret"),
+)
+
+KEYVAULT_RBAC_AUTHORIZATION = Rule(
+    id="SP-AZ-003",
+    name="azure-keyvault-rbac-authorization",
+    description="Vaults use Azure RBAC, not vault access policies.",
+    severity=Severity.HIGH,
+    resource_types=(KEY_VAULT,),
+    remediation="Set properties.enableRbacAuthorization = true and grant Key Vault data roles per workload.",
+    frameworks=_ACCESS,
+    check=_check_rbac_mode,
+)
+
+KEYVAULT_RECOVERABLE = Rule(
+    id="SP-AZ-004",
+    name="azure-keyvault-recoverable",
+    description=f"Vaults keep soft delete with purge protection (retention {PROD_MIN_RETENTION_DAYS} days in prod).",
+    severity=Severity.HIGH,
+    resource_types=(KEY_VAULT,),
+    remediation=f"Set properties.enablePurgeProtection = true and softDeleteRetentionInDays = {PROD_MIN_RETENTION_DAYS} in prod.",
+    frameworks=(HIPAA_ACCESS, HIPAA_AUDIT, SOC2_ACCESS),
+    check=_check_recoverable,
+)
+
+KEYVAULT_NO_PUBLIC_NETWORK_IN_PROD = Rule(
+    id="SP-AZ-005",
+    name="azure-keyvault-no-public-network-in-prod",
+    description="A prod vault reachable from any network with default action Allow.",
+    severity=Severity.HIGH,
+    resource_types=(KEY_VAULT,),
+    remediation="Set publicNetworkAccess Disabled with a private endpoint, or networkAcls.defaultAction Deny with the declared allow-list.",
+    frameworks=(HIPAA_ACCESS, SOC2_BOUNDARY),
+    check=_check_network,
+)
+
+KEYVAULT_ACCESS_POLICY_ALL_SECRETS = Rule(
+    id="SP-AZ-006",
+    name="azure-keyvault-access-policy-all-secrets",
+    description="An access policy whose secret permissions go beyond reading: \"all\" or any of set, delete, backup, restore, "
+    "recover, purge. Access policies cover every secret of the vault, so one such permission lets the principal overwrite, "
+    "delete, export, restore, undelete or purge any secret, not just its own. get and list alone are reading "
+    "(what the built-in Key Vault Secrets User role allows); SP-AZ-003 refuses access policies as such.",
+    severity=Severity.HIGH,
+    resource_types=(KEY_VAULT,),
+    remediation="Switch to RBAC (Key Vault Secrets User on the vault or one secret); failing that, grant only get (and list where needed) "
+    "and keep secret writes with the deployment identity.",
+    frameworks=_ACCESS,
+    check=_check_access_policies,
+)
+
 RULES: list[Rule] = [
-    Rule(
-        id="SP-AZ-001",
-        name="azure-no-privileged-role-at-broad-scope",
-        description="Owner, Contributor, access administrators and Key Vault Administrator/Contributor "
-        "at subscription, management-group or resource-group scope control every vault (and its access) below it.",
-        severity=Severity.CRITICAL,
-        resource_types=(ROLE_ASSIGNMENT,),
-        remediation="Assign Key Vault Secrets User on the vault (or one secret); keep administrator roles out of workloads.",
-        frameworks=_ACCESS,
-        check=_assignment_check("SP-AZ-001", PRIVILEGED_ROLES, BROAD_SCOPES, "assign a data role on one vault or secret instead"),
-    ),
-    Rule(
-        id="SP-AZ-002",
-        name="azure-keyvault-data-role-scope",
-        description="Key Vault data roles (Secrets User/Officer, …) above a vault reach every vault in the subscription or resource group.",
-        severity=Severity.HIGH,
-        resource_types=(ROLE_ASSIGNMENT,),
-        remediation="Scope the assignment to the vault (…/providers/Microsoft.KeyVault/vaults/<name>) or to a single secret.",
-        frameworks=_ACCESS,
-        check=_assignment_check("SP-AZ-002", KEY_VAULT_DATA_ROLES, BROAD_SCOPES, "scope it to one vault or one secret"),
-    ),
-    Rule(
-        id="SP-AZ-003",
-        name="azure-keyvault-rbac-authorization",
-        description="Vaults use Azure RBAC, not vault access policies.",
-        severity=Severity.HIGH,
-        resource_types=(KEY_VAULT,),
-        remediation="Set properties.enableRbacAuthorization = true and grant Key Vault data roles per workload.",
-        frameworks=_ACCESS,
-        check=_check_rbac_mode,
-    ),
-    Rule(
-        id="SP-AZ-004",
-        name="azure-keyvault-recoverable",
-        description=f"Vaults keep soft delete with purge protection (retention {PROD_MIN_RETENTION_DAYS} days in prod).",
-        severity=Severity.HIGH,
-        resource_types=(KEY_VAULT,),
-        remediation=f"Set properties.enablePurgeProtection = true and softDeleteRetentionInDays = {PROD_MIN_RETENTION_DAYS} in prod.",
-        frameworks=(HIPAA_ACCESS, HIPAA_AUDIT, SOC2_ACCESS),
-        check=_check_recoverable,
-    ),
-    Rule(
-        id="SP-AZ-005",
-        name="azure-keyvault-no-public-network-in-prod",
-        description="A prod vault reachable from any network with default action Allow.",
-        severity=Severity.HIGH,
-        resource_types=(KEY_VAULT,),
-        remediation="Set publicNetworkAccess Disabled with a private endpoint, or networkAcls.defaultAction Deny with the declared allow-list.",
-        frameworks=(HIPAA_ACCESS, SOC2_BOUNDARY),
-        check=_check_network,
-    ),
-    Rule(
-        id="SP-AZ-006",
-        name="azure-keyvault-access-policy-all-secrets",
-        description="An access policy whose secret permissions go beyond reading: \"all\" or any of set, delete, backup, restore, "
-        "recover, purge. Access policies cover every secret of the vault, so one such permission lets the principal overwrite, "
-        "delete, export, restore, undelete or purge any secret, not just its own. get and list alone are reading "
-        "(what the built-in Key Vault Secrets User role allows); SP-AZ-003 refuses access policies as such.",
-        severity=Severity.HIGH,
-        resource_types=(KEY_VAULT,),
-        remediation="Switch to RBAC (Key Vault Secrets User on the vault or one secret); failing that, grant only get (and list where needed) "
-        "and keep secret writes with the deployment identity.",
-        frameworks=_ACCESS,
-        check=_check_access_policies,
-    ),
+    NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE,
+    KEYVAULT_DATA_ROLE_SCOPE,
+    KEYVAULT_RBAC_AUTHORIZATION,
+    KEYVAULT_RECOVERABLE,
+    KEYVAULT_NO_PUBLIC_NETWORK_IN_PROD,
+    KEYVAULT_ACCESS_POLICY_ALL_SECRETS,
 ]

@@ -33,42 +33,50 @@ class Finding:
     error: bool = False
 
 
-@dataclass(frozen=True)
-class Rule:
-    id: str  # "SP-IAM-001"
+@dataclass(frozen=True, kw_only=True)
+class _RuleBase:
+    """What every rule declares once, beside its check; findings are built here so the id is written once."""
+
+    id: str  # "SP-<DOMAIN>-<NNN>", written only here
     name: str  # "iam-no-action-wildcard"
     description: str
     severity: Severity
     resource_types: tuple[str, ...]
     remediation: str
     frameworks: tuple[str, ...]  # e.g. ("HIPAA 164.312(a)(1)", "SOC2 CC6.1")
-    check: Callable[[Resource], list[Finding]] = field(compare=False, repr=False)
 
     def applies_to(self, resource: Resource) -> bool:
         return resource["type"] in self.resource_types
 
+    def finding(self, resource: Resource, message: str, *, undecided: bool = False) -> Finding:
+        return Finding(self.id, resource["urn"], message, undecided=undecided)
+
+    def undecided(self, resource: Resource, what: str) -> Finding:
+        """The rule could not decide because `what` is unknown at preview."""
+        return self.finding(resource, f"could not decide: {what} is unknown at preview", undecided=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rule(_RuleBase):
+    """A rule over one resource at a time. `check(rule, resource)` builds its findings through `rule`."""
+
+    check: Callable[[Rule, Resource], list[Finding]] = field(compare=False, repr=False)
+
+    def findings(self, resource: Resource) -> list[Finding]:
+        return self.check(self, resource)
+
     def evaluate(self, resources: Iterable[Resource]) -> list[Finding]:
-        return [f for r in resources if self.applies_to(r) for f in self.check(r)]
+        return [f for r in resources if self.applies_to(r) for f in self.findings(r)]
 
 
-@dataclass(frozen=True)
-class StackRule:
+@dataclass(frozen=True, kw_only=True)
+class StackRule(_RuleBase):
     """A rule that needs several resources at once (a secret and its rotation, a store and its users).
 
-    `check` receives every planned resource whose type is in `resource_types`.
+    `check(rule, resources)` receives every planned resource whose type is in `resource_types`.
     """
 
-    id: str
-    name: str
-    description: str
-    severity: Severity
-    resource_types: tuple[str, ...]
-    remediation: str
-    frameworks: tuple[str, ...]
-    check: Callable[[list[Resource]], list[Finding]] = field(compare=False, repr=False)
-
-    def applies_to(self, resource: Resource) -> bool:
-        return resource["type"] in self.resource_types
+    check: Callable[[StackRule, list[Resource]], list[Finding]] = field(compare=False, repr=False)
 
     def evaluate(self, resources: Iterable[Resource]) -> list[Finding]:
-        return self.check([r for r in resources if self.applies_to(r)])
+        return self.check(self, [r for r in resources if self.applies_to(r)])

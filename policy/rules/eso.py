@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from documents.props import dig, entries, strings
-from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE, undecided
+from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE
 from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown
 
 _ESO = "kubernetes:external-secrets.io/v1"
@@ -74,68 +74,68 @@ def _selects_every_namespace(selector: Any) -> bool:
     return all(isinstance(e, dict) and e.get("operator") in ("NotIn", "DoesNotExist") for e in entries(selector.get("matchExpressions")))
 
 
-def _check_store_conditions(resource: Resource) -> list[Finding]:
+def _check_store_conditions(rule: Rule, resource: Resource) -> list[Finding]:
     if _version(resource) == "v1alpha1":  # no conditions field: the API server drops one if written
-        return [Finding("SP-ESO-001", resource["urn"], "a v1alpha1 ClusterSecretStore has no spec.conditions: ExternalSecrets in every "
-                        "namespace can use it; write it as external-secrets.io/v1 with conditions naming its consumers' namespaces")]
+        return [rule.finding(resource, "a v1alpha1 ClusterSecretStore has no spec.conditions: ExternalSecrets in every "
+                             "namespace can use it; write it as external-secrets.io/v1 with conditions naming its consumers' namespaces")]
     conditions = dig(resource["props"], "spec", "conditions")
     if is_unknown(conditions):
-        return [undecided("SP-ESO-001", resource, "spec.conditions")]
+        return [rule.undecided(resource, "spec.conditions")]
     if not conditions:
-        return [Finding("SP-ESO-001", resource["urn"], "spec.conditions is missing: ExternalSecrets in every namespace can use this store; "
-                        "limit it to the namespaces that need it")]
+        return [rule.finding(resource, "spec.conditions is missing: ExternalSecrets in every namespace can use this store; "
+                             "limit it to the namespaces that need it")]
     out: list[Finding] = []
     for index, condition in enumerate(entries(conditions)):
         at = f"spec.conditions[{index}]"
         selector = dig(condition, "namespaceSelector")  # unknown too when the whole condition is
         if is_unknown(selector):
-            out.append(undecided("SP-ESO-001", resource, at))
+            out.append(rule.undecided(resource, at))
             continue
         if _selects_every_namespace(selector):
-            out.append(Finding("SP-ESO-001", resource["urn"], f"{at}.namespaceSelector selects every namespace (empty or exclusions only)"))
+            out.append(rule.finding(resource, f"{at}.namespaceSelector selects every namespace (empty or exclusions only)"))
         regexes, unknown = strings(dig(condition, "namespaceRegexes"))
         for r_index, regex in enumerate(regexes):
             if matches_everything(regex, NAMESPACE_PROBES):
-                out.append(Finding("SP-ESO-001", resource["urn"], f"{at}.namespaceRegexes[{r_index}] matches every namespace"))
+                out.append(rule.finding(resource, f"{at}.namespaceRegexes[{r_index}] matches every namespace"))
             elif not (regex.startswith("^") and regex.endswith("$")):
-                out.append(Finding("SP-ESO-001", resource["urn"], f"{at}.namespaceRegexes[{r_index}] is not anchored with ^…$: "
-                                   "ESO matches it anywhere in a namespace name"))
+                out.append(rule.finding(resource, f"{at}.namespaceRegexes[{r_index}] is not anchored with ^…$: "
+                                        "ESO matches it anywhere in a namespace name"))
         if unknown:
-            out.append(undecided("SP-ESO-001", resource, f"{at}.namespaceRegexes"))
+            out.append(rule.undecided(resource, f"{at}.namespaceRegexes"))
     return out
 
 
-def _check_static_credentials(resource: Resource) -> list[Finding]:
+def _check_static_credentials(rule: Rule, resource: Resource) -> list[Finding]:
     provider = dig(resource["props"], "spec", "provider")
     if is_unknown(provider):
-        return [undecided("SP-ESO-002", resource, "spec.provider")]
+        return [rule.undecided(resource, "spec.provider")]
     if not isinstance(provider, dict):
         return []
     out: list[Finding] = []
     for name, config in provider.items():
         at = f"spec.provider.{name}"
         if is_unknown(config):
-            out.append(undecided("SP-ESO-002", resource, at))
+            out.append(rule.undecided(resource, at))
         elif name == "azurekv":
             auth_type = dig(config, "authType")
             if is_unknown(auth_type):
-                out.append(undecided("SP-ESO-002", resource, f"{at}.authType"))
+                out.append(rule.undecided(resource, f"{at}.authType"))
             elif auth_type in (None, "ServicePrincipal"):  # the CRD's default is ServicePrincipal
-                out.append(Finding("SP-ESO-002", resource["urn"], f"{at}.authType is ServicePrincipal (the default): a client secret stored in "
-                                   "Kubernetes; use authType: WorkloadIdentity"))
+                out.append(rule.finding(resource, f"{at}.authType is ServicePrincipal (the default): a client secret stored in "
+                                        "Kubernetes; use authType: WorkloadIdentity"))
         elif name in STATIC_AUTH:
             static, instead = STATIC_AUTH[name]
             auth = dig(config, "auth")
             if is_unknown(auth):
-                out.append(undecided("SP-ESO-002", resource, f"{at}.auth"))
+                out.append(rule.undecided(resource, f"{at}.auth"))
                 continue
             for path, what in static.items():
                 value = dig(auth, *path)
                 field = f"{at}.auth.{'.'.join(path)}"
                 if is_unknown(value):
-                    out.append(undecided("SP-ESO-002", resource, field))
+                    out.append(rule.undecided(resource, field))
                 elif value is not None:
-                    out.append(Finding("SP-ESO-002", resource["urn"], f"{field} authenticates with {what} kept in a Kubernetes Secret; use {instead}"))
+                    out.append(rule.finding(resource, f"{field} authenticates with {what} kept in a Kubernetes Secret; use {instead}"))
     return out
 
 
@@ -146,11 +146,11 @@ def _external_secret_spec(resource: Resource) -> tuple[Any, str]:
     return dig(resource["props"], "spec"), "spec"
 
 
-def _check_find(resource: Resource) -> list[Finding]:
+def _check_find(rule: Rule, resource: Resource) -> list[Finding]:
     spec, at = _external_secret_spec(resource)
     data_from = dig(spec, "dataFrom")
     if is_unknown(data_from):
-        return [undecided("SP-ESO-003", resource, f"{at}.dataFrom")]
+        return [rule.undecided(resource, f"{at}.dataFrom")]
     out: list[Finding] = []
     for index, entry in enumerate(entries(data_from)):
         find = dig(entry, "find")
@@ -162,40 +162,40 @@ def _check_find(resource: Resource) -> list[Finding]:
         if named or pathed:
             continue
         if is_unknown(regex) or is_unknown(path):
-            out.append(undecided("SP-ESO-003", resource, f"{at}.dataFrom[{index}].find"))
+            out.append(rule.undecided(resource, f"{at}.dataFrom[{index}].find"))
         else:
-            out.append(Finding("SP-ESO-003", resource["urn"], f"{at}.dataFrom[{index}].find has no name.regexp or path that restricts it: "
-                               "it copies every secret the store can read; list keys in data[] instead"))
+            out.append(rule.finding(resource, f"{at}.dataFrom[{index}].find has no name.regexp or path that restricts it: "
+                                    "it copies every secret the store can read; list keys in data[] instead"))
     return out
 
 
-def _check_deletion_policy(resource: Resource) -> list[Finding]:
+def _check_deletion_policy(rule: Rule, resource: Resource) -> list[Finding]:
     spec, at = _external_secret_spec(resource)
     policy = dig(spec, "target", "deletionPolicy")
     if is_unknown(policy):
-        return [undecided("SP-ESO-004", resource, f"{at}.target.deletionPolicy")]
+        return [rule.undecided(resource, f"{at}.target.deletionPolicy")]
     if policy == "Delete":
-        return [Finding("SP-ESO-004", resource["urn"], f"{at}.target.deletionPolicy is Delete: when the remote secret cannot be found "
-                        "(a renamed key, a brief backend fault) the Kubernetes Secret is deleted and pods fail; use Retain")]
+        return [rule.finding(resource, f"{at}.target.deletionPolicy is Delete: when the remote secret cannot be found "
+                             "(a renamed key, a brief backend fault) the Kubernetes Secret is deleted and pods fail; use Retain")]
     return []
 
 
-def _check_cluster_external_secret_namespaces(resource: Resource) -> list[Finding]:
+def _check_cluster_external_secret_namespaces(rule: Rule, resource: Resource) -> list[Finding]:
     spec = dig(resource["props"], "spec")
     if is_unknown(spec):
-        return [undecided("SP-ESO-005", resource, "spec")]
+        return [rule.undecided(resource, "spec")]
     selectors = [("spec.namespaceSelector", dig(spec, "namespaceSelector"))]
     listed = dig(spec, "namespaceSelectors")
     if is_unknown(listed):
-        return [undecided("SP-ESO-005", resource, "spec.namespaceSelectors")]
+        return [rule.undecided(resource, "spec.namespaceSelectors")]
     selectors += [(f"spec.namespaceSelectors[{i}]", s) for i, s in enumerate(entries(listed))]
     out = []
     for at, selector in selectors:
         if is_unknown(selector):
-            out.append(undecided("SP-ESO-005", resource, at))
+            out.append(rule.undecided(resource, at))
         elif _selects_every_namespace(selector):
-            out.append(Finding("SP-ESO-005", resource["urn"], f"{at} selects every namespace: the Secret is copied into all of them; "
-                               "list spec.namespaces or select by a label only the consumers carry"))
+            out.append(rule.finding(resource, f"{at} selects every namespace: the Secret is copied into all of them; "
+                                    "list spec.namespaces or select by a label only the consumers carry"))
     return out
 
 
@@ -205,56 +205,66 @@ _STORES = _CLUSTER_STORES + type_tokens("SecretStore", STORE_VERSIONS)
 _CLUSTER_EXTERNAL_SECRETS = type_tokens("ClusterExternalSecret", EXTERNAL_SECRET_VERSIONS)
 _EXTERNAL_SECRETS = type_tokens("ExternalSecret", EXTERNAL_SECRET_VERSIONS) + _CLUSTER_EXTERNAL_SECRETS
 
+CLUSTER_STORE_NAMESPACE_CONDITIONS = Rule(
+    id="SP-ESO-001",
+    name="eso-cluster-store-namespace-conditions",
+    description="A ClusterSecretStore without namespace conditions serves every namespace, "
+    "so anyone who can create an ExternalSecret anywhere reads through its identity.",
+    severity=Severity.HIGH,
+    resource_types=_CLUSTER_STORES,
+    remediation="Add spec.conditions with namespaces (or anchored namespaceRegexes / a label selector) of its consumers.",
+    frameworks=_ACCESS,
+    check=_check_store_conditions,
+)
+
+STORE_NO_STATIC_CREDENTIALS = Rule(
+    id="SP-ESO-002",
+    name="eso-store-no-static-credentials",
+    description="Stores that log in with credentials kept in a Kubernetes Secret, where a workload identity exists for the provider.",
+    severity=Severity.HIGH,
+    resource_types=_STORES,
+    remediation="Use IRSA (aws auth.jwt), workload identity (azurekv authType WorkloadIdentity, gcpsm auth.workloadIdentity) or Vault Kubernetes auth.",
+    frameworks=_ACCESS,
+    check=_check_static_credentials,
+)
+
+FIND_RESTRICTED = Rule(
+    id="SP-ESO-003",
+    name="eso-find-restricted",
+    description="dataFrom.find without a restricting name regexp or path copies every secret the store can read.",
+    severity=Severity.HIGH,
+    resource_types=_EXTERNAL_SECRETS,
+    remediation="List the keys in data[] (remoteRef key/property), or restrict find with an exact name.regexp or path.",
+    frameworks=_ACCESS,
+    check=_check_find,
+)
+
+TARGET_RETAIN = Rule(
+    id="SP-ESO-004",
+    name="eso-target-retain",
+    description="deletionPolicy Delete removes the Kubernetes Secret when the remote secret is not found.",
+    severity=Severity.MEDIUM,
+    resource_types=_EXTERNAL_SECRETS,
+    remediation="Set target.deletionPolicy: Retain (the default).",
+    frameworks=(SOC2_ACCESS,),
+    check=_check_deletion_policy,
+)
+
+CLUSTER_EXTERNAL_SECRET_NAMESPACES = Rule(
+    id="SP-ESO-005",
+    name="eso-cluster-external-secret-namespaces",
+    description="A ClusterExternalSecret whose namespace selector selects everything copies the Secret into every namespace.",
+    severity=Severity.HIGH,
+    resource_types=_CLUSTER_EXTERNAL_SECRETS,
+    remediation="List spec.namespaces, or select by a label only the consuming namespaces carry.",
+    frameworks=_ACCESS,
+    check=_check_cluster_external_secret_namespaces,
+)
+
 RULES: list[Rule] = [
-    Rule(
-        id="SP-ESO-001",
-        name="eso-cluster-store-namespace-conditions",
-        description="A ClusterSecretStore without namespace conditions serves every namespace, "
-        "so anyone who can create an ExternalSecret anywhere reads through its identity.",
-        severity=Severity.HIGH,
-        resource_types=_CLUSTER_STORES,
-        remediation="Add spec.conditions with namespaces (or anchored namespaceRegexes / a label selector) of its consumers.",
-        frameworks=_ACCESS,
-        check=_check_store_conditions,
-    ),
-    Rule(
-        id="SP-ESO-002",
-        name="eso-store-no-static-credentials",
-        description="Stores that log in with credentials kept in a Kubernetes Secret, where a workload identity exists for the provider.",
-        severity=Severity.HIGH,
-        resource_types=_STORES,
-        remediation="Use IRSA (aws auth.jwt), workload identity (azurekv authType WorkloadIdentity, gcpsm auth.workloadIdentity) or Vault Kubernetes auth.",
-        frameworks=_ACCESS,
-        check=_check_static_credentials,
-    ),
-    Rule(
-        id="SP-ESO-003",
-        name="eso-find-restricted",
-        description="dataFrom.find without a restricting name regexp or path copies every secret the store can read.",
-        severity=Severity.HIGH,
-        resource_types=_EXTERNAL_SECRETS,
-        remediation="List the keys in data[] (remoteRef key/property), or restrict find with an exact name.regexp or path.",
-        frameworks=_ACCESS,
-        check=_check_find,
-    ),
-    Rule(
-        id="SP-ESO-004",
-        name="eso-target-retain",
-        description="deletionPolicy Delete removes the Kubernetes Secret when the remote secret is not found.",
-        severity=Severity.MEDIUM,
-        resource_types=_EXTERNAL_SECRETS,
-        remediation="Set target.deletionPolicy: Retain (the default).",
-        frameworks=(SOC2_ACCESS,),
-        check=_check_deletion_policy,
-    ),
-    Rule(
-        id="SP-ESO-005",
-        name="eso-cluster-external-secret-namespaces",
-        description="A ClusterExternalSecret whose namespace selector selects everything copies the Secret into every namespace.",
-        severity=Severity.HIGH,
-        resource_types=_CLUSTER_EXTERNAL_SECRETS,
-        remediation="List spec.namespaces, or select by a label only the consuming namespaces carry.",
-        frameworks=_ACCESS,
-        check=_check_cluster_external_secret_namespaces,
-    ),
+    CLUSTER_STORE_NAMESPACE_CONDITIONS,
+    STORE_NO_STATIC_CREDENTIALS,
+    FIND_RESTRICTED,
+    TARGET_RETAIN,
+    CLUSTER_EXTERNAL_SECRET_NAMESPACES,
 ]

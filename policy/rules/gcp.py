@@ -10,7 +10,7 @@ import json
 from typing import Any, Iterator
 
 from documents.props import dig, entries, strings
-from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE, undecided
+from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE
 from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown
 
 SECRET = "gcp:secretmanager/secret:Secret"
@@ -64,89 +64,95 @@ def _broad_role(role: str) -> bool:
     return role in BROAD_ROLES or role.startswith("roles/secretmanager.")
 
 
-def _check_hierarchy(resource: Resource) -> list[Finding]:
+def _check_hierarchy(rule: Rule, resource: Resource) -> list[Finding]:
     level, out = _level(resource), []
     for where, role, _ in bindings(resource):
         if is_unknown(role):
-            out.append(undecided("SP-GCP-001", resource, f"the role of {where}"))
+            out.append(rule.undecided(resource, f"the role of {where}"))
         elif isinstance(role, str) and _broad_role(role):
-            out.append(Finding("SP-GCP-001", resource["urn"], f"{where}: {role} at {level} level reaches every secret and key below it; "
-                               "grant roles/secretmanager.secretAccessor on each secret (SecretIamMember) to one service account"))
+            out.append(rule.finding(resource, f"{where}: {role} at {level} level reaches every secret and key below it; "
+                                    "grant roles/secretmanager.secretAccessor on each secret (SecretIamMember) to one service account"))
     return out
 
 
-def _check_public(resource: Resource) -> list[Finding]:
+def _check_public(rule: Rule, resource: Resource) -> list[Finding]:
     out = []
     for where, role, members in bindings(resource):
         found = strings(members)
         public = sorted(PUBLIC_MEMBERS & set(found.values))
         if public:
-            out.append(Finding("SP-GCP-002", resource["urn"], f"{where}: {', '.join(public)} granted {role if isinstance(role, str) and not is_unknown(role) else 'a role'}; "
-                               "name the service accounts that need it"))
+            out.append(rule.finding(resource, f"{where}: {', '.join(public)} granted {role if isinstance(role, str) and not is_unknown(role) else 'a role'}; "
+                                    "name the service accounts that need it"))
         elif found.unknown:
-            out.append(undecided("SP-GCP-002", resource, f"the members of {where}"))
+            out.append(rule.undecided(resource, f"the members of {where}"))
     return out
 
 
-def _check_cmek(resource: Resource) -> list[Finding]:
+def _check_cmek(rule: Rule, resource: Resource) -> list[Finding]:
     props = resource["props"]
     classification = dig(props, "labels", "classification")
     if is_unknown(classification):
-        return [undecided("SP-GCP-003", resource, "labels.classification")]
+        return [rule.undecided(resource, "labels.classification")]
     if classification not in (*SENSITIVE_CLASSES, None):
         return []
     what = f"a {classification} secret" if classification else "a secret without a classification label (treated as high)"
     replication = props.get("replication")
     if is_unknown(replication):
-        return [undecided("SP-GCP-003", resource, "replication")]
+        return [rule.undecided(resource, "replication")]
     auto, user = dig(replication, "auto"), dig(replication, "userManaged")
     if auto is not None:
         key = dig(auto, "customerManagedEncryption", "kmsKeyName")
-        return [] if key else [Finding("SP-GCP-003", resource["urn"], f"replication.auto: {what} is encrypted with a Google-managed key; "
-                                       "set replication.auto.customerManagedEncryption.kmsKeyName to a Cloud KMS key in `global`")]
+        return [] if key else [rule.finding(resource, f"replication.auto: {what} is encrypted with a Google-managed key; "
+                                            "set replication.auto.customerManagedEncryption.kmsKeyName to a Cloud KMS key in `global`")]
     replicas = dig(user, "replicas")
     if is_unknown(replicas):
-        return [undecided("SP-GCP-003", resource, "replication.userManaged.replicas")]
+        return [rule.undecided(resource, "replication.userManaged.replicas")]
     out = []
     for index, replica in enumerate(entries(replicas)):
         if not dig(replica, "customerManagedEncryption", "kmsKeyName"):
             location = dig(replica, "location")
-            out.append(Finding("SP-GCP-003", resource["urn"], f"replication.userManaged.replicas[{index}] ({location if isinstance(location, str) else 'unknown location'}): "
-                               f"{what} without customerManagedEncryption.kmsKeyName; use a Cloud KMS key of the replica's location"))
+            out.append(rule.finding(resource, f"replication.userManaged.replicas[{index}] ({location if isinstance(location, str) else 'unknown location'}): "
+                                    f"{what} without customerManagedEncryption.kmsKeyName; use a Cloud KMS key of the replica's location"))
     if not entries(replicas):
-        out.append(Finding("SP-GCP-003", resource["urn"], f"replication: {what} declares no customer-managed encryption; set replication with a Cloud KMS key"))
+        out.append(rule.finding(resource, f"replication: {what} declares no customer-managed encryption; set replication with a Cloud KMS key"))
     return out
 
 
+NO_HIERARCHY_LEVEL_SECRET_ACCESS = Rule(
+    id="SP-GCP-001",
+    name="gcp-no-hierarchy-level-secret-access",
+    description="IAM at project, folder or organization level granting Secret Manager roles, owner/editor, KMS decrypt or service account impersonation",
+    severity=Severity.CRITICAL,
+    resource_types=HIERARCHY_IAM,
+    remediation="Bind roles/secretmanager.secretAccessor on the single secret (gcp.secretmanager.SecretIamMember) to the workload's own service account.",
+    frameworks=(HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE),
+    check=_check_hierarchy,
+)
+
+NO_PUBLIC_MEMBERS = Rule(
+    id="SP-GCP-002",
+    name="gcp-no-public-members",
+    description="allUsers or allAuthenticatedUsers in any IAM member, binding or policy",
+    severity=Severity.CRITICAL,
+    resource_types=ALL_IAM,
+    remediation="Remove allUsers/allAuthenticatedUsers; grant the named service accounts that need access.",
+    frameworks=(HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY),
+    check=_check_public,
+)
+
+SECRET_CMEK_BY_CLASS = Rule(
+    id="SP-GCP-003",
+    name="gcp-secret-cmek-by-class",
+    description="High and critical Secret Manager secrets are encrypted with a customer-managed Cloud KMS key in every replica",
+    severity=Severity.HIGH,
+    resource_types=(SECRET,),
+    remediation="Set replication.auto.customerManagedEncryption (key in global) or a key per userManaged replica location.",
+    frameworks=(HIPAA_ACCESS, SOC2_ACCESS),
+    check=_check_cmek,
+)
+
 RULES: list[Rule] = [
-    Rule(
-        id="SP-GCP-001",
-        name="gcp-no-hierarchy-level-secret-access",
-        description="IAM at project, folder or organization level granting Secret Manager roles, owner/editor, KMS decrypt or service account impersonation",
-        severity=Severity.CRITICAL,
-        resource_types=HIERARCHY_IAM,
-        remediation="Bind roles/secretmanager.secretAccessor on the single secret (gcp.secretmanager.SecretIamMember) to the workload's own service account.",
-        frameworks=(HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE),
-        check=_check_hierarchy,
-    ),
-    Rule(
-        id="SP-GCP-002",
-        name="gcp-no-public-members",
-        description="allUsers or allAuthenticatedUsers in any IAM member, binding or policy",
-        severity=Severity.CRITICAL,
-        resource_types=ALL_IAM,
-        remediation="Remove allUsers/allAuthenticatedUsers; grant the named service accounts that need access.",
-        frameworks=(HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY),
-        check=_check_public,
-    ),
-    Rule(
-        id="SP-GCP-003",
-        name="gcp-secret-cmek-by-class",
-        description="High and critical Secret Manager secrets are encrypted with a customer-managed Cloud KMS key in every replica",
-        severity=Severity.HIGH,
-        resource_types=(SECRET,),
-        remediation="Set replication.auto.customerManagedEncryption (key in global) or a key per userManaged replica location.",
-        frameworks=(HIPAA_ACCESS, SOC2_ACCESS),
-        check=_check_cmek,
-    ),
+    NO_HIERARCHY_LEVEL_SECRET_ACCESS,
+    NO_PUBLIC_MEMBERS,
+    SECRET_CMEK_BY_CLASS,
 ]

@@ -5,7 +5,7 @@ or other metadata values."""
 from __future__ import annotations
 
 from documents.props import Strings, dig, entries, strings
-from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE, undecided
+from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE
 from policy.rules.base import Finding, Resource, Rule, Severity, StackRule, is_unknown
 
 _RBAC = "kubernetes:rbac.authorization.k8s.io/v1"
@@ -14,7 +14,7 @@ ROLE_BINDING, CLUSTER_ROLE_BINDING = f"{_RBAC}:RoleBinding", f"{_RBAC}:ClusterRo
 ROLES, BINDINGS = (ROLE, CLUSTER_ROLE), (ROLE_BINDING, CLUSTER_ROLE_BINDING)
 
 READ_VERBS = frozenset({"get", "list", "watch", "*"})
-# Verbs on Secrets that SP-K8S-007 requires resourceNames for ("*" stands for all of them).
+# Verbs on Secrets that RBAC_SECRETS_BY_NAME requires resourceNames for ("*" stands for all of them).
 SECRET_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
 ESCALATION_VERBS = frozenset({"impersonate", "escalate", "bind"})
 # Built-in ClusterRoles that read Secrets (cluster-admin has its own rule too).
@@ -26,37 +26,37 @@ RULE_FIELDS = ("apiGroups", "resources", "verbs", "nonResourceURLs")
 PolicyRule = dict[str, Strings]  # one entry of `rules`, field by field
 
 
-def _policy_rules(rule_id: str, resource: Resource) -> tuple[list[tuple[int, PolicyRule]], list[Finding]]:
+def _policy_rules(rule: Rule | StackRule, resource: Resource) -> tuple[list[tuple[int, PolicyRule]], list[Finding]]:
     """The known entries of `rules` with their index, and undecided findings for entries unknown at preview."""
     rules = resource["props"].get("rules")
     if is_unknown(rules):
-        return [], [undecided(rule_id, resource, "rules")]
+        return [], [rule.undecided(resource, "rules")]
     parsed, unknown = [], []
-    for index, rule in enumerate(entries(rules)):
-        if is_unknown(rule) or not isinstance(rule, dict):
-            unknown.append(undecided(rule_id, resource, f"rules[{index}]"))
+    for index, entry in enumerate(entries(rules)):
+        if is_unknown(entry) or not isinstance(entry, dict):
+            unknown.append(rule.undecided(resource, f"rules[{index}]"))
             continue
-        parsed.append((index, {f: strings(rule.get(f)) for f in (*RULE_FIELDS, "resourceNames")}))
+        parsed.append((index, {f: strings(entry.get(f)) for f in (*RULE_FIELDS, "resourceNames")}))
     return parsed, unknown
 
 
-def _check_wildcards(resource: Resource) -> list[Finding]:
-    rules, out = _policy_rules("SP-K8S-001", resource)
-    for index, rule in rules:
+def _check_wildcards(rule: Rule, resource: Resource) -> list[Finding]:
+    rules, out = _policy_rules(rule, resource)
+    for index, entry in rules:
         for field in RULE_FIELDS:
-            if any(v == "*" or v.startswith("*/") for v in rule[field].values):
-                out.append(Finding("SP-K8S-001", resource["urn"], f"rules[{index}].{field} contains '*': list the exact {field} needed"))
-            elif rule[field].unknown:
-                out.append(undecided("SP-K8S-001", resource, f"rules[{index}].{field}"))
+            if any(v == "*" or v.startswith("*/") for v in entry[field].values):
+                out.append(rule.finding(resource, f"rules[{index}].{field} contains '*': list the exact {field} needed"))
+            elif entry[field].unknown:
+                out.append(rule.undecided(resource, f"rules[{index}].{field}"))
     return out
 
 
-def _reads_secrets(rule: PolicyRule) -> bool | None:
-    """True when the rule reads Secrets, False when it cannot, None when unknowns leave it open."""
+def _reads_secrets(entry: PolicyRule) -> bool | None:
+    """True when the entry reads Secrets, False when it cannot, None when unknowns leave it open."""
     conditions = (
-        (bool({"", "*"} & set(rule["apiGroups"].values)), rule["apiGroups"].unknown),
-        (bool({"secrets", "*"} & set(rule["resources"].values)), rule["resources"].unknown),
-        (bool(READ_VERBS & set(rule["verbs"].values)), rule["verbs"].unknown),
+        (bool({"", "*"} & set(entry["apiGroups"].values)), entry["apiGroups"].unknown),
+        (bool({"secrets", "*"} & set(entry["resources"].values)), entry["resources"].unknown),
+        (bool(READ_VERBS & set(entry["verbs"].values)), entry["verbs"].unknown),
     )
     if all(met for met, _ in conditions):
         return True
@@ -65,24 +65,24 @@ def _reads_secrets(rule: PolicyRule) -> bool | None:
     return None
 
 
-def _check_cluster_role_secrets(resource: Resource) -> list[Finding]:
-    rules, out = _policy_rules("SP-K8S-002", resource)
-    for index, rule in rules:
-        reads = _reads_secrets(rule)
+def _check_cluster_role_secrets(rule: Rule, resource: Resource) -> list[Finding]:
+    rules, out = _policy_rules(rule, resource)
+    for index, entry in rules:
+        reads = _reads_secrets(entry)
         if reads:
-            out.append(Finding("SP-K8S-002", resource["urn"], f"rules[{index}] reads secrets (get/list/watch) in a ClusterRole: "
-                               "use a namespaced Role with resourceNames"))
+            out.append(rule.finding(resource, f"rules[{index}] reads secrets (get/list/watch) in a ClusterRole: "
+                                    "use a namespaced Role with resourceNames"))
         elif reads is None:
-            out.append(undecided("SP-K8S-002", resource, f"part of rules[{index}]"))
+            out.append(rule.undecided(resource, f"part of rules[{index}]"))
     return out
 
 
-def _check_cluster_wide_secret_readers(resources: list[Resource]) -> list[Finding]:
+def _check_cluster_wide_secret_readers(rule: StackRule, resources: list[Resource]) -> list[Finding]:
     # Planned ClusterRole name (None when unknown) -> (what reads Secrets, whether that is certain).
     planned: dict[str | None, tuple[str, bool]] = {}
     for role in (r for r in resources if r["type"] == CLUSTER_ROLE):
-        rules, unknown = _policy_rules("SP-K8S-003", role)
-        reads = [(f"rules[{i}]", bool(verdict)) for i, rule in rules if (verdict := _reads_secrets(rule)) is not False]
+        rules, unknown = _policy_rules(rule, role)
+        reads = [(f"rules[{i}]", bool(verdict)) for i, entry in rules if (verdict := _reads_secrets(entry)) is not False]
         if not reads and (unknown or role["props"].get("aggregationRule")):
             reads = [("rules unknown at preview or aggregated at run time", False)]
         if reads:
@@ -93,160 +93,174 @@ def _check_cluster_wide_secret_readers(resources: list[Resource]) -> list[Findin
         name = dig(binding["props"], "roleRef", "name")
         if is_unknown(name):
             if planned:
-                out.append(undecided("SP-K8S-003", binding, "roleRef.name (it may name a ClusterRole that reads Secrets)"))
+                out.append(rule.undecided(binding, "roleRef.name (it may name a ClusterRole that reads Secrets)"))
             continue
         if not isinstance(name, str) or not (name in BUILTIN_SECRET_READERS or name in planned):
             continue
         why, certain = planned.get(name, ("a built-in role", True))
         if certain:
-            out.append(Finding("SP-K8S-003", binding["urn"], f"binds ClusterRole '{name}', which reads secrets ({why}), in every namespace: "
-                               "bind a namespaced Role with a RoleBinding instead"))
+            out.append(rule.finding(binding, f"binds ClusterRole '{name}', which reads secrets ({why}), in every namespace: "
+                                    "bind a namespaced Role with a RoleBinding instead"))
         else:
-            out.append(undecided("SP-K8S-003", binding, f"part of ClusterRole '{name}' ({why})"))
+            out.append(rule.undecided(binding, f"part of ClusterRole '{name}' ({why})"))
     return out
 
 
-def _check_escalation(resource: Resource) -> list[Finding]:
-    rules, out = _policy_rules("SP-K8S-004", resource)
-    for index, rule in rules:
-        (verbs, verbs_unknown), (resources, resources_unknown) = rule["verbs"], rule["resources"]
+def _check_escalation(rule: Rule, resource: Resource) -> list[Finding]:
+    rules, out = _policy_rules(rule, resource)
+    for index, entry in rules:
+        (verbs, verbs_unknown), (resources, resources_unknown) = entry["verbs"], entry["resources"]
         if found := ESCALATION_VERBS & set(verbs):
-            out.append(Finding("SP-K8S-004", resource["urn"], f"rules[{index}] grants {', '.join(sorted(found))}: privilege escalation; remove it"))
+            out.append(rule.finding(resource, f"rules[{index}] grants {', '.join(sorted(found))}: privilege escalation; remove it"))
         if "serviceaccounts/token" in resources and {"create", "*"} & set(verbs):
-            out.append(Finding("SP-K8S-004", resource["urn"], f"rules[{index}] grants create on serviceaccounts/token: "
-                               "it mints tokens for any service account in scope"))
+            out.append(rule.finding(resource, f"rules[{index}] grants create on serviceaccounts/token: "
+                                    "it mints tokens for any service account in scope"))
         elif verbs_unknown or (resources_unknown and "create" in verbs):
-            out.append(undecided("SP-K8S-004", resource, f"rules[{index}].verbs/resources"))
+            out.append(rule.undecided(resource, f"rules[{index}].verbs/resources"))
     return out
 
 
-def _check_cluster_admin(resource: Resource) -> list[Finding]:
+def _check_cluster_admin(rule: Rule, resource: Resource) -> list[Finding]:
     name = dig(resource["props"], "roleRef", "name")
     if is_unknown(name):
-        return [undecided("SP-K8S-005", resource, "roleRef.name")]
+        return [rule.undecided(resource, "roleRef.name")]
     if name == "cluster-admin":
-        return [Finding("SP-K8S-005", resource["urn"], "roleRef is cluster-admin: bind a Role with only the verbs and resources needed")]
+        return [rule.finding(resource, "roleRef is cluster-admin: bind a Role with only the verbs and resources needed")]
     return []
 
 
-def _check_anonymous(resource: Resource) -> list[Finding]:
+def _check_anonymous(rule: Rule, resource: Resource) -> list[Finding]:
     subjects = resource["props"].get("subjects")
     if is_unknown(subjects):
-        return [undecided("SP-K8S-006", resource, "subjects")]
+        return [rule.undecided(resource, "subjects")]
     out = []
     for index, subject in enumerate(entries(subjects)):
         kind, name = dig(subject, "kind"), dig(subject, "name")
         if is_unknown(kind) or is_unknown(name) or is_unknown(subject):
-            out.append(undecided("SP-K8S-006", resource, f"subjects[{index}]"))
+            out.append(rule.undecided(resource, f"subjects[{index}]"))
         elif isinstance(kind, str) and isinstance(name, str) and (kind, name) in ANONYMOUS:
-            out.append(Finding("SP-K8S-006", resource["urn"], f"subjects[{index}] is {kind} {name}: anyone reaching the API server gets this role"))
+            out.append(rule.finding(resource, f"subjects[{index}] is {kind} {name}: anyone reaching the API server gets this role"))
     return out
 
 
-def _check_secrets_by_name(resource: Resource) -> list[Finding]:
+def _check_secrets_by_name(rule: Rule, resource: Resource) -> list[Finding]:
     """Secret verbs without resourceNames reach every Secret the role's bindings cover.
 
     With resourceNames the API server authorizes a request only when it names one of them: get, update,
     patch and delete by name; list and watch only with a metadata.name field selector for one of them;
     create and deletecollection (no name at authorization time) not at all. So a non-empty resourceNames
     never widens access, and an empty one is the violation."""
-    rules, out = _policy_rules("SP-K8S-007", resource)
+    rules, out = _policy_rules(rule, resource)
     scope = "its namespace" if resource["type"] == ROLE else "every namespace it is bound in"
-    for index, rule in rules:
-        if rule["resourceNames"].values:
+    for index, entry in rules:
+        if entry["resourceNames"].values:
             continue  # limited to the names listed, whatever the verbs
-        granted = [v for v in SECRET_VERBS if {v, "*"} & set(rule["verbs"].values)]
-        conditions = ((bool({"", "*"} & set(rule["apiGroups"].values)), rule["apiGroups"].unknown),
-                      (bool({"secrets", "*"} & set(rule["resources"].values)), rule["resources"].unknown),
-                      (bool(granted), rule["verbs"].unknown))
+        granted = [v for v in SECRET_VERBS if {v, "*"} & set(entry["verbs"].values)]
+        conditions = ((bool({"", "*"} & set(entry["apiGroups"].values)), entry["apiGroups"].unknown),
+                      (bool({"secrets", "*"} & set(entry["resources"].values)), entry["resources"].unknown),
+                      (bool(granted), entry["verbs"].unknown))
         if any(not met and not unknown for met, unknown in conditions):
             continue  # known not to grant a verb on Secrets
-        if not all(met for met, _ in conditions) or rule["resourceNames"].unknown:
-            out.append(undecided("SP-K8S-007", resource, f"part of rules[{index}] (apiGroups, resources, verbs or resourceNames)"))
+        if not all(met for met, _ in conditions) or entry["resourceNames"].unknown:
+            out.append(rule.undecided(resource, f"part of rules[{index}] (apiGroups, resources, verbs or resourceNames)"))
             continue
         why = []
         if {"list", "watch"} & set(granted):
             why.append("list/watch return every Secret with its data")
         if {"create", "update", "patch", "delete", "deletecollection"} & set(granted):
             why.append("writes reach every Secret (create even mints service-account token Secrets)")
-        out.append(Finding("SP-K8S-007", resource["urn"], f"rules[{index}] grants {', '.join(granted)} on every Secret of {scope} (no resourceNames)"
-                           f"{': ' + '; '.join(why) if why else ''}; grant get with resourceNames listing only the Secrets needed"))
+        out.append(rule.finding(resource, f"rules[{index}] grants {', '.join(granted)} on every Secret of {scope} (no resourceNames)"
+                                f"{': ' + '; '.join(why) if why else ''}; grant get with resourceNames listing only the Secrets needed"))
     return out
 
 
 _ACCESS = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE)
 
+RBAC_NO_WILDCARD = Rule(
+    id="SP-K8S-001",
+    name="k8s-rbac-no-wildcard",
+    description="`*` in verbs, resources, apiGroups or nonResourceURLs grants everything present and future.",
+    severity=Severity.HIGH,
+    resource_types=ROLES,
+    remediation="List the exact apiGroups, resources and verbs the subject needs.",
+    frameworks=_ACCESS,
+    check=_check_wildcards,
+)
+
+RBAC_CLUSTER_ROLE_READS_SECRETS = Rule(
+    id="SP-K8S-002",
+    name="k8s-rbac-cluster-role-reads-secrets",
+    description="A ClusterRole that reads Secrets is one ClusterRoleBinding away from every Secret in the cluster.",
+    severity=Severity.MEDIUM,
+    resource_types=(CLUSTER_ROLE,),
+    remediation="Use a namespaced Role limited by resourceNames to the Secrets needed.",
+    frameworks=_ACCESS,
+    check=_check_cluster_role_secrets,
+)
+
+RBAC_NO_CLUSTER_WIDE_SECRET_READ = StackRule(
+    id="SP-K8S-003",
+    name="k8s-rbac-no-cluster-wide-secret-read",
+    description="A ClusterRoleBinding to a role that reads Secrets grants every Secret in every namespace.",
+    severity=Severity.HIGH,
+    resource_types=(CLUSTER_ROLE, CLUSTER_ROLE_BINDING),
+    remediation="Bind a namespaced Role (resourceNames) with a RoleBinding in each namespace that needs it.",
+    frameworks=_ACCESS,
+    check=_check_cluster_wide_secret_readers,
+)
+
+RBAC_NO_ESCALATION_VERBS = Rule(
+    id="SP-K8S-004",
+    name="k8s-rbac-no-escalation-verbs",
+    description="impersonate, escalate, bind and serviceaccounts/token create let a subject gain permissions it was not given.",
+    severity=Severity.HIGH,
+    resource_types=ROLES,
+    remediation="Remove these verbs; grant the target permissions directly and narrowly if they are needed.",
+    frameworks=_ACCESS,
+    check=_check_escalation,
+)
+
+RBAC_NO_CLUSTER_ADMIN_BINDING = Rule(
+    id="SP-K8S-005",
+    name="k8s-rbac-no-cluster-admin-binding",
+    description="Binding cluster-admin grants full control (of the namespace for a RoleBinding, of the cluster otherwise).",
+    severity=Severity.CRITICAL,
+    resource_types=BINDINGS,
+    remediation="Bind a purpose-made Role with only the verbs and resources needed.",
+    frameworks=_ACCESS,
+    check=_check_cluster_admin,
+)
+
+RBAC_NO_ANONYMOUS_SUBJECTS = Rule(
+    id="SP-K8S-006",
+    name="k8s-rbac-no-anonymous-subjects",
+    description="Bindings to system:anonymous, system:unauthenticated or system:authenticated reach anyone who can talk to the API server.",
+    severity=Severity.CRITICAL,
+    resource_types=BINDINGS,
+    remediation="Bind named service accounts, users or groups.",
+    frameworks=_ACCESS,
+    check=_check_anonymous,
+)
+
+RBAC_SECRETS_BY_NAME = Rule(
+    id="SP-K8S-007",
+    name="k8s-rbac-secrets-by-name",
+    description="A Role or ClusterRole rule granting get/list/watch or write verbs on Secrets without resourceNames "
+    "reaches every Secret of each namespace it is bound in, not just the workload's own.",
+    severity=Severity.HIGH,
+    resource_types=ROLES,
+    remediation="Grant only get, with resourceNames listing the Secrets the workload reads (our secret_reader_role); "
+    "drop list/watch and write verbs, which the workload does not need to read its own Secrets.",
+    frameworks=_ACCESS,
+    check=_check_secrets_by_name,
+)
+
 RULES: list[Rule | StackRule] = [
-    Rule(
-        id="SP-K8S-001",
-        name="k8s-rbac-no-wildcard",
-        description="`*` in verbs, resources, apiGroups or nonResourceURLs grants everything present and future.",
-        severity=Severity.HIGH,
-        resource_types=ROLES,
-        remediation="List the exact apiGroups, resources and verbs the subject needs.",
-        frameworks=_ACCESS,
-        check=_check_wildcards,
-    ),
-    Rule(
-        id="SP-K8S-002",
-        name="k8s-rbac-cluster-role-reads-secrets",
-        description="A ClusterRole that reads Secrets is one ClusterRoleBinding away from every Secret in the cluster.",
-        severity=Severity.MEDIUM,
-        resource_types=(CLUSTER_ROLE,),
-        remediation="Use a namespaced Role limited by resourceNames to the Secrets needed.",
-        frameworks=_ACCESS,
-        check=_check_cluster_role_secrets,
-    ),
-    StackRule(
-        id="SP-K8S-003",
-        name="k8s-rbac-no-cluster-wide-secret-read",
-        description="A ClusterRoleBinding to a role that reads Secrets grants every Secret in every namespace.",
-        severity=Severity.HIGH,
-        resource_types=(CLUSTER_ROLE, CLUSTER_ROLE_BINDING),
-        remediation="Bind a namespaced Role (resourceNames) with a RoleBinding in each namespace that needs it.",
-        frameworks=_ACCESS,
-        check=_check_cluster_wide_secret_readers,
-    ),
-    Rule(
-        id="SP-K8S-004",
-        name="k8s-rbac-no-escalation-verbs",
-        description="impersonate, escalate, bind and serviceaccounts/token create let a subject gain permissions it was not given.",
-        severity=Severity.HIGH,
-        resource_types=ROLES,
-        remediation="Remove these verbs; grant the target permissions directly and narrowly if they are needed.",
-        frameworks=_ACCESS,
-        check=_check_escalation,
-    ),
-    Rule(
-        id="SP-K8S-005",
-        name="k8s-rbac-no-cluster-admin-binding",
-        description="Binding cluster-admin grants full control (of the namespace for a RoleBinding, of the cluster otherwise).",
-        severity=Severity.CRITICAL,
-        resource_types=BINDINGS,
-        remediation="Bind a purpose-made Role with only the verbs and resources needed.",
-        frameworks=_ACCESS,
-        check=_check_cluster_admin,
-    ),
-    Rule(
-        id="SP-K8S-006",
-        name="k8s-rbac-no-anonymous-subjects",
-        description="Bindings to system:anonymous, system:unauthenticated or system:authenticated reach anyone who can talk to the API server.",
-        severity=Severity.CRITICAL,
-        resource_types=BINDINGS,
-        remediation="Bind named service accounts, users or groups.",
-        frameworks=_ACCESS,
-        check=_check_anonymous,
-    ),
-    Rule(
-        id="SP-K8S-007",
-        name="k8s-rbac-secrets-by-name",
-        description="A Role or ClusterRole rule granting get/list/watch or write verbs on Secrets without resourceNames "
-        "reaches every Secret of each namespace it is bound in, not just the workload's own.",
-        severity=Severity.HIGH,
-        resource_types=ROLES,
-        remediation="Grant only get, with resourceNames listing the Secrets the workload reads (our secret_reader_role); "
-        "drop list/watch and write verbs, which the workload does not need to read its own Secrets.",
-        frameworks=_ACCESS,
-        check=_check_secrets_by_name,
-    ),
+    RBAC_NO_WILDCARD,
+    RBAC_CLUSTER_ROLE_READS_SECRETS,
+    RBAC_NO_CLUSTER_WIDE_SECRET_READ,
+    RBAC_NO_ESCALATION_VERBS,
+    RBAC_NO_CLUSTER_ADMIN_BINDING,
+    RBAC_NO_ANONYMOUS_SUBJECTS,
+    RBAC_SECRETS_BY_NAME,
 ]

@@ -1,7 +1,7 @@
 """Vault rules: ACL policies (HCL parsed here), Kubernetes and AppRole login roles.
 
 A policy whose text is unknown at preview gives every policy rule an undecided finding; a policy
-that does not parse is one finding of SP-VAULT-001 (the other policy rules cannot read it).
+that does not parse is one finding of POLICY_PARSEABLE (the other policy rules cannot read it).
 Messages name paths, capabilities and fields, never the policy text itself (comments may hold anything).
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from documents.props import strings
-from policy.rules._util import HIPAA_ACCESS, HIPAA_AUDIT, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE, undecided
+from policy.rules._util import HIPAA_ACCESS, HIPAA_AUDIT, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE
 from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown
 
 POLICY = "vault:index/policy:Policy"
@@ -262,32 +262,32 @@ def reaches_kv_endpoint(path: str, endpoint: str) -> bool:
 
 # --- policy rules -----------------------------------------------------------------------------
 
-def _policy_check(rule_id: str, inspect: Callable[[list[PathBlock]], Iterable[str]]) -> Callable[[Resource], list[Finding]]:
-    def check(resource: Resource) -> list[Finding]:
+def _policy_check(inspect: Callable[[list[PathBlock]], Iterable[str]]) -> Callable[[Rule, Resource], list[Finding]]:
+    def check(rule: Rule, resource: Resource) -> list[Finding]:
         policy = resource["props"].get("policy")
         if is_unknown(policy):
-            return [undecided(rule_id, resource, "the policy text")]
+            return [rule.undecided(resource, "the policy text")]
         if not policy:
             return []
         try:
             blocks = parse_policy(policy)
         except PolicyParseError:
-            return []  # SP-VAULT-001 reports it
-        return [Finding(rule_id, resource["urn"], message) for message in inspect(blocks)]
+            return []  # POLICY_PARSEABLE reports it
+        return [rule.finding(resource, message) for message in inspect(blocks)]
 
     return check
 
 
-def _check_parseable(resource: Resource) -> list[Finding]:
+def _check_parseable(rule: Rule, resource: Resource) -> list[Finding]:
     policy = resource["props"].get("policy")
     if is_unknown(policy):
-        return [undecided("SP-VAULT-001", resource, "the policy text")]
+        return [rule.undecided(resource, "the policy text")]
     if not policy:
         return []
     try:
         parse_policy(policy)
     except PolicyParseError as error:
-        return [Finding("SP-VAULT-001", resource["urn"], f"the policy does not parse ({error}); nothing in it can be checked")]
+        return [rule.finding(resource, f"the policy does not parse ({error}); nothing in it can be checked")]
     return []
 
 
@@ -350,7 +350,7 @@ def _seconds(value: Any) -> float | None:
     return None
 
 
-def _check_bound_identity(resource: Resource) -> list[Finding]:
+def _check_bound_identity(rule: Rule, resource: Resource) -> list[Finding]:
     props = resource["props"]
     names, names_unknown = strings(props.get("boundServiceAccountNames"))
     namespaces, namespaces_unknown = strings(props.get("boundServiceAccountNamespaces"))
@@ -366,25 +366,25 @@ def _check_bound_identity(resource: Resource) -> list[Finding]:
             unknown.append("boundServiceAccountNamespaceSelector")
         elif not selector or str(selector).strip() == "{}":  # an empty selector selects every namespace
             out.append("no boundServiceAccountNamespaces and no restricting namespace selector: bind exactly one namespace")
-    return [Finding("SP-VAULT-010", resource["urn"], m) for m in out] + [undecided("SP-VAULT-010", resource, f) for f in unknown]
+    return [rule.finding(resource, m) for m in out] + [rule.undecided(resource, f) for f in unknown]
 
 
-def _check_audience(resource: Resource) -> list[Finding]:
+def _check_audience(rule: Rule, resource: Resource) -> list[Finding]:
     audience = resource["props"].get("audience")
     if is_unknown(audience):
-        return [undecided("SP-VAULT-011", resource, "audience")]
+        return [rule.undecided(resource, "audience")]
     if not audience:
-        return [Finding("SP-VAULT-011", resource["urn"], "audience is not set: a service-account token minted for any other audience "
-                        "logs in; set audience (e.g. 'vault')")]
+        return [rule.finding(resource, "audience is not set: a service-account token minted for any other audience "
+                             "logs in; set audience (e.g. 'vault')")]
     return []
 
 
-def _check_token_ttl(resource: Resource) -> list[Finding]:
+def _check_token_ttl(rule: Rule, resource: Resource) -> list[Finding]:
     props = resource["props"]
     fields = ("tokenTtl", "tokenMaxTtl", "tokenExplicitMaxTtl", "tokenPeriod")
     unknown = [f for f in fields if is_unknown(props.get(f))]
     if unknown:
-        return [undecided("SP-VAULT-012", resource, ", ".join(unknown))]
+        return [rule.undecided(resource, ", ".join(unknown))]
     ttl, max_ttl, explicit, period = (_seconds(props.get(f)) for f in fields)
     caps = [v for v in (max_ttl, explicit) if v]
     out = []
@@ -399,10 +399,10 @@ def _check_token_ttl(resource: Resource) -> list[Finding]:
                    f"set at most {MAX_TOKEN_MAX_TTL}s")
     elif min(caps) > MAX_TOKEN_MAX_TTL:
         out.append(f"tokenMaxTtl is {min(caps):.0f}s, above {MAX_TOKEN_MAX_TTL}s")
-    return [Finding("SP-VAULT-012", resource["urn"], m) for m in out]
+    return [rule.finding(resource, m) for m in out]
 
 
-def _check_token_policies(resource: Resource) -> list[Finding]:
+def _check_token_policies(rule: Rule, resource: Resource) -> list[Finding]:
     props = resource["props"]
     policies, policies_unknown = strings(props.get("tokenPolicies"))
     no_default = props.get("tokenNoDefaultPolicy")
@@ -410,22 +410,22 @@ def _check_token_policies(resource: Resource) -> list[Finding]:
            for i, p in enumerate(policies) if p in ("root", "default")]
     if not is_unknown(no_default) and no_default is not True:
         out.append("tokenNoDefaultPolicy is not true: Vault attaches the default policy to every token")
-    findings = [Finding("SP-VAULT-013", resource["urn"], m) for m in out]
+    findings = [rule.finding(resource, m) for m in out]
     unknown = [f for f, u in (("tokenPolicies", policies_unknown), ("tokenNoDefaultPolicy", is_unknown(no_default))) if u]
-    return findings + [undecided("SP-VAULT-013", resource, f) for f in unknown]
+    return findings + [rule.undecided(resource, f) for f in unknown]
 
 
-def _check_secret_id(resource: Resource) -> list[Finding]:
+def _check_secret_id(rule: Rule, resource: Resource) -> list[Finding]:
     props, out = resource["props"], []
     bind, ttl = props.get("bindSecretId"), props.get("secretIdTtl")
     if is_unknown(bind):
-        out.append(undecided("SP-VAULT-014", resource, "bindSecretId"))
+        out.append(rule.undecided(resource, "bindSecretId"))
     elif bind is False:
-        out.append(Finding("SP-VAULT-014", resource["urn"], "bindSecretId is false: the role ID alone logs in; require a SecretID"))
+        out.append(rule.finding(resource, "bindSecretId is false: the role ID alone logs in; require a SecretID"))
     if is_unknown(ttl):
-        out.append(undecided("SP-VAULT-014", resource, "secretIdTtl"))
+        out.append(rule.undecided(resource, "secretIdTtl"))
     elif not _seconds(ttl):
-        out.append(Finding("SP-VAULT-014", resource["urn"], "secretIdTtl is not set (0 means SecretIDs never expire): set a bound such as 24h"))
+        out.append(rule.finding(resource, "secretIdTtl is not set (0 means SecretIDs never expire): set a bound such as 24h"))
     return out
 
 
@@ -433,115 +433,137 @@ _ACCESS = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE)
 _LOGIN = (HIPAA_ACCESS, SOC2_ACCESS)
 _ROLES = (KUBERNETES_ROLE, APPROLE_ROLE)
 
+POLICY_PARSEABLE = Rule(
+    id="SP-VAULT-001",
+    name="vault-policy-parseable",
+    description="A Vault policy that cannot be parsed cannot be reviewed or checked.",
+    severity=Severity.HIGH,
+    resource_types=(POLICY,),
+    remediation="Write the policy as `path \"<path>\" { capabilities = [...] }` blocks (or Vault's JSON form).",
+    frameworks=(HIPAA_ACCESS, HIPAA_AUDIT),
+    check=_check_parseable,
+)
+
+POLICY_NO_GLOB = Rule(
+    id="SP-VAULT-002",
+    name="vault-policy-no-glob",
+    description="Globs (`*`, `+` segments) grant paths beyond the consumer's declared ones.",
+    severity=Severity.HIGH,
+    resource_types=(POLICY,),
+    remediation="Grant exact paths, or record an exception with a reason and an expiry.",
+    frameworks=_ACCESS,
+    check=_policy_check(_globs),
+)
+
+POLICY_NO_SUDO_ROOT = Rule(
+    id="SP-VAULT-003",
+    name="vault-policy-no-sudo-root",
+    description="`sudo`/`root` capabilities open root-protected endpoints.",
+    severity=Severity.CRITICAL,
+    resource_types=(POLICY,),
+    remediation="Remove sudo/root; operators use a separate, audited admin policy.",
+    frameworks=_ACCESS,
+    check=_policy_check(_sudo_root),
+)
+
+POLICY_NO_GLOB_WRITE = Rule(
+    id="SP-VAULT-004",
+    name="vault-policy-no-glob-write",
+    description="Write capabilities on a glob let a workload overwrite or delete every secret below it (seed 004's CRUD on secret/data/phagen/*).",
+    severity=Severity.HIGH,
+    resource_types=(POLICY,),
+    remediation="Grant create/update/patch/delete only on the exact paths a workload declares it writes.",
+    frameworks=_ACCESS,
+    check=_policy_check(_glob_writes),
+)
+
+POLICY_NO_PERMANENT_DELETE = Rule(
+    id="SP-VAULT-005",
+    name="vault-policy-no-permanent-delete",
+    description="`delete` on KV metadata or write on KV destroy erases secret versions and history for good.",
+    severity=Severity.HIGH,
+    resource_types=(POLICY,),
+    remediation="Keep metadata read-only for workloads; leave destroy to an audited admin path.",
+    frameworks=(HIPAA_ACCESS, HIPAA_AUDIT, SOC2_ACCESS),
+    check=_policy_check(_permanent_deletes),
+)
+
+POLICY_NO_CONTROL_PLANE = Rule(
+    id="SP-VAULT-006",
+    name="vault-policy-no-control-plane",
+    description="Grants on sys/, auth/ or identity/ (other than a token's own lookup/renew/revoke) let a workload change Vault itself.",
+    severity=Severity.CRITICAL,
+    resource_types=(POLICY,),
+    remediation="Remove the grant; workloads need only their secret paths and auth/token/*-self.",
+    frameworks=_ACCESS,
+    check=_policy_check(_control_plane),
+)
+
+KUBERNETES_ROLE_BOUND_IDENTITY = Rule(
+    id="SP-VAULT-010",
+    name="vault-kubernetes-role-bound-identity",
+    description="A Kubernetes login role must bind exact service accounts and namespaces, never `*`.",
+    severity=Severity.HIGH,
+    resource_types=(KUBERNETES_ROLE,),
+    remediation="Set boundServiceAccountNames and boundServiceAccountNamespaces to the workload's one service account and namespace.",
+    frameworks=_LOGIN,
+    check=_check_bound_identity,
+)
+
+KUBERNETES_ROLE_AUDIENCE = Rule(
+    id="SP-VAULT-011",
+    name="vault-kubernetes-role-audience",
+    description="Without an audience, a service-account token minted for any other service logs in to Vault.",
+    severity=Severity.MEDIUM,
+    resource_types=(KUBERNETES_ROLE,),
+    remediation="Set audience (e.g. 'vault') and mint projected tokens for that audience.",
+    frameworks=_LOGIN,
+    check=_check_audience,
+)
+
+LOGIN_TOKEN_TTL = Rule(
+    id="SP-VAULT-012",
+    name="vault-login-token-ttl",
+    description=f"Login tokens live at most {MAX_TOKEN_TTL}s and renew to at most {MAX_TOKEN_MAX_TTL}s; 0 or unset means Vault's 768h default.",
+    severity=Severity.MEDIUM,
+    resource_types=_ROLES,
+    remediation=f"Set tokenTtl <= {MAX_TOKEN_TTL} and tokenMaxTtl <= {MAX_TOKEN_MAX_TTL} (seconds); avoid tokenPeriod.",
+    frameworks=_LOGIN,
+    check=_check_token_ttl,
+)
+
+LOGIN_NO_ROOT_OR_DEFAULT_POLICY = Rule(
+    id="SP-VAULT-013",
+    name="vault-login-no-root-or-default-policy",
+    description="Login tokens carry only the workload's own policy: not root, not Vault's default policy.",
+    severity=Severity.HIGH,
+    resource_types=_ROLES,
+    remediation="Set tokenPolicies to the workload's policy and tokenNoDefaultPolicy = true.",
+    frameworks=_ACCESS,
+    check=_check_token_policies,
+)
+
+APPROLE_SECRET_ID_BOUNDS = Rule(
+    id="SP-VAULT-014",
+    name="vault-approle-secret-id-bounds",
+    description="An AppRole must require a SecretID, and SecretIDs must expire.",
+    severity=Severity.HIGH,
+    resource_types=(APPROLE_ROLE,),
+    remediation="Keep bindSecretId = true and set secretIdTtl (e.g. 86400); bound CIDRs where the callers are known.",
+    frameworks=_LOGIN,
+    check=_check_secret_id,
+)
+
 RULES: list[Rule] = [
-    Rule(
-        id="SP-VAULT-001",
-        name="vault-policy-parseable",
-        description="A Vault policy that cannot be parsed cannot be reviewed or checked.",
-        severity=Severity.HIGH,
-        resource_types=(POLICY,),
-        remediation="Write the policy as `path \"<path>\" { capabilities = [...] }` blocks (or Vault's JSON form).",
-        frameworks=(HIPAA_ACCESS, HIPAA_AUDIT),
-        check=_check_parseable,
-    ),
-    Rule(
-        id="SP-VAULT-002",
-        name="vault-policy-no-glob",
-        description="Globs (`*`, `+` segments) grant paths beyond the consumer's declared ones.",
-        severity=Severity.HIGH,
-        resource_types=(POLICY,),
-        remediation="Grant exact paths, or record an exception with a reason and an expiry.",
-        frameworks=_ACCESS,
-        check=_policy_check("SP-VAULT-002", _globs),
-    ),
-    Rule(
-        id="SP-VAULT-003",
-        name="vault-policy-no-sudo-root",
-        description="`sudo`/`root` capabilities open root-protected endpoints.",
-        severity=Severity.CRITICAL,
-        resource_types=(POLICY,),
-        remediation="Remove sudo/root; operators use a separate, audited admin policy.",
-        frameworks=_ACCESS,
-        check=_policy_check("SP-VAULT-003", _sudo_root),
-    ),
-    Rule(
-        id="SP-VAULT-004",
-        name="vault-policy-no-glob-write",
-        description="Write capabilities on a glob let a workload overwrite or delete every secret below it (seed 004's CRUD on secret/data/phagen/*).",
-        severity=Severity.HIGH,
-        resource_types=(POLICY,),
-        remediation="Grant create/update/patch/delete only on the exact paths a workload declares it writes.",
-        frameworks=_ACCESS,
-        check=_policy_check("SP-VAULT-004", _glob_writes),
-    ),
-    Rule(
-        id="SP-VAULT-005",
-        name="vault-policy-no-permanent-delete",
-        description="`delete` on KV metadata or write on KV destroy erases secret versions and history for good.",
-        severity=Severity.HIGH,
-        resource_types=(POLICY,),
-        remediation="Keep metadata read-only for workloads; leave destroy to an audited admin path.",
-        frameworks=(HIPAA_ACCESS, HIPAA_AUDIT, SOC2_ACCESS),
-        check=_policy_check("SP-VAULT-005", _permanent_deletes),
-    ),
-    Rule(
-        id="SP-VAULT-006",
-        name="vault-policy-no-control-plane",
-        description="Grants on sys/, auth/ or identity/ (other than a token's own lookup/renew/revoke) let a workload change Vault itself.",
-        severity=Severity.CRITICAL,
-        resource_types=(POLICY,),
-        remediation="Remove the grant; workloads need only their secret paths and auth/token/*-self.",
-        frameworks=_ACCESS,
-        check=_policy_check("SP-VAULT-006", _control_plane),
-    ),
-    Rule(
-        id="SP-VAULT-010",
-        name="vault-kubernetes-role-bound-identity",
-        description="A Kubernetes login role must bind exact service accounts and namespaces, never `*`.",
-        severity=Severity.HIGH,
-        resource_types=(KUBERNETES_ROLE,),
-        remediation="Set boundServiceAccountNames and boundServiceAccountNamespaces to the workload's one service account and namespace.",
-        frameworks=_LOGIN,
-        check=_check_bound_identity,
-    ),
-    Rule(
-        id="SP-VAULT-011",
-        name="vault-kubernetes-role-audience",
-        description="Without an audience, a service-account token minted for any other service logs in to Vault.",
-        severity=Severity.MEDIUM,
-        resource_types=(KUBERNETES_ROLE,),
-        remediation="Set audience (e.g. 'vault') and mint projected tokens for that audience.",
-        frameworks=_LOGIN,
-        check=_check_audience,
-    ),
-    Rule(
-        id="SP-VAULT-012",
-        name="vault-login-token-ttl",
-        description=f"Login tokens live at most {MAX_TOKEN_TTL}s and renew to at most {MAX_TOKEN_MAX_TTL}s; 0 or unset means Vault's 768h default.",
-        severity=Severity.MEDIUM,
-        resource_types=_ROLES,
-        remediation=f"Set tokenTtl <= {MAX_TOKEN_TTL} and tokenMaxTtl <= {MAX_TOKEN_MAX_TTL} (seconds); avoid tokenPeriod.",
-        frameworks=_LOGIN,
-        check=_check_token_ttl,
-    ),
-    Rule(
-        id="SP-VAULT-013",
-        name="vault-login-no-root-or-default-policy",
-        description="Login tokens carry only the workload's own policy: not root, not Vault's default policy.",
-        severity=Severity.HIGH,
-        resource_types=_ROLES,
-        remediation="Set tokenPolicies to the workload's policy and tokenNoDefaultPolicy = true.",
-        frameworks=_ACCESS,
-        check=_check_token_policies,
-    ),
-    Rule(
-        id="SP-VAULT-014",
-        name="vault-approle-secret-id-bounds",
-        description="An AppRole must require a SecretID, and SecretIDs must expire.",
-        severity=Severity.HIGH,
-        resource_types=(APPROLE_ROLE,),
-        remediation="Keep bindSecretId = true and set secretIdTtl (e.g. 86400); bound CIDRs where the callers are known.",
-        frameworks=_LOGIN,
-        check=_check_secret_id,
-    ),
+    POLICY_PARSEABLE,
+    POLICY_NO_GLOB,
+    POLICY_NO_SUDO_ROOT,
+    POLICY_NO_GLOB_WRITE,
+    POLICY_NO_PERMANENT_DELETE,
+    POLICY_NO_CONTROL_PLANE,
+    KUBERNETES_ROLE_BOUND_IDENTITY,
+    KUBERNETES_ROLE_AUDIENCE,
+    LOGIN_TOKEN_TTL,
+    LOGIN_NO_ROOT_OR_DEFAULT_POLICY,
+    APPROLE_SECRET_ID_BOUNDS,
 ]

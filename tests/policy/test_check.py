@@ -15,6 +15,7 @@ import pytest
 
 from offline.run import PROJECT_DIR
 from policy.check import load_preview, main, resources_from_preview
+from policy.engine import EXCEPTION_EXPIRED
 from documents.props import strings
 from documents.props import UNKNOWN_SENTINELS, is_unknown
 from policy.rules.base import Finding, Rule, Severity
@@ -33,20 +34,19 @@ def _statements(resource) -> list:
     return document.get("Statement", []) if isinstance(document, dict) else []
 
 
-def _wildcards(resource) -> list[Finding]:
+def _wildcards(rule, resource) -> list[Finding]:
     out = []
     for index, statement in enumerate(_statements(resource)):
         actions, _ = strings(statement.get("Action"))
         resources, unknown = strings(statement.get("Resource"))
         if any("*" in a for a in actions) or any("*" in r for r in resources):
-            out.append(Finding("T-IAM", resource["urn"], f"statement {index} has a wildcard"))
+            out.append(rule.finding(resource, f"statement {index} has a wildcard"))
         elif unknown:
-            out.append(Finding("T-IAM", resource["urn"], f"could not decide: statement {index} Resource is unknown at preview", undecided=True))
+            out.append(rule.undecided(resource, f"statement {index} Resource"))
     return out
 
 
-IAM = Rule("T-IAM", "iam-no-wildcard", "IAM statements name actions and resources.", Severity.HIGH,
-           (ROLE_POLICY, "aws:iam/userPolicy:UserPolicy"), "Name the actions and ARNs.", ("SOC2 CC6.3",), _wildcards)
+IAM = Rule(id="T-IAM", name="iam-no-wildcard", description="IAM statements name actions and resources.", severity=Severity.HIGH, resource_types=(ROLE_POLICY, "aws:iam/userPolicy:UserPolicy"), remediation="Name the actions and ARNs.", frameworks=("SOC2 CC6.3",), check=_wildcards)
 RULES = (IAM,)
 
 
@@ -148,7 +148,7 @@ def test_exceptions_from_the_config_file(tmp_path, capsys):
     assert document["violations"] == [] and [e["status"] for e in document["exceptions"]] == ["applied", "applied"]
     assert run([str(FIXTURE), "--config", str(config), "--format", "json"], today=date(2025, 7, 1)) == 1
     expired = json.loads(capsys.readouterr().out)
-    assert sorted(v["rule"] for v in expired["violations"]) == ["SP-EXC-001", "SP-EXC-001", "T-IAM", "T-IAM", "T-IAM"]
+    assert sorted(v["rule"] for v in expired["violations"]) == [EXCEPTION_EXPIRED.id] * 2 + ["T-IAM"] * 3
 
 
 def test_an_invalid_config_exits_2_naming_file_and_key(tmp_path, capsys):

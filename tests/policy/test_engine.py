@@ -39,25 +39,25 @@ def resource(name: str, type_: str = POLICY, **props) -> dict:
     return {"type": type_, "urn": urn(name, type_), "name": name, "props": props}
 
 
-def _wide(r) -> list[Finding]:
+def _wide(rule, r) -> list[Finding]:
     grant = r["props"].get("grant")
     if is_unknown(grant):
-        return [Finding("T-WIDE", r["urn"], "could not decide: grant is unknown at preview", undecided=True)]
-    return [Finding("T-WIDE", r["urn"], f"grant {grant!r} is a wildcard")] if grant == "*" else []
+        return [rule.undecided(r, "grant")]
+    return [rule.finding(r, f"grant {grant!r} is a wildcard")] if grant == "*" else []
 
 
-def _unbound(resources) -> list[Finding]:
+def _unbound(rule, resources) -> list[Finding]:
     bound = {r["props"].get("policy") for r in resources if r["type"] == BINDING}
-    return [Finding("T-BIND", r["urn"], "policy is bound to nobody") for r in resources if r["type"] == POLICY and r["name"] not in bound]
+    return [rule.finding(r, "policy is bound to nobody") for r in resources if r["type"] == POLICY and r["name"] not in bound]
 
 
-def _crash(r) -> list[Finding]:
+def _crash(rule, r) -> list[Finding]:
     raise KeyError(r["props"]["secretString"])  # the error text would quote a secret
 
 
-WIDE = Rule("T-WIDE", "no-wildcard-grant", "Grants name resources.", Severity.HIGH, (POLICY,), "Name the resource.", ("SOC2 CC6.1",), _wide)
-BIND = StackRule("T-BIND", "policy-bound", "Every policy is bound.", Severity.LOW, (POLICY, BINDING), "Bind it or delete it.", (), _unbound)
-CRASH = Rule("T-CRASH", "crashes", "A rule with a bug.", Severity.MEDIUM, (POLICY,), "Fix the rule.", (), _crash)
+WIDE = Rule(id="T-WIDE", name="no-wildcard-grant", description="Grants name resources.", severity=Severity.HIGH, resource_types=(POLICY,), remediation="Name the resource.", frameworks=("SOC2 CC6.1",), check=_wide)
+BIND = StackRule(id="T-BIND", name="policy-bound", description="Every policy is bound.", severity=Severity.LOW, resource_types=(POLICY, BINDING), remediation="Bind it or delete it.", frameworks=(), check=_unbound)
+CRASH = Rule(id="T-CRASH", name="crashes", description="A rule with a bug.", severity=Severity.MEDIUM, resource_types=(POLICY,), remediation="Fix the rule.", frameworks=(), check=_crash)
 RULES = (WIDE, BIND)
 
 

@@ -38,20 +38,20 @@ FUTURE = (date.today() + timedelta(days=30)).isoformat()
 PAST = (date.today() - timedelta(days=1)).isoformat()
 
 
-def _grant(resource) -> list[Finding]:
+def _grant(rule, resource) -> list[Finding]:
     grant = resource["props"].get("spec", {}).get("grant")
     if is_unknown(grant):
-        return [Finding("T-GRANT", resource["urn"], "could not decide: spec.grant is unknown at preview", undecided=True)]
-    return [Finding("T-GRANT", resource["urn"], "spec.grant is a wildcard")] if grant == "*" else []
+        return [rule.undecided(resource, "spec.grant")]
+    return [rule.finding(resource, "spec.grant is a wildcard")] if grant == "*" else []
 
 
-def _bound(resources) -> list[Finding]:
+def _bound(rule, resources) -> list[Finding]:
     bound = {r["props"].get("policy") for r in resources if r["type"] == BINDING}
-    return [Finding("T-BOUND", r["urn"], "policy is bound to nobody") for r in resources if r["type"] == POLICY and r["name"] not in bound]
+    return [rule.finding(r, "policy is bound to nobody") for r in resources if r["type"] == POLICY and r["name"] not in bound]
 
 
-GRANT = Rule("T-GRANT", "no-wildcard-grant", "Grants name one resource.", Severity.HIGH, (POLICY,), "Name the resource.", ("SOC2 CC6.1",), _grant)
-BOUND = StackRule("T-BOUND", "policy-bound", "Every policy is bound.", Severity.LOW, (POLICY, BINDING), "Bind or delete it.", (), _bound)
+GRANT = Rule(id="T-GRANT", name="no-wildcard-grant", description="Grants name one resource.", severity=Severity.HIGH, resource_types=(POLICY,), remediation="Name the resource.", frameworks=("SOC2 CC6.1",), check=_grant)
+BOUND = StackRule(id="T-BOUND", name="policy-bound", description="Every policy is bound.", severity=Severity.LOW, resource_types=(POLICY, BINDING), remediation="Bind or delete it.", frameworks=(), check=_bound)
 
 
 def urn(name: str, type_: str = POLICY) -> str:
@@ -192,7 +192,7 @@ def test_configured_levels_and_exceptions_flow_through_the_sdk():
 def test_secrets_reach_policies_in_plaintext_but_not_their_messages():
     secret = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": CANARY}
     seen = []
-    spy = Rule("T-SPY", "spy", "Records props.", Severity.LOW, (POLICY,), "None.", (), lambda r: seen.append(r["props"]) or [])
+    spy = Rule(id="T-SPY", name="spy", description="Records props.", severity=Severity.LOW, resource_types=(POLICY,), remediation="None.", frameworks=(), check=lambda rule, r: seen.append(r["props"]) or [])
     assert analyze(servicer(build_policies([spy, GRANT])), "open", {"secretString": secret, "spec": {"grant": "*"}})[0][3].count(CANARY) == 0
     assert seen == [{"secretString": CANARY, "spec": {"grant": "*"}}]
 

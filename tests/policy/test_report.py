@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from policy.engine import evaluate
+from policy.engine import EXCEPTION_EXPIRED, evaluate
 from policy.report import FORMATS, MARKDOWN_ROWS, md, render, to_json, to_markdown, to_sarif, to_text
 from policy.rules.base import Finding, Rule, Severity
 from policy.settings import parse_settings
@@ -21,19 +21,17 @@ TODAY = date(2025, 6, 1)
 SECRET = "test:index/secret:Secret"
 
 
-def _check(r) -> list[Finding]:
+def _check(rule, r) -> list[Finding]:
     props = r["props"]
-    out = [Finding("T-ARN", r["urn"], f"Statement[{i}] Resource 'arn:aws:secretsmanager:*:*:secret:prod/*' | spans accounts")
+    out = [rule.finding(r, f"Statement[{i}] Resource 'arn:aws:secretsmanager:*:*:secret:prod/*' | spans accounts")
            for i in range(props.get("wide", 0))]
     if props.get("pending"):
-        out.append(Finding("T-ARN", r["urn"], "could not decide: Statement[0].Resource is unknown at preview", undecided=True))
+        out.append(rule.undecided(r, "Statement[0].Resource"))
     return out
 
 
-ARN = Rule("T-ARN", "no-wildcard-secret-arn", "Secret ARNs are exact.", Severity.CRITICAL, (SECRET,), "Name the exact secret ARN.",
-           ("HIPAA 164.312(a)(1)", "SOC2 CC6.1"), _check)
-ROTATE = Rule("T-ROT", "rotation", "Secrets rotate.", Severity.LOW, (SECRET,), "Add a rotation schedule.", ("SOC2 CC6.1",),
-              lambda r: [] if r["props"].get("rotated") else [Finding("T-ROT", r["urn"], "no rotation")])
+ARN = Rule(id="T-ARN", name="no-wildcard-secret-arn", description="Secret ARNs are exact.", severity=Severity.CRITICAL, resource_types=(SECRET,), remediation="Name the exact secret ARN.", frameworks=("HIPAA 164.312(a)(1)", "SOC2 CC6.1"), check=_check)
+ROTATE = Rule(id="T-ROT", name="rotation", description="Secrets rotate.", severity=Severity.LOW, resource_types=(SECRET,), remediation="Add a rotation schedule.", frameworks=("SOC2 CC6.1",), check=lambda rule, r: [] if r["props"].get("rotated") else [rule.finding(r, "no rotation")])
 
 
 def secret(name: str, **props) -> dict:
@@ -61,7 +59,7 @@ def test_json_lists_violations_and_exceptions():
     assert {"rule", "urn", "enforcement", "message", "remediation", "undecided", "severity", "resourceType"} <= set(document["violations"][0])
     assert [(v["rule"], v["resource"], v["enforcement"], v["undecided"]) for v in document["violations"]] == [
         ("T-ARN", "api", "mandatory", False), ("T-ARN", "api", "mandatory", False),
-        ("SP-EXC-001", "legacy", "mandatory", False), ("T-ARN", "legacy", "mandatory", False),
+        (EXCEPTION_EXPIRED.id, "legacy", "mandatory", False), ("T-ARN", "legacy", "mandatory", False),
         ("T-ROT", "vendor", "advisory", False), ("T-ARN", "worker", "advisory", True)]  # undecided at preview: advisory
     assert [(e["resource"], e["status"], e["suppressed"], e["expires"]) for e in document["exceptions"]] == [
         ("vendor", "applied", 1, "2025-12-31"), ("retired", "unused", 0, "2025-12-31"), ("legacy", "expired", 0, "2025-03-31")]
@@ -80,7 +78,7 @@ def test_sarif_carries_what_github_code_scanning_reads():
     report = full_report()
     run = to_sarif(report, "Pulumi.prod.yaml")["runs"][0]
     rules = run["tool"]["driver"]["rules"]
-    assert [r["id"] for r in rules] == ["T-ARN", "T-ROT", "SP-EXC-001"]
+    assert [r["id"] for r in rules] == ["T-ARN", "T-ROT", EXCEPTION_EXPIRED.id]
     arn = rules[0]
     assert arn["name"] == "no-wildcard-secret-arn" and arn["shortDescription"]["text"] and arn["help"]["text"] == "Name the exact secret ARN."
     assert arn["properties"]["security-severity"] == "9.5" and rules[1]["properties"]["security-severity"] == "3.0"

@@ -12,20 +12,21 @@ from hypothesis import given, settings
 from policy.rules import aws_iam
 from documents.iam import parse
 from tests.conftest import CANARY
-from tests.policy.rules.aws_fixtures import (
+from tests.policy.rules.builders import (
     ACCOUNT,
     POLICY_SHAPES,
     UNKNOWN,
     check_metadata,
     decided,
     document,
+    malformed,
+    mutated,
     own_stacks,
     own_types,
     resource,
     run,
     undecided_ids,
 )
-from tests.policy.rules.malformed import malformed
 
 SECRET_ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:emr/prod/database-AbCdEf"
 KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/0d4c8b1e-5f6a-4b7c-8d9e-0a1b2c3d4e5f"
@@ -126,42 +127,42 @@ def test_rules_are_silent_on_our_own_output():
 # --- identity policy mutations -----------------------------------------------------------------
 
 IDENTITY_MUTATIONS = [
-    ("SP-IAM-001", allow("*"), "Action '*'"),
-    ("SP-IAM-001", allow(["s3:GetObject", "*:*"], "arn:aws:s3:::b/*"), "Action '*:*'"),
-    ("SP-IAM-002", allow("kms:*", KEY_ARN), "Action 'kms:*'"),
-    ("SP-IAM-002", allow("SecretsManager:*", SECRET_ARN), "every secretsmanager action"),
-    ("SP-IAM-003", allow("iam:Pass*", f"arn:aws:iam::{ACCOUNT}:role/x"), "iam:PassRole"),
-    ("SP-IAM-003", allow("secretsmanager:Get*", SECRET_ARN), "secretsmanager:GetSecretValue"),
-    ("SP-IAM-003", allow("kms:*crypt*", KEY_ARN), "kms:Decrypt"),
-    ("SP-IAM-003", allow("sts:Assume*", f"arn:aws:iam::{ACCOUNT}:role/x"), "sts:AssumeRole"),
-    ("SP-IAM-003", allow("kms:Frobnicate*", KEY_ARN), "matches no known kms action"),
-    ("SP-IAM-004", {"Effect": "Allow", "NotAction": "iam:*", "Resource": SECRET_ARN}, "NotAction"),
-    ("SP-IAM-004", {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "NotResource": SECRET_ARN}, "NotResource"),
-    ("SP-IAM-005", allow("kms:Decrypt"), "Resource '*' with kms:Decrypt"),
-    ("SP-IAM-005", allow(["secretsmanager:ListSecrets", "secretsmanager:GetSecretValue"], ["*"]), "secretsmanager:GetSecretValue"),
-    ("SP-IAM-005", allow("secretsmanager:GetSecretValue", "arn:aws:*:*:*:*"), "secretsmanager:GetSecretValue"),
-    ("SP-IAM-006", allow("secretsmanager:GetSecretValue", "arn:aws:secretsmanager:us-east-1:123456789012:secret:emr/prod/*"), "secret name"),
-    ("SP-IAM-006", allow("secretsmanager:GetSecretValue", "arn:aws:secretsmanager:us-east-1:123456789012:secret:emr/prod/db-*"), "secret name"),
-    ("SP-IAM-006", allow("secretsmanager:GetSecretValue", SECRET_ARN.replace("us-east-1", "*")), "region"),
-    ("SP-IAM-006", allow("kms:Decrypt", KEY_ARN.replace(ACCOUNT, "*")), "account"),
-    ("SP-IAM-006", allow("kms:Decrypt", f"arn:aws:kms:us-east-1:{ACCOUNT}:key/*"), "key id"),
-    ("SP-IAM-006", allow("kms:Decrypt", "arn:aws:kms:*"), "region and account and key id"),
-    ("SP-IAM-006", allow("ssm:GetParameter", f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/prod/*"), "parameter name"),
-    ("SP-IAM-006", allow("ssm:GetParametersByPath", f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter*"), "parameter name"),
-    ("SP-IAM-007", allow("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/rotation"), "iam:PassedToService"),
-    ("SP-IAM-007", allow("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/*",
+    (aws_iam.NO_ACTION_WILDCARD.id, allow("*"), "Action '*'"),
+    (aws_iam.NO_ACTION_WILDCARD.id, allow(["s3:GetObject", "*:*"], "arn:aws:s3:::b/*"), "Action '*:*'"),
+    (aws_iam.NO_SERVICE_WILDCARD.id, allow("kms:*", KEY_ARN), "Action 'kms:*'"),
+    (aws_iam.NO_SERVICE_WILDCARD.id, allow("SecretsManager:*", SECRET_ARN), "every secretsmanager action"),
+    (aws_iam.NO_SENSITIVE_PARTIAL_WILDCARD.id, allow("iam:Pass*", f"arn:aws:iam::{ACCOUNT}:role/x"), "iam:PassRole"),
+    (aws_iam.NO_SENSITIVE_PARTIAL_WILDCARD.id, allow("secretsmanager:Get*", SECRET_ARN), "secretsmanager:GetSecretValue"),
+    (aws_iam.NO_SENSITIVE_PARTIAL_WILDCARD.id, allow("kms:*crypt*", KEY_ARN), "kms:Decrypt"),
+    (aws_iam.NO_SENSITIVE_PARTIAL_WILDCARD.id, allow("sts:Assume*", f"arn:aws:iam::{ACCOUNT}:role/x"), "sts:AssumeRole"),
+    (aws_iam.NO_SENSITIVE_PARTIAL_WILDCARD.id, allow("kms:Frobnicate*", KEY_ARN), "matches no known kms action"),
+    (aws_iam.NO_ALLOW_NOT_ACTION.id, {"Effect": "Allow", "NotAction": "iam:*", "Resource": SECRET_ARN}, "NotAction"),
+    (aws_iam.NO_ALLOW_NOT_ACTION.id, {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "NotResource": SECRET_ARN}, "NotResource"),
+    (aws_iam.NO_RESOURCE_WILDCARD.id, allow("kms:Decrypt"), "Resource '*' with kms:Decrypt"),
+    (aws_iam.NO_RESOURCE_WILDCARD.id, allow(["secretsmanager:ListSecrets", "secretsmanager:GetSecretValue"], ["*"]), "secretsmanager:GetSecretValue"),
+    (aws_iam.NO_RESOURCE_WILDCARD.id, allow("secretsmanager:GetSecretValue", "arn:aws:*:*:*:*"), "secretsmanager:GetSecretValue"),
+    (aws_iam.NO_WILDCARD_SECRET_OR_KEY_ARN.id, allow("secretsmanager:GetSecretValue", "arn:aws:secretsmanager:us-east-1:123456789012:secret:emr/prod/*"), "secret name"),
+    (aws_iam.NO_WILDCARD_SECRET_OR_KEY_ARN.id, allow("secretsmanager:GetSecretValue", "arn:aws:secretsmanager:us-east-1:123456789012:secret:emr/prod/db-*"), "secret name"),
+    (aws_iam.NO_WILDCARD_SECRET_OR_KEY_ARN.id, allow("secretsmanager:GetSecretValue", SECRET_ARN.replace("us-east-1", "*")), "region"),
+    (aws_iam.NO_WILDCARD_SECRET_OR_KEY_ARN.id, allow("kms:Decrypt", KEY_ARN.replace(ACCOUNT, "*")), "account"),
+    (aws_iam.NO_WILDCARD_SECRET_OR_KEY_ARN.id, allow("kms:Decrypt", f"arn:aws:kms:us-east-1:{ACCOUNT}:key/*"), "key id"),
+    (aws_iam.NO_WILDCARD_SECRET_OR_KEY_ARN.id, allow("kms:Decrypt", "arn:aws:kms:*"), "region and account and key id"),
+    (aws_iam.NO_WILDCARD_SECRET_OR_KEY_ARN.id, allow("ssm:GetParameter", f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter/prod/*"), "parameter name"),
+    (aws_iam.NO_WILDCARD_SECRET_OR_KEY_ARN.id, allow("ssm:GetParametersByPath", f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter*"), "parameter name"),
+    (aws_iam.PASSROLE_PASSED_TO_SERVICE.id, allow("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/rotation"), "iam:PassedToService"),
+    (aws_iam.PASSROLE_PASSED_TO_SERVICE.id, allow("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/*",
                          Condition={"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}), "any role"),
-    ("SP-IAM-007", allow("iam:PassRole", "*", Condition={"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}), "any role"),
-    ("SP-IAM-007", allow("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/rotation",
+    (aws_iam.PASSROLE_PASSED_TO_SERVICE.id, allow("iam:PassRole", "*", Condition={"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}}), "any role"),
+    (aws_iam.PASSROLE_PASSED_TO_SERVICE.id, allow("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/rotation",
                          Condition={"StringEqualsIfExists": {"iam:PassedToService": "lambda.amazonaws.com"}}), "iam:PassedToService"),
-    ("SP-IAM-007", allow("iam:*", f"arn:aws:iam::{ACCOUNT}:role/rotation",
+    (aws_iam.PASSROLE_PASSED_TO_SERVICE.id, allow("iam:*", f"arn:aws:iam::{ACCOUNT}:role/rotation",
                          Condition={"StringLike": {"iam:PassedToService": "*"}}), "iam:PassedToService"),
-    ("SP-IAM-008", allow("iam:CreatePolicyVersion", f"arn:aws:iam::{ACCOUNT}:policy/x"), "CreateNewPolicyVersion"),
-    ("SP-IAM-008", allow("iam:AttachRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/x"), "AttachRolePolicy"),
-    ("SP-IAM-008", allow("iam:putrolepolicy", f"arn:aws:iam::{ACCOUNT}:role/x"), "PutRolePolicy"),
-    ("SP-IAM-008", allow("iam:UpdateAssumeRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/x"), "UpdateRolePolicyToAssumeIt"),
-    ("SP-IAM-008", allow("iam:CreateAccessKey", f"arn:aws:iam::{ACCOUNT}:user/x"), "CreateAccessKey"),
-    ("SP-IAM-008", allow("lambda:UpdateFunctionCode", f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:x"), "EditExistingLambdaFunctionWithRole"),
+    (aws_iam.NO_PRIVILEGE_ESCALATION.id, allow("iam:CreatePolicyVersion", f"arn:aws:iam::{ACCOUNT}:policy/x"), "CreateNewPolicyVersion"),
+    (aws_iam.NO_PRIVILEGE_ESCALATION.id, allow("iam:AttachRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/x"), "AttachRolePolicy"),
+    (aws_iam.NO_PRIVILEGE_ESCALATION.id, allow("iam:putrolepolicy", f"arn:aws:iam::{ACCOUNT}:role/x"), "PutRolePolicy"),
+    (aws_iam.NO_PRIVILEGE_ESCALATION.id, allow("iam:UpdateAssumeRolePolicy", f"arn:aws:iam::{ACCOUNT}:role/x"), "UpdateRolePolicyToAssumeIt"),
+    (aws_iam.NO_PRIVILEGE_ESCALATION.id, allow("iam:CreateAccessKey", f"arn:aws:iam::{ACCOUNT}:user/x"), "CreateAccessKey"),
+    (aws_iam.NO_PRIVILEGE_ESCALATION.id, allow("lambda:UpdateFunctionCode", f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:x"), "EditExistingLambdaFunctionWithRole"),
 ]
 
 
@@ -169,7 +170,7 @@ IDENTITY_MUTATIONS = [
 def test_each_identity_violation_is_caught(rule_id, extra, expected):
     findings = run(aws_iam, role_policy(*with_statement(extra)))
     messages = decided(findings, rule_id)
-    assert messages and all(m.startswith(f"policy statement {len(statements())}: ") or rule_id == "SP-IAM-008" for m in messages)
+    assert messages and all(m.startswith(f"policy statement {len(statements())}: ") or rule_id == aws_iam.NO_PRIVILEGE_ESCALATION.id for m in messages)
     assert any(expected in m for m in messages), messages
 
 
@@ -184,8 +185,8 @@ def test_escalation_combos_across_statements():
     lambda_arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:x"
     pass_role = allow("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/x", Condition={"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}})
     create = allow("lambda:CreateFunction", lambda_arn)
-    assert decided(run(aws_iam, role_policy(pass_role, create)), "SP-IAM-008") == []
-    messages = decided(run(aws_iam, role_policy(pass_role, create, allow("lambda:InvokeFunction", lambda_arn))), "SP-IAM-008")
+    assert decided(run(aws_iam, role_policy(pass_role, create)), aws_iam.NO_PRIVILEGE_ESCALATION.id) == []
+    messages = decided(run(aws_iam, role_policy(pass_role, create, allow("lambda:InvokeFunction", lambda_arn))), aws_iam.NO_PRIVILEGE_ESCALATION.id)
     assert messages == ["policy: allows privilege escalation: PassExistingRoleToNewLambdaThenInvoke "
                         "(iam:PassRole + lambda:CreateFunction + lambda:InvokeFunction; statement 0, 1, 2); "
                         "remove these actions, or scope them to named resources with an exception on record"]
@@ -194,39 +195,43 @@ def test_escalation_combos_across_statements():
 def test_an_unconditional_deny_takes_the_action_back():
     deny = {"Effect": "Deny", "Action": ["iam:PassRole", "iam:CreateAccessKey"], "Resource": "*"}
     findings = run(aws_iam, role_policy(allow("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/x"), allow("iam:CreateAccessKey", "*"), deny))
-    assert decided(findings, "SP-IAM-007") == decided(findings, "SP-IAM-008") == []
+    assert decided(findings, aws_iam.PASSROLE_PASSED_TO_SERVICE.id) == decided(findings, aws_iam.NO_PRIVILEGE_ESCALATION.id) == []
     conditional = {**deny, "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}}}
     findings = run(aws_iam, role_policy(allow("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/x"), conditional))
-    assert decided(findings, "SP-IAM-007")
+    assert decided(findings, aws_iam.PASSROLE_PASSED_TO_SERVICE.id)
 
 
 def test_star_resource_is_judged_by_the_actions_it_serves():
     assert run(aws_iam, role_policy(allow(["secretsmanager:ListSecrets", "kms:ListAliases", "kms:ListKeys"]))) == []
     assert run(aws_iam, role_policy(allow(["kms:List*", "kms:Describe*", "iam:Get*"], KEY_ARN))) == []
     # kms:ListGrants names a key: listing every key's grants needs no '*'.
-    assert decided(run(aws_iam, role_policy(allow(["kms:List*"]))), "SP-IAM-005")
+    assert decided(run(aws_iam, role_policy(allow(["kms:List*"]))), aws_iam.NO_RESOURCE_WILDCARD.id)
 
 
 def test_single_statement_object_and_case_insensitive_elements():
     doc = {"statement": {"effect": "Allow", "action": "KMS:*", "resource": KEY_ARN}}
     findings = run(aws_iam, resource(aws_iam.POLICY, "p", policy=doc))
-    assert [(f.rule_id, f.message.split(":")[0]) for f in findings] == [("SP-IAM-002", "policy statement 0")]
+    assert [(f.rule_id, f.message.split(":")[0]) for f in findings] == [(aws_iam.NO_SERVICE_WILDCARD.id, "policy statement 0")]
 
 
-def test_broad_managed_policies():
-    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
-    findings = run(aws_iam, role(managedPolicyArns=[admin]),
-                   resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a", role="x", policyArn="arn:aws:iam::aws:policy/AmazonS3FullAccess"),
-                   resource("aws:iam/policyAttachment:PolicyAttachment", "b", roles=["x"], policyArn="arn:aws:iam::aws:policy/SecretsManagerReadWrite"))
-    assert [m.split(",")[0] for m in decided(findings, "SP-IAM-009")] == [
-        "managedPolicyArns attaches the AWS managed policy AdministratorAccess",
-        "policyArn attaches the AWS managed policy AmazonS3FullAccess",
-        "policyArn attaches the AWS managed policy SecretsManagerReadWrite"]
+CUSTOMER_POLICY = f"arn:aws:iam::{ACCOUNT}:policy/emr-prod-api"
+
+
+@pytest.mark.parametrize(("compliant", "changes", "expected"), [
+    (role(), {"managedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]}, "managedPolicyArns attaches the AWS managed policy AdministratorAccess"),
+    (resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a", role="x", policyArn=CUSTOMER_POLICY),
+     {"policyArn": "arn:aws:iam::aws:policy/AmazonS3FullAccess"}, "policyArn attaches the AWS managed policy AmazonS3FullAccess"),
+    (resource("aws:iam/policyAttachment:PolicyAttachment", "b", roles=["x"], policyArn=CUSTOMER_POLICY),
+     {"policyArn": "arn:aws:iam::aws:policy/SecretsManagerReadWrite"}, "policyArn attaches the AWS managed policy SecretsManagerReadWrite"),
+])
+def test_broad_managed_policies(compliant, changes, expected):
+    assert run(aws_iam, compliant) == []
+    assert [m.split(",")[0] for m in decided(run(aws_iam, mutated(compliant, changes)), aws_iam.NO_BROAD_MANAGED_POLICY.id)] == [expected]
 
 
 def test_seed_000_grants_are_blocked():
     findings = run(aws_iam, resource(aws_iam.ROLE_POLICY, "emr-api", role="emr-api", policy=SEED_000_POLICY))
-    assert {f.rule_id for f in findings} == {"SP-IAM-006"} and not any(f.undecided for f in findings)
+    assert {f.rule_id for f in findings} == {aws_iam.NO_WILDCARD_SECRET_OR_KEY_ARN.id} and not any(f.undecided for f in findings)
     assert decided(findings) == [
         "policy statement 0: Resource 'arn:aws:secretsmanager:us-east-1:*:secret:prod/*' has a wildcard or no value in its account "
         "and secret name: name the exact secret or key ARNs",
@@ -254,25 +259,25 @@ def sub_condition(operator: str, value: str) -> dict:
 ROOT_TRUST = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}
 
 TRUST_MUTATIONS = [
-    ("SP-TRUST-001", [{**ROOT_TRUST, "Principal": "*"}], "Principal '*'"),
-    ("SP-TRUST-001", [{**ROOT_TRUST, "Principal": {"AWS": [f"arn:aws:iam::{ACCOUNT}:root", "*"]}}], "Principal '*'"),
-    ("SP-TRUST-001", [{"Effect": "Allow", "NotPrincipal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}], "NotPrincipal"),
-    ("SP-TRUST-001", [{**ROOT_TRUST, "Principal": {"AWS": "*"}, "Condition": {"StringEqualsIfExists": {"aws:PrincipalOrgID": "o-abc"}}}], "Principal"),
-    ("SP-TRUST-001", [{**ROOT_TRUST, "Principal": {"AWS": "*"}, "Condition": {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/ci"}}}], "Principal"),
-    ("SP-TRUST-001", [{**ROOT_TRUST, "Principal": {"AWS": "*"}, "Condition": {"StringEquals": {"sts:ExternalId": "shared"}}}], "Principal"),
-    ("SP-TRUST-002", trust_with(Condition={"StringEquals": {f"{ISSUER}:aud": "sts.amazonaws.com"}}), f"no {ISSUER}:sub condition"),
-    ("SP-TRUST-002", trust_with(Condition=sub_condition("StringLike", "system:serviceaccount:emr:*")), "matched by a pattern"),
-    ("SP-TRUST-002", trust_with(Condition=sub_condition("ForAnyValue:StringLike", "system:serviceaccount:*")), "matched by a pattern"),
-    ("SP-TRUST-002", trust_with(Condition=sub_condition("StringNotEquals", "system:serviceaccount:kube-system:default")), "no "),
-    ("SP-TRUST-002", trust_with(Condition=sub_condition("StringEqualsIfExists", "system:serviceaccount:emr:api")), "no "),
-    ("SP-TRUST-002", trust_with(Action="sts:*", Condition=None), "no "),
-    ("SP-TRUST-002", [{"Effect": "Allow", "Principal": {"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"},
+    (aws_iam.TRUST_NO_PUBLIC_PRINCIPAL.id, [{**ROOT_TRUST, "Principal": "*"}], "Principal '*'"),
+    (aws_iam.TRUST_NO_PUBLIC_PRINCIPAL.id, [{**ROOT_TRUST, "Principal": {"AWS": [f"arn:aws:iam::{ACCOUNT}:root", "*"]}}], "Principal '*'"),
+    (aws_iam.TRUST_NO_PUBLIC_PRINCIPAL.id, [{"Effect": "Allow", "NotPrincipal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}], "NotPrincipal"),
+    (aws_iam.TRUST_NO_PUBLIC_PRINCIPAL.id, [{**ROOT_TRUST, "Principal": {"AWS": "*"}, "Condition": {"StringEqualsIfExists": {"aws:PrincipalOrgID": "o-abc"}}}], "Principal"),
+    (aws_iam.TRUST_NO_PUBLIC_PRINCIPAL.id, [{**ROOT_TRUST, "Principal": {"AWS": "*"}, "Condition": {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/ci"}}}], "Principal"),
+    (aws_iam.TRUST_NO_PUBLIC_PRINCIPAL.id, [{**ROOT_TRUST, "Principal": {"AWS": "*"}, "Condition": {"StringEquals": {"sts:ExternalId": "shared"}}}], "Principal"),
+    (aws_iam.TRUST_WEB_IDENTITY_SUB.id, trust_with(Condition={"StringEquals": {f"{ISSUER}:aud": "sts.amazonaws.com"}}), f"no {ISSUER}:sub condition"),
+    (aws_iam.TRUST_WEB_IDENTITY_SUB.id, trust_with(Condition=sub_condition("StringLike", "system:serviceaccount:emr:*")), "matched by a pattern"),
+    (aws_iam.TRUST_WEB_IDENTITY_SUB.id, trust_with(Condition=sub_condition("ForAnyValue:StringLike", "system:serviceaccount:*")), "matched by a pattern"),
+    (aws_iam.TRUST_WEB_IDENTITY_SUB.id, trust_with(Condition=sub_condition("StringNotEquals", "system:serviceaccount:kube-system:default")), "no "),
+    (aws_iam.TRUST_WEB_IDENTITY_SUB.id, trust_with(Condition=sub_condition("StringEqualsIfExists", "system:serviceaccount:emr:api")), "no "),
+    (aws_iam.TRUST_WEB_IDENTITY_SUB.id, trust_with(Action="sts:*", Condition=None), "no "),
+    (aws_iam.TRUST_WEB_IDENTITY_SUB.id, [{"Effect": "Allow", "Principal": {"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"},
                        "Action": "sts:AssumeRoleWithWebIdentity",
                        "Condition": {"StringLike": {"token.actions.githubusercontent.com:sub": "repo:phagen/*"},
                                      "StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}}],
      "token.actions.githubusercontent.com:sub is matched by a pattern"),
-    ("SP-TRUST-003", trust_with(Condition={"StringEquals": {f"{ISSUER}:sub": "system:serviceaccount:emr:api"}}), f"no exact {ISSUER}:aud"),
-    ("SP-TRUST-003", trust_with(Condition={"StringEquals": {f"{ISSUER}:sub": "system:serviceaccount:emr:api"},
+    (aws_iam.TRUST_WEB_IDENTITY_AUD.id, trust_with(Condition={"StringEquals": {f"{ISSUER}:sub": "system:serviceaccount:emr:api"}}), f"no exact {ISSUER}:aud"),
+    (aws_iam.TRUST_WEB_IDENTITY_AUD.id, trust_with(Condition={"StringEquals": {f"{ISSUER}:sub": "system:serviceaccount:emr:api"},
                                            "StringLike": {f"{ISSUER}:aud": "*"}}), "aud"),
 ]
 
@@ -302,22 +307,22 @@ def test_compliant_trust_variants_are_silent(trust):
 
 # --- unknown at preview ------------------------------------------------------------------------
 
-IDENTITY_RULES = [r.id for r in aws_iam.RULES if r.id not in ("SP-IAM-009", "SP-IAM-010") and aws_iam.ROLE_POLICY in r.resource_types]
+IDENTITY_RULES = [r.id for r in aws_iam.RULES if r.id not in (aws_iam.NO_BROAD_MANAGED_POLICY.id, aws_iam.POLICY_READABLE.id) and aws_iam.ROLE_POLICY in r.resource_types]
 
 
 def test_unknown_document_is_undecided_for_every_rule_that_reads_it():
     findings = run(aws_iam, role_policy() | {"props": {"policy": UNKNOWN}}, role(assumeRolePolicy=UNKNOWN, inlinePolicies=UNKNOWN))
     assert not decided(findings)
-    assert undecided_ids(findings) == {*IDENTITY_RULES, "SP-TRUST-001", "SP-TRUST-002", "SP-TRUST-003"}
+    assert undecided_ids(findings) == {*IDENTITY_RULES, aws_iam.TRUST_NO_PUBLIC_PRINCIPAL.id, aws_iam.TRUST_WEB_IDENTITY_SUB.id, aws_iam.TRUST_WEB_IDENTITY_AUD.id}
     assert all(f.message.startswith("could not decide: ") for f in findings)
 
 
 @pytest.mark.parametrize(("rule_ids", "stmt"), [
-    ({"SP-IAM-001", "SP-IAM-002", "SP-IAM-003", "SP-IAM-007", "SP-IAM-008"}, allow(UNKNOWN, SECRET_ARN)),
-    ({"SP-IAM-001", "SP-IAM-002", "SP-IAM-003", "SP-IAM-007", "SP-IAM-008"}, allow(["s3:GetObject", UNKNOWN], SECRET_ARN)),
-    ({"SP-IAM-005", "SP-IAM-006"}, allow("kms:Decrypt", UNKNOWN)),
-    ({"SP-IAM-007"}, allow("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/x", Condition=UNKNOWN)),
-    ({"SP-IAM-001", "SP-IAM-005", "SP-IAM-007", "SP-IAM-008"}, {"Effect": UNKNOWN, "Action": "*", "Resource": "*"}),
+    ({aws_iam.NO_ACTION_WILDCARD.id, aws_iam.NO_SERVICE_WILDCARD.id, aws_iam.NO_SENSITIVE_PARTIAL_WILDCARD.id, aws_iam.PASSROLE_PASSED_TO_SERVICE.id, aws_iam.NO_PRIVILEGE_ESCALATION.id}, allow(UNKNOWN, SECRET_ARN)),
+    ({aws_iam.NO_ACTION_WILDCARD.id, aws_iam.NO_SERVICE_WILDCARD.id, aws_iam.NO_SENSITIVE_PARTIAL_WILDCARD.id, aws_iam.PASSROLE_PASSED_TO_SERVICE.id, aws_iam.NO_PRIVILEGE_ESCALATION.id}, allow(["s3:GetObject", UNKNOWN], SECRET_ARN)),
+    ({aws_iam.NO_RESOURCE_WILDCARD.id, aws_iam.NO_WILDCARD_SECRET_OR_KEY_ARN.id}, allow("kms:Decrypt", UNKNOWN)),
+    ({aws_iam.PASSROLE_PASSED_TO_SERVICE.id}, allow("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/x", Condition=UNKNOWN)),
+    ({aws_iam.NO_ACTION_WILDCARD.id, aws_iam.NO_RESOURCE_WILDCARD.id, aws_iam.PASSROLE_PASSED_TO_SERVICE.id, aws_iam.NO_PRIVILEGE_ESCALATION.id}, {"Effect": UNKNOWN, "Action": "*", "Resource": "*"}),
 ])
 def test_unknown_parts_are_undecided_not_silent(rule_ids, stmt):
     findings = run(aws_iam, role_policy(*with_statement(stmt)))
@@ -328,13 +333,13 @@ def test_unknowns_that_cannot_change_the_verdict_are_not_reported():
     # Only wildcard-only actions: whatever the Resource is, '*' would be allowed; a known violation stays decided.
     assert run(aws_iam, role_policy(allow("secretsmanager:ListSecrets", UNKNOWN))) == []
     findings = run(aws_iam, role_policy(allow(["kms:*", UNKNOWN], KEY_ARN)))
-    assert decided(findings, "SP-IAM-002") and "SP-IAM-002" not in undecided_ids(findings)
+    assert decided(findings, aws_iam.NO_SERVICE_WILDCARD.id) and aws_iam.NO_SERVICE_WILDCARD.id not in undecided_ids(findings)
 
 
 @pytest.mark.parametrize(("rule_ids", "trust"), [
-    ({"SP-TRUST-001", "SP-TRUST-002", "SP-TRUST-003"}, trust_with(Principal={"Federated": UNKNOWN})),
-    ({"SP-TRUST-002", "SP-TRUST-003"}, trust_with(Condition=UNKNOWN)),
-    ({"SP-TRUST-001"}, [{**ROOT_TRUST, "Principal": {"AWS": UNKNOWN}}]),
+    ({aws_iam.TRUST_NO_PUBLIC_PRINCIPAL.id, aws_iam.TRUST_WEB_IDENTITY_SUB.id, aws_iam.TRUST_WEB_IDENTITY_AUD.id}, trust_with(Principal={"Federated": UNKNOWN})),
+    ({aws_iam.TRUST_WEB_IDENTITY_SUB.id, aws_iam.TRUST_WEB_IDENTITY_AUD.id}, trust_with(Condition=UNKNOWN)),
+    ({aws_iam.TRUST_NO_PUBLIC_PRINCIPAL.id}, [{**ROOT_TRUST, "Principal": {"AWS": UNKNOWN}}]),
 ])
 def test_unknown_trust_parts_are_undecided(rule_ids, trust):
     findings = run(aws_iam, role(trust=trust))
@@ -364,7 +369,7 @@ def test_unknown_sub_value_with_string_equals_is_decided_compliant():
 ])
 def test_malformed_documents_are_reported_not_crashed_on(policy, problem):
     findings = run(aws_iam, resource(aws_iam.POLICY, "p", policy=policy))
-    assert [f.rule_id for f in findings] == ["SP-IAM-010"] and findings[0].message.startswith(f"policy: {problem}")
+    assert [f.rule_id for f in findings] == [aws_iam.POLICY_READABLE.id] and findings[0].message.startswith(f"policy: {problem}")
 
 
 def test_malformed_props_never_crash():

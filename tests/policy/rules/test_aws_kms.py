@@ -13,20 +13,22 @@ from hypothesis import given, settings
 from components.aws.kms import KeyUser, key_policy
 from policy.rules import aws_kms
 from tests.conftest import CANARY
-from tests.policy.rules.aws_fixtures import (
+from tests.policy.rules.builders import (
     ACCOUNT,
+    DELETE,
     POLICY_SHAPES,
     UNKNOWN,
     check_metadata,
     decided,
     document,
+    malformed,
+    mutated,
     own_stacks,
     own_types,
     resource,
     run,
     undecided_ids,
 )
-from tests.policy.rules.malformed import malformed
 
 ROOT = f"arn:aws:iam::{ACCOUNT}:root"
 API_ROLE = f"arn:aws:iam::{ACCOUNT}:role/emr-prod-api"
@@ -91,26 +93,26 @@ def test_the_aws_default_key_policy_is_silent():
 PUBLIC = {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"}
 
 KEY_MUTATIONS = [
-    ("SP-KMS-001", [*key_statements(), PUBLIC], "statement 2: Principal '*'"),
-    ("SP-KMS-001", [*key_statements(), {**PUBLIC, "Principal": {"AWS": ["*"]}}], "Principal '*'"),
-    ("SP-KMS-001", [*key_statements(), {**PUBLIC, "Principal": {"AWS": "*"},
+    (aws_kms.RESOURCE_POLICY_NO_PUBLIC_PRINCIPAL.id, [*key_statements(), PUBLIC], "statement 2: Principal '*'"),
+    (aws_kms.RESOURCE_POLICY_NO_PUBLIC_PRINCIPAL.id, [*key_statements(), {**PUBLIC, "Principal": {"AWS": ["*"]}}], "Principal '*'"),
+    (aws_kms.RESOURCE_POLICY_NO_PUBLIC_PRINCIPAL.id, [*key_statements(), {**PUBLIC, "Principal": {"AWS": "*"},
                                         "Condition": {"StringEquals": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}}}], "Principal '*'"),
-    ("SP-KMS-001", [*key_statements(), {**PUBLIC, "Principal": {"AWS": "*"},
+    (aws_kms.RESOURCE_POLICY_NO_PUBLIC_PRINCIPAL.id, [*key_statements(), {**PUBLIC, "Principal": {"AWS": "*"},
                                         "Condition": {"StringEqualsIfExists": {"kms:CallerAccount": ACCOUNT}}}], "Principal '*'"),
-    ("SP-KMS-001", [*key_statements(), {"Effect": "Allow", "NotPrincipal": {"AWS": ROOT}, "Action": "kms:Decrypt", "Resource": "*"}], "NotPrincipal"),
-    ("SP-KMS-002", changed(key_statements(), 1, Action="kms:*"), f"statement 1: grants kms:* to {API_ROLE}"),
-    ("SP-KMS-002", changed(key_statements(), 1, Action=["kms:Decrypt", "*"]), "grants *"),
-    ("SP-KMS-002", changed(key_statements(), 1, Action=["kms:Decrypt", "kms:Put*"]), "grants kms:Put*"),
-    ("SP-KMS-002", changed(key_statements(), 1, Action=None, NotAction="kms:ScheduleKeyDeletion"), "grants NotAction"),
-    ("SP-KMS-002", changed(key_statements(), 0, Principal={"AWS": [ROOT, "arn:aws:iam::123456789012:role/admin"]}, Action="kms:*"),
+    (aws_kms.RESOURCE_POLICY_NO_PUBLIC_PRINCIPAL.id, [*key_statements(), {"Effect": "Allow", "NotPrincipal": {"AWS": ROOT}, "Action": "kms:Decrypt", "Resource": "*"}], "NotPrincipal"),
+    (aws_kms.RESOURCE_POLICY_WILDCARD_ROOT_ONLY.id, changed(key_statements(), 1, Action="kms:*"), f"statement 1: grants kms:* to {API_ROLE}"),
+    (aws_kms.RESOURCE_POLICY_WILDCARD_ROOT_ONLY.id, changed(key_statements(), 1, Action=["kms:Decrypt", "*"]), "grants *"),
+    (aws_kms.RESOURCE_POLICY_WILDCARD_ROOT_ONLY.id, changed(key_statements(), 1, Action=["kms:Decrypt", "kms:Put*"]), "grants kms:Put*"),
+    (aws_kms.RESOURCE_POLICY_WILDCARD_ROOT_ONLY.id, changed(key_statements(), 1, Action=None, NotAction="kms:ScheduleKeyDeletion"), "grants NotAction"),
+    (aws_kms.RESOURCE_POLICY_WILDCARD_ROOT_ONLY.id, changed(key_statements(), 0, Principal={"AWS": [ROOT, "arn:aws:iam::123456789012:role/admin"]}, Action="kms:*"),
      "grants kms:* to arn:aws:iam::123456789012:role/admin"),
-    ("SP-KMS-002", changed(key_statements(), 0, Principal={"Service": "logs.amazonaws.com"}, Action="kms:*"), "to logs.amazonaws.com"),
-    ("SP-KMS-003", changed(key_statements(), 1, Condition=None), "allows kms:Decrypt to " + API_ROLE),
-    ("SP-KMS-003", changed(key_statements(), 1, Condition={"StringEquals": {"kms:ViaService": "ec2.us-east-1.amazonaws.com"}}), "kms:ViaService"),
-    ("SP-KMS-003", changed(key_statements(), 1, Condition={"StringEqualsIfExists": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}}),
+    (aws_kms.RESOURCE_POLICY_WILDCARD_ROOT_ONLY.id, changed(key_statements(), 0, Principal={"Service": "logs.amazonaws.com"}, Action="kms:*"), "to logs.amazonaws.com"),
+    (aws_kms.KMS_DECRYPT_VIA_SECRETS_MANAGER.id, changed(key_statements(), 1, Condition=None), "allows kms:Decrypt to " + API_ROLE),
+    (aws_kms.KMS_DECRYPT_VIA_SECRETS_MANAGER.id, changed(key_statements(), 1, Condition={"StringEquals": {"kms:ViaService": "ec2.us-east-1.amazonaws.com"}}), "kms:ViaService"),
+    (aws_kms.KMS_DECRYPT_VIA_SECRETS_MANAGER.id, changed(key_statements(), 1, Condition={"StringEqualsIfExists": {"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"}}),
      "kms:ViaService"),
-    ("SP-KMS-003", changed(key_statements(), 1, Action="kms:GenerateDataKey*", Condition=None), "kms:GenerateDataKey, kms:GenerateDataKeyWithoutPlaintext"),
-    ("SP-KMS-003", changed(key_statements(), 1, Action="kms:CreateGrant", Condition={"Bool": {"kms:GrantIsForAWSResource": "true"}}), "kms:CreateGrant"),
+    (aws_kms.KMS_DECRYPT_VIA_SECRETS_MANAGER.id, changed(key_statements(), 1, Action="kms:GenerateDataKey*", Condition=None), "kms:GenerateDataKey, kms:GenerateDataKeyWithoutPlaintext"),
+    (aws_kms.KMS_DECRYPT_VIA_SECRETS_MANAGER.id, changed(key_statements(), 1, Action="kms:CreateGrant", Condition={"Bool": {"kms:GrantIsForAWSResource": "true"}}), "kms:CreateGrant"),
 ]
 
 
@@ -122,7 +124,7 @@ def test_each_key_policy_violation_is_caught(rule_id, statements, expected):
         assert any(expected in m for m in messages), messages
 
 
-@pytest.mark.parametrize(("rule_id", "statements"), [(r, s) for r, s, _ in KEY_MUTATIONS if r in ("SP-KMS-001", "SP-KMS-002")])
+@pytest.mark.parametrize(("rule_id", "statements"), [(r, s) for r, s, _ in KEY_MUTATIONS if r in (aws_kms.RESOURCE_POLICY_NO_PUBLIC_PRINCIPAL.id, aws_kms.RESOURCE_POLICY_WILDCARD_ROOT_ONLY.id)])
 def test_public_and_wildcard_rules_also_read_secret_and_key_policies(rule_id, statements):
     for fixture in (resource(aws_kms.KEY_POLICY, "kp", keyId="k", policy=document(*statements)),
                     secret_policy(statements), resource(aws_kms.SECRET, "s", name="emr/prod/db", policy=document(*statements))):
@@ -130,7 +132,7 @@ def test_public_and_wildcard_rules_also_read_secret_and_key_policies(rule_id, st
 
 
 def test_secret_policy_wildcards():
-    messages = decided(run(aws_kms, secret_policy(changed(secret_statements(), 0, Action="secretsmanager:*"))), "SP-KMS-002")
+    messages = decided(run(aws_kms, secret_policy(changed(secret_statements(), 0, Action="secretsmanager:*"))), aws_kms.RESOURCE_POLICY_WILDCARD_ROOT_ONLY.id)
     assert messages == [f"policy statement 0: grants secretsmanager:* to {API_ROLE}: only the account root may hold wildcard actions; "
                         "list the exact actions this principal needs"]
 
@@ -152,46 +154,41 @@ def test_untagged_or_foreign_keys_need_no_via_service():
         assert run(aws_kms, fixture) == []
 
 
-@pytest.mark.parametrize(("props", "expected"), [
-    ({"blockPublicPolicy": None}, "blockPublicPolicy is not true"),
-    ({"blockPublicPolicy": False}, "blockPublicPolicy is not true"),
-])
-def test_secret_policy_must_block_public_policies(props, expected):
-    fixture = secret_policy()
-    fixture["props"].update(props)
-    if props["blockPublicPolicy"] is None:
-        del fixture["props"]["blockPublicPolicy"]
-    assert decided(run(aws_kms, fixture), "SP-KMS-004") == [f"{expected}: Secrets Manager would accept a policy that opens the secret to "
-                                                            "other accounts; set blockPublicPolicy: true"]
+PROPERTY_MUTATIONS = [
+    (aws_kms.SECRET_POLICY_BLOCK_PUBLIC, secret_policy(), {"blockPublicPolicy": DELETE},
+     "blockPublicPolicy is not true: Secrets Manager would accept a policy that opens the secret to other accounts; set blockPublicPolicy: true"),
+    (aws_kms.SECRET_POLICY_BLOCK_PUBLIC, secret_policy(), {"blockPublicPolicy": False},
+     "blockPublicPolicy is not true: Secrets Manager would accept a policy that opens the secret to other accounts; set blockPublicPolicy: true"),
+    (aws_kms.KMS_KEY_ROTATION, key(), {"enableKeyRotation": False}, "enableKeyRotation is not true"),
+    (aws_kms.KMS_KEY_ROTATION, key(), {"enableKeyRotation": None}, "enableKeyRotation is not true"),
+    (aws_kms.KMS_KEY_ROTATION, key(), {"rotationPeriodInDays": 730}, "rotationPeriodInDays is 730"),
+    (aws_kms.KMS_KEY_ROTATION, key(), {"customerMasterKeySpec": "SYMMETRIC_DEFAULT", "enableKeyRotation": False}, "enableKeyRotation is not true"),
+]
 
 
-@pytest.mark.parametrize(("props", "expected"), [
-    ({"enableKeyRotation": False}, "enableKeyRotation is not true"),
-    ({"enableKeyRotation": None}, "enableKeyRotation is not true"),
-    ({"rotationPeriodInDays": 730}, "rotationPeriodInDays is 730"),
-    ({"customerMasterKeySpec": "SYMMETRIC_DEFAULT", "enableKeyRotation": False}, "enableKeyRotation is not true"),
-])
-def test_key_rotation(props, expected):
-    messages = decided(run(aws_kms, key(**props)), "SP-KMS-005")
-    assert len(messages) == 1 and messages[0].startswith(expected)
+@pytest.mark.parametrize(("rule", "compliant", "changes", "expected"), PROPERTY_MUTATIONS, ids=lambda v: getattr(v, "name", None))
+def test_each_property_mutation_fires_its_rule(rule, compliant, changes, expected):
+    assert run(aws_kms, compliant) == []
+    (message,) = decided(run(aws_kms, mutated(compliant, changes)), rule.id)
+    assert message.startswith(expected), message
 
 
 # --- unknown at preview ------------------------------------------------------------------------
 
 def test_unknown_policy_is_undecided_for_every_policy_rule():
     findings = run(aws_kms, key(policy=UNKNOWN), secret_policy(policy=UNKNOWN))
-    assert not decided(findings) and undecided_ids(findings) == {"SP-KMS-001", "SP-KMS-002", "SP-KMS-003"}
+    assert not decided(findings) and undecided_ids(findings) == {aws_kms.RESOURCE_POLICY_NO_PUBLIC_PRINCIPAL.id, aws_kms.RESOURCE_POLICY_WILDCARD_ROOT_ONLY.id, aws_kms.KMS_DECRYPT_VIA_SECRETS_MANAGER.id}
 
 
 @pytest.mark.parametrize(("rule_ids", "fixture"), [
-    ({"SP-KMS-001", "SP-KMS-002"}, key(changed(key_statements(), 1, Principal={"AWS": UNKNOWN}, Action="kms:*"))),
-    ({"SP-KMS-001", "SP-KMS-003"}, key(changed(key_statements(), 1, Principal={"AWS": UNKNOWN}, Condition=None))),
-    ({"SP-KMS-003"}, key(changed(key_statements(), 1, Condition=UNKNOWN))),
-    ({"SP-KMS-003"}, key(changed(key_statements(), 1, Condition=None), tags={**TAGS, "managed-by": UNKNOWN})),
-    ({"SP-KMS-003"}, key(changed(key_statements(), 1, Condition=None), tags=UNKNOWN)),
-    ({"SP-KMS-001", "SP-KMS-003"}, key([*key_statements(), {**PUBLIC, "Condition": UNKNOWN}])),
-    ({"SP-KMS-004"}, secret_policy(blockPublicPolicy=UNKNOWN)),
-    ({"SP-KMS-005"}, key(enableKeyRotation=UNKNOWN)),
+    ({aws_kms.RESOURCE_POLICY_NO_PUBLIC_PRINCIPAL.id, aws_kms.RESOURCE_POLICY_WILDCARD_ROOT_ONLY.id}, key(changed(key_statements(), 1, Principal={"AWS": UNKNOWN}, Action="kms:*"))),
+    ({aws_kms.RESOURCE_POLICY_NO_PUBLIC_PRINCIPAL.id, aws_kms.KMS_DECRYPT_VIA_SECRETS_MANAGER.id}, key(changed(key_statements(), 1, Principal={"AWS": UNKNOWN}, Condition=None))),
+    ({aws_kms.KMS_DECRYPT_VIA_SECRETS_MANAGER.id}, key(changed(key_statements(), 1, Condition=UNKNOWN))),
+    ({aws_kms.KMS_DECRYPT_VIA_SECRETS_MANAGER.id}, key(changed(key_statements(), 1, Condition=None), tags={**TAGS, "managed-by": UNKNOWN})),
+    ({aws_kms.KMS_DECRYPT_VIA_SECRETS_MANAGER.id}, key(changed(key_statements(), 1, Condition=None), tags=UNKNOWN)),
+    ({aws_kms.RESOURCE_POLICY_NO_PUBLIC_PRINCIPAL.id, aws_kms.KMS_DECRYPT_VIA_SECRETS_MANAGER.id}, key([*key_statements(), {**PUBLIC, "Condition": UNKNOWN}])),
+    ({aws_kms.SECRET_POLICY_BLOCK_PUBLIC.id}, secret_policy(blockPublicPolicy=UNKNOWN)),
+    ({aws_kms.KMS_KEY_ROTATION.id}, key(enableKeyRotation=UNKNOWN)),
 ])
 def test_unknown_parts_are_undecided_not_silent(rule_ids, fixture):
     findings = run(aws_kms, fixture)
@@ -209,9 +206,9 @@ def test_a_known_account_condition_decides_despite_unknown_values():
 def test_malformed_documents_are_reported_not_crashed_on():
     findings = run(aws_kms, key(policy="{nope"), secret_policy(policy=None), key([{"Effect": "Allow", "Principal": ["x"], "Action": "kms:Decrypt"}]))
     assert [(f.rule_id, f.message.split(":")[0] + ":" + f.message.split(":")[1]) for f in findings] == [
-        ("SP-KMS-006", "policy: the document is not valid JSON"),
-        ("SP-KMS-006", "policy: the document is missing"),
-        ("SP-KMS-006", 'policy: statement 0 has a Principal that is neither "*" nor a map of AWS/Service/Federated/CanonicalUser'),
+        (aws_kms.RESOURCE_POLICY_READABLE.id, "policy: the document is not valid JSON"),
+        (aws_kms.RESOURCE_POLICY_READABLE.id, "policy: the document is missing"),
+        (aws_kms.RESOURCE_POLICY_READABLE.id, 'policy: statement 0 has a Principal that is neither "*" nor a map of AWS/Service/Federated/CanonicalUser'),
     ]
 
 

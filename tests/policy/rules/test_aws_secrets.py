@@ -12,12 +12,25 @@ from components import config
 from policy.rules import aws_secrets
 from policy.rules.aws_secrets import NEVER, cron_max_interval, schedule
 from tests.conftest import CANARY
-from tests.policy.rules.aws_fixtures import ACCOUNT, UNKNOWN, check_metadata, decided, own_stacks, own_types, resource, run, undecided_ids
-from tests.policy.rules.malformed import malformed
+from tests.policy.rules.builders import (
+    ACCOUNT,
+    DELETE,
+    UNKNOWN,
+    check_metadata,
+    decided,
+    malformed,
+    mutated,
+    own_stacks,
+    own_types,
+    resource,
+    run,
+    undecided_ids,
+)
 
 KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/0d4c8b1e-5f6a-4b7c-8d9e-0a1b2c3d4e5f"
 JWT_KEY_ARN = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/8c8b1d4d-53e5-1f2a-d089-e28a7df7ff99"
 LAMBDA_ARN = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:emr-prod-rotation"
+ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:emr/prod/database-AbCdEf"
 
 
 def secret(name: str = "database", classification: str = "high", **props) -> dict:
@@ -26,13 +39,6 @@ def secret(name: str = "database", classification: str = "high", **props) -> dic
     defaults = {"name": f"emr/prod/{name}", "description": "PostgreSQL credentials", "kmsKeyId": KEY_ARN, "recoveryWindowInDays": 30,
                 "replicas": [], "forceOverwriteReplicaSecret": False, "tags": tags}
     return resource(aws_secrets.SECRET, f"{name}-secret", **{**defaults, **props})
-
-
-def tagged(fixture: dict, **tags) -> dict:
-    fixture["props"]["tags"] = {**fixture["props"]["tags"], **tags}
-    for key in [k for k, v in tags.items() if v is None]:
-        del fixture["props"]["tags"][key]
-    return fixture
 
 
 def rotation(secret_id: str = "emr/prod/database", name: str = "database-rotation", **rules) -> dict:
@@ -48,7 +54,7 @@ def permission(**props) -> dict:
 def test_compliant_fixtures_are_silent():
     critical = secret("jwt", "critical", kmsKeyId=JWT_KEY_ARN)
     fixtures = [secret(), critical, secret("smtp", "medium"), secret("flags", "low", kmsKeyId=None), rotation(),
-                permission(), permission(sourceAccount=None, sourceArn=f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:emr/prod/database-AbCdEf"),
+                permission(), permission(sourceAccount=None, sourceArn=ARN),
                 permission(principal="events.amazonaws.com", sourceAccount=None)]
     assert run(aws_secrets, *fixtures) == []
 
@@ -65,86 +71,109 @@ def test_class_policy_matches_the_components():
     assert aws_secrets.MIN_PROD_RECOVERY_DAYS == config.MIN_PROD_RECOVERY_WINDOW_DAYS
 
 
-# --- SP-SM-001 customer-managed key ------------------------------------------------------------
+# --- one mutation per violation of a single-resource rule ------------------------------------------
 
-@pytest.mark.parametrize(("props", "field"), [
-    ({"kmsKeyId": None}, "kmsKeyId"),
-    ({"kmsKeyId": "alias/aws/secretsmanager"}, "kmsKeyId"),
-    ({"kmsKeyId": f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/aws/secretsmanager"}, "kmsKeyId"),
-    ({"replicas": [{"region": "us-west-2"}]}, "replicas[0].kmsKeyId"),
+def _cmk_message(field: str, cls: str) -> str:
+    return (f"{field} is not a customer-managed key: a {cls} secret must not use aws/secretsmanager, which any "
+            "principal of the account with Secrets Manager access can use; set a customer-managed KMS key")
+
+
+def _rotation_message(why: str, cls: str = "high", days: int = 90) -> str:
+    return (f"{why}: a {cls} secret must rotate at least every {days} days: add a SecretRotation within that, "
+            f"or tag rotation=manual with rotation-days <= {days}")
+
+
+def _recovery_message(what: str) -> str:
+    return f"recoveryWindowInDays is {what}: a prod secret needs at least 7 days to undo a deletion; remove it (default 30) or set 7-30"
+
+
+NO_DECLARED_ROTATION = "no SecretRotation targets it and its tags declare no rotation"
+MANUAL_WITHOUT_DAYS = "its tags declare rotation=manual without a whole number of rotation-days"
+
+MUTATIONS = [
+    *((aws_secrets.SECRET_CUSTOMER_MANAGED_KEY, secret(classification=cls), changes, _cmk_message(field, cls))
+      for cls in ("high", "critical") for changes, field in [
+          ({"kmsKeyId": DELETE}, "kmsKeyId"),
+          ({"kmsKeyId": "alias/aws/secretsmanager"}, "kmsKeyId"),
+          ({"kmsKeyId": f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/aws/secretsmanager"}, "kmsKeyId"),
+          ({"replicas": [{"region": "us-west-2"}]}, "replicas[0].kmsKeyId")]),
+    (aws_secrets.SECRET_PROD_RECOVERY_WINDOW, secret(), {"recoveryWindowInDays": 0}, _recovery_message("0 (force delete: a deletion cannot be undone)")),
+    (aws_secrets.SECRET_PROD_RECOVERY_WINDOW, secret(), {"recoveryWindowInDays": 3}, _recovery_message("3 days")),
+    (aws_secrets.SECRET_PROD_RECOVERY_WINDOW, secret(), {"recoveryWindowInDays": 3, "tags.environment": "Production"}, _recovery_message("3 days")),
+    (aws_secrets.SECRET_ROTATION_WITHIN_CLASS, secret(), {"tags.rotation": DELETE, "tags.rotation-days": DELETE}, _rotation_message(NO_DECLARED_ROTATION)),
+    (aws_secrets.SECRET_ROTATION_WITHIN_CLASS, secret(), {"tags.rotation": "none", "tags.rotation-days": DELETE}, _rotation_message(NO_DECLARED_ROTATION)),
+    (aws_secrets.SECRET_ROTATION_WITHIN_CLASS, secret(), {"tags.rotation-days": DELETE}, _rotation_message(MANUAL_WITHOUT_DAYS)),
+    (aws_secrets.SECRET_ROTATION_WITHIN_CLASS, secret(), {"tags.rotation-days": "ninety"}, _rotation_message(MANUAL_WITHOUT_DAYS)),
+    (aws_secrets.SECRET_ROTATION_WITHIN_CLASS, secret(), {"tags.rotation-days": "120"}, _rotation_message("its tags declare rotation=manual every 120 days")),
+    # An automated kind needs its SecretRotation, whatever the days (regression: the tag alone used to pass).
+    (aws_secrets.SECRET_ROTATION_WITHIN_CLASS, secret(), {"tags.rotation": "generic", "tags.rotation-days": "91"},
+     _rotation_message("its tags declare rotation=generic, which a rotation function performs, but no SecretRotation targets it")),
+    (aws_secrets.SECRET_ROTATION_WITHIN_CLASS, secret(), {"tags.rotation": "postgres-single", "tags.rotation-days": "30"},
+     _rotation_message("its tags declare rotation=postgres-single, which a rotation function performs, but no SecretRotation targets it")),
+    # The limit follows the class.
+    (aws_secrets.SECRET_ROTATION_WITHIN_CLASS, mutated(secret(classification="medium"), {"tags.rotation-days": "180"}),
+     {"tags.rotation-days": "181"}, _rotation_message("its tags declare rotation=manual every 181 days", "medium", 180)),
+    (aws_secrets.SECRET_ROTATION_WITHIN_CLASS, secret("jwt", "critical", kmsKeyId=JWT_KEY_ARN), {"tags.rotation-days": "366"},
+     _rotation_message("its tags declare rotation=manual every 366 days", "critical", 365)),
+    *((aws_secrets.ROTATION_LAMBDA_PERMISSION_SCOPED, permission(), {"principal": principal, "sourceAccount": DELETE},
+       f"lets {principal} invoke the function without sourceAccount or sourceArn: any account's secrets could call your rotation "
+       "function (confused deputy); set sourceAccount or sourceArn") for principal in ("secretsmanager.amazonaws.com", "*")),
+    *((aws_secrets.SECRET_CLASSIFIED, secret(), {"tags.classification": value},
+       "tags.classification is missing or not one of critical, high, medium, low: the class decides the key, rotation and recovery rules; "
+       "tag the secret") for value in (DELETE, "secret", "")),
+]
+
+
+@pytest.mark.parametrize(("rule", "compliant", "changes", "expected"), MUTATIONS, ids=lambda v: getattr(v, "name", None))
+def test_each_mutation_fires_its_rule(rule, compliant, changes, expected):
+    assert run(aws_secrets, compliant) == []
+    assert decided(run(aws_secrets, mutated(compliant, changes)), rule.id) == [expected]
+
+
+@pytest.mark.parametrize(("compliant", "changes"), [
+    *((secret(classification="medium"), changes)
+      for changes in ({"kmsKeyId": DELETE}, {"kmsKeyId": "alias/aws/secretsmanager"}, {"replicas": [{"region": "us-west-2"}]})),
+    (secret(), {"recoveryWindowInDays": 0, "tags.environment": "dev"}),
+    (secret(), {"recoveryWindowInDays": 3, "tags.environment": "dev"}),
+    (secret(), {"recoveryWindowInDays": DELETE}),  # the default is 30
+    (secret(classification="medium"), {"tags.rotation-days": "180"}),
+    (secret(classification="low"), {"tags.rotation": "none"}),
+    (permission(), {"sourceAccount": DELETE, "sourceArn": ARN}),
+    (permission(), {"principal": "events.amazonaws.com", "sourceAccount": DELETE}),
 ])
-def test_high_and_critical_secrets_need_a_customer_managed_key(props, field):
-    for classification in ("high", "critical"):
-        messages = decided(run(aws_secrets, secret(classification=classification, **props)), "SP-SM-001")
-        assert messages == [f"{field} is not a customer-managed key: a {classification} secret must not use aws/secretsmanager, which any "
-                            "principal of the account with Secrets Manager access can use; set a customer-managed KMS key"]
-    assert decided(run(aws_secrets, secret(classification="medium", **props)), "SP-SM-001") == []
+def test_changes_within_the_rules_stay_silent(compliant, changes):
+    """A medium secret may use the AWS managed key, dev may force-delete, the class decides the rotation limit, and a
+    permission for another service or bound by sourceArn is scoped."""
+    assert run(aws_secrets, mutated(compliant, changes)) == []
 
 
-# --- SP-SM-002 dedicated key for critical secrets ----------------------------------------------
+# --- SECRET_CRITICAL_DEDICATED_KEY ----------------------------------------------------------------
 
 def test_critical_secret_sharing_its_key():
     findings = run(aws_secrets, secret("jwt", "critical"), secret())
-    assert decided(findings, "SP-SM-002") == ["kmsKeyId is also the key of database-secret: a critical secret needs a dedicated "
+    assert decided(findings, aws_secrets.SECRET_CRITICAL_DEDICATED_KEY.id) == ["kmsKeyId is also the key of database-secret: a critical secret needs a dedicated "
                                               "customer-managed key, so its key policy grants no one else; give it its own key"]
     # The same key by alias (resolved through the stack's Alias) and by bare id.
     alias = resource(aws_secrets.ALIAS, "shared-alias", name="alias/emr-prod/shared", targetKeyId=KEY_ARN.rpartition("/")[2])
     for ref in ("alias/emr-prod/shared", f"arn:aws:kms:us-east-1:{ACCOUNT}:alias/emr-prod/shared", KEY_ARN.rpartition("/")[2]):
-        assert decided(run(aws_secrets, secret("jwt", "critical", kmsKeyId=ref), secret(), alias), "SP-SM-002")
+        assert decided(run(aws_secrets, secret("jwt", "critical", kmsKeyId=ref), secret(), alias), aws_secrets.SECRET_CRITICAL_DEDICATED_KEY.id)
     # A high secret may share; a critical one with its own key is fine.
-    assert decided(run(aws_secrets, secret("jwt", "high"), secret()), "SP-SM-002") == []
-    assert decided(run(aws_secrets, secret("jwt", "critical", kmsKeyId=JWT_KEY_ARN), secret()), "SP-SM-002") == []
+    assert decided(run(aws_secrets, secret("jwt", "high"), secret()), aws_secrets.SECRET_CRITICAL_DEDICATED_KEY.id) == []
+    assert decided(run(aws_secrets, secret("jwt", "critical", kmsKeyId=JWT_KEY_ARN), secret()), aws_secrets.SECRET_CRITICAL_DEDICATED_KEY.id) == []
 
 
-# --- SP-SM-003 prod recovery window ------------------------------------------------------------
-
-@pytest.mark.parametrize(("window", "expected"), [(0, "0 (force delete: a deletion cannot be undone)"), (3, "3 days")])
-def test_prod_recovery_window(window, expected):
-    assert decided(run(aws_secrets, secret(recoveryWindowInDays=window)), "SP-SM-003") == [
-        f"recoveryWindowInDays is {expected}: a prod secret needs at least 7 days to undo a deletion; remove it (default 30) or set 7-30"]
-    assert decided(run(aws_secrets, tagged(secret(recoveryWindowInDays=window), environment="Production")), "SP-SM-003")
-    assert run(aws_secrets, tagged(secret(recoveryWindowInDays=window), environment="dev")) == []
-    assert run(aws_secrets, secret(recoveryWindowInDays=None)) == []  # the default is 30
-
-
-# --- SP-SM-004 rotation ------------------------------------------------------------------------
-
-@pytest.mark.parametrize(("tags", "expected"), [
-    ({"rotation": None, "rotation-days": None}, "no SecretRotation targets it and its tags declare no rotation"),
-    ({"rotation": "none", "rotation-days": None}, "no SecretRotation targets it and its tags declare no rotation"),
-    ({"rotation-days": None}, "its tags declare rotation=manual without a whole number of rotation-days"),
-    ({"rotation-days": "ninety"}, "its tags declare rotation=manual without a whole number of rotation-days"),
-    ({"rotation-days": "120"}, "its tags declare rotation=manual every 120 days"),
-    # An automated kind needs its SecretRotation, whatever the days (regression: the tag alone used to pass).
-    ({"rotation": "generic", "rotation-days": "91"}, "its tags declare rotation=generic, which a rotation function performs, but no SecretRotation targets it"),
-    ({"rotation": "postgres-single", "rotation-days": "30"}, "its tags declare rotation=postgres-single, which a rotation function performs, but no SecretRotation targets it"),
-])
-def test_declared_rotation_by_tags(tags, expected):
-    messages = decided(run(aws_secrets, tagged(secret(), **tags)), "SP-SM-004")
-    assert messages == [f"{expected}: a high secret must rotate at least every 90 days: add a SecretRotation within that, "
-                        "or tag rotation=manual with rotation-days <= 90"]
-
-
-def test_rotation_limits_follow_the_class():
-    assert run(aws_secrets, tagged(secret(classification="medium"), **{"rotation-days": "180"})) == []
-    assert decided(run(aws_secrets, tagged(secret(classification="medium"), **{"rotation-days": "181"})), "SP-SM-004")
-    assert decided(run(aws_secrets, tagged(secret("jwt", "critical", kmsKeyId=JWT_KEY_ARN), **{"rotation-days": "366"})), "SP-SM-004")
-    assert run(aws_secrets, tagged(secret(classification="low"), rotation="none")) == []
-
-
-ARN = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:emr/prod/database-AbCdEf"
 
 
 @pytest.mark.parametrize("secret_id", ["emr/prod/database", ARN])
 def test_a_secret_rotation_matched_by_name_or_arn_decides(secret_id):
-    untagged = tagged(secret(), rotation=None, **{"rotation-days": None})
+    untagged = mutated(secret(), {"tags.rotation": DELETE, "tags.rotation-days": DELETE})
     assert run(aws_secrets, untagged, rotation(secret_id)) == []
-    messages = decided(run(aws_secrets, secret(), rotation(secret_id, automaticallyAfterDays=120)), "SP-SM-004")
+    messages = decided(run(aws_secrets, secret(), rotation(secret_id, automaticallyAfterDays=120)), aws_secrets.SECRET_ROTATION_WITHIN_CLASS.id)
     assert messages == ["SecretRotation database-rotation rotates every 120 days (rotationRules): a high secret must rotate at least every "
                         "90 days: add a SecretRotation within that, or tag rotation=manual with rotation-days <= 90"]
     # Another secret's rotation does not count; nor does a name that only shares a prefix.
     for other in ("emr/prod/database-replica", ARN.replace("database-AbCdEf", "database-replica-AbCdEf"), ARN.replace("database", "db")):
-        assert decided(run(aws_secrets, untagged, rotation(other)), "SP-SM-004")
+        assert decided(run(aws_secrets, untagged, rotation(other)), aws_secrets.SECRET_ROTATION_WITHIN_CLASS.id)
 
 
 @pytest.mark.parametrize(("rules", "rotates"), [
@@ -154,14 +183,14 @@ def test_a_secret_rotation_matched_by_name_or_arn_decides(secret_id):
     ({"automaticallyAfterDays": 60, "scheduleExpression": "rate(180 days)"}, "every 180 days"),
 ])
 def test_schedules_are_read_conservatively(rules, rotates):
-    messages = decided(run(aws_secrets, secret(), rotation(**rules)), "SP-SM-004")
+    messages = decided(run(aws_secrets, secret(), rotation(**rules)), aws_secrets.SECRET_ROTATION_WITHIN_CLASS.id)
     assert messages == ([f"SecretRotation database-rotation rotates {rotates} (rotationRules): a high secret must rotate at least every 90 days: "
                          "add a SecretRotation within that, or tag rotation=manual with rotation-days <= 90"] if rotates else [])
 
 
 def test_a_disabled_rotation_does_not_rotate():
     disabled = resource(aws_secrets.ROTATION, "off", secretId="emr/prod/database", rotationEnabled=False)
-    assert decided(run(aws_secrets, secret(), disabled), "SP-SM-004") == [
+    assert decided(run(aws_secrets, secret(), disabled), aws_secrets.SECRET_ROTATION_WITHIN_CLASS.id) == [
         "SecretRotation off rotates never (rotationEnabled is false): a high secret must rotate at least every 90 days: "
         "add a SecretRotation within that, or tag rotation=manual with rotation-days <= 90"]
 
@@ -179,7 +208,7 @@ def test_cron_max_interval(expression, days):
 def test_cron_expressions_not_understood_are_undecided(expression):
     assert cron_max_interval(expression) is None
     findings = run(aws_secrets, secret(), rotation(scheduleExpression=f"cron({expression})"))
-    assert not decided(findings) and undecided_ids(findings) == {"SP-SM-004"}
+    assert not decided(findings) and undecided_ids(findings) == {aws_secrets.SECRET_ROTATION_WITHIN_CLASS.id}
 
 
 def test_schedule_reader():
@@ -190,42 +219,23 @@ def test_schedule_reader():
                                                                            "expression this rule can read")
 
 
-# --- SP-SM-005 rotation Lambda permission ------------------------------------------------------
-
-@pytest.mark.parametrize("principal", ["secretsmanager.amazonaws.com", "*"])
-def test_rotation_lambda_permission_needs_a_source(principal):
-    assert decided(run(aws_secrets, permission(principal=principal, sourceAccount=None)), "SP-SM-005") == [
-        f"lets {principal} invoke the function without sourceAccount or sourceArn: any account's secrets could call your rotation "
-        "function (confused deputy); set sourceAccount or sourceArn"]
-
-
-# --- SP-SM-006 classification ------------------------------------------------------------------
-
-@pytest.mark.parametrize("value", [None, "secret", ""])
-def test_secrets_must_be_classified(value):
-    fixture = tagged(secret(), classification=value)
-    assert decided(run(aws_secrets, fixture), "SP-SM-006") == [
-        "tags.classification is missing or not one of critical, high, medium, low: the class decides the key, rotation and recovery rules; "
-        "tag the secret"]
-
-
 # --- unknown at preview ------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("rule_ids", "fixtures"), [
-    ({"SP-SM-001"}, [secret(kmsKeyId=UNKNOWN)]),
-    ({"SP-SM-001"}, [secret(replicas=UNKNOWN)]),
-    ({"SP-SM-001", "SP-SM-004", "SP-SM-006"}, [tagged(secret(kmsKeyId=None), classification=UNKNOWN)]),
-    ({"SP-SM-001", "SP-SM-002"}, [secret("jwt", "critical", kmsKeyId=UNKNOWN), secret()]),
-    ({"SP-SM-001", "SP-SM-002"}, [secret("jwt", "critical", kmsKeyId=JWT_KEY_ARN), secret(kmsKeyId=UNKNOWN)]),
-    ({"SP-SM-002"}, [secret("jwt", "critical", kmsKeyId="alias/emr-prod/jwt"), secret(kmsKeyId="alias/emr-prod/shared"),
+    ({aws_secrets.SECRET_CUSTOMER_MANAGED_KEY.id}, [secret(kmsKeyId=UNKNOWN)]),
+    ({aws_secrets.SECRET_CUSTOMER_MANAGED_KEY.id}, [secret(replicas=UNKNOWN)]),
+    ({aws_secrets.SECRET_CUSTOMER_MANAGED_KEY.id, aws_secrets.SECRET_ROTATION_WITHIN_CLASS.id, aws_secrets.SECRET_CLASSIFIED.id}, [mutated(secret(kmsKeyId=None), {"tags.classification": UNKNOWN})]),
+    ({aws_secrets.SECRET_CUSTOMER_MANAGED_KEY.id, aws_secrets.SECRET_CRITICAL_DEDICATED_KEY.id}, [secret("jwt", "critical", kmsKeyId=UNKNOWN), secret()]),
+    ({aws_secrets.SECRET_CUSTOMER_MANAGED_KEY.id, aws_secrets.SECRET_CRITICAL_DEDICATED_KEY.id}, [secret("jwt", "critical", kmsKeyId=JWT_KEY_ARN), secret(kmsKeyId=UNKNOWN)]),
+    ({aws_secrets.SECRET_CRITICAL_DEDICATED_KEY.id}, [secret("jwt", "critical", kmsKeyId="alias/emr-prod/jwt"), secret(kmsKeyId="alias/emr-prod/shared"),
                      resource(aws_secrets.ALIAS, "jwt-alias", name="alias/emr-prod/jwt", targetKeyId=UNKNOWN),
                      resource(aws_secrets.ALIAS, "shared-alias", name="alias/emr-prod/shared", targetKeyId=UNKNOWN)]),
-    ({"SP-SM-003"}, [secret(recoveryWindowInDays=UNKNOWN)]),
-    ({"SP-SM-003"}, [tagged(secret(recoveryWindowInDays=0), environment=UNKNOWN)]),
-    ({"SP-SM-004"}, [tagged(secret(), **{"rotation-days": UNKNOWN})]),
-    ({"SP-SM-004"}, [secret(), rotation(UNKNOWN, automaticallyAfterDays=UNKNOWN)]),
-    ({"SP-SM-004"}, [secret(), resource(aws_secrets.ROTATION, "r", secretId="emr/prod/database", rotationRules=UNKNOWN)]),
-    ({"SP-SM-005"}, [permission(principal=UNKNOWN, sourceAccount=None)]),
+    ({aws_secrets.SECRET_PROD_RECOVERY_WINDOW.id}, [secret(recoveryWindowInDays=UNKNOWN)]),
+    ({aws_secrets.SECRET_PROD_RECOVERY_WINDOW.id}, [mutated(secret(recoveryWindowInDays=0), {"tags.environment": UNKNOWN})]),
+    ({aws_secrets.SECRET_ROTATION_WITHIN_CLASS.id}, [mutated(secret(), {"tags.rotation-days": UNKNOWN})]),
+    ({aws_secrets.SECRET_ROTATION_WITHIN_CLASS.id}, [secret(), rotation(UNKNOWN, automaticallyAfterDays=UNKNOWN)]),
+    ({aws_secrets.SECRET_ROTATION_WITHIN_CLASS.id}, [secret(), resource(aws_secrets.ROTATION, "r", secretId="emr/prod/database", rotationRules=UNKNOWN)]),
+    ({aws_secrets.ROTATION_LAMBDA_PERMISSION_SCOPED.id}, [permission(principal=UNKNOWN, sourceAccount=None)]),
 ])
 def test_unknown_parts_are_undecided_not_silent(rule_ids, fixtures):
     findings = run(aws_secrets, *fixtures)
@@ -234,7 +244,7 @@ def test_unknown_parts_are_undecided_not_silent(rule_ids, fixtures):
 
 def test_a_rotation_of_an_unknown_secret_is_undecided_only_where_it_could_change_the_verdict():
     """At preview a new secret's ARN is unknown, so its SecretRotation cannot be matched."""
-    untagged = tagged(secret(), rotation=None, **{"rotation-days": None})
+    untagged = mutated(secret(), {"tags.rotation": DELETE, "tags.rotation-days": DELETE})
     unmatched = rotation(UNKNOWN)  # 30 days: would satisfy any class
     findings = run(aws_secrets, untagged, unmatched)
     assert not decided(findings) and [f.message for f in findings] == [
@@ -242,15 +252,15 @@ def test_a_rotation_of_an_unknown_secret_is_undecided_only_where_it_could_change
     # Tags already declare a compliant rotation and the unknown rotation is within the class: nothing to decide.
     assert run(aws_secrets, secret(), unmatched) == []
     # Neither the tags nor any rotation could satisfy the class: decided.
-    assert decided(run(aws_secrets, untagged, rotation(UNKNOWN, automaticallyAfterDays=365)), "SP-SM-004")
+    assert decided(run(aws_secrets, untagged, rotation(UNKNOWN, automaticallyAfterDays=365)), aws_secrets.SECRET_ROTATION_WITHIN_CLASS.id)
     # An unknown secret name (auto-named, or a name prefix) cannot be matched either.
-    nameless = tagged(secret(), rotation=None)
+    nameless = mutated(secret(), {"tags.rotation": DELETE})
     del nameless["props"]["name"]
-    assert undecided_ids(run(aws_secrets, nameless, rotation())) == {"SP-SM-004"}
+    assert undecided_ids(run(aws_secrets, nameless, rotation())) == {aws_secrets.SECRET_ROTATION_WITHIN_CLASS.id}
     nameless["props"]["namePrefix"] = "emr/prod/data"
-    assert undecided_ids(run(aws_secrets, nameless, rotation())) == {"SP-SM-004"}
+    assert undecided_ids(run(aws_secrets, nameless, rotation())) == {aws_secrets.SECRET_ROTATION_WITHIN_CLASS.id}
     nameless["props"]["namePrefix"] = "emr/prod/cache"  # cannot be the rotation's secret
-    assert decided(run(aws_secrets, nameless, rotation()), "SP-SM-004")
+    assert decided(run(aws_secrets, nameless, rotation()), aws_secrets.SECRET_ROTATION_WITHIN_CLASS.id)
 
 
 # --- malformed, canary, metadata ---------------------------------------------------------------
@@ -264,10 +274,10 @@ def test_malformed_props_never_crash():
 
 def test_no_message_echoes_a_secret_value():
     fixtures = [secret(secretString=CANARY, kmsKeyId=None, recoveryWindowInDays=0, description=CANARY),
-                tagged(secret("jwt", "critical", secretString=CANARY, kmsKeyId="alias/aws/secretsmanager"), **{"rotation-days": CANARY}),
-                tagged(secret("x", secretString=CANARY), classification=CANARY, owner=CANARY),
+                mutated(secret("jwt", "critical", secretString=CANARY, kmsKeyId="alias/aws/secretsmanager"), {"tags.rotation-days": CANARY}),
+                mutated(secret("x", secretString=CANARY), {"tags.classification": CANARY, "tags.owner": CANARY}),
                 rotation("emr/prod/database", scheduleExpression=f"cron({CANARY})"),
-                tagged(secret("v", secretString=CANARY), rotation=CANARY),
+                mutated(secret("v", secretString=CANARY), {"tags.rotation": CANARY}),
                 permission(sourceAccount=None, qualifier=CANARY)]
     findings = run(aws_secrets, *fixtures)
     assert len({f.rule_id for f in findings}) == 5 and not any(CANARY in f.message for f in findings)

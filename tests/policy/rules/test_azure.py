@@ -9,12 +9,9 @@ import copy
 import pytest
 
 from policy.rules import azure
-from documents.props import UNKNOWN_SENTINELS
-from policy.rules.base import Finding
 from tests.conftest import CANARY
-from tests.policy.rules.malformed import malformed
+from tests.policy.rules.builders import DELETE, UNKNOWN, check_metadata, decided, malformed, mutated, run
 
-UNKNOWN = next(iter(UNKNOWN_SENTINELS))
 SUB = "/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333"
 RG = f"{SUB}/resourceGroups/phagen-prod"
 VAULT = f"{RG}/providers/Microsoft.KeyVault/vaults/phagen-prod"
@@ -44,16 +41,12 @@ def vault() -> dict:
                                      "networkAcls": {"defaultAction": "Deny", "bypass": "None", "ipRules": [{"value": "203.0.113.0/24"}]}}}}
 
 
-def run(*resources: dict) -> list[Finding]:
-    return [f for rule in azure.RULES for f in rule.evaluate(list(resources))]
 
 
-def decided(findings: list[Finding], rule_id: str) -> list[str]:
-    return [f.message for f in findings if f.rule_id == rule_id and not f.undecided]
 
 
 def test_compliant_fixtures_are_silent():
-    assert run(assignment(), assignment(scope=f"{VAULT}/secrets/db-password"), vault()) == []
+    assert run(azure, assignment(), assignment(scope=f"{VAULT}/secrets/db-password"), vault()) == []
 
 
 @pytest.mark.parametrize(("scope", "kind"), [
@@ -64,16 +57,6 @@ def test_scope_kind(scope, kind):
     assert azure.scope_kind(scope) == kind
 
 
-def _vault_with(**properties) -> dict:
-    changed = copy.deepcopy(vault())
-    for key, value in properties.items():
-        if value is None:
-            changed["props"]["properties"].pop(key, None)
-        else:
-            changed["props"]["properties"][key] = value
-    return changed
-
-
 ALL_LISTED = ["Get", "List", "Set", "Delete", "Backup", "Restore", "Recover", "Purge"]
 
 
@@ -81,88 +64,87 @@ def _policy(*secret_permissions: str) -> dict:
     return {"tenantId": "t", "objectId": "o", "permissions": {"secrets": list(secret_permissions), "keys": ["all"]}}
 
 MUTATIONS = [
-    ("SP-AZ-001", assignment(OWNER, SUB), "Owner at subscription scope"),
-    ("SP-AZ-001", assignment(CONTRIBUTOR, RG), "Contributor at resource group scope"),
-    ("SP-AZ-001", assignment(USER_ACCESS_ADMIN, SUB), "User Access Administrator at subscription scope"),
-    ("SP-AZ-001", assignment(KV_ADMIN, RG), "Key Vault Administrator at resource group scope"),
-    ("SP-AZ-001", assignment(OWNER, "/providers/Microsoft.Management/managementGroups/corp"), "Owner at management group scope"),
-    ("SP-AZ-002", assignment(SECRETS_USER, RG), "Key Vault Secrets User at resource group scope"),
-    ("SP-AZ-002", assignment(SECRETS_OFFICER, SUB), "Key Vault Secrets Officer at subscription scope"),
-    ("SP-AZ-003", _vault_with(enableRbacAuthorization=False), "enableRbacAuthorization is not true"),
-    ("SP-AZ-003", _vault_with(enableRbacAuthorization=None), "enableRbacAuthorization is not true"),
-    ("SP-AZ-004", _vault_with(enablePurgeProtection=None), "enablePurgeProtection is not true"),
-    ("SP-AZ-004", _vault_with(enableSoftDelete=False), "enableSoftDelete is false"),
-    ("SP-AZ-004", _vault_with(softDeleteRetentionInDays=7), "softDeleteRetentionInDays is 7 in prod"),
-    ("SP-AZ-005", _vault_with(networkAcls={"defaultAction": "Allow"}), "public network access is enabled"),
-    ("SP-AZ-005", _vault_with(networkAcls=None, publicNetworkAccess=None), "public network access is enabled"),
-    ("SP-AZ-006", _vault_with(accessPolicies=[{"tenantId": "t", "objectId": "o", "permissions": {"secrets": ["all"]}}]),
+    (azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id, assignment(OWNER, SUB), "Owner at subscription scope"),
+    (azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id, assignment(CONTRIBUTOR, RG), "Contributor at resource group scope"),
+    (azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id, assignment(USER_ACCESS_ADMIN, SUB), "User Access Administrator at subscription scope"),
+    (azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id, assignment(KV_ADMIN, RG), "Key Vault Administrator at resource group scope"),
+    (azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id, assignment(OWNER, "/providers/Microsoft.Management/managementGroups/corp"), "Owner at management group scope"),
+    (azure.KEYVAULT_DATA_ROLE_SCOPE.id, assignment(SECRETS_USER, RG), "Key Vault Secrets User at resource group scope"),
+    (azure.KEYVAULT_DATA_ROLE_SCOPE.id, assignment(SECRETS_OFFICER, SUB), "Key Vault Secrets Officer at subscription scope"),
+    (azure.KEYVAULT_RBAC_AUTHORIZATION.id, mutated(vault(), {"properties.enableRbacAuthorization": False}), "enableRbacAuthorization is not true"),
+    (azure.KEYVAULT_RBAC_AUTHORIZATION.id, mutated(vault(), {"properties.enableRbacAuthorization": DELETE}), "enableRbacAuthorization is not true"),
+    (azure.KEYVAULT_RECOVERABLE.id, mutated(vault(), {"properties.enablePurgeProtection": DELETE}), "enablePurgeProtection is not true"),
+    (azure.KEYVAULT_RECOVERABLE.id, mutated(vault(), {"properties.enableSoftDelete": False}), "enableSoftDelete is false"),
+    (azure.KEYVAULT_RECOVERABLE.id, mutated(vault(), {"properties.softDeleteRetentionInDays": 7}), "softDeleteRetentionInDays is 7 in prod"),
+    (azure.KEYVAULT_NO_PUBLIC_NETWORK_IN_PROD.id, mutated(vault(), {"properties.networkAcls": {"defaultAction": "Allow"}}), "public network access is enabled"),
+    (azure.KEYVAULT_NO_PUBLIC_NETWORK_IN_PROD.id, mutated(vault(), {"properties.networkAcls": DELETE, "properties.publicNetworkAccess": DELETE}), "public network access is enabled"),
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, mutated(vault(), {"properties.accessPolicies": [{"tenantId": "t", "objectId": "o", "permissions": {"secrets": ["all"]}}]}),
      "accessPolicies[0] grants all secret permissions"),
-    ("SP-AZ-006", _vault_with(accessPolicies=[{"tenantId": "t", "objectId": "o", "permissions": {"secrets": ["get"]}},
-                                              {"tenantId": "t", "objectId": "o2", "permissions": {"secrets": ALL_LISTED}}]),
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, mutated(vault(), {"properties.accessPolicies": [{"tenantId": "t", "objectId": "o", "permissions": {"secrets": ["get"]}},
+                                              {"tenantId": "t", "objectId": "o2", "permissions": {"secrets": ALL_LISTED}}]}),
      "accessPolicies[1] grants all secret permissions"),
     # PhaGen (seed 004): `az keyvault set-policy --secret-permissions get list set delete`.
-    ("SP-AZ-006", _vault_with(accessPolicies=[_policy("get", "list", "set", "delete")]),
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, mutated(vault(), {"properties.accessPolicies": [_policy("get", "list", "set", "delete")]}),
      "accessPolicies[0] grants set, delete: an access policy covers every secret of the vault, so the principal can overwrite/delete any of them"),
-    ("SP-AZ-006", _vault_with(accessPolicies=[_policy("Get", "Purge")]), "accessPolicies[0] grants purge: "),
-    ("SP-AZ-006", _vault_with(accessPolicies=[_policy("get", "backup")]), "grants backup: an access policy covers every secret of the vault, so the principal can export"),
-    ("SP-AZ-006", _vault_with(accessPolicies=[_policy("restore", "recover")]), "grants restore, recover: "),
-    ("SP-AZ-006", _vault_with(accessPolicies=[_policy("set", UNKNOWN)]), "grants set: "),  # decided from the known part
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, mutated(vault(), {"properties.accessPolicies": [_policy("Get", "Purge")]}), "accessPolicies[0] grants purge: "),
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, mutated(vault(), {"properties.accessPolicies": [_policy("get", "backup")]}), "grants backup: an access policy covers every secret of the vault, so the principal can export"),
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, mutated(vault(), {"properties.accessPolicies": [_policy("restore", "recover")]}), "grants restore, recover: "),
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, mutated(vault(), {"properties.accessPolicies": [_policy("set", UNKNOWN)]}), "grants set: "),  # decided from the known part
 ]
 
 
 @pytest.mark.parametrize(("rule_id", "changed", "expected"), MUTATIONS)
 def test_mutation_is_caught(rule_id, changed, expected):
-    messages = decided(run(changed), rule_id)
+    messages = decided(run(azure, changed), rule_id)
     assert any(expected in m for m in messages), messages
 
 
 def test_reader_roles_and_narrow_scopes_pass():
-    assert run(assignment(READER, SUB), assignment(KV_ADMIN, VAULT), assignment(SECRETS_OFFICER, f"{VAULT}/secrets/x")) == []
+    assert run(azure, assignment(READER, SUB), assignment(KV_ADMIN, VAULT), assignment(SECRETS_OFFICER, f"{VAULT}/secrets/x")) == []
 
 
 def test_network_and_retention_limits_apply_in_prod_only():
-    dev = _vault_with(networkAcls=None, softDeleteRetentionInDays=7)
-    dev["props"]["tags"]["environment"] = "dev"
-    assert run(dev) == []
-    assert run(_vault_with(publicNetworkAccess="Disabled", networkAcls={"defaultAction": "Allow"})) == []
+    dev = mutated(vault(), {"properties.networkAcls": DELETE, "properties.softDeleteRetentionInDays": 7, "tags.environment": "dev"})
+    assert run(azure, dev) == []
+    assert run(azure, mutated(vault(), {"properties.publicNetworkAccess": "Disabled", "properties.networkAcls": {"defaultAction": "Allow"}})) == []
 
 
 @pytest.mark.parametrize("permissions", [["Get"], ["Get", "List"], ["list"], []])
 def test_reading_secret_permissions_pass(permissions):
-    """get and list are what the built-in Key Vault Secrets User role allows; SP-AZ-003 refuses access policies as such."""
-    assert run(_vault_with(accessPolicies=[_policy(*permissions)])) == []
+    """get and list are what the built-in Key Vault Secrets User role allows; KEYVAULT_RBAC_AUTHORIZATION refuses access policies as such."""
+    assert run(azure, mutated(vault(), {"properties.accessPolicies": [_policy(*permissions)]})) == []
 
 
 # --- unknowns at preview ------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("rule_id", "changed"), [
-    ("SP-AZ-001", {**assignment(), "props": {**assignment()["props"], "roleDefinitionId": UNKNOWN}}),
-    ("SP-AZ-001", assignment(OWNER, UNKNOWN)),
-    ("SP-AZ-002", assignment(SECRETS_USER, UNKNOWN)),
-    ("SP-AZ-003", _vault_with(enableRbacAuthorization=UNKNOWN)),
-    ("SP-AZ-003", {**vault(), "props": {**vault()["props"], "properties": UNKNOWN}}),
-    ("SP-AZ-004", _vault_with(enablePurgeProtection=UNKNOWN)),
-    ("SP-AZ-004", _vault_with(softDeleteRetentionInDays=UNKNOWN)),
-    ("SP-AZ-005", _vault_with(networkAcls={"defaultAction": UNKNOWN})),
-    ("SP-AZ-005", {**vault(), "props": {**_vault_with(networkAcls=None)["props"], "tags": UNKNOWN}}),
-    ("SP-AZ-006", _vault_with(accessPolicies=UNKNOWN)),
-    ("SP-AZ-006", _vault_with(accessPolicies=[{"tenantId": "t", "objectId": "o", "permissions": {"secrets": UNKNOWN}}])),
-    ("SP-AZ-006", _vault_with(accessPolicies=[_policy("get", UNKNOWN)])),
-    ("SP-AZ-006", _vault_with(accessPolicies=[UNKNOWN])),
+    (azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id, {**assignment(), "props": {**assignment()["props"], "roleDefinitionId": UNKNOWN}}),
+    (azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id, assignment(OWNER, UNKNOWN)),
+    (azure.KEYVAULT_DATA_ROLE_SCOPE.id, assignment(SECRETS_USER, UNKNOWN)),
+    (azure.KEYVAULT_RBAC_AUTHORIZATION.id, mutated(vault(), {"properties.enableRbacAuthorization": UNKNOWN})),
+    (azure.KEYVAULT_RBAC_AUTHORIZATION.id, {**vault(), "props": {**vault()["props"], "properties": UNKNOWN}}),
+    (azure.KEYVAULT_RECOVERABLE.id, mutated(vault(), {"properties.enablePurgeProtection": UNKNOWN})),
+    (azure.KEYVAULT_RECOVERABLE.id, mutated(vault(), {"properties.softDeleteRetentionInDays": UNKNOWN})),
+    (azure.KEYVAULT_NO_PUBLIC_NETWORK_IN_PROD.id, mutated(vault(), {"properties.networkAcls": {"defaultAction": UNKNOWN}})),
+    (azure.KEYVAULT_NO_PUBLIC_NETWORK_IN_PROD.id, {**vault(), "props": {**mutated(vault(), {"properties.networkAcls": DELETE})["props"], "tags": UNKNOWN}}),
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, mutated(vault(), {"properties.accessPolicies": UNKNOWN})),
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, mutated(vault(), {"properties.accessPolicies": [{"tenantId": "t", "objectId": "o", "permissions": {"secrets": UNKNOWN}}]})),
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, mutated(vault(), {"properties.accessPolicies": [_policy("get", UNKNOWN)]})),
+    (azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id, mutated(vault(), {"properties.accessPolicies": [UNKNOWN]})),
 ])
 def test_unknowns_are_undecided_not_silent(rule_id, changed):
-    findings = [f for f in run(changed) if f.rule_id == rule_id]
+    findings = [f for f in run(azure, changed) if f.rule_id == rule_id]
     assert findings and all(f.undecided for f in findings)
 
 
 def test_unknown_scope_of_a_harmless_role_is_not_reported():
-    assert run(assignment(READER, UNKNOWN)) == []
+    assert run(azure, assignment(READER, UNKNOWN)) == []
 
 
 def test_malformed_props_never_crash():
     for fixture in [assignment(), vault()]:
         for changed in malformed(fixture):
-            run(changed)
+            run(azure, changed)
 
 
 # --- canary and metadata ------------------------------------------------------------------------
@@ -176,15 +158,13 @@ def test_no_message_echoes_values():
         for policy in changed["props"].get("properties", {}).get("accessPolicies", []):
             policy["objectId"] = CANARY
         noisy.append(changed)
-    findings = run(*noisy)
+    findings = run(azure, *noisy)
     assert len({f.rule_id for f in findings}) == len(azure.RULES)
     assert not any(CANARY in f.message for f in findings)
 
 
 def test_rule_metadata():
-    ids = [r.id for r in azure.RULES]
-    assert len(ids) == len(set(ids)) and all(i.startswith("SP-AZ-") for i in ids)
-    assert all(r.name and r.description and r.remediation and r.frameworks and r.resource_types for r in azure.RULES)
+    check_metadata(azure.RULES, ("SP-AZ-",))
 
 
 # --- the platform's own output (PhaGen's Azure part) and hand-written additions to it -----------
@@ -198,14 +178,12 @@ def _planned_azure() -> list[dict]:
 def test_silent_on_the_platforms_output_and_fires_on_hand_written_grants():
     planned = _planned_azure()
     assert {r["type"] for r in planned} >= {azure.KEY_VAULT, azure.ROLE_ASSIGNMENT}
-    assert run(*planned) == []
+    assert run(azure, *planned) == []
     vault_resource = next(r for r in planned if r["type"] == azure.KEY_VAULT)
     sub = vault_resource["props"]["properties"]["networkAcls"]["virtualNetworkRules"][0]["id"].split("/resourceGroups/")[0]
     owner = assignment(OWNER, sub)
-    no_purge = copy.deepcopy(vault_resource)
-    no_purge["props"]["properties"].pop("enablePurgeProtection")
-    all_access = copy.deepcopy(vault_resource)
-    all_access["props"]["properties"]["accessPolicies"] = [{"tenantId": "t", "objectId": "o", "permissions": {"secrets": ["all"]}}]
-    assert decided(run(*planned, owner), "SP-AZ-001") == ["Owner at subscription scope: assign a data role on one vault or secret instead"]
-    assert any("enablePurgeProtection is not true" in m for m in decided(run(no_purge), "SP-AZ-004"))
-    assert any("accessPolicies[0] grants all secret permissions" in m for m in decided(run(all_access), "SP-AZ-006"))
+    no_purge = mutated(vault_resource, {"properties.enablePurgeProtection": DELETE})
+    all_access = mutated(vault_resource, {"properties.accessPolicies": [{"tenantId": "t", "objectId": "o", "permissions": {"secrets": ["all"]}}]})
+    assert decided(run(azure, *planned, owner), azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id) == ["Owner at subscription scope: assign a data role on one vault or secret instead"]
+    assert any("enablePurgeProtection is not true" in m for m in decided(run(azure, no_purge), azure.KEYVAULT_RECOVERABLE.id))
+    assert any("accessPolicies[0] grants all secret permissions" in m for m in decided(run(azure, all_access), azure.KEYVAULT_ACCESS_POLICY_ALL_SECRETS.id))

@@ -11,15 +11,11 @@ import jsonschema
 import pytest
 import yaml
 
-from offline.run import PROJECT_DIR
 from policy.rules import eso
-from documents.props import UNKNOWN_SENTINELS
-from policy.rules.base import Finding
 from tests.conftest import CANARY
-from tests.policy.rules.malformed import malformed
+from tests.policy.rules.builders import DELETE, UNKNOWN, check_metadata, decided, malformed, mutated, run, shared_dir
 
-UNKNOWN = next(iter(UNKNOWN_SENTINELS))
-SCHEMAS = PROJECT_DIR.parent / "shared" / "schemas" / "external-secrets"
+SCHEMAS = shared_dir("schemas", "external-secrets")
 LABELS = {"app.kubernetes.io/managed-by": "secrets-platform"}
 API = "external-secrets.io/v1"
 
@@ -71,12 +67,8 @@ def cluster_external_secret() -> dict:
 FIXTURES = (cluster_store, vault_store, azure_store, external_secret, cluster_external_secret)
 
 
-def run(resources: list[dict]) -> list[Finding]:
-    return [f for rule in eso.RULES for f in rule.evaluate(resources)]
 
 
-def decided(findings: list[Finding], rule_id: str) -> list[str]:
-    return [f.message for f in findings if f.rule_id == rule_id and not f.undecided]
 
 
 @cache
@@ -93,70 +85,53 @@ def test_compliant_fixtures_are_silent_and_schema_valid():
     resources = [f() for f in FIXTURES]
     for res in resources:
         assert_valid(res)
-    assert run(resources) == []
+    assert run(eso, *resources) == []
 
 
 def test_rules_are_silent_on_our_own_output(dev_plan, prod_plan, prod_shared_plan):
     """Both layouts: SecretStores per namespace (dev, prod) and a ClusterSecretStore (namespaces syncing the same secrets)."""
     resources = [r for plan in (dev_plan, prod_plan, prod_shared_plan) for r in plan.policy_resources()]
     assert {eso.CLUSTER_SECRET_STORE, eso.SECRET_STORE, eso.EXTERNAL_SECRET} <= {r["type"] for r in resources}
-    assert run(resources) == []
+    assert run(eso, *resources) == []
 
 
-def _at(fixture, *path: str, value=None, delete: bool = False):
-    """A copy of the fixture with props[path] set (or deleted)."""
-    def mutate() -> dict:
-        changed = copy.deepcopy(fixture())
-        target = changed["props"]
-        for key in path[:-1]:
-            target = target[int(key)] if isinstance(target, list) else target[key]
-        if delete:
-            del target[path[-1]]
-        elif isinstance(target, list):
-            target[int(path[-1])] = value
-        else:
-            target[path[-1]] = value
-        return changed
-    return mutate
-
-
-VAULT_AUTH = ("spec", "provider", "vault", "auth")
-FIND = ("spec", "dataFrom", "0", "find")
+VAULT_AUTH = "spec.provider.vault.auth"
+FIND = "spec.dataFrom.0.find"
 MUTATIONS = [
-    ("SP-ESO-001", _at(cluster_store, "spec", "conditions", delete=True), "spec.conditions is missing"),
-    ("SP-ESO-001", _at(cluster_store, "spec", "conditions", value=[]), "spec.conditions is missing"),
-    ("SP-ESO-001", _at(cluster_store, "spec", "conditions", value=[{"namespaceSelector": {}}]), "spec.conditions[0].namespaceSelector selects every namespace"),
-    ("SP-ESO-001", _at(cluster_store, "spec", "conditions", value=[{"namespaceSelector": {"matchExpressions": [
-        {"key": "restricted", "operator": "DoesNotExist"}]}}]), "selects every namespace"),
-    ("SP-ESO-001", _at(azure_store, "spec", "conditions", "0", "namespaceRegexes", value=[".*"]), "namespaceRegexes[0] matches every namespace"),
-    ("SP-ESO-001", _at(azure_store, "spec", "conditions", "0", "namespaceRegexes", value=["^phagen-api$", ""]), "namespaceRegexes[1] matches every namespace"),
-    ("SP-ESO-001", _at(azure_store, "spec", "conditions", "0", "namespaceRegexes", value=[".+"]), "matches every namespace"),
-    ("SP-ESO-001", _at(azure_store, "spec", "conditions", "0", "namespaceRegexes", value=["phagen"]), "is not anchored"),
-    ("SP-ESO-002", _at(cluster_store, "spec", "provider", "aws", "auth", value={"secretRef": {
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, lambda: mutated(cluster_store(), {"spec.conditions": DELETE}), "spec.conditions is missing"),
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, lambda: mutated(cluster_store(), {"spec.conditions": []}), "spec.conditions is missing"),
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, lambda: mutated(cluster_store(), {"spec.conditions": [{"namespaceSelector": {}}]}), "spec.conditions[0].namespaceSelector selects every namespace"),
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, lambda: mutated(cluster_store(), {"spec.conditions": [{"namespaceSelector": {"matchExpressions": [
+        {"key": "restricted", "operator": "DoesNotExist"}]}}]}), "selects every namespace"),
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, lambda: mutated(azure_store(), {"spec.conditions.0.namespaceRegexes": [".*"]}), "namespaceRegexes[0] matches every namespace"),
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, lambda: mutated(azure_store(), {"spec.conditions.0.namespaceRegexes": ["^phagen-api$", ""]}), "namespaceRegexes[1] matches every namespace"),
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, lambda: mutated(azure_store(), {"spec.conditions.0.namespaceRegexes": [".+"]}), "matches every namespace"),
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, lambda: mutated(azure_store(), {"spec.conditions.0.namespaceRegexes": ["phagen"]}), "is not anchored"),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, lambda: mutated(cluster_store(), {"spec.provider.aws.auth": {"secretRef": {
         "accessKeyIDSecretRef": {"name": "aws", "key": "id", "namespace": "eso"},
-        "secretAccessKeySecretRef": {"name": "aws", "key": "secret", "namespace": "eso"}}}), "spec.provider.aws.auth.secretRef authenticates with static access keys"),
-    ("SP-ESO-002", _at(vault_store, *VAULT_AUTH, value={"tokenSecretRef": {"name": "vault-token", "key": "token"}}), "auth.tokenSecretRef authenticates with a static token"),
-    ("SP-ESO-002", _at(vault_store, *VAULT_AUTH, value={"appRole": {"path": "approle", "roleId": "r",
-                                                                    "secretRef": {"name": "approle", "key": "secret-id"}}}), "auth.appRole authenticates with an AppRole SecretID"),
-    ("SP-ESO-002", _at(vault_store, *VAULT_AUTH, "kubernetes", "secretRef", value={"name": "sa-token", "key": "token"}), "long-lived service-account token"),
-    ("SP-ESO-002", _at(vault_store, *VAULT_AUTH, value={"userPass": {"path": "userpass", "username": "eso",
-                                                                     "secretRef": {"name": "pw", "key": "password"}}}), "auth.userPass authenticates with a password"),
-    ("SP-ESO-002", _at(azure_store, "spec", "provider", "azurekv", "authType", value="ServicePrincipal"), "authType is ServicePrincipal"),
-    ("SP-ESO-002", _at(azure_store, "spec", "provider", "azurekv", "authType", delete=True), "authType is ServicePrincipal"),
-    ("SP-ESO-002", _at(cluster_store, "spec", "provider", value={"gcpsm": {"projectID": "p", "auth": {"secretRef": {
-        "secretAccessKeySecretRef": {"name": "gcp", "key": "key.json", "namespace": "eso"}}}}}), "spec.provider.gcpsm.auth.secretRef"),
-    ("SP-ESO-003", _at(external_secret, *FIND, value={}), "spec.dataFrom[0].find has no name.regexp or path"),
-    ("SP-ESO-003", _at(external_secret, *FIND, value={"name": {"regexp": ".*"}}), "spec.dataFrom[0].find has no name.regexp or path"),
-    ("SP-ESO-003", _at(external_secret, *FIND, value={"name": {"regexp": ".+"}, "path": "/"}), "has no name.regexp or path"),
-    ("SP-ESO-003", _at(external_secret, *FIND, value={"name": {"regexp": ""}, "tags": {"env": "prod"}}), "has no name.regexp or path"),
-    ("SP-ESO-003", _at(cluster_external_secret, "spec", "externalSecretSpec", "dataFrom", value=[{"find": {"name": {"regexp": "^.*$"}}}]),
+        "secretAccessKeySecretRef": {"name": "aws", "key": "secret", "namespace": "eso"}}}}), "spec.provider.aws.auth.secretRef authenticates with static access keys"),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, lambda: mutated(vault_store(), {VAULT_AUTH: {"tokenSecretRef": {"name": "vault-token", "key": "token"}}}), "auth.tokenSecretRef authenticates with a static token"),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, lambda: mutated(vault_store(), {VAULT_AUTH: {"appRole": {"path": "approle", "roleId": "r",
+                                                                    "secretRef": {"name": "approle", "key": "secret-id"}}}}), "auth.appRole authenticates with an AppRole SecretID"),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, lambda: mutated(vault_store(), {f"{VAULT_AUTH}.kubernetes.secretRef": {"name": "sa-token", "key": "token"}}), "long-lived service-account token"),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, lambda: mutated(vault_store(), {VAULT_AUTH: {"userPass": {"path": "userpass", "username": "eso",
+                                                                     "secretRef": {"name": "pw", "key": "password"}}}}), "auth.userPass authenticates with a password"),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, lambda: mutated(azure_store(), {"spec.provider.azurekv.authType": "ServicePrincipal"}), "authType is ServicePrincipal"),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, lambda: mutated(azure_store(), {"spec.provider.azurekv.authType": DELETE}), "authType is ServicePrincipal"),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, lambda: mutated(cluster_store(), {"spec.provider": {"gcpsm": {"projectID": "p", "auth": {"secretRef": {
+        "secretAccessKeySecretRef": {"name": "gcp", "key": "key.json", "namespace": "eso"}}}}}}), "spec.provider.gcpsm.auth.secretRef"),
+    (eso.FIND_RESTRICTED.id, lambda: mutated(external_secret(), {FIND: {}}), "spec.dataFrom[0].find has no name.regexp or path"),
+    (eso.FIND_RESTRICTED.id, lambda: mutated(external_secret(), {FIND: {"name": {"regexp": ".*"}}}), "spec.dataFrom[0].find has no name.regexp or path"),
+    (eso.FIND_RESTRICTED.id, lambda: mutated(external_secret(), {FIND: {"name": {"regexp": ".+"}, "path": "/"}}), "has no name.regexp or path"),
+    (eso.FIND_RESTRICTED.id, lambda: mutated(external_secret(), {FIND: {"name": {"regexp": ""}, "tags": {"env": "prod"}}}), "has no name.regexp or path"),
+    (eso.FIND_RESTRICTED.id, lambda: mutated(cluster_external_secret(), {"spec.externalSecretSpec.dataFrom": [{"find": {"name": {"regexp": "^.*$"}}}]}),
      "spec.externalSecretSpec.dataFrom[0].find has no name.regexp or path"),
-    ("SP-ESO-004", _at(external_secret, "spec", "target", "deletionPolicy", value="Delete"), "spec.target.deletionPolicy is Delete"),
-    ("SP-ESO-004", _at(cluster_external_secret, "spec", "externalSecretSpec", "target", "deletionPolicy", value="Delete"),
+    (eso.TARGET_RETAIN.id, lambda: mutated(external_secret(), {"spec.target.deletionPolicy": "Delete"}), "spec.target.deletionPolicy is Delete"),
+    (eso.TARGET_RETAIN.id, lambda: mutated(cluster_external_secret(), {"spec.externalSecretSpec.target.deletionPolicy": "Delete"}),
      "spec.externalSecretSpec.target.deletionPolicy is Delete"),
-    ("SP-ESO-005", _at(cluster_external_secret, "spec", "namespaceSelectors", "0", value={}), "spec.namespaceSelectors[0] selects every namespace"),
-    ("SP-ESO-005", _at(cluster_external_secret, "spec", "namespaceSelector", value={"matchExpressions": [
-        {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system"]}]}), "spec.namespaceSelector selects every namespace"),
+    (eso.CLUSTER_EXTERNAL_SECRET_NAMESPACES.id, lambda: mutated(cluster_external_secret(), {"spec.namespaceSelectors.0": {}}), "spec.namespaceSelectors[0] selects every namespace"),
+    (eso.CLUSTER_EXTERNAL_SECRET_NAMESPACES.id, lambda: mutated(cluster_external_secret(), {"spec.namespaceSelector": {"matchExpressions": [
+        {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system"]}]}}), "spec.namespaceSelector selects every namespace"),
 ]
 
 
@@ -164,7 +139,7 @@ MUTATIONS = [
 def test_mutation_is_caught(rule_id, mutate, expected):
     changed = mutate()
     assert_valid(changed)  # the violation is written with the CRD's real field names
-    messages = decided(run([changed]), rule_id)
+    messages = decided(run(eso, changed), rule_id)
     assert any(expected in m for m in messages), messages
 
 
@@ -179,7 +154,7 @@ def as_version(res: dict, version: str) -> dict:
 
 
 def test_compliant_fixtures_written_as_v1beta1_are_silent():
-    assert run([as_version(f(), "v1beta1") for f in FIXTURES]) == []
+    assert run(eso, *[as_version(f(), "v1beta1") for f in FIXTURES]) == []
 
 
 # v1beta1 has the v1 field names for everything the rules read (no v1beta1 CRD is pinned here: ESO's
@@ -187,70 +162,70 @@ def test_compliant_fixtures_written_as_v1beta1_are_silent():
 @pytest.mark.parametrize(("rule_id", "mutate", "expected"), MUTATIONS)
 def test_mutation_written_as_v1beta1_is_caught(rule_id, mutate, expected):
     changed = as_version(mutate(), "v1beta1")
-    findings = run([changed])
+    findings = run(eso, changed)
     assert any(expected in m for m in decided(findings, rule_id)), findings
     assert {f.urn for f in findings} == {changed["urn"]}
 
 
 # v1alpha1 stores share the provider auth fields; a v1alpha1 ClusterSecretStore has no conditions at all.
-@pytest.mark.parametrize(("rule_id", "mutate", "expected"), [m for m in MUTATIONS if m[0] == "SP-ESO-002"])
+@pytest.mark.parametrize(("rule_id", "mutate", "expected"), [m for m in MUTATIONS if m[0] == eso.STORE_NO_STATIC_CREDENTIALS.id])
 def test_static_credentials_written_as_v1alpha1_are_caught(rule_id, mutate, expected):
-    assert any(expected in m for m in decided(run([as_version(mutate(), "v1alpha1")]), rule_id))
+    assert any(expected in m for m in decided(run(eso, as_version(mutate(), "v1alpha1")), rule_id))
 
 
 def test_a_v1alpha1_cluster_store_serves_every_namespace_even_with_conditions_written():
-    messages = decided(run([as_version(cluster_store(), "v1alpha1")]), "SP-ESO-001")
+    messages = decided(run(eso, as_version(cluster_store(), "v1alpha1")), eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id)
     assert messages == ["a v1alpha1 ClusterSecretStore has no spec.conditions: ExternalSecrets in every namespace can use it; "
                         "write it as external-secrets.io/v1 with conditions naming its consumers' namespaces"]
-    assert run([as_version(vault_store(), "v1alpha1")]) == []  # a namespaced store needs no conditions
+    assert run(eso, as_version(vault_store(), "v1alpha1")) == []  # a namespaced store needs no conditions
 
 
 def test_a_v1alpha1_external_secret_has_no_find_or_deletion_policy_to_check():
     legacy = as_version(external_secret(), "v1alpha1")
     legacy["props"]["spec"]["dataFrom"] = [{"key": "emr/prod/auth/jwt"}]  # v1alpha1: explicit keys only
     del legacy["props"]["spec"]["target"]["deletionPolicy"]
-    assert run([legacy]) == []
+    assert run(eso, legacy) == []
     assert not any(rule.applies_to(legacy) for rule in eso.RULES)
 
 
 @pytest.mark.parametrize("find", [{"path": "emr/prod/auth"}, {"name": {"regexp": "^jwt-private$"}}, {"name": {"regexp": ".*"}, "path": "emr/prod/"},
                                   {"name": {"regexp": UNKNOWN}, "path": "emr/prod/"}])
 def test_find_restricted_by_path_or_regexp_passes(find):
-    assert run([_at(external_secret, *FIND, value=find)()]) == []
+    assert run(eso, mutated(external_secret(), {FIND: find})) == []
 
 
 def test_a_namespaced_store_needs_no_conditions():
-    assert run([vault_store()]) == []
+    assert run(eso, vault_store()) == []
 
 
 def test_a_store_without_auth_uses_the_controller_identity():
-    assert run([_at(cluster_store, "spec", "provider", "aws", "auth", delete=True)()]) == []
+    assert run(eso, mutated(cluster_store(), {"spec.provider.aws.auth": DELETE})) == []
 
 
 # --- unknowns at preview ------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("rule_id", "mutate"), [
-    ("SP-ESO-001", _at(cluster_store, "spec", "conditions", value=UNKNOWN)),
-    ("SP-ESO-001", _at(azure_store, "spec", "conditions", "0", "namespaceRegexes", value=[UNKNOWN])),
-    ("SP-ESO-001", _at(cluster_store, "spec", "conditions", "0", "namespaceSelector", value=UNKNOWN)),
-    ("SP-ESO-002", _at(cluster_store, "spec", "provider", value=UNKNOWN)),
-    ("SP-ESO-002", _at(vault_store, *VAULT_AUTH, value=UNKNOWN)),
-    ("SP-ESO-002", _at(azure_store, "spec", "provider", "azurekv", "authType", value=UNKNOWN)),
-    ("SP-ESO-003", _at(external_secret, *FIND, value={"name": {"regexp": UNKNOWN}})),
-    ("SP-ESO-003", _at(external_secret, *FIND, value=UNKNOWN)),
-    ("SP-ESO-003", _at(external_secret, "spec", "dataFrom", value=UNKNOWN)),
-    ("SP-ESO-004", _at(external_secret, "spec", "target", "deletionPolicy", value=UNKNOWN)),
-    ("SP-ESO-005", _at(cluster_external_secret, "spec", "namespaceSelectors", value=UNKNOWN)),
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, lambda: mutated(cluster_store(), {"spec.conditions": UNKNOWN})),
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, lambda: mutated(azure_store(), {"spec.conditions.0.namespaceRegexes": [UNKNOWN]})),
+    (eso.CLUSTER_STORE_NAMESPACE_CONDITIONS.id, lambda: mutated(cluster_store(), {"spec.conditions.0.namespaceSelector": UNKNOWN})),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, lambda: mutated(cluster_store(), {"spec.provider": UNKNOWN})),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, lambda: mutated(vault_store(), {VAULT_AUTH: UNKNOWN})),
+    (eso.STORE_NO_STATIC_CREDENTIALS.id, lambda: mutated(azure_store(), {"spec.provider.azurekv.authType": UNKNOWN})),
+    (eso.FIND_RESTRICTED.id, lambda: mutated(external_secret(), {FIND: {"name": {"regexp": UNKNOWN}}})),
+    (eso.FIND_RESTRICTED.id, lambda: mutated(external_secret(), {FIND: UNKNOWN})),
+    (eso.FIND_RESTRICTED.id, lambda: mutated(external_secret(), {"spec.dataFrom": UNKNOWN})),
+    (eso.TARGET_RETAIN.id, lambda: mutated(external_secret(), {"spec.target.deletionPolicy": UNKNOWN})),
+    (eso.CLUSTER_EXTERNAL_SECRET_NAMESPACES.id, lambda: mutated(cluster_external_secret(), {"spec.namespaceSelectors": UNKNOWN})),
 ])
 def test_unknowns_are_undecided_not_silent(rule_id, mutate):
-    findings = [f for f in run([mutate()]) if f.rule_id == rule_id]
+    findings = [f for f in run(eso, mutate()) if f.rule_id == rule_id]
     assert findings and all(f.undecided for f in findings)
 
 
 def test_malformed_props_never_crash():
     for fixture in [f() for f in FIXTURES] + [as_version(cluster_store(), "v1alpha1")]:
         for changed in malformed(fixture):
-            run([changed])
+            run(eso, changed)
 
 
 # --- canary and metadata ------------------------------------------------------------------------
@@ -261,14 +236,12 @@ def test_no_message_echoes_values():
         changed = mutate()
         changed["props"]["metadata"]["annotations"] = {"note": CANARY}
         noisy.append(changed)
-    regex = _at(azure_store, "spec", "conditions", "0", "namespaceRegexes", value=[CANARY])()  # unanchored, so reported
-    find = _at(external_secret, *FIND, value={"name": {"regexp": f"{CANARY}|.*"}})()
-    findings = run(noisy + [regex, find])
+    regex = mutated(azure_store(), {"spec.conditions.0.namespaceRegexes": [CANARY]})  # unanchored, so reported
+    find = mutated(external_secret(), {FIND: {"name": {"regexp": f"{CANARY}|.*"}}})
+    findings = run(eso, *noisy + [regex, find])
     assert len({f.rule_id for f in findings}) == len(eso.RULES)
     assert not any(CANARY in f.message for f in findings)
 
 
 def test_rule_metadata():
-    ids = [r.id for r in eso.RULES]
-    assert len(ids) == len(set(ids)) and all(i.startswith("SP-ESO-") for i in ids)
-    assert all(r.name and r.description and r.remediation and r.frameworks and r.resource_types for r in eso.RULES)
+    check_metadata(eso.RULES, ("SP-ESO-",))

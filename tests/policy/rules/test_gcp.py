@@ -1,137 +1,119 @@
-"""GCP rules: compliant fixtures as components/gcp emits them, one hand-written over-broad mutation per
-violation, unknowns at preview, and a canary never echoed."""
+"""GCP rules: compliant fixtures as components/gcp emits them (and a harmless grant at every hierarchy
+level), one hand-written over-broad mutation per violation, unknowns at preview, and a canary never echoed."""
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
 
 from policy.rules import gcp
-from documents.props import UNKNOWN_SENTINELS
-from policy.rules.base import Finding
 from tests.conftest import CANARY
+from tests.policy.rules.builders import DELETE, UNKNOWN, decided, mutated, resource, run
 
-UNKNOWN = next(iter(UNKNOWN_SENTINELS))
 PROJECT = "vibebox-prod-4821"
 SA = f"serviceAccount:vibebox-prod-backend@{PROJECT}.iam.gserviceaccount.com"
 KEY = f"projects/{PROJECT}/locations/{{}}/keyRings/vibebox-prod-secrets/cryptoKeys/shared"
-
-
-def resource(type_: str, name: str, props: dict) -> dict:
-    return {"type": type_, "urn": f"urn:pulumi:prod::secrets-platform::{type_}::{name}", "name": name, "props": props}
+HARMLESS_ROLE = "roles/logging.viewer"
 
 
 def secret(classification: str | None = "high") -> dict:
     labels = {"environment": "prod", "managed-by": "secrets-platform"}
     if classification:
         labels["classification"] = classification
-    return resource(gcp.SECRET, "oauth", {
-        "secretId": "vibebox-prod-google-oauth-client", "project": PROJECT, "labels": labels,
-        "replication": {"userManaged": {"replicas": [{"location": r, "customerManagedEncryption": {"kmsKeyName": KEY.format(r)}} for r in ("us-east1", "us-west1")]}}})
+    return resource(gcp.SECRET, "oauth", secretId="vibebox-prod-google-oauth-client", project=PROJECT, labels=labels,
+                    replication={"userManaged": {"replicas": [{"location": r, "customerManagedEncryption": {"kmsKeyName": KEY.format(r)}}
+                                                              for r in ("us-east1", "us-west1")]}})
 
 
 def accessor() -> dict:
-    return resource("gcp:secretmanager/secretIamMember:SecretIamMember", "backend-read", {
-        "secretId": f"projects/{PROJECT}/secrets/vibebox-prod-google-oauth-client", "role": "roles/secretmanager.secretAccessor", "member": SA})
+    return resource("gcp:secretmanager/secretIamMember:SecretIamMember", "backend-read", secretId=f"projects/{PROJECT}/secrets/vibebox-prod-google-oauth-client",
+                    role="roles/secretmanager.secretAccessor", member=SA)
 
 
 def workload_identity() -> dict:
-    return resource("gcp:serviceaccount/iAMMember:IAMMember", "backend-wi", {
-        "serviceAccountId": f"projects/{PROJECT}/serviceAccounts/x", "role": "roles/iam.workloadIdentityUser",
-        "member": f"serviceAccount:{PROJECT}.svc.id.goog[vibebox/backend]"})
+    return resource("gcp:serviceaccount/iAMMember:IAMMember", "backend-wi", serviceAccountId=f"projects/{PROJECT}/serviceAccounts/x",
+                    role="roles/iam.workloadIdentityUser", member=f"serviceAccount:{PROJECT}.svc.id.goog[vibebox/backend]")
 
 
-def run(*resources: dict) -> list[Finding]:
-    return [f for rule in gcp.RULES for f in rule.evaluate(list(resources))]
+def key_binding() -> dict:
+    return resource("gcp:kms/cryptoKeyIAMBinding:CryptoKeyIAMBinding", "key", role="roles/cloudkms.cryptoKeyDecrypter", members=[SA])
 
 
-def decided(findings: list[Finding], rule_id: str) -> list[str]:
-    return [f.message for f in findings if f.rule_id == rule_id and not f.undecided]
+def hierarchy_grant(type_: str) -> dict:
+    """A harmless grant at project, folder or organization level, in the shape of its type (member, binding, policy)."""
+    if type_.endswith("Policy"):
+        return resource(type_, "broad", policyData=json.dumps({"bindings": [{"role": HARMLESS_ROLE, "members": [SA]}]}))
+    if type_.endswith("Binding"):
+        return resource(type_, "broad", role=HARMLESS_ROLE, members=[SA])
+    return resource(type_, "broad", role=HARMLESS_ROLE, member=SA)
+
+
+def with_role(type_: str, role: str) -> tuple[dict, str]:
+    """The hierarchy grant given `role`, and where the finding locates it."""
+    fixture = hierarchy_grant(type_)
+    if type_.endswith("Policy"):
+        bindings = [{"role": HARMLESS_ROLE, "members": [SA]}, {"role": role, "members": [SA]}]
+        return mutated(fixture, policyData=json.dumps({"bindings": bindings})), "policyData.bindings[1]"
+    return mutated(fixture, role=role), "members" if type_.endswith("Binding") else "member"
 
 
 def test_compliant_fixtures_are_silent():
-    assert run(secret(), secret("critical"), secret("low"), accessor(), workload_identity(),
-               resource("gcp:projects/iAMMember:IAMMember", "logs", {"project": PROJECT, "role": "roles/logging.viewer", "member": SA})) == []
+    fixtures = [secret(), secret("critical"), secret("low"), accessor(), workload_identity(), key_binding(),
+                *(hierarchy_grant(t) for t in gcp.HIERARCHY_IAM), mutated(secret("low"), replication={"auto": {}})]
+    assert run(gcp, *fixtures) == []
 
 
 @pytest.mark.parametrize("type_", gcp.HIERARCHY_IAM)
 @pytest.mark.parametrize("role", ["roles/secretmanager.secretAccessor", "roles/secretmanager.admin", "roles/owner", "roles/editor",
                                   "roles/iam.workloadIdentityUser", "roles/cloudkms.cryptoKeyDecrypter"])
-def test_hierarchy_level_grants_fire(type_, role):
+def test_a_sensitive_role_at_hierarchy_level_fires(type_, role):
     level = gcp.LEVELS[type_.split(":")[1].split("/")[0]]
-    if type_.endswith("Policy"):
-        props = {"policyData": json.dumps({"bindings": [{"role": "roles/logging.viewer", "members": [SA]}, {"role": role, "members": [SA]}]})}
-        where = "policyData.bindings[1]"
-    elif type_.endswith("Binding"):
-        props, where = {"role": role, "members": [SA]}, "members"
-    else:
-        props, where = {"role": role, "member": SA}, "member"
-    (message,) = decided(run(resource(type_, "broad", props)), "SP-GCP-001")
+    fixture, where = with_role(type_, role)
+    (message,) = decided(run(gcp, fixture), gcp.NO_HIERARCHY_LEVEL_SECRET_ACCESS.id)
     assert message.startswith(f"{where}: {role} at {level} level")
     assert SA not in message
 
 
-def test_policy_data_as_object_and_unknown_role():
-    as_object = resource("gcp:projects/iAMPolicy:IAMPolicy", "p", {"policyData": {"bindings": [{"role": "roles/owner", "members": [SA]}]}})
-    assert decided(run(as_object), "SP-GCP-001")
-    unknown = run(resource("gcp:projects/iAMMember:IAMMember", "u", {"role": UNKNOWN, "member": SA}))
-    assert [(f.rule_id, f.undecided) for f in unknown] == [("SP-GCP-001", True)]
+MUTATIONS = [
+    (gcp.NO_HIERARCHY_LEVEL_SECRET_ACCESS, hierarchy_grant("gcp:projects/iAMPolicy:IAMPolicy"),
+     {"policyData": {"bindings": [{"role": "roles/owner", "members": [SA]}]}}, "policyData.bindings[0]: roles/owner at project level"),
+    *((gcp.NO_PUBLIC_MEMBERS, fixture(), {"member": member}, f"member: {member} granted roles/")
+      for member in sorted(gcp.PUBLIC_MEMBERS) for fixture in (accessor, workload_identity)),
+    *((gcp.NO_PUBLIC_MEMBERS, key_binding(), {"members": [SA, member]}, f"members: {member} granted roles/cloudkms.cryptoKeyDecrypter")
+      for member in sorted(gcp.PUBLIC_MEMBERS)),
+    *((gcp.SECRET_CMEK_BY_CLASS, secret(cls), {"replication.userManaged.replicas.1.customerManagedEncryption": DELETE},
+       "replication.userManaged.replicas[1] (us-west1):") for cls in ("high", "critical", None)),
+    *((gcp.SECRET_CMEK_BY_CLASS, secret(cls), {"replication": {"auto": {}}}, "replication.auto:") for cls in ("high", "critical", None)),
+]
 
 
-@pytest.mark.parametrize("member", sorted(gcp.PUBLIC_MEMBERS))
-@pytest.mark.parametrize("fixture", [accessor, workload_identity])
-def test_public_members_fire_anywhere(member, fixture):
-    broad = fixture()
-    broad["props"]["member"] = member
-    (message,) = decided(run(broad), "SP-GCP-002")
-    assert message.startswith(f"member: {member} granted roles/")
-    binding = resource("gcp:kms/cryptoKeyIAMBinding:CryptoKeyIAMBinding", "key", {"role": "roles/cloudkms.cryptoKeyDecrypter", "members": [SA, member]})
-    assert decided(run(binding), "SP-GCP-002")
+@pytest.mark.parametrize(("rule", "compliant", "changes", "expected"), MUTATIONS, ids=lambda v: getattr(v, "name", None))
+def test_each_mutation_fires_its_rule(rule, compliant, changes, expected):
+    assert run(gcp, compliant) == []
+    (message,) = decided(run(gcp, mutated(compliant, changes)), rule.id)
+    assert message.startswith(expected), message
 
 
-def test_unknown_members_are_undecided_not_silent():
-    broad = accessor()
-    broad["props"]["member"] = UNKNOWN
-    assert [(f.rule_id, f.undecided) for f in run(broad)] == [("SP-GCP-002", True)]
-
-
-@pytest.mark.parametrize("classification", ["high", "critical", None])
-def test_sensitive_secret_without_cmek_fires(classification):
-    user_managed = secret(classification)
-    user_managed["props"]["replication"]["userManaged"]["replicas"][1].pop("customerManagedEncryption")
-    (message,) = decided(run(user_managed), "SP-GCP-003")
-    assert message.startswith("replication.userManaged.replicas[1] (us-west1):")
-    automatic = secret(classification)
-    automatic["props"]["replication"] = {"auto": {}}
-    (message,) = decided(run(automatic), "SP-GCP-003")
-    assert message.startswith("replication.auto:")
-
-
-def test_low_secret_may_use_google_managed_keys_and_unknowns_are_undecided():
-    low = secret("low")
-    low["props"]["replication"] = {"auto": {}}
-    assert run(low) == []
-    unknown = secret()
-    unknown["props"]["labels"]["classification"] = UNKNOWN
-    assert [(f.rule_id, f.undecided) for f in run(unknown)] == [("SP-GCP-003", True)]
-    unknown = secret()
-    unknown["props"]["replication"] = UNKNOWN
-    assert [(f.rule_id, f.undecided) for f in run(unknown)] == [("SP-GCP-003", True)]
+@pytest.mark.parametrize(("rule", "compliant", "changes"), [
+    (gcp.NO_HIERARCHY_LEVEL_SECRET_ACCESS, hierarchy_grant("gcp:projects/iAMMember:IAMMember"), {"role": UNKNOWN}),
+    (gcp.NO_PUBLIC_MEMBERS, accessor(), {"member": UNKNOWN}),
+    (gcp.SECRET_CMEK_BY_CLASS, secret(), {"labels.classification": UNKNOWN}),
+    (gcp.SECRET_CMEK_BY_CLASS, secret(), {"replication": UNKNOWN}),
+], ids=lambda v: getattr(v, "name", None))
+def test_unknowns_are_undecided_not_silent(rule, compliant, changes):
+    assert [(f.rule_id, f.undecided) for f in run(gcp, mutated(compliant, changes))] == [(rule.id, True)]
 
 
 def test_messages_never_echo_values():
-    broad = resource("gcp:projects/iAMBinding:IAMBinding", "b", {"role": "roles/owner", "members": [f"user:{CANARY}@example.com", "allUsers"]})
-    leaky = secret()
-    leaky["props"]["labels"]["note"] = CANARY
-    leaky["props"]["replication"] = {"auto": {}}
-    findings = run(broad, leaky)
-    assert {f.rule_id for f in findings} == {"SP-GCP-001", "SP-GCP-002", "SP-GCP-003"}
+    broad = resource("gcp:projects/iAMBinding:IAMBinding", "b", role="roles/owner", members=[f"user:{CANARY}@example.com", "allUsers"])
+    leaky = mutated(secret(), {"labels.note": CANARY, "replication": {"auto": {}}})
+    findings = run(gcp, broad, leaky)
+    assert {f.rule_id for f in findings} == {rule.id for rule in gcp.RULES}
     assert all(CANARY not in f.message for f in findings)
 
 
 def test_rules_are_registered():
     from policy.rules import ALL_RULES
 
-    assert {"SP-GCP-001", "SP-GCP-002", "SP-GCP-003"} <= {r.id for r in ALL_RULES}
+    assert set(gcp.RULES) <= set(ALL_RULES)

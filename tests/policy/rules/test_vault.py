@@ -3,7 +3,6 @@ unknowns at preview, the seed's literal policy, our own planned output, and a ca
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
@@ -11,14 +10,11 @@ from hypothesis import given, settings, strategies as st
 
 from offline.run import PROJECT_DIR, plan_stack
 from policy.rules import vault
-from documents.props import UNKNOWN_SENTINELS
-from policy.rules.base import Finding
 from policy.rules.vault import PolicyParseError, parse_policy
 from tests.conftest import CANARY
-from tests.policy.rules.malformed import malformed
+from tests.policy.rules.builders import DELETE, UNKNOWN, check_metadata, decided, malformed, mutated, run, shared_dir
 
-UNKNOWN = next(iter(UNKNOWN_SENTINELS))
-SEEDS = PROJECT_DIR.parent / "shared" / "seeds"
+SEEDS = shared_dir("seeds")
 
 COMPLIANT_POLICY = """\
 # phagen-prod-phagen-rotation: Vault access of workload phagen-rotation
@@ -58,12 +54,8 @@ def approle_role() -> dict:
                       "tokenNoDefaultPolicy": True}}
 
 
-def run(*resources: dict) -> list[Finding]:
-    return [f for rule in vault.RULES for f in rule.evaluate(list(resources))]
 
 
-def decided(findings: list[Finding], rule_id: str) -> list[str]:
-    return [f.message for f in findings if f.rule_id == rule_id and not f.undecided]
 
 
 # --- parser -------------------------------------------------------------------------------------
@@ -136,7 +128,7 @@ def test_parser_fails_only_with_policy_parse_error(text):
 # --- compliant fixtures and mutations -----------------------------------------------------------
 
 def test_compliant_fixtures_are_silent():
-    assert run(policy(), kubernetes_role(), approle_role()) == []
+    assert run(vault, policy(), kubernetes_role(), approle_role()) == []
 
 
 def _policy_with(block: str) -> dict:
@@ -144,82 +136,74 @@ def _policy_with(block: str) -> dict:
 
 
 POLICY_MUTATIONS = [
-    ("SP-VAULT-001", 'path "secret/data/x" { capabilities = ["read"] ', "does not parse"),
-    ("SP-VAULT-002", 'path "secret/data/phagen/*" { capabilities = ["read"] }', 'path "secret/data/phagen/*" (line 17) uses a glob'),
-    ("SP-VAULT-002", 'path "secret/data/+/db" { capabilities = ["read"] }', "uses a glob"),
-    ("SP-VAULT-003", 'path "secret/data/a" { capabilities = ["read", "sudo"] }', "grants sudo"),
-    ("SP-VAULT-003", 'path "secret/data/a" { capabilities = ["root"] }', "grants root"),
-    ("SP-VAULT-004", 'path "secret/data/phagen/*" { capabilities = ["read", "update"] }', "grants update on a glob"),
-    ("SP-VAULT-004", 'path "secret/data/+/db" { capabilities = ["patch"] }', "grants patch on a glob"),
-    ("SP-VAULT-005", 'path "secret/metadata/phagen/prod/db-password" { capabilities = ["delete"] }', "delete on KV metadata"),
-    ("SP-VAULT-005", 'path "secret/*" { capabilities = ["delete"] }', "delete on KV metadata"),
-    ("SP-VAULT-005", 'path "secret/destroy/phagen/prod/db-password" { capabilities = ["update"] }', "write on KV destroy"),
-    ("SP-VAULT-006", 'path "sys/policy/x" { capabilities = ["read"] }', "on sys/"),
-    ("SP-VAULT-006", 'path "auth/kubernetes/role/x" { capabilities = ["update"] }', "on auth/"),
-    ("SP-VAULT-006", 'path "identity/entity/name/x" { capabilities = ["read"] }', "on identity/"),
-    ("SP-VAULT-006", 'path "auth/token/lookup-self" { capabilities = ["read", "update"] }', "on auth/"),
-    ("SP-VAULT-006", 'path "+/token/create" { capabilities = ["update"] }', "on sys/, auth/, identity/"),
-    ("SP-VAULT-006", 'path "*" { capabilities = ["read"] }', "on sys/, auth/, identity/"),
+    (vault.POLICY_PARSEABLE.id, 'path "secret/data/x" { capabilities = ["read"] ', "does not parse"),
+    (vault.POLICY_NO_GLOB.id, 'path "secret/data/phagen/*" { capabilities = ["read"] }', 'path "secret/data/phagen/*" (line 17) uses a glob'),
+    (vault.POLICY_NO_GLOB.id, 'path "secret/data/+/db" { capabilities = ["read"] }', "uses a glob"),
+    (vault.POLICY_NO_SUDO_ROOT.id, 'path "secret/data/a" { capabilities = ["read", "sudo"] }', "grants sudo"),
+    (vault.POLICY_NO_SUDO_ROOT.id, 'path "secret/data/a" { capabilities = ["root"] }', "grants root"),
+    (vault.POLICY_NO_GLOB_WRITE.id, 'path "secret/data/phagen/*" { capabilities = ["read", "update"] }', "grants update on a glob"),
+    (vault.POLICY_NO_GLOB_WRITE.id, 'path "secret/data/+/db" { capabilities = ["patch"] }', "grants patch on a glob"),
+    (vault.POLICY_NO_PERMANENT_DELETE.id, 'path "secret/metadata/phagen/prod/db-password" { capabilities = ["delete"] }', "delete on KV metadata"),
+    (vault.POLICY_NO_PERMANENT_DELETE.id, 'path "secret/*" { capabilities = ["delete"] }', "delete on KV metadata"),
+    (vault.POLICY_NO_PERMANENT_DELETE.id, 'path "secret/destroy/phagen/prod/db-password" { capabilities = ["update"] }', "write on KV destroy"),
+    (vault.POLICY_NO_CONTROL_PLANE.id, 'path "sys/policy/x" { capabilities = ["read"] }', "on sys/"),
+    (vault.POLICY_NO_CONTROL_PLANE.id, 'path "auth/kubernetes/role/x" { capabilities = ["update"] }', "on auth/"),
+    (vault.POLICY_NO_CONTROL_PLANE.id, 'path "identity/entity/name/x" { capabilities = ["read"] }', "on identity/"),
+    (vault.POLICY_NO_CONTROL_PLANE.id, 'path "auth/token/lookup-self" { capabilities = ["read", "update"] }', "on auth/"),
+    (vault.POLICY_NO_CONTROL_PLANE.id, 'path "+/token/create" { capabilities = ["update"] }', "on sys/, auth/, identity/"),
+    (vault.POLICY_NO_CONTROL_PLANE.id, 'path "*" { capabilities = ["read"] }', "on sys/, auth/, identity/"),
 ]
 
 
 @pytest.mark.parametrize(("rule_id", "block", "expected"), POLICY_MUTATIONS)
 def test_policy_mutation_is_caught(rule_id, block, expected):
-    messages = decided(run(_policy_with("\n" + block + "\n")), rule_id)
+    messages = decided(run(vault, _policy_with("\n" + block + "\n")), rule_id)
     assert any(expected in m for m in messages), messages
 
 
-def _set(resource: dict, **props) -> dict:
-    changed = copy.deepcopy(resource)
-    changed["props"].update(props)
-    for key in [k for k, v in props.items() if v is None]:
-        del changed["props"][key]
-    return changed
-
-
 ROLE_MUTATIONS = [
-    ("SP-VAULT-010", kubernetes_role, {"boundServiceAccountNames": ["*"]}, "boundServiceAccountNames[0] contains '*'"),
-    ("SP-VAULT-010", kubernetes_role, {"boundServiceAccountNames": ["api-*"]}, "contains '*'"),
-    ("SP-VAULT-010", kubernetes_role, {"boundServiceAccountNamespaces": ["emr", "*"]}, "boundServiceAccountNamespaces[1] contains '*'"),
-    ("SP-VAULT-010", kubernetes_role, {"boundServiceAccountNamespaces": None}, "no boundServiceAccountNamespaces"),
-    ("SP-VAULT-010", kubernetes_role, {"boundServiceAccountNamespaces": [], "boundServiceAccountNamespaceSelector": "{}"}, "no boundServiceAccountNamespaces"),
-    ("SP-VAULT-010", kubernetes_role, {"boundServiceAccountNames": []}, "boundServiceAccountNames is empty"),
-    ("SP-VAULT-011", kubernetes_role, {"audience": None}, "audience is not set"),
-    ("SP-VAULT-011", kubernetes_role, {"audience": ""}, "audience is not set"),
-    ("SP-VAULT-012", kubernetes_role, {"tokenTtl": 7200}, "tokenTtl is 7200s"),
-    ("SP-VAULT-012", kubernetes_role, {"tokenTtl": None}, "tokenTtl is not set"),
-    ("SP-VAULT-012", kubernetes_role, {"tokenTtl": 0}, "tokenTtl is not set"),
-    ("SP-VAULT-012", kubernetes_role, {"tokenMaxTtl": "48h"}, "tokenMaxTtl is 172800s"),
-    ("SP-VAULT-012", kubernetes_role, {"tokenMaxTtl": None}, "tokenMaxTtl is not set"),
-    ("SP-VAULT-012", kubernetes_role, {"tokenPeriod": 3600}, "tokenPeriod"),
-    ("SP-VAULT-012", approle_role, {"tokenMaxTtl": 0}, "tokenMaxTtl is not set"),
-    ("SP-VAULT-012", approle_role, {"tokenTtl": None}, "tokenTtl is not set"),
-    ("SP-VAULT-013", kubernetes_role, {"tokenPolicies": ["emr-prod-api-gateway", "default"]}, "tokenPolicies[1] is 'default'"),
-    ("SP-VAULT-013", approle_role, {"tokenPolicies": ["root"]}, "tokenPolicies[0] is 'root'"),
-    ("SP-VAULT-013", approle_role, {"tokenNoDefaultPolicy": None}, "tokenNoDefaultPolicy is not true"),
-    ("SP-VAULT-014", approle_role, {"bindSecretId": False}, "bindSecretId is false"),
-    ("SP-VAULT-014", approle_role, {"secretIdTtl": 0}, "secretIdTtl is not set"),
-    ("SP-VAULT-014", approle_role, {"secretIdTtl": None}, "secretIdTtl is not set"),
+    (vault.KUBERNETES_ROLE_BOUND_IDENTITY.id, kubernetes_role, {"boundServiceAccountNames": ["*"]}, "boundServiceAccountNames[0] contains '*'"),
+    (vault.KUBERNETES_ROLE_BOUND_IDENTITY.id, kubernetes_role, {"boundServiceAccountNames": ["api-*"]}, "contains '*'"),
+    (vault.KUBERNETES_ROLE_BOUND_IDENTITY.id, kubernetes_role, {"boundServiceAccountNamespaces": ["emr", "*"]}, "boundServiceAccountNamespaces[1] contains '*'"),
+    (vault.KUBERNETES_ROLE_BOUND_IDENTITY.id, kubernetes_role, {"boundServiceAccountNamespaces": None}, "no boundServiceAccountNamespaces"),
+    (vault.KUBERNETES_ROLE_BOUND_IDENTITY.id, kubernetes_role, {"boundServiceAccountNamespaces": [], "boundServiceAccountNamespaceSelector": "{}"}, "no boundServiceAccountNamespaces"),
+    (vault.KUBERNETES_ROLE_BOUND_IDENTITY.id, kubernetes_role, {"boundServiceAccountNames": []}, "boundServiceAccountNames is empty"),
+    (vault.KUBERNETES_ROLE_AUDIENCE.id, kubernetes_role, {"audience": None}, "audience is not set"),
+    (vault.KUBERNETES_ROLE_AUDIENCE.id, kubernetes_role, {"audience": ""}, "audience is not set"),
+    (vault.LOGIN_TOKEN_TTL.id, kubernetes_role, {"tokenTtl": 7200}, "tokenTtl is 7200s"),
+    (vault.LOGIN_TOKEN_TTL.id, kubernetes_role, {"tokenTtl": None}, "tokenTtl is not set"),
+    (vault.LOGIN_TOKEN_TTL.id, kubernetes_role, {"tokenTtl": 0}, "tokenTtl is not set"),
+    (vault.LOGIN_TOKEN_TTL.id, kubernetes_role, {"tokenMaxTtl": "48h"}, "tokenMaxTtl is 172800s"),
+    (vault.LOGIN_TOKEN_TTL.id, kubernetes_role, {"tokenMaxTtl": None}, "tokenMaxTtl is not set"),
+    (vault.LOGIN_TOKEN_TTL.id, kubernetes_role, {"tokenPeriod": 3600}, "tokenPeriod"),
+    (vault.LOGIN_TOKEN_TTL.id, approle_role, {"tokenMaxTtl": 0}, "tokenMaxTtl is not set"),
+    (vault.LOGIN_TOKEN_TTL.id, approle_role, {"tokenTtl": None}, "tokenTtl is not set"),
+    (vault.LOGIN_NO_ROOT_OR_DEFAULT_POLICY.id, kubernetes_role, {"tokenPolicies": ["emr-prod-api-gateway", "default"]}, "tokenPolicies[1] is 'default'"),
+    (vault.LOGIN_NO_ROOT_OR_DEFAULT_POLICY.id, approle_role, {"tokenPolicies": ["root"]}, "tokenPolicies[0] is 'root'"),
+    (vault.LOGIN_NO_ROOT_OR_DEFAULT_POLICY.id, approle_role, {"tokenNoDefaultPolicy": None}, "tokenNoDefaultPolicy is not true"),
+    (vault.APPROLE_SECRET_ID_BOUNDS.id, approle_role, {"bindSecretId": False}, "bindSecretId is false"),
+    (vault.APPROLE_SECRET_ID_BOUNDS.id, approle_role, {"secretIdTtl": 0}, "secretIdTtl is not set"),
+    (vault.APPROLE_SECRET_ID_BOUNDS.id, approle_role, {"secretIdTtl": None}, "secretIdTtl is not set"),
 ]
 
 
 @pytest.mark.parametrize(("rule_id", "fixture", "props", "expected"), ROLE_MUTATIONS)
 def test_login_role_mutation_is_caught(rule_id, fixture, props, expected):
-    messages = decided(run(_set(fixture(), **props)), rule_id)
+    messages = decided(run(vault, mutated(fixture(), {k: DELETE if v is None else v for k, v in props.items()})), rule_id)
     assert any(expected in m for m in messages), messages
 
 
 def test_explicit_max_ttl_bounds_tokens_without_max_ttl():
-    assert run(_set(kubernetes_role(), tokenMaxTtl=None, tokenExplicitMaxTtl=86400)) == []
-    assert run(_set(kubernetes_role(), tokenPeriod=3600, tokenExplicitMaxTtl=86400)) == []
+    assert run(vault, mutated(kubernetes_role(), {"tokenMaxTtl": DELETE, "tokenExplicitMaxTtl": 86400})) == []
+    assert run(vault, mutated(kubernetes_role(), {"tokenPeriod": 3600, "tokenExplicitMaxTtl": 86400})) == []
 
 
 def test_a_namespace_selector_with_labels_binds_namespaces():
-    assert run(_set(kubernetes_role(), boundServiceAccountNamespaces=None, boundServiceAccountNamespaceSelector='{"matchLabels":{"team":"emr"}}')) == []
+    assert run(vault, mutated(kubernetes_role(), {"boundServiceAccountNamespaces": DELETE, "boundServiceAccountNamespaceSelector": '{"matchLabels":{"team":"emr"}}'})) == []
 
 
 def test_deny_blocks_grant_nothing():
-    assert run(_policy_with('path "sys/*" { capabilities = ["deny", "sudo"] }\npath "*" { capabilities = ["deny"] }')) == []
+    assert run(vault, _policy_with('path "sys/*" { capabilities = ["deny", "sudo"] }\npath "*" { capabilities = ["deny"] }')) == []
 
 
 # --- unknowns at preview ------------------------------------------------------------------------
@@ -231,24 +215,24 @@ def test_unknown_policy_text_is_undecided_for_every_policy_rule(rule):
 
 
 @pytest.mark.parametrize(("rule_id", "fixture", "props"), [
-    ("SP-VAULT-010", kubernetes_role, {"boundServiceAccountNames": UNKNOWN}),
-    ("SP-VAULT-010", kubernetes_role, {"boundServiceAccountNamespaces": [UNKNOWN]}),
-    ("SP-VAULT-011", kubernetes_role, {"audience": UNKNOWN}),
-    ("SP-VAULT-012", kubernetes_role, {"tokenTtl": UNKNOWN}),
-    ("SP-VAULT-012", approle_role, {"tokenMaxTtl": UNKNOWN}),
-    ("SP-VAULT-013", kubernetes_role, {"tokenPolicies": UNKNOWN}),
-    ("SP-VAULT-013", approle_role, {"tokenNoDefaultPolicy": UNKNOWN}),
-    ("SP-VAULT-014", approle_role, {"bindSecretId": UNKNOWN}),
-    ("SP-VAULT-014", approle_role, {"secretIdTtl": UNKNOWN}),
+    (vault.KUBERNETES_ROLE_BOUND_IDENTITY.id, kubernetes_role, {"boundServiceAccountNames": UNKNOWN}),
+    (vault.KUBERNETES_ROLE_BOUND_IDENTITY.id, kubernetes_role, {"boundServiceAccountNamespaces": [UNKNOWN]}),
+    (vault.KUBERNETES_ROLE_AUDIENCE.id, kubernetes_role, {"audience": UNKNOWN}),
+    (vault.LOGIN_TOKEN_TTL.id, kubernetes_role, {"tokenTtl": UNKNOWN}),
+    (vault.LOGIN_TOKEN_TTL.id, approle_role, {"tokenMaxTtl": UNKNOWN}),
+    (vault.LOGIN_NO_ROOT_OR_DEFAULT_POLICY.id, kubernetes_role, {"tokenPolicies": UNKNOWN}),
+    (vault.LOGIN_NO_ROOT_OR_DEFAULT_POLICY.id, approle_role, {"tokenNoDefaultPolicy": UNKNOWN}),
+    (vault.APPROLE_SECRET_ID_BOUNDS.id, approle_role, {"bindSecretId": UNKNOWN}),
+    (vault.APPROLE_SECRET_ID_BOUNDS.id, approle_role, {"secretIdTtl": UNKNOWN}),
 ])
 def test_unknown_role_fields_are_undecided_not_silent(rule_id, fixture, props):
-    findings = [f for f in run(_set(fixture(), **props)) if f.rule_id == rule_id]
+    findings = [f for f in run(vault, mutated(fixture(), {k: DELETE if v is None else v for k, v in props.items()})) if f.rule_id == rule_id]
     assert findings and all(f.undecided for f in findings)
 
 
 def test_known_violation_still_reported_next_to_an_unknown():
-    findings = run(_set(kubernetes_role(), boundServiceAccountNames=["*"], boundServiceAccountNamespaces=UNKNOWN))
-    assert {(f.rule_id, f.undecided) for f in findings} == {("SP-VAULT-010", False), ("SP-VAULT-010", True)}
+    findings = run(vault, mutated(kubernetes_role(), {"boundServiceAccountNames": ["*"], "boundServiceAccountNamespaces": UNKNOWN}))
+    assert {(f.rule_id, f.undecided) for f in findings} == {(vault.KUBERNETES_ROLE_BOUND_IDENTITY.id, False), (vault.KUBERNETES_ROLE_BOUND_IDENTITY.id, True)}
 
 
 # --- seeds and our own output -------------------------------------------------------------------
@@ -261,8 +245,8 @@ def _seed_policy() -> str:
 
 
 def test_seed_004_crud_on_phagen_glob_is_blocked():
-    findings = run(policy(_seed_policy()))
-    assert {f.rule_id for f in findings if not f.undecided} == {"SP-VAULT-002", "SP-VAULT-004"}
+    findings = run(vault, policy(_seed_policy()))
+    assert {f.rule_id for f in findings if not f.undecided} == {vault.POLICY_NO_GLOB.id, vault.POLICY_NO_GLOB_WRITE.id}
     assert any('path "secret/data/phagen/*"' in f.message and "create, delete, update" in f.message for f in findings)
 
 
@@ -275,13 +259,13 @@ def test_rules_are_silent_on_our_own_vault_output(example_plans):
     resources = [r for plan in example_plans for r in plan.policy_resources()]
     types = {r["type"] for r in resources}
     assert {vault.POLICY, vault.KUBERNETES_ROLE, vault.APPROLE_ROLE} <= types
-    assert run(*resources) == []
+    assert run(vault, *resources) == []
 
 
 def test_malformed_props_never_crash():
     for fixture in (policy(), kubernetes_role(), approle_role()):
         for changed in malformed(fixture):
-            run(changed)
+            run(vault, changed)
 
 
 # --- canary and metadata ------------------------------------------------------------------------
@@ -293,11 +277,9 @@ def test_no_message_echoes_policy_text():
         f'path "secret/data/a" {{ capabilities = ["read"] }} /* {CANARY}',
         f'path "a" {{ policy = "{CANARY}" }}',
     ]
-    findings = run(*(policy(t) for t in texts), _set(approle_role(), roleName=CANARY, tokenPolicies=["default"], bindSecretId=False))
+    findings = run(vault, *(policy(t) for t in texts), mutated(approle_role(), {"roleName": CANARY, "tokenPolicies": ["default"], "bindSecretId": False}))
     assert findings and not any(CANARY in f.message for f in findings)
 
 
 def test_rule_metadata():
-    ids = [r.id for r in vault.RULES]
-    assert len(ids) == len(set(ids)) and all(i.startswith("SP-VAULT-") for i in ids)
-    assert all(r.name and r.description and r.remediation and r.frameworks and r.resource_types for r in vault.RULES)
+    check_metadata(vault.RULES, ("SP-VAULT-",))
