@@ -113,15 +113,20 @@ def stack_name(path: Path) -> str:
     return path.name.removeprefix("Pulumi.").removesuffix(".yaml")
 
 
+def run_measured(command: Sequence[str], stdout: Any, stderr: Any, env: dict[str, str] | None = None) -> tuple[int, float, float]:
+    """Run `command` in the project directory: (exit status, wall seconds, peak MiB). The peak comes from
+    wait4, so it is the process's own maximum resident set (or its largest descendant's, if larger)."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, cwd=PROJECT_DIR, env=env)
+    _, wait_status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(wait_status)
+    return process.returncode, time.perf_counter() - start, usage.ru_maxrss / 1024
+
+
 def plan_stack_file(path: Path, reference: datetime, command: Sequence[str] = PLAN_COMMAND) -> StackRun:
     """Plan one stack in a worker process and classify the outcome by its exit status and output."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        worker = subprocess.Popen([*command, str(path), "--json", "-", "--now", reference.isoformat()],
-                                  stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=PROJECT_DIR)
-        _, wait_status, usage = os.wait4(worker.pid, 0)  # wait4: the worker's own peak memory
-        worker.returncode = code = os.waitstatus_to_exitcode(wait_status)
-        seconds, peak_mib = time.perf_counter() - start, usage.ru_maxrss / 1024
+        code, seconds, peak_mib = run_measured([*command, str(path), "--json", "-", "--now", reference.isoformat()], out, err)
         out.seek(0), err.seek(0)
         stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace").strip()
     run = StackRun(str(path), stack_name(path), CRASHED, code, seconds, peak_mib)
@@ -277,7 +282,7 @@ def fleet_document(runs: Sequence[StackRun], reference: datetime, changes: list[
             "stack": run.stack, "file": run.file, "status": run.status, "exitCode": run.exit_code, "error": run.error,
             "environment": run.environment, "seconds": round(run.seconds, 2), "peakMiB": round(run.peak_mib),
             "resources": sum((document.get("counts") or {}).values()) if document else None,
-            "secrets": len(document.get("secrets") or []) if document else None,
+            "secrets": len(document["rotation"]) if document else None,  # the calendar lists every secret of every backend
             "policy": policy.get("summary"), "access": document.get("access"),
         })
     return {
