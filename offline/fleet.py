@@ -48,6 +48,9 @@ PLAN_COMMAND: tuple[str, ...] = (sys.executable, "-m", "offline", "plan")
 CLEAN, VIOLATIONS, BAD_CONFIG, CRASHED = "clean", "mandatory violations", "bad config", "crashed"
 EXIT_STATUS = {CLEAN: 0, VIOLATIONS: 1, BAD_CONFIG: 2, CRASHED: 3}
 FAILED = (BAD_CONFIG, CRASHED)  # no plan: nothing of the stack is in the merged sections
+# What the merge reads of a stack's plan document; the rest (resources, above all) is dropped on arrival,
+# so the coordinator holds matrices, not every stack's plan.
+MERGED_SECTIONS = ("stack", "counts", "policy", "access", "rotation")
 ERROR_LINES = 20  # of a crashed worker's stderr: the end of its traceback
 
 
@@ -137,7 +140,8 @@ def plan_stack_file(path: Path, reference: datetime, command: Sequence[str] = PL
     if code == 2:
         run.status, run.error = BAD_CONFIG, stderr or "exit status 2 without a message"
     elif isinstance(document, dict) and isinstance(document.get("access"), dict) and bool(document["policy"]["blocking"]) == (code == 1):
-        run.status, run.document = VIOLATIONS if code == 1 else CLEAN, document
+        run.status = VIOLATIONS if code == 1 else CLEAN
+        run.document = {key: document[key] for key in MERGED_SECTIONS if key in document}
     else:
         cause = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit status {code} without a plan"
         tail = "\n".join(stderr.splitlines()[-ERROR_LINES:])

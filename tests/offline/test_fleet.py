@@ -1,13 +1,15 @@
 """`python -m offline fleet`: real stack files planned by real worker processes, merged into one report.
 
 One fleet run (module fixture) covers the merged content and the failures: dev and prod (they share
-Kubernetes service accounts), a stack file with a config error, and two workers that crash (one killed
-like the OOM killer would, one dying with a traceback). Two more runs cover --base as JSON and as a
+Kubernetes service accounts), a prod stack with mandatory violations, a stack file with a config error,
+and two workers that crash (one killed like the OOM killer would, one dying with a traceback). Two more runs cover --base as JSON and as a
 directory of stack files."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import sys
 from pathlib import Path
@@ -15,14 +17,20 @@ from pathlib import Path
 import pytest
 import yaml
 
-from offline.fleet import BAD_CONFIG, CLEAN, CRASHED, PLAN_COMMAND, account_of, add_parser, run_fleet, stack_files
+from offline.fleet import BAD_CONFIG, CLEAN, CRASHED, PLAN_COMMAND, VIOLATIONS, account_of, add_parser, run_fleet, stack_files
 from offline.run import PROJECT_DIR
+from tests.conftest import CANARY
+from tests.offline.test_plan_policy import _project_with_hand_written_grant
 
 NOW = "2026-06-01"
 # A worker that crashes for the stacks named crash-*, and is the real `python -m offline plan` otherwise.
+# Pulumi.seeded-prod.yaml is planned by a copy of the project whose program also makes a hand-written
+# over-broad grant and writes the canary as a secret value (tests/offline/test_plan_policy.py).
 CRASHING_WORKER = """
 import os, runpy, signal, sys
 stack = os.path.basename(sys.argv[1])
+if stack == "Pulumi.seeded-prod.yaml":
+    os.chdir({seeded!r})
 if stack == "Pulumi.crash-killed.yaml":
     os.kill(os.getpid(), signal.SIGKILL)
 if stack == "Pulumi.crash-raises.yaml":
@@ -69,11 +77,16 @@ def merged(tmp_path_factory) -> dict:
     write_stack(stacks / "team", "broken", broken)
     for stack in ("crash-killed", "crash-raises"):
         (stacks / f"Pulumi.{stack}.yaml").write_text((PROJECT_DIR / "Pulumi.dev.yaml").read_text())
+    seeded = _project_with_hand_written_grant(root)
+    (stacks / "Pulumi.seeded-prod.yaml").write_text((PROJECT_DIR / "Pulumi.prod.yaml").read_text())
     worker = root / "worker.py"
-    worker.write_text(CRASHING_WORKER)
-    status = fleet([str(stacks), "--jobs", "2", "--now", NOW, "--json", str(root / "fleet.json"), "--markdown", str(root / "fleet.md")],
-                   (sys.executable, str(worker)))
-    return {"status": status, "json": json.loads((root / "fleet.json").read_text()), "markdown": (root / "fleet.md").read_text(), "root": root}
+    worker.write_text(CRASHING_WORKER.format(seeded=str(seeded)))
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = fleet([str(stacks), "--jobs", "2", "--now", NOW, "--json", str(root / "fleet.json"), "--markdown", str(root / "fleet.md")],
+                       (sys.executable, str(worker)))
+    return {"status": status, "json": json.loads((root / "fleet.json").read_text()), "markdown": (root / "fleet.md").read_text(), "root": root,
+            "terminal": out.getvalue() + err.getvalue()}
 
 
 def test_a_crashed_worker_makes_the_exit_status_3_and_is_named_in_every_output(merged, capsys):
@@ -84,9 +97,10 @@ def test_a_crashed_worker_makes_the_exit_status_3_and_is_named_in_every_output(m
     assert problems["crash-raises"]["status"] == CRASHED
     assert "exit status 1 without a plan" in problems["crash-raises"]["error"]
     assert "RuntimeError: the worker broke while planning" in problems["crash-raises"]["error"]
-    assert merged["markdown"].splitlines()[2].startswith("**NOT CLEAN: 3 of 5 stacks could not be planned")
+    assert merged["markdown"].splitlines()[2].startswith("**NOT CLEAN: 3 of 6 stacks could not be planned")
+    assert "NOT CLEAN: 3 of 6 stacks could not be planned" in merged["terminal"]
     for stack in ("crash-killed", "crash-raises", "broken"):
-        assert f"### {stack}: " in merged["markdown"]
+        assert f"### {stack}: " in merged["markdown"] and f"{stack}: " in merged["terminal"]
     assert set(document["policy"]["notAssessed"]) == {"crash-killed", "crash-raises", "broken"}
 
 
@@ -99,15 +113,28 @@ def test_a_bad_stack_file_is_reported_with_its_key_path_and_the_others_still_pla
     assert by_stack["broken"]["access"] is None and by_stack["broken"]["resources"] is None
     for stack in ("dev", "prod"):
         assert by_stack[stack]["status"] == CLEAN and by_stack[stack]["resources"] > 50 and by_stack[stack]["access"]["entries"]
-    assert {e["stack"] for e in document["rotation"]} == {"dev", "prod"}
+    assert {e["stack"] for e in document["rotation"]} == {"dev", "prod", "seeded-prod"}
+
+
+def test_a_mandatory_violation_is_merged_with_its_stack_and_no_secret_value_is_shown(merged):
+    document = merged["json"]
+    seeded = next(s for s in document["stacks"] if s["stack"] == "seeded-prod")
+    assert seeded["status"] == VIOLATIONS and seeded["exitCode"] == 1 and seeded["policy"]["mandatory"] > 0
+    fired = {(v["stack"], v["rule"], v["resource"]) for v in document["policy"]["violations"]}
+    assert ("seeded-prod", "SP-IAM-006", "hand-written") in fired and ("seeded-prod", "SP-SM-003", "legacy") in fired
+    assert {v["stack"] for v in document["policy"]["violations"]} == {"seeded-prod"}
+    assert "| seeded-prod | SP-IAM-006 | mandatory | hand-written |" in merged["markdown"]
+    for output in (json.dumps(document), merged["markdown"], merged["terminal"]):
+        assert CANARY not in output
 
 
 def test_the_merged_matrix_highlights_principals_reaching_secrets_in_two_stacks(merged):
     access = merged["json"]["access"]
     rows = {row["id"]: row for row in access["principals"]}
-    api = rows["k8s:autolytiq/api"]  # the same service account name in dev's and prod's clusters
-    assert api["crossStack"] is True and api["stacks"] == ["dev", "prod"]
-    assert {(r["stack"], r["account"]) for r in api["reach"]} == {("dev", "aws 210987654321"), ("prod", "aws 123456789012")}
+    api = rows["k8s:autolytiq/api"]  # the same service account name in dev's and prod's (and its copy's) clusters
+    assert api["crossStack"] is True and api["stacks"] == ["dev", "prod", "seeded-prod"]
+    assert {(r["stack"], r["account"]) for r in api["reach"]} == {
+        ("dev", "aws 210987654321"), ("prod", "aws 123456789012"), ("seeded-prod", "aws 123456789012")}
     assert all(r["secrets"] == 5 and r["capabilities"] == ["read"] for r in api["reach"])
     assert "k8s:autolytiq/api" in access["crossStack"]
     dev_role = rows["iam-role:autolytiq-dev-api"]
