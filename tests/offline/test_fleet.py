@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from offline.fleet import BAD_CONFIG, CLEAN, CRASHED, PLAN_COMMAND, VIOLATIONS, account_of, add_parser, run_fleet, stack_files
+from offline.fleet import (
+    BAD_CONFIG, CLEAN, CRASHED, PLAN_COMMAND, VIOLATIONS, StackRun, access_changes, account_of, add_parser, base_notes, run_fleet, stack_files,
+)
 from offline.run import PROJECT_DIR
 from tests.conftest import CANARY
 from tests.offline.test_plan_policy import _project_with_hand_written_grant
@@ -183,3 +185,26 @@ def test_accounts_are_read_from_secret_locations():
     assert account_of("azure", "https://vibebox-prod-kv.vault.azure.net/secrets/x") == "azure vibebox-prod-kv"
     assert account_of("gcp", "projects/vibebox-prod-4821/secrets/x") == "gcp vibebox-prod-4821"
     assert account_of("vault", "secret/data/x") == "vault"
+
+
+def test_a_base_that_cannot_be_read_is_bad_input(tmp_path, capsys):
+    stack = write_stack(tmp_path, "dev", dev_document())
+    (tmp_path / "plan.json").write_text(json.dumps({"kind": "secrets-platform/access-matrix"}))
+    assert fleet([str(stack), "--base", str(tmp_path / "plan.json")]) == 2
+    assert fleet([str(stack), "--base", str(tmp_path / "missing.json")]) == 2
+    assert fleet([str(stack), "--jobs", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "plan.json: not a fleet JSON document (kind secrets-platform/fleet) nor a directory of stack files" in err
+    assert "missing.json: not found" in err and "--jobs: must be at least 1" in err and "Traceback" not in err
+
+
+def test_a_base_stack_that_did_not_plan_leaves_its_changes_not_assessed(merged):
+    runs = [StackRun(file=s["file"], stack=s["stack"], status=s["status"], exit_code=s["exitCode"], seconds=s["seconds"], peak_mib=s["peakMiB"],
+                     error=s["error"], document={"access": s["access"]} if s["access"] else None) for s in merged["json"]["stacks"]]
+    heads = [r for r in runs if r.stack in ("dev", "prod")]
+    failed_base = StackRun(file="base/Pulumi.prod.yaml", stack="prod", status=CRASHED, exit_code=-9, seconds=1, peak_mib=1, error="worker killed by SIGKILL")
+    base = {"dev": heads[0].matrix()}
+    changes = access_changes(heads, base, ["prod"])
+    assert [(c.head, len(c.gained), len(c.lost)) for c in changes] == [("dev", 0, 0)]
+    assert base_notes(heads, base, [failed_base]) == ["prod: the base stack file did not plan (crashed); its access changes are not assessed"]
+    assert base_notes(heads, base, []) == ["prod: not in the base (a new stack); every access shows as gained"]
