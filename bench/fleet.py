@@ -75,7 +75,8 @@ def run_fleet(targets: list[str], jobs: int, out: Path) -> dict:
 
 
 def plan_one(stack_file: str) -> tuple[float, float]:
-    seconds, mib, status = timed([sys.executable, "-m", "offline", "plan", stack_file, "--json", os.devnull])
+    # `--json -` (to DEVNULL) as the fleet's workers do: the plan, policy, matrix and JSON, no rich tree
+    seconds, mib, status = timed([sys.executable, "-m", "offline", "plan", stack_file, "--json", "-"])
     if status != 0:
         raise SystemExit(f"python -m offline plan {stack_file} exited {status}")
     return seconds, mib
