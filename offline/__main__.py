@@ -19,6 +19,7 @@ from pathlib import Path
 from components.config import ConfigError
 from offline.access import access_matrix, declared_classifications, diff
 from offline.access.cli import InputError, load
+from offline.fleet import add_parser as add_fleet_parser, run_fleet
 from offline.markdown import COMMENT_LIMIT, GITHUB_COMMENT_LIMIT, comment_markdown, plan_markdown
 from offline.console import console_for
 from offline.report import PlanReport, print_access, print_plan, write_manifests
@@ -45,7 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("--base", metavar="PLAN_OR_STACK",
                       help="the target branch's plan JSON (`--json`), preview JSON, access matrix JSON or stack: report access gained and lost")
     plan.add_argument("--now", metavar="DATE", help="reference date (ISO, UTC) for the rotation calendar and exception expiry (default: now)")
+    add_fleet_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "fleet":
+        return run_fleet(args)
     if not 1_000 <= args.comment_limit <= GITHUB_COMMENT_LIMIT:
         parser.error(f"--comment-limit must be between 1000 and {GITHUB_COMMENT_LIMIT}")
     try:

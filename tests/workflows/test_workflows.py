@@ -300,3 +300,19 @@ def test_uv_version_matches_the_makefile():
     (expected,) = re.findall(r"^UV_VERSION\s*:?=\s*(\S+)", makefile, re.M)
     for path in WORKFLOWS:
         assert load(path)["env"]["UV_VERSION"] == expected, path.name
+
+
+def test_pull_request_fleet_plans_the_touched_stacks_against_the_base():
+    fleet = load(WORKFLOW_DIR / "pull-request.yml")["jobs"]["fleet"]
+    # Offline like the report: no cloud credentials, so fork pull requests get it too.
+    assert fleet["permissions"] == {"contents": "read"} and "if" not in fleet
+    assert not any(action(s) in OIDC_ACTIONS or action(s) == "pulumi/actions" for s in steps(fleet))
+    checkouts = {s["with"].get("path"): s["with"] for s in steps(fleet) if action(s) == "actions/checkout"}
+    assert set(checkouts) == {"head", "base"} and checkouts["base"]["ref"] == "${{ github.event.pull_request.base.sha }}"
+    scripts = [s.get("run", "") for s in steps(fleet)]
+    touched, base, head = (next(i for i, script in enumerate(scripts) if marker in script)
+                           for marker in ("diff -rqN", "base-fleet.json\" > /dev/null", "--markdown"))
+    assert touched < base < head  # the base is planned (by its own code) before the head compares against it
+    assert "python -m offline fleet" in scripts[base] and "python -m offline fleet" in scripts[head] and "--base" in scripts[head]
+    upload = next(i for i, s in enumerate(steps(fleet)) if action(s) == "actions/upload-artifact")
+    assert head < upload < len(steps(fleet)) - 1 and "exit" in scripts[-1], "the report is uploaded before the verdict can fail the job"
