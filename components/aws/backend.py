@@ -47,7 +47,7 @@ class AwsBackend(BackendBase):
         # 1. Roles first: key policies name them.
         self.roles: dict[str, WorkloadRole] = {}
         for workload in spec.all_workloads:
-            if not (spec.reads(workload, "aws") or spec.aws_writes(workload)):
+            if not (spec.reads(workload, "aws") or spec.writes(workload, "aws")):
                 continue
             assert spec.cluster is not None  # guaranteed by the spec's cross-checks
             self.roles[workload.name] = WorkloadRole(
@@ -120,7 +120,7 @@ class AwsBackend(BackendBase):
             if workload.name not in self.roles:
                 continue
             grants = [self.grant(workload.name, s, "read") for s in spec.reads(workload, "aws")]
-            grants += [self.grant(workload.name, s, "write") for s in spec.aws_writes(workload)]
+            grants += [self.grant(workload.name, s, "write") for s in spec.writes(workload, "aws")]
             SecretAccessPolicy(
                 workload.name,
                 SecretAccessPolicyArgs(role_name=self.roles[workload.name].role_name, grants=grants),
@@ -209,7 +209,7 @@ class _SecretUsers:
         self.accesses: list[tuple[config.WorkloadSpec, str, frozenset[str]]] = []
         self.by_secret: dict[str, list[int]] = {}
         for workload in spec.all_workloads:
-            for access, names in (("read", spec.reads(workload, "aws")), ("write", spec.aws_writes(workload))):
+            for access, names in (("read", spec.reads(workload, "aws")), ("write", spec.writes(workload, "aws"))):
                 for name in names:
                     self.by_secret.setdefault(name, []).append(len(self.accesses))
                 self.accesses.append((workload, access, frozenset(names)))

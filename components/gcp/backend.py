@@ -103,7 +103,7 @@ class GcpBackend(BackendBase):
             )
             binding = pulumi.ResourceOptions(parent=account)
             grants = [self.grant(workload.name, n, "read") for n in spec.reads(workload, "gcp")]
-            grants += [self.grant(workload.name, n, "write") for n in spec.gcp_writes(workload)]
+            grants += [self.grant(workload.name, n, "write") for n in spec.writes(workload, "gcp")]
             for grant in grants:
                 self.secrets[grant.secret_name].bind(workload.name, account.member, grant, binding)
 

@@ -49,9 +49,6 @@ class ClusterSpec(Spec):
 class AwsNaming:
     """StackSpec's AWS-derived values: keys, recovery windows, rotation functions (mixed into StackSpec)."""
 
-    def aws_writes(self: StackSpec, workload: WorkloadSpec) -> tuple[str, ...]:
-        return tuple(n for n in workload.writes if self.backend_of.get(n) == "aws")
-
     def recovery_window_days(self: StackSpec, secret: SecretSpec) -> int:
         if secret.recovery_window_days is not None:
             return secret.recovery_window_days
@@ -136,7 +133,7 @@ def aws_checks(spec: StackSpec) -> list[Problem]:
         if region == spec.aws.region:
             problems.append(Problem(("aws", "replica_regions", r_index), f"'{region}' is the primary region"))
 
-    if spec.cluster is None and any(spec.reads(w, "aws") or spec.aws_writes(w) for w in spec.workloads):
+    if spec.cluster is None and any(spec.reads(w, "aws") or spec.writes(w, "aws") for w in spec.workloads):
         problems.append(Problem(("cluster",), "required when workloads read AWS secrets (their roles trust the cluster's OIDC provider)"))
     if spec.cluster is not None:
         account = spec.cluster.oidc_provider_arn.split(":")[4]

@@ -100,3 +100,7 @@ class DeliveryLayout:
     def reads(self: StackSpec, workload: WorkloadSpec, backend: Backend) -> tuple[str, ...]:
         """The secrets of one backend the workload's own identity may read (its effective reads)."""
         return tuple(n for n in self.effective_reads(workload) if self.backend_of.get(n) == backend)
+
+    def writes(self: StackSpec, workload: WorkloadSpec, backend: Backend) -> tuple[str, ...]:
+        """The secrets of one backend the workload declares it writes."""
+        return tuple(n for n in workload.writes if self.backend_of.get(n) == backend)

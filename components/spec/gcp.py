@@ -74,12 +74,9 @@ class GcpSpec(Spec):
 class GcpNaming:
     """StackSpec's GCP-derived values: secret ids, service accounts, keys, labels (mixed into StackSpec)."""
 
-    def gcp_writes(self: StackSpec, workload: WorkloadSpec) -> tuple[str, ...]:
-        return tuple(n for n in workload.writes if self.backend_of.get(n) == "gcp")
-
     def gcp_access(self: StackSpec, workload: WorkloadSpec) -> bool:
         """Whether the workload gets a Google service account (and its workload identity binding)."""
-        return bool(self.reads(workload, "gcp") or self.gcp_writes(workload))
+        return bool(self.reads(workload, "gcp") or self.writes(workload, "gcp"))
 
     def gcp_secret_id(self: StackSpec, secret: SecretSpec) -> str:
         """`vibebox-prod-database`: Secret Manager ids take no `/`, so the slug of the prefix, then the name."""

@@ -126,7 +126,7 @@ def _shared_checks(spec: StackSpec) -> list[Problem]:
                 if name not in secret_names:
                     problems.append(Problem(("workloads", index, field, r_index), f"unknown secret '{name}'; declared secrets: {', '.join(sorted(secret_names))}"))
     for index, workload in enumerate(spec.workloads):
-        on_kubernetes = spec.reads(workload, "aws") or spec.aws_writes(workload) or spec.gcp_access(workload) or spec.reads(workload, "azure") or spec.synced(workload) or (
+        on_kubernetes = spec.reads(workload, "aws") or spec.writes(workload, "aws") or spec.gcp_access(workload) or spec.reads(workload, "azure") or spec.synced(workload) or (
             spec.vault_access(workload) and workload.vault_login == "kubernetes"
         )
         for field in ("namespace", "service_account"):

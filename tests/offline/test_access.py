@@ -78,7 +78,7 @@ def declared(spec: StackSpec) -> dict[str, set[tuple[str, str]]]:
     out: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for w in spec.all_workloads:
         sa = f"k8s:{w.namespace}/{w.service_account}" if w.namespace and w.service_account else None
-        aws = {(sid(n), READ) for n in spec.reads(w, "aws")} | {(sid(n), WRITE) for n in spec.aws_writes(w)}
+        aws = {(sid(n), READ) for n in spec.reads(w, "aws")} | {(sid(n), WRITE) for n in spec.writes(w, "aws")}
         if aws:
             out[f"iam-role:{slug}-{w.name}"] |= aws
             out[sa] |= aws

@@ -26,7 +26,7 @@ def test_one_binding_per_secret_and_access_under_its_account(vibebox):
     expected = {
         (f"{w.name}-{access}-gcp-{name}", role, accounts[f"gcp-{w.name}"], secret_ids[name])
         for w in spec.all_workloads
-        for access, role, names in (("read", ACCESSOR, spec.reads(w, "gcp")), ("write", VERSION_ADDER, spec.gcp_writes(w)))
+        for access, role, names in (("read", ACCESSOR, spec.reads(w, "gcp")), ("write", VERSION_ADDER, spec.writes(w, "gcp")))
         for name in names
     }
     members = {(name, m.inputs["role"], m.parent, m.inputs["secretId"]) for name, m in built.of_type(MEMBER).items()}
