@@ -6,6 +6,7 @@ terminal (a pipe, a CI log, a test), nothing is printed and nothing is hooked.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -22,13 +23,13 @@ REGISTER_RPC = "register resource"
 
 
 @contextmanager
-def registration_progress(monitor: RecordingMonitor, label: str, console: Console | None = None) -> Iterator[None]:
-    """Show `label: N of M resources registered` while the block runs, if the console is a terminal.
+def registration_progress(monitor: RecordingMonitor, label: str) -> Iterator[None]:
+    """Show `label: N of M resources registered` while the block runs, if stderr is a terminal.
 
     Call after `set_mocks`: the runtime's RPC manager is the one the program will use.
     """
-    console = console or Console(stderr=True)
-    if not console.is_terminal:
+    # isatty, not rich's is_terminal: FORCE_COLOR (set in many CI setups) must not bring it into logs.
+    if not sys.stderr.isatty():
         yield
         return
     manager = settings.SETTINGS.rpc_manager
@@ -46,7 +47,7 @@ def registration_progress(monitor: RecordingMonitor, label: str, console: Consol
     manager.do_rpc = counting_do_rpc
     try:
         with Progress(SpinnerColumn(), _Registered(label, monitor, lambda: requested), TimeElapsedColumn(),
-                      console=console, transient=True, refresh_per_second=4) as progress:
+                      console=Console(stderr=True), transient=True, refresh_per_second=4) as progress:
             progress.add_task(label, total=None)
             yield
     finally:

@@ -45,7 +45,9 @@ def test_progress_on_a_terminal_counts_every_registration(tmp_path):
 
 
 def test_no_progress_when_stderr_is_piped():
-    result = subprocess.run([*PLAN, "--json", "-"], cwd=PROJECT_DIR, capture_output=True, timeout=300)
+    # FORCE_COLOR makes rich treat a pipe as a terminal; the progress still stays out of the log.
+    env = {**os.environ, "FORCE_COLOR": "1"}
+    result = subprocess.run([*PLAN, "--json", "-"], cwd=PROJECT_DIR, capture_output=True, timeout=300, env=env)
     assert result.returncode == 0
     assert json.loads(result.stdout)["stack"] == "dev"
     assert b"resources registered" not in result.stderr
