@@ -1,17 +1,20 @@
 # The two commands of the README do all set-up themselves:
 #   make plan STACK=dev   offline plan of a stack with its policy report
 #   make test             the test suite (what .ci/run calls)
+# They need only a python3 (3.11 to 3.14) and make: nothing is installed into that Python.
+# make exits 2 for any failing command; scripts and CI that need the plan's own 0/1/2 run
+# `.venv/bin/python -m offline plan STACK` directly (see README, "Exit status").
 STACK ?= dev
-UV_VERSION := 0.13.8
 PYTHON := .venv/bin/python
-export UV_PYTHON := python3.11
+# uv at the version pinned in .ci/uv.py: from PATH, or unpacked into .tools/ from PyPI.
+UV := python3 .ci/uv.py
 
 .PHONY: plan test check schema bench
 
-# uv, then the locked environment; redone only when the lock changes.
-.venv/.synced: pyproject.toml uv.lock
-	@python3 -m uv --version 2>/dev/null | grep -q "$(UV_VERSION)" || python3 -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
-	python3 -m uv sync --frozen --quiet
+# The locked environment in .venv, made by uv with the first Python the project supports
+# (UV_PYTHON=python3.12 picks one); redone only when the lock changes.
+.venv/.synced: pyproject.toml uv.lock .ci/uv.py
+	$(UV) sync --frozen --quiet
 	@touch $@
 
 plan: .venv/.synced

@@ -28,10 +28,12 @@ fi
 echo "installing actionlint $ACTIONLINT_VERSION and shellcheck $SHELLCHECK_VERSION into $TOOLS/"
 rm -rf "$VENV" "$TOOLS/bin"
 mkdir -p "$TOOLS/bin"
-"$PYTHON" -m venv "$VENV"
+# uv (pinned, from .ci/uv.py) makes the venv and installs: no pip or python3-venv needed.
+UV=("$PYTHON" .ci/uv.py)
+"${UV[@]}" venv --quiet --python "$PYTHON" "$VENV"
 pip_install() {
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
-        --only-binary=:all: --require-hashes -r /dev/stdin
+    "${UV[@]}" pip install --quiet --python "$VENV/bin/python" --no-deps \
+        --only-binary :all: --require-hashes -r /dev/stdin
 }
 
 pip_install <<EOF

@@ -17,6 +17,7 @@ from pulumi.runtime.stack import wait_for_rpcs
 
 from components.config import StackSpec, namespace_values, parse_stack_spec
 from offline.mocks import REDACTED, CloudMocks, RecordingMonitor, Registration
+from offline.progress import registration_progress
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # Encrypted `secure:` values cannot be decrypted offline; the program sees this instead,
@@ -123,8 +124,9 @@ def plan_program(
     loop = asyncio.get_event_loop()
     sys.path.insert(0, str(program.parent))
     try:
-        runpy.run_path(str(program), run_name="__main__")
-        loop.run_until_complete(wait_for_rpcs())
+        with registration_progress(monitor, f"planning {stack}"):
+            runpy.run_path(str(program), run_name="__main__")
+            loop.run_until_complete(wait_for_rpcs())
         outputs = loop.run_until_complete(_stack_outputs())
     finally:
         sys.path.remove(str(program.parent))
