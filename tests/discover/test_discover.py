@@ -21,7 +21,6 @@ from offline.discover.__main__ import main
 from offline.discover.draft import PROPOSED_KEYS
 from tests.conftest import CANARY
 from tests.discover import seeds
-from tests.discover.conftest import server_available
 from tests.fixtures import LOOPBACK, free_port
 
 NS = "secrets-platform"
@@ -276,13 +275,11 @@ def test_aws_unreachable_endpoint_is_one_line_and_exit_2(tmp_path, capsys, monke
     assert run.stderr == f"discover aws: cannot reach the AWS API at {url} (ListSecrets)\n"
 
 
-def test_aws_refused_permission_is_one_line_and_exit_2(tmp_path, capsys, aws_api):
+def test_aws_refused_permission_is_one_line_and_exit_2(tmp_path, capsys, aws_in_process):
     """A principal without secretsmanager:ListSecrets: moto enforces IAM once auth is switched on."""
     from moto.core import set_initial_no_auth_action_count
 
-    if aws_api.endpoint_url:
-        pytest.skip("IAM enforcement is switched on in-process only")
-    iam = aws_api.client("iam")
+    iam = aws_in_process.client("iam")
     iam.create_user(UserName="reader")
     iam.put_user_policy(UserName="reader", PolicyName="iam-only", PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:List*", "Resource": "*"}]}))
@@ -295,12 +292,6 @@ def test_aws_refused_permission_is_one_line_and_exit_2(tmp_path, capsys, aws_api
     assert run.status == 2
     assert run.stderr.startswith("discover aws: no permission: ListSecrets was refused (")
     assert run.stderr.count("\n") == 1
-
-
-@pytest.mark.skipif(server_available(), reason="moto's server mode runs: the tests above use it")
-def test_moto_server_mode_is_not_installed():
-    pytest.skip("moto's server mode needs Flask: pyproject.toml's `\"moto[iam,secretsmanager,kms,sts]==5.2.5\"` would become "
-                "`\"moto[iam,secretsmanager,kms,sts,server]==5.2.5\"`; until then the AWS tests run on moto's in-process mock")
 
 
 # --- Vault (OpenBao) -------------------------------------------------------------------------------
