@@ -21,7 +21,8 @@ from importlib import metadata
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
-RUNTIME_MODULES = ("__init__.py", "steps.py", "postgres.py", "postgres_single.py", "postgres_alternating.py", "generic.py")
+RUNTIME_MODULES = ("__init__.py", "steps.py", "contract.py", "conninfo.py", "postgres.py", "postgres_single.py",
+                   "postgres_alternating.py", "generic.py")
 VENDORED_ROOTS = ("pg8000",)  # walked through their requirements: scramp, asn1crypto, python-dateutil, six
 PROVIDED = {"boto3", "botocore"}  # in the Lambda runtime
 EPOCH = (1980, 1, 1, 0, 0, 0)

@@ -1,6 +1,8 @@
 """Postgres access shared by the single-user and alternating-users kinds.
 
-A database secret is {engine, host, port, dbname, username, password, sslmode | ssl, masterarn?}.
+A database secret is {engine, host, port, dbname, username, password, sslmode | ssl, masterarn?,
+url? dsn? connection_string?}; the connection strings are rebuilt with every new password
+(rotation/conninfo.py), so each consumer view of a version logs in alike.
 TLS is what the secret says, never less: `sslmode` disable | require | verify-ca | verify-full (libpq's
 meanings; `prefer` and `allow` are refused because they permit plaintext), or the templates' boolean
 `ssl` (true = verify-full). Neither key means verify-full. A TLS connection that fails is an error,
@@ -21,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from rotation import conninfo
 from rotation.steps import RotationError, check_safe, env_int
 
 ENGINES = ("postgres", "aurora-postgresql")
@@ -128,14 +131,30 @@ def check_login(where: Target, secret: dict, what: str) -> None:
         conn.run("SELECT 1")
 
 
+def with_credentials(secret: dict, username: str, password: str) -> dict:
+    """The next version: new credentials, and every connection string the secret carries rebuilt with them."""
+    where = target(secret)
+    return conninfo.rebuilt({**secret, "username": username, "password": password}, where.host, where.port, where.dbname)
+
+
+def check_connection_strings(secret: dict, what: str) -> None:
+    """Its url, dsn and connection_string hold its own username and password, and name its own server."""
+    credentials(secret, what)
+    where = target(secret)
+    if conninfo.rebuilt(secret, where.host, where.port, where.dbname) != secret:
+        raise RotationError(f"the {what} secret's connection strings do not carry its username and password")
+
+
 def check_pending(current: dict, pending: dict, username: str) -> Target:
-    """The pending secret must differ from the current one only in username (as expected) and password."""
+    """The pending secret must differ from the current one only in username (as expected), password and
+    the connection strings built from them."""
     where = target(current)
     if target(pending) != where:
         raise RotationError("the pending secret's engine, host, port, dbname or TLS mode differ from AWSCURRENT's")
     if pending.get("username") != username:
         raise RotationError("the pending secret's username is not the one this rotation may change")
     check_safe(pending.get("password"), "the pending password")
+    check_connection_strings(pending, "pending")
     return where
 
 

@@ -8,7 +8,8 @@ memberships (with their options), privileges on databases, schemas, tables, view
 columns, routines, types, languages, foreign data wrappers and servers, tablespaces and large
 objects (the owner's implicit privileges included), default privileges both ways (those the
 original defines, those others define for it), and per-role settings. Anything the original lacks
-is revoked from the clone. testSecret fails if the mirror has drifted.
+is revoked from the clone. testSecret fails if the mirror has drifted. Each version writes `username`
+and `password` and rebuilds `url`/`dsn`/`connection_string` for its user (rotation/contract.py).
 
     handler: rotation.postgres_alternating.handler
     env:     PASSWORD_LENGTH (16..128, default 32), PGSSLROOTCERT (CA bundle), SECRETS_MANAGER_ENDPOINT
@@ -50,7 +51,7 @@ class Alternating(Kind):
         pg.target(current)
         user, _ = pg.credentials(current, "AWSCURRENT")
         self._master_arn(current)
-        return {**current, "username": partner(user), "password": rot.random(pg.password_length())}
+        return pg.with_credentials(current, partner(user), rot.random(pg.password_length()))
 
     def set(self, rot: Rotation, current: dict, pending: dict) -> None:
         user, _ = pg.credentials(current, "AWSCURRENT")
@@ -73,6 +74,7 @@ class Alternating(Kind):
                     conn.run(statement)
 
     def test(self, rot: Rotation, pending: dict) -> None:
+        pg.check_connection_strings(pending, "pending")
         where = pg.target(pending)
         pg.check_login(where, pending, "pending")
         base, clone = pair(pending["username"])

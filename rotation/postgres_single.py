@@ -1,7 +1,8 @@
 """Postgres single-user rotation: the user changes its own password.
 
 Between setSecret and finishSecret the database accepts only the pending password; clients that
-retry with a fresh GetSecretValue recover. Use alternating users where that gap matters.
+retry with a fresh GetSecretValue recover. Use alternating users where that gap matters. Writes
+`password` and rebuilds `url`/`dsn`/`connection_string` (rotation/contract.py).
 
     handler: rotation.postgres_single.handler
     env:     PASSWORD_LENGTH (16..128, default 32), PGSSLROOTCERT (CA bundle), SECRETS_MANAGER_ENDPOINT
@@ -18,8 +19,8 @@ class SingleUser(Kind):
 
     def create(self, rot: Rotation, current: dict) -> dict:
         pg.target(current)
-        pg.credentials(current, "AWSCURRENT")
-        return {**current, "password": rot.random(pg.password_length())}
+        user, _ = pg.credentials(current, "AWSCURRENT")
+        return pg.with_credentials(current, user, rot.random(pg.password_length()))
 
     def set(self, rot: Rotation, current: dict, pending: dict) -> None:
         user = current.get("username")
@@ -47,6 +48,7 @@ class SingleUser(Kind):
         return pg.login(where, previous, "AWSPREVIOUS")
 
     def test(self, rot: Rotation, pending: dict) -> None:
+        pg.check_connection_strings(pending, "pending")
         pg.check_login(pg.target(pending), pending, "pending")
 
     def finish(self, rot: Rotation, current: dict, pending: dict) -> None:

@@ -8,12 +8,16 @@ invocations, the database unreachable (at once or after k more connections, so m
 changes refused by the server, an operator's PutSecretValue, grants changed and tables created by the
 live user (alternating), clock jumps (generic).
 
-Invariants after every event: AWSCURRENT logs in (single user: the database holds AWSCURRENT's or the
-in-flight AWSPENDING's password, and AWSCURRENT's whenever nothing is in flight); alternating: the
-previous user logs in too while nothing is in flight, and the clone equals the original after every
-completed setSecret; generic: every value is accepted through its overlap; one version per label; no
-version that was ever current lost or changed; no secret value in any log line or error. At the end the
-faults stop and the rotation must complete.
+Invariants after every event: every consumer view of AWSCURRENT logs in (the database secret carries
+`url` and `dsn` beside the parts; the views are tests/rotation/consumers.py's: an ExternalSecret mapping
+the URL, one mapping the DSN, a client reading the parts), each view naming the parts' server (single
+user: the database holds the views' password of AWSCURRENT or of the in-flight AWSPENDING, and of
+AWSCURRENT whenever nothing is in flight; a real pg8000 login of every view after each completed
+rotation); alternating: the previous user's views log in too while nothing is in flight, and the clone
+equals the original after every completed setSecret; generic (rotating `jwt_secret`, its overlap in
+`jwt_secret_previous`): every value is accepted through its overlap; one version per label; no version
+that was ever current lost or changed; no secret value in any log line or error. At the end the faults
+stop and the rotation must complete.
 
 Default run: 300 generic + 150 single-user + 100 alternating schedules; `-m slow` runs five times more.
 """
@@ -31,14 +35,16 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
-from rotation import generic, postgres_alternating, postgres_single
-from tests.rotation import pgstate
+from rotation import contract, generic, postgres_alternating, postgres_single
+from tests.rotation import consumers, pgstate
 from tests.rotation.conftest import INITIAL, MASTER, Clock
 from tests.rotation.driver import CURRENT, PENDING, PREVIOUS, STEPS, Driver, RotationInProgress, _LOCK
 
 OVERLAP = 3600
 FAULTS = st.sampled_from([None, None, None, "before", "after"]) | st.tuples(st.just("kill-after-call"), st.integers(1, 6))
 HANDLERS = {"single": postgres_single.handler, "alternating": postgres_alternating.handler, "generic": generic.handler}
+KINDS = {"single": "postgres-single", "alternating": "postgres-alternating"}
+PROP, OVERLAP_KEY = "jwt_secret", contract.overlap_key("jwt_secret")  # the generic schedules rotate a named property
 
 
 def fresh(length: int = 32) -> str:
@@ -61,10 +67,11 @@ class Schedule(RuleBasedStateMachine):
         super().__init__()
         env, self.name = self.env, f"{self.kind}-{uuid.uuid4().hex[:12]}"
         if self.kind == "generic":
-            first = {"value": fresh(48)}
+            first = {PROP: fresh(48), "issuer": "schedule"}
         else:
+            consumers.check_declared(KINDS[self.kind])
             env.db.reset() if self.kind == "alternating" else self._reset_single()
-            first = env.db.secret(**({"masterarn": "master"} if self.kind == "alternating" else {}))
+            first = consumers.with_strings(env.db.secret(**({"masterarn": "master"} if self.kind == "alternating" else {})))
         env.aws.create_secret(Name=self.name, SecretString=json.dumps(first))
         self.driver = Driver(env.aws, self.name, HANDLERS[self.kind])
         if self.kind == "alternating":  # steady state: the clone exists, one rotation behind us
@@ -72,7 +79,8 @@ class Schedule(RuleBasedStateMachine):
             assert self.driver.complete() is None
         self.ever_current: dict[str, str] = {}
         self.replaced: dict[str, float] = {}  # generic: value -> when it stopped being current
-        self.last_value = first.get("value")
+        self.last_value = first.get(PROP)
+        self.logged_in: str | None = None  # the AWSCURRENT version whose views last logged in for real
         self.log_mark = len(env.caplog.records)
         self.errors_mark = 0
         self.refusing = False
@@ -148,10 +156,10 @@ class Schedule(RuleBasedStateMachine):
         _, current = self.version(CURRENT)
         if self.kind == "generic":
             now = self.env.clock.now
-            kept = [e for e in current.get("previous", []) if e["expires_at"] > now]
-            new = {**current, "value": fresh(48), "previous": kept + [{"value": current["value"], "expires_at": int(now) + OVERLAP}]}
-        else:  # the operator changes the live user's password, then records it
-            new = {**current, "password": fresh()}
+            kept = [e for e in current.get(OVERLAP_KEY, []) if e["expires_at"] > now]
+            new = {**current, PROP: fresh(48), OVERLAP_KEY: kept + [{"value": current[PROP], "expires_at": int(now) + OVERLAP}]}
+        else:  # the operator changes the live user's password, then records it with its URL and DSN
+            new = consumers.with_strings({**current, "password": fresh()})
             self.env.db.admin().run(f"ALTER ROLE {current['username']} PASSWORD '{new['password']}'")
         self.env.aws.put_secret_value(SecretId=self.name, SecretString=json.dumps(new))
 
@@ -202,37 +210,59 @@ class Schedule(RuleBasedStateMachine):
             raw = {v: ver.get("secret_string") for v, ver in self.driver.secret.versions.items()}
         self.ever_current.setdefault(current_id, raw[current_id])
         assert all(raw.get(v) == s for v, s in self.ever_current.items()), "a version that was current was lost"
-        getattr(self, f"check_{self.kind}")(current)
+        getattr(self, f"check_{self.kind}")(current_id, current)
         self.check_no_leak(raw.values())
 
-    def check_single(self, current):
-        db, in_flight = self.env.db, self.driver.in_flight()
-        pending = self.version(PENDING)[1] if in_flight else None
-        if in_flight and pending and not db.accepts(current):
-            assert db.accepts(pending), "the database holds neither AWSCURRENT's nor AWSPENDING's password"
-        else:
-            assert db.accepts(current), "AWSCURRENT does not log in"
+    def serves(self, secret: dict | None) -> bool:
+        """Every consumer view of this version authenticates: it names the parts' server, and the server's
+        SCRAM verifier accepts its credentials."""
+        if not secret:
+            return False
+        logins = consumers.views(secret)
+        assert all(consumers.same_server(secret, login) for login in logins.values()), "a consumer view names another server"
+        credentials = {(login.user, login.password) for login in logins.values()}  # one verifier check per distinct pair
+        return all(self.env.db.accepts({"username": user, "password": password}) for user, password in credentials)
 
-    def check_alternating(self, current):
-        db = self.env.db
-        assert db.accepts(current), "AWSCURRENT does not log in"
+    def log_in_for_real(self, current_id: str, current: dict) -> None:
+        """After each completed rotation (a new AWSCURRENT, nothing in flight): a pg8000 login per view."""
+        if current_id == self.logged_in or self.driver.in_flight():
+            return
+        server = self.env.db.server  # directly: an outage of the relay must not hide a lock-out
+        for name, login in consumers.views(current).items():
+            assert consumers.logs_in(login, server.host, server.port), f"consumer view {name} is locked out"
+        self.logged_in = current_id
+
+    def check_single(self, current_id, current):
+        in_flight = self.driver.in_flight()
+        pending = self.version(PENDING)[1] if in_flight else None
+        if in_flight and pending and not self.serves(current):
+            assert self.serves(pending), "the database holds neither AWSCURRENT's nor AWSPENDING's password for every consumer view"
+        else:
+            assert self.serves(current), "a consumer view of AWSCURRENT does not log in"
+        self.log_in_for_real(current_id, current)
+
+    def check_alternating(self, current_id, current):
+        assert self.serves(current), "a consumer view of AWSCURRENT does not log in"
         _, previous = self.version(PREVIOUS)
         if not self.driver.in_flight() and previous and previous["username"] != current["username"]:
-            assert db.accepts(previous), "the previous user stopped working with no rotation in flight"
+            assert self.serves(previous), "a view of the previous user stopped working with no rotation in flight"
+        self.log_in_for_real(current_id, current)
 
     def check_mirror(self):
         admin = self.env.db.admin()
         assert pgstate.privileges(admin, pgstate.APP) == pgstate.privileges(admin, pgstate.CLONE), "clone differs"
 
-    def check_generic(self, current):
+    def check_generic(self, current_id, current):
+        """The consumer view is what the ExternalSecret maps: jwt_secret and jwt_secret_previous."""
         now = self.env.clock.now
-        if current["value"] != self.last_value:
+        assert "value" not in current and current["issuer"] == "schedule", "the rotation wrote outside its property"
+        if current[PROP] != self.last_value:
             self.replaced.setdefault(self.last_value, now)
-            self.last_value = current["value"]
+            self.last_value = current[PROP]
         for value, when in self.replaced.items():
             if now < when + OVERLAP:
-                assert value == current["value"] or any(
-                    e["value"] == value and now < e["expires_at"] for e in current.get("previous", [])
+                assert value == current[PROP] or any(
+                    e["value"] == value and now < e["expires_at"] for e in current.get(OVERLAP_KEY, [])
                 ), "a value was dropped within its overlap"
 
     def check_no_leak(self, raw_versions):
@@ -249,8 +279,8 @@ class Schedule(RuleBasedStateMachine):
             if not raw:
                 continue
             data = json.loads(raw)
-            yield from (data[k] for k in ("password", "value") if isinstance(data.get(k), str))
-            yield from (e["value"] for e in data.get("previous", []))
+            yield from (data[k] for k in ("password", PROP) if isinstance(data.get(k), str))
+            yield from (e["value"] for e in data.get(OVERLAP_KEY, []))
 
     def teardown(self):
         """The faults stop: the rotation in flight, and a fresh one after it, must complete."""
@@ -267,8 +297,9 @@ class Schedule(RuleBasedStateMachine):
             assert self.driver.complete() is None, "a rotation without faults did not complete"
         assert self.driver.holder(PENDING) is None, "finishSecret left AWSPENDING behind"
         self.after_every_event()
-        if self.kind != "generic":  # a real login, beyond the verifier comparisons of every event
-            assert self.env.db.logs_in(self.version(CURRENT)[1])
+        if self.kind != "generic":  # a real login of every view through the relay, beyond the checks of every event
+            current = self.version(CURRENT)[1]
+            assert all(consumers.logs_in(login) for login in consumers.views(current).values())
         if self.kind == "alternating":
             self.check_mirror()
             admin = self.env.db.admin()
@@ -286,6 +317,7 @@ def run_schedules(kind: str, env: Env, examples: int, steps: int) -> None:
 @pytest.fixture
 def env(aws, clock, caplog, monkeypatch, request):
     monkeypatch.setenv("OVERLAP_SECONDS", str(OVERLAP))
+    monkeypatch.setenv(contract.PROPERTY_ENV, PROP)
     db = request.getfixturevalue("db") if "generic" not in request.node.name else None
     if db is not None:
         aws.create_secret(Name="master", SecretString=json.dumps(db.master()))
