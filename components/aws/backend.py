@@ -143,6 +143,7 @@ class AwsBackend(BackendBase):
                     schedule_expression=rotation.schedule_expression,
                     window_hours=rotation.window,
                     overlap_hours=rotation.overlap_hours,
+                    rotated_property=rotation.property,
                     subnet_ids=vpc.subnet_ids if vpc else (),
                     security_group_ids=vpc.security_group_ids if vpc else (),
                     account_id=spec.aws.account_id,

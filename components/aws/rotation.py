@@ -14,6 +14,7 @@ import pulumi_aws as aws
 
 from components.aws import actions
 from components.aws.iam import Grant, grant_statements, sid
+from rotation.contract import PROPERTY_ENV
 
 HANDLERS = {
     "postgres-single": "rotation.postgres_single.handler",
@@ -95,6 +96,7 @@ class SecretRotationArgs:
     schedule_expression: str
     window_hours: str | None
     overlap_hours: int | None
+    rotated_property: str | None  # generic: the property it rotates (None: `value`, as before)
     subnet_ids: Sequence[str]
     security_group_ids: Sequence[str]
     account_id: str
@@ -127,6 +129,8 @@ class SecretRotation(pulumi.ComponentResource):
         environment = {"SECRETS_MANAGER_ENDPOINT": f"https://secretsmanager.{args.region}.amazonaws.com"}
         if args.kind == "generic":
             environment["OVERLAP_SECONDS"] = str(3600 * (args.overlap_hours or DEFAULT_OVERLAP_HOURS))
+            if args.rotated_property:
+                environment[PROPERTY_ENV] = args.rotated_property
         self.function = aws.lambda_.Function(
             f"{name}-function",
             name=args.function_name,

@@ -37,6 +37,14 @@ class DeliveryLayout:
         """Secrets External Secrets syncs into the workload's namespace for it."""
         return workload.reads if self.delivery(workload) in ("external-secrets", "both") else ()
 
+    def consumer_keys(self: StackSpec, secret: SecretSpec) -> dict[str, tuple[str, ...]]:
+        """Each consumer of the secret -> the properties it reads: its ExternalSecret maps every declared property
+        to a key of the same name; a workload reading the secret itself reads the whole value (none named)."""
+        return {
+            workload.name: secret.properties if secret.name in self.synced(workload) else ()
+            for workload in self.workloads if secret.name in workload.reads
+        }
+
     def store_key(self: StackSpec, secret: SecretSpec) -> str:
         """The store a synced secret comes through: one per backend (and Vault KV mount)."""
         return secret.backend if secret.backend in ("aws", "gcp", "azure") else f"vault-{self.kv_mount(secret)}"

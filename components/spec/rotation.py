@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from components.spec.base import Name, Spec
 from components.spec.schedule import check_schedule_expression
+from components.spec.errors import Problem
+from rotation.contract import PROPERTY_NAME, problems
+
+if TYPE_CHECKING:
+    from components.spec.stack import StackSpec
 
 ROTATION_KINDS = ("none", "manual", "generic", "postgres-single", "postgres-alternating")
 RotationKind = Literal["none", "manual", "generic", "postgres-single", "postgres-alternating"]
@@ -49,6 +54,8 @@ class RotationSpec(Spec):
             raise ValueError("set either days or schedule, not both")
         if self.kind == "none" and (self.days is not None or self.schedule is not None or self.window is not None):
             raise ValueError("kind none takes no days, schedule or window")
+        if self.property is not None and self.kind != "generic":
+            raise ValueError("property is only for kind generic (the postgres kinds write what rotation/contract.py says)")
         if self.overlap_hours is not None and self.kind != "generic":
             raise ValueError("overlap_hours is only for kind generic")
         if (self.master_secret is not None) != (self.kind == "postgres-alternating"):
@@ -60,3 +67,20 @@ class RotationSpec(Spec):
     @property
     def schedule_expression(self) -> str:
         return self.schedule or f"rate({self.days} days)"
+
+    # Declared last: in the class body below it, `property` names this field, not the builtin.
+    property: Annotated[str, StringConstraints(pattern=PROPERTY_NAME.pattern)] | None = None
+    """generic: the property it rotates (default `value`, its overlap list in `previous`; else `<property>_previous`)."""
+
+
+def secret_shape_checks(spec: StackSpec) -> list[Problem]:
+    """A secret's declared properties are its contract (rotation/contract.py): an automated rotation may leave
+    none of them stale, and no consumer may read a property the secret does not declare."""
+    out = []
+    for index, secret in enumerate(spec.secrets):
+        rotation = spec.rotation(secret)
+        if rotation.kind not in AUTOMATED_ROTATION:
+            continue
+        found = problems(rotation.kind, {"property": rotation.property}, secret.properties, spec.consumer_keys(secret))
+        out += [Problem(("secrets", index, *problem.where), problem.message) for problem in found]
+    return out

@@ -18,7 +18,7 @@ from components.spec.errors import Problem
 from components.spec.gcp import GcpNaming, GcpSpec, gcp_checks
 from components.spec.kubernetes import KubernetesSpec, kubernetes_checks
 from components.spec.models import KeySpec, SecretSpec, StackTags, WorkloadSpec
-from components.spec.rotation import ROTATION_KINDS, RotationSpec
+from components.spec.rotation import ROTATION_KINDS, RotationSpec, secret_shape_checks
 from components.spec.vault import VaultNaming, VaultSpec, vault_checks
 
 
@@ -88,7 +88,7 @@ class StackSpec(Spec, AwsNaming, VaultNaming, GcpNaming, AzureNaming, DeliveryLa
 
 def cross_checks(spec: StackSpec) -> list[Problem]:
     """Everything the types alone cannot say: the shared checks, then each backend's."""
-    return [*_shared_checks(spec), *aws_checks(spec), *vault_checks(spec), *gcp_checks(spec), *azure_checks(spec), *kubernetes_checks(spec)]
+    return [*_shared_checks(spec), *secret_shape_checks(spec), *aws_checks(spec), *vault_checks(spec), *gcp_checks(spec), *azure_checks(spec), *kubernetes_checks(spec)]
 
 
 def _shared_checks(spec: StackSpec) -> list[Problem]:

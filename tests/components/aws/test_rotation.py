@@ -95,3 +95,34 @@ def test_rotation_spec_errors(prod_raw, rotation, message):
     with pytest.raises(ConfigError) as caught:
         parse_stack_spec(prod_raw, "Pulumi.prod.yaml")
     assert any(message in line and "secrets[0] (database).rotation" in line for line in caught.value.lines()), caught.value.lines()
+
+
+def _spec_errors(raw) -> list[str]:
+    from components.spec import ConfigError, parse_stack_spec
+
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_spec(raw, "Pulumi.prod.yaml")
+    return caught.value.lines()
+
+
+def test_generic_rotation_names_the_property_it_rotates(prod_plan):
+    """The Lambda learns which declared property it rotates (rotation/contract.py's ROTATED_PROPERTY);
+    a stack that names none keeps today's `value`/`previous` (no variable)."""
+    from rotation.contract import PROPERTY_ENV
+
+    functions = by_type(prod_plan, "aws:lambda/function:Function")
+    assert functions["jwt-function"].inputs["environment"]["variables"][PROPERTY_ENV] == "secret"
+    assert PROPERTY_ENV not in functions["database-function"].inputs["environment"]["variables"]
+
+
+@pytest.mark.parametrize("change, where, message", [
+    # Regression (#15): a generic rotation wrote `value` beside the declared `secret`: the synced key never changed.
+    (lambda s: s[2]["rotation"].pop("property"), "secrets[2] (jwt).rotation.property", "writes 'value', which the secret does not declare"),
+    # A Postgres rotation rebuilds url/dsn/connection_string; a property it cannot keep current is refused.
+    (lambda s: s[0].update(properties=["username", "password", "jdbc_url"]), "secrets[0] (database).properties[2]", "jdbc_url"),
+    (lambda s: s[0]["rotation"].update(property="password"), "secrets[0] (database).rotation", "property is only for kind generic"),
+])
+def test_a_rotation_that_leaves_a_declared_property_stale_is_refused(prod_raw, change, where, message):
+    change(prod_raw["secrets"])
+    lines = _spec_errors(prod_raw)
+    assert any(f"secrets-platform:{where}" in line and message in line for line in lines), lines
