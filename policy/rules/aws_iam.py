@@ -11,7 +11,10 @@ condition keys only, never a Sid or a value of the props.
 
 from __future__ import annotations
 
+import json
 import re
+from functools import cache
+from pathlib import Path
 from typing import Callable, Iterator
 
 from documents.iam import ROOT, Document, Statement, expand, has_wildcard, matches, only_wildcards, parse, sensitive_matches, wildcard_only
@@ -76,6 +79,8 @@ ESCALATION_METHODS: dict[str, tuple[str, ...]] = {
 BROAD_MANAGED_POLICIES = frozenset(
     {"AdministratorAccess", "PowerUserAccess", "IAMFullAccess", "SecretsManagerReadWrite", "AWSKeyManagementServicePowerUser"}
 )
+# Generated from moto's copy of every AWS managed policy (policy/data/aws_managed.py); never edited by hand.
+BROAD_SECRET_ACCESS_INDEX = Path(__file__).resolve().parent.parent / "data" / "aws_managed_broad.json"
 WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
 # Cognito's web-identity tokens are scoped by the identity pool (`aud`); they have no meaningful `sub` to pin.
 NO_SUB_ISSUERS = frozenset({"cognito-identity.amazonaws.com"})
@@ -304,13 +309,29 @@ def _escalation(doc: Document) -> list[tuple[Statement | None, Issue]]:
     return out
 
 
+@cache
+def _broad_secret_access() -> dict[str, list[str]]:
+    """AWS managed policy name -> the secret and key actions it grants on every secret or key (policy/data/aws_managed.py)."""
+    return json.loads(BROAD_SECRET_ACCESS_INDEX.read_text(encoding="utf-8"))
+
+
+def _managed_policy_issue(arn: str) -> str | None:
+    if not AWS_MANAGED_POLICY_ARN.fullmatch(arn):
+        return None
+    name = arn.rpartition("/")[2]
+    if granted := _broad_secret_access().get(name):
+        return f"grants {list_some(granted)} on every secret or key of the account"
+    if name in BROAD_MANAGED_POLICIES or name.endswith("FullAccess"):
+        return "grants far more than a workload needs"
+    return None
+
+
 def _managed_policies(rule: Rule, resource: Resource) -> list[Finding]:
     field = ATTACHMENT_ARNS[resource["type"]]
     arns = strings(resource["props"].get(field))
-    out = [rule.finding(resource, f"{field} attaches the AWS managed policy {arn.rpartition('/')[2]}, which grants "
-                        "far more than a workload needs: attach a policy listing the exact actions and resources")
-           for arn in arns.values if arn.startswith("arn:aws") and ":iam::aws:policy/" in arn
-           and (arn.rpartition("/")[2] in BROAD_MANAGED_POLICIES or arn.endswith("FullAccess"))]
+    out = [rule.finding(resource, f"{field} attaches the AWS managed policy {arn.rpartition('/')[2]}, which {why}: "
+                        "attach a policy listing the exact actions and resources")
+           for arn in arns.values if (why := _managed_policy_issue(arn))]
     return out + ([rule.undecided(resource, field)] if arns.unknown else [])
 
 
@@ -540,8 +561,9 @@ NO_PRIVILEGE_ESCALATION = Rule(
 NO_BROAD_MANAGED_POLICY = Rule(
     id="SP-IAM-009",
     name="iam-no-broad-managed-policy",
-    description="AWS managed policies such as AdministratorAccess, PowerUserAccess, IAMFullAccess, "
-    "SecretsManagerReadWrite or *FullAccess grant far more than a workload needs.",
+    description="AWS managed policies such as AdministratorAccess, PowerUserAccess, IAMFullAccess or *FullAccess grant far "
+    "more than a workload needs, and any AWS managed policy whose document grants secret or key actions on every secret or "
+    "key (SecretsManagerReadWrite, AWSSecretsManagerClientReadOnlyAccess, ...; index generated from the documents) reads them all.",
     severity=Severity.HIGH,
     resource_types=(ROLE, *ATTACHMENT_TYPES),
     remediation="Attach a customer policy listing the exact actions and resources.",
