@@ -90,6 +90,8 @@ def _metadata(rule: Rule | StackRule) -> dict[str, Any]:
         "config_schema": PolicyConfigSchema({"exceptions": exception_schema(rule)}),
         "tags": list(rule.frameworks),
         "remediation_steps": rule.remediation,
+        # An advisory-only rule never blocks, whatever the pack's level (the engine caps it the same way).
+        **({"enforcement_level": EnforcementLevel.ADVISORY} if rule.advisory_only else {}),
     }
 
 

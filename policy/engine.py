@@ -148,6 +148,8 @@ def evaluate(
 
     for rule in active:
         level = settings.level(rule.id)
+        if rule.advisory_only and level is Enforcement.MANDATORY:
+            level = Enforcement.ADVISORY
         for finding in _findings(rule, resources):
             resource = by_urn.get(finding.urn, {"urn": finding.urn})
             violation = Violation(

@@ -637,6 +637,7 @@ TRUST_OWN_ACCOUNT_ROOT = Rule(
     "identity policy of the account (advisory).",
     severity=Severity.LOW,
     resource_types=(ROLE,),
+    advisory_only=True,
     remediation="Name the roles or users that assume this role, or bind the root with aws:PrincipalArn.",
     frameworks=_TRUST,
     check=_root_trust(False),

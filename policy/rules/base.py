@@ -61,6 +61,8 @@ class _RuleBase:
     resource_types: tuple[str, ...]
     remediation: str
     frameworks: tuple[str, ...]  # e.g. ("HIPAA 164.312(a)(1)", "SOC2 CC6.1")
+    # A finding to review, never to block on (own-account root trust): reported at advisory at most, whatever the level.
+    advisory_only: bool = False
 
     def applies_to(self, resource: Resource) -> bool:
         return resource["type"] in self.resource_types

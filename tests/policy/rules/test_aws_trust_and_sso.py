@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from policy.rules import aws_iam, aws_kms
+from policy.engine import evaluate
 from policy.settings import settings_for
 from policy.rules import ALL_RULES
 from tests.policy.rules.builders import ACCOUNT, UNKNOWN, decided, document, resource, run
@@ -58,7 +59,8 @@ def test_own_account_root_is_advisory():
     """The role's account is read from its ARN (or boundary, customer policies, OIDC provider)."""
     findings = run(aws_iam, role(assume(f"arn:aws:iam::{ACCOUNT}:root"), permissionsBoundary=f"arn:aws:iam::{ACCOUNT}:policy/boundary"))
     assert {f.rule_id for f in findings} == {aws_iam.TRUST_OWN_ACCOUNT_ROOT.id}
-    assert settings_for("prod", ALL_RULES).level(aws_iam.TRUST_OWN_ACCOUNT_ROOT.id).value == "advisory"
+    report = evaluate(findings and [role(assume(f"arn:aws:iam::{ACCOUNT}:root"), arn=ROLE_ARN)], settings_for("prod", ALL_RULES), (aws_iam.TRUST_OWN_ACCOUNT_ROOT,))
+    assert [v.enforcement.value for v in report.violations] == ["advisory"] and not report.blocking
 
 
 def test_a_root_not_shown_to_be_the_roles_own_is_treated_as_another_accounts():
