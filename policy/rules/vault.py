@@ -48,6 +48,8 @@ TOKEN_OWN = {
     "sys/tools/hash/*": _UPDATE,
     "sys/control-group/request": _UPDATE,
 }
+# Mount paths Vault reserves for itself (no secrets engine can be mounted there).
+RESERVED_MOUNTS = frozenset({*CONTROL_PLANE, "cubbyhole"})
 # A cubbyhole is private to the token that owns it, whatever the path below it.
 CUBBYHOLE_CAPABILITIES = frozenset({"create", "read", "update", "patch", "delete", "list"})
 # Templates that Vault fills with the caller's own entity (https://developer.hashicorp.com/vault/docs/concepts/policies#templated-policies):
@@ -353,8 +355,8 @@ def _glob_writes(blocks: list[PathBlock]) -> Iterable[str]:
 
 def _permanent_deletes(blocks: list[PathBlock]) -> Iterable[str]:
     for block in blocks:
-        if token_own(block):
-            continue  # a cubbyhole keeps no versions: nothing there is KV metadata or destroy
+        if token_own(block) or block.path.split("/", 1)[0] in RESERVED_MOUNTS:
+            continue  # Vault's reserved mounts are never KV: nothing there is KV metadata or destroy
         if "delete" in block.grants and reaches_kv_endpoint(block.path, "metadata"):
             yield f"{block} grants delete on KV metadata: it erases every version and the history for good"
         if block.grants & {"create", "update"} and reaches_kv_endpoint(block.path, "destroy"):

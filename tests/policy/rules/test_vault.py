@@ -198,6 +198,14 @@ def test_vendor_least_privilege_policies_pass(text):
     assert run(vault, policy(COMPLIANT_POLICY + text)) == []
 
 
+def test_reserved_mounts_are_never_kv_destroy_or_metadata():
+    """sys/, auth/, identity/ and cubbyhole/ cannot hold a KV engine: their globs are other rules' findings, not KV deletes."""
+    for path in ("sys/leases/revoke/*", "cubbyhole/*", "identity/+/x"):
+        findings = run(vault, policy(COMPLIANT_POLICY + f'path "{path}" {{ capabilities = ["update", "delete", "sudo"] }}'))
+        assert vault.POLICY_NO_PERMANENT_DELETE.id not in {f.rule_id for f in findings}
+        assert findings  # still a glob, sudo or control-plane finding
+
+
 @pytest.mark.parametrize(("rule_id", "block", "expected"), POLICY_MUTATIONS)
 def test_policy_mutation_is_caught(rule_id, block, expected):
     messages = decided(run(vault, _policy_with("\n" + block + "\n")), rule_id)
