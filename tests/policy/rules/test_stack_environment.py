@@ -5,8 +5,11 @@ short retention. Each rule reading the environment gets the same three cases."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from policy.check import main
 from policy.engine import evaluate
 from policy.rules import aws_secrets, azure
 from policy.rules.base import STACK_ENVIRONMENT, is_prod
@@ -54,3 +57,30 @@ def test_is_prod():
     assert is_prod({STACK_ENVIRONMENT: "dev"}, "PROD") is True
     assert is_prod({STACK_ENVIRONMENT: "prod"}, UNKNOWN) is None
     assert is_prod({}, None) is None
+
+
+def _preview(tmp_path, stack: str, props: dict) -> str:
+    urn = f"urn:pulumi:{stack}::kv::azure-native:keyvault:Vault::vault"
+    steps = [{"op": "create", "urn": urn, "newState": {"urn": urn, "custom": True, "type": azure.KEY_VAULT, "inputs": props, "outputs": {}}}]
+    path = tmp_path / "preview.json"
+    path.write_text(json.dumps({"steps": steps}))
+    return str(path)
+
+
+def test_the_checker_gates_an_untagged_public_vault_with_stack_env_prod(tmp_path, capsys):
+    """The issue's case: `python -m policy check --stack-env prod` on a Key Vault without an environment tag."""
+    public = mutated(test_azure.vault(), {"properties.networkAcls": DELETE, "tags": {"owner": "phagen-platform"}})["props"]
+    preview = _preview(tmp_path, "phagen", public)  # a stack name that says nothing about its environment
+    assert main([preview, "--stack-env", "prod", "--format", "json"], rules=(azure.KEYVAULT_NO_PUBLIC_NETWORK_IN_PROD,)) == 1
+    violations = json.loads(capsys.readouterr().out)["violations"]
+    assert [(v["rule"], v["enforcement"], v["undecided"]) for v in violations] == [
+        (azure.KEYVAULT_NO_PUBLIC_NETWORK_IN_PROD.id, "mandatory", False)]
+    assert main([preview, "--stack-env", "dev", "--format", "json"], rules=(azure.KEYVAULT_NO_PUBLIC_NETWORK_IN_PROD,)) == 0
+
+
+def test_crossguard_takes_the_environment_from_the_stack(monkeypatch):
+    from policy.__main__ import rule_settings
+
+    for stack, environment in (("phagen-prod", "prod"), ("dev", "dev")):
+        monkeypatch.setenv("PULUMI_STACK", stack)
+        assert rule_settings(azure.KEYVAULT_NO_PUBLIC_NETWORK_IN_PROD, {}).environment == environment
