@@ -73,7 +73,8 @@ def rule_settings(rule: Rule | StackRule, config: Mapping[str, Any]) -> PackSett
     if problems:
         raise SettingsError(problems)
     # The level here only keeps the rule active: the SDK stamps each violation with the configured level.
-    return PackSettings(default=Enforcement.MANDATORY, exceptions=tuple(exceptions), source="policy pack config")
+    return PackSettings(environment_of(os.environ.get("PULUMI_STACK", "prod")), default=Enforcement.MANDATORY, exceptions=tuple(exceptions),
+                        source="policy pack config")
 
 
 def message(violation: Violation) -> str:
@@ -89,6 +90,8 @@ def _metadata(rule: Rule | StackRule) -> dict[str, Any]:
         "config_schema": PolicyConfigSchema({"exceptions": exception_schema(rule)}),
         "tags": list(rule.frameworks),
         "remediation_steps": rule.remediation,
+        # An advisory-only rule never blocks, whatever the pack's level (the engine caps it the same way).
+        **({"enforcement_level": EnforcementLevel.ADVISORY} if rule.advisory_only else {}),
     }
 
 

@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 
 from policy.rules import ALL_RULES
 from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS
-from policy.rules.base import Finding, Resource, Rule, Severity, StackRule
+from policy.rules.base import STACK_ENVIRONMENT, Finding, Resource, Rule, Severity, StackRule
 from policy.settings import Enforcement, PackSettings, PolicyException
 
 # Reported for an exception past its expiry date, at the level of the rule it excepted.
@@ -137,7 +137,8 @@ def evaluate(
     `whole_stack` says `resources` is the whole planned stack, so an expired exception is reported even when its
     resource is not planned; CrossGuard's per-resource policies pass False and report it on the resource it names.
     """
-    resources = list(resources)
+    # Rules that depend on the environment read the stack's when a resource carries no environment tag.
+    resources = [r if STACK_ENVIRONMENT in r else {**r, STACK_ENVIRONMENT: settings.environment} for r in resources]
     today = today or datetime.now(timezone.utc).date()
     by_urn = {r["urn"]: r for r in resources}
     active = [rule for rule in rules if settings.level(rule.id) is not Enforcement.DISABLED]
@@ -147,6 +148,8 @@ def evaluate(
 
     for rule in active:
         level = settings.level(rule.id)
+        if rule.advisory_only and level is Enforcement.MANDATORY:
+            level = Enforcement.ADVISORY
         for finding in _findings(rule, resources):
             resource = by_urn.get(finding.urn, {"urn": finding.urn})
             violation = Violation(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, NamedTuple
 
-from documents.iam import Document, Statement
+from documents.iam import Document, Statement, matches
 from policy.rules.base import Finding, Resource, Rule
 
 class Issue(NamedTuple):
@@ -49,8 +49,38 @@ def document_check(documents: Documents, check: Check) -> Callable[[Rule, Resour
 
 
 def per_statement(check: Callable[[Statement], Iterable[Issue]]) -> Check:
-    """A check of each statement that may allow (Effect Allow, or unknown at preview)."""
-    return lambda doc: ((s, issue) for s in doc.statements if s.allow is not False for issue in check(s))
+    """A check of each statement that may allow (Effect Allow, or unknown at preview) and that no Deny of the same
+    document cancels."""
+    return lambda doc: ((s, issue) for s in doc.statements if s.allow is not False and not cancelled(doc, s) for issue in check(s))
+
+
+def _covers_all(patterns: Iterable[str], targets: Iterable[str]) -> bool:
+    """Every target (an action or ARN, possibly itself a glob) is matched by one of the patterns. A target glob
+    is read literally, so a pattern covers it only when it covers everything the glob could name (`s3:*` covers
+    `s3:Get*`, `s3:Get*` does not cover `s3:*`)."""
+    patterns = list(patterns)
+    return all(any(matches(p, t) for p in patterns) for t in targets)
+
+
+def cancelled(doc: Document, s: Statement) -> bool:
+    """An Allow that an unconditional Deny of the same document takes back whole: IAM's explicit deny wins for
+    every action and resource of the Allow, so it grants nothing (its conditions do not matter)."""
+    if s.not_action or s.not_resource or s.unknown or not s.actions or not s.resources:
+        return False
+    return any(d.allow is False and not d.conditions and not d.unknown and not d.not_action and not d.not_resource
+               and (d.principal == s.principal or bool(d.principal and d.principal.public)) and _covers_all(d.actions, s.actions) and _covers_all(d.resources, s.resources)
+               for d in doc.statements)
+
+
+# AWS's own key-policy examples grant these crypto-only patterns (ReEncryptFrom/To, GenerateDataKey and its
+# variants): https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-users
+KEY_USE_PATTERNS = frozenset({"kms:reencrypt*", "kms:generatedatakey*"})
+
+
+def aws_key_use_pattern(s: Statement, action: str) -> bool:
+    """`kms:ReEncrypt*` or `kms:GenerateDataKey*` as AWS writes them, limited to a service by kms:ViaService: they match
+    only encryption operations on the statement's keys, never key administration."""
+    return action.lower() in KEY_USE_PATTERNS and bool(s.narrowed_by(["kms:ViaService"]))
 
 
 def list_some(items: Iterable[str], limit: int = 4) -> str:

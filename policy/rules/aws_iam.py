@@ -11,10 +11,14 @@ condition keys only, never a Sid or a value of the props.
 
 from __future__ import annotations
 
+import json
+import re
+from functools import cache
+from pathlib import Path
 from typing import Callable, Iterator
 
-from documents.iam import Document, Statement, expand, has_wildcard, matches, only_wildcards, parse, sensitive_matches, wildcard_only
-from policy.rules._iam_doc import Check, Issue, document_check, list_some, per_statement, unknown_issue
+from documents.iam import ROOT, Document, Statement, expand, has_wildcard, matches, only_wildcards, parse, sensitive_matches, wildcard_only
+from policy.rules._iam_doc import Check, Issue, aws_key_use_pattern, cancelled, document_check, list_some, per_statement, unknown_issue
 from documents.props import dig, entries, strings
 from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE
 from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown
@@ -24,13 +28,21 @@ ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 USER_POLICY = "aws:iam/userPolicy:UserPolicy"
 GROUP_POLICY = "aws:iam/groupPolicy:GroupPolicy"
 ROLE = "aws:iam/role:Role"
-IDENTITY_TYPES = (POLICY, ROLE_POLICY, USER_POLICY, GROUP_POLICY, ROLE)
-ATTACHMENT_TYPES = (
-    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
-    "aws:iam/userPolicyAttachment:UserPolicyAttachment",
-    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
-    "aws:iam/policyAttachment:PolicyAttachment",
-)
+# IAM Identity Center: a permission set's policies become identity policies of a role in every account it is assigned to.
+PERMISSION_SET_INLINE_POLICY = "aws:ssoadmin/permissionSetInlinePolicy:PermissionSetInlinePolicy"
+IDENTITY_TYPES = (POLICY, ROLE_POLICY, USER_POLICY, GROUP_POLICY, ROLE, PERMISSION_SET_INLINE_POLICY)
+# Attachment type -> the property holding the managed policy ARN(s). A permission set's customer-managed attachment
+# names a policy by name in each account: that policy's own document is checked where it is defined.
+ATTACHMENT_ARNS = {
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment": "policyArn",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment": "policyArn",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment": "policyArn",
+    "aws:iam/policyAttachment:PolicyAttachment": "policyArn",
+    "aws:ssoadmin/managedPolicyAttachment:ManagedPolicyAttachment": "managedPolicyArn",
+    "aws:ssoadmin/managedPolicyAttachmentsExclusive:ManagedPolicyAttachmentsExclusive": "managedPolicyArns",
+    ROLE: "managedPolicyArns",
+}
+ATTACHMENT_TYPES = tuple(t for t in ATTACHMENT_ARNS if t != ROLE)
 
 # Services where a partial wildcard (`iam:Pass*`, `kms:*crypt*`) is judged action by action.
 SENSITIVE_SERVICES = frozenset({"iam", "sts", "kms", "secretsmanager", "ssm", "organizations", "lambda"})
@@ -67,6 +79,8 @@ ESCALATION_METHODS: dict[str, tuple[str, ...]] = {
 BROAD_MANAGED_POLICIES = frozenset(
     {"AdministratorAccess", "PowerUserAccess", "IAMFullAccess", "SecretsManagerReadWrite", "AWSKeyManagementServicePowerUser"}
 )
+# Generated from moto's copy of every AWS managed policy (policy/data/aws_managed.py); never edited by hand.
+BROAD_SECRET_ACCESS_INDEX = Path(__file__).resolve().parent.parent / "data" / "aws_managed_broad.json"
 WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
 # Cognito's web-identity tokens are scoped by the identity pool (`aud`); they have no meaningful `sub` to pin.
 NO_SUB_ISSUERS = frozenset({"cognito-identity.amazonaws.com"})
@@ -77,6 +91,8 @@ def _documents(resource: Resource, trust: bool) -> list[tuple[str, Document]]:
     props = resource["props"]
     if trust:
         return [("assumeRolePolicy", parse(props.get("assumeRolePolicy")))] if resource["type"] == ROLE else []
+    if resource["type"] == PERMISSION_SET_INLINE_POLICY:
+        return [("inlinePolicy", parse(props.get("inlinePolicy")))]
     if resource["type"] != ROLE:
         return [("policy", parse(props.get("policy")))]
     inline = props.get("inlinePolicies")
@@ -99,6 +115,25 @@ def _all_services(action: str) -> bool:
     return has_wildcard(_service(action))
 
 
+# AWS managed policies (`arn:aws:iam::aws:policy/...`) belong to AWS: no IAM action of a customer changes them, and
+# the user, group and role actions of IAM do not apply to them, so IAM actions limited to them grant no change.
+AWS_MANAGED_POLICY_ARN = re.compile(r"arn:aws[a-z-]*:iam::aws:policy/.+")
+# Credential actions that, limited to the caller's own user, give it no permission it does not have: the AWS docs'
+# self-service examples (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_examples_aws_my-sec-creds-self-manage.html).
+SELF_CREDENTIAL_ACTIONS = frozenset({"iam:createaccesskey", "iam:createloginprofile", "iam:updateloginprofile"})
+OWN_USER_ARN = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}|\*):user/(.*/)?\$\{aws:username\}")
+
+
+def _inert(s: Statement, action: str) -> bool:
+    """The statement grants `action` only on resources where it changes nothing that matters: IAM actions on AWS
+    managed policies, or credential self-service on the caller's own user."""
+    if s.not_resource or "resource" in s.unknown or not s.resources:
+        return False
+    if _service(action) == "iam" and all(AWS_MANAGED_POLICY_ARN.fullmatch(r) for r in s.resources):
+        return True
+    return action.lower() in SELF_CREDENTIAL_ACTIONS and all(OWN_USER_ARN.fullmatch(r) for r in s.resources)
+
+
 def _action_unknown(s: Statement) -> list[Issue]:
     return [unknown_issue("Action")] if "action" in s.unknown else []
 
@@ -117,7 +152,7 @@ def _full_wildcard(s: Statement) -> list[Issue]:
 def _service_wildcard(s: Statement) -> list[Issue]:
     if s.not_action:
         return []
-    hits = [a for a in s.actions if not _all_services(a) and only_wildcards(_name(a))]
+    hits = [a for a in s.actions if not _all_services(a) and only_wildcards(_name(a)) and not _inert(s, a)]
     issues = [Issue(f"Action '{a}' allows every {_service(a)} action, present and future: list the exact actions needed") for a in hits]
     return issues or _action_unknown(s)
 
@@ -130,6 +165,8 @@ def _partial_wildcard(s: Statement) -> list[Issue]:
     issues = []
     for a in s.actions:
         if _service(a) not in SENSITIVE_SERVICES or not has_wildcard(_name(a)) or only_wildcards(_name(a)):
+            continue
+        if _inert(s, a) or aws_key_use_pattern(s, a):
             continue
         hits = sensitive_matches(a)
         if hits is None:
@@ -221,7 +258,9 @@ def _denied(doc: Document, action: str) -> bool:
 
 
 def _granting(doc: Document, action: str) -> list[Statement]:
-    return [] if _denied(doc, action) else [s for s in doc.statements if s.allow is not False and s.covers(action)]
+    if _denied(doc, action):
+        return []
+    return [s for s in doc.statements if s.allow is not False and s.covers(action) and not _inert(s, action) and not cancelled(doc, s)]
 
 
 def _pass_role(doc: Document) -> Iterator[tuple[Statement, Issue]]:
@@ -270,14 +309,29 @@ def _escalation(doc: Document) -> list[tuple[Statement | None, Issue]]:
     return out
 
 
+@cache
+def _broad_secret_access() -> dict[str, list[str]]:
+    """AWS managed policy name -> the secret and key actions it grants on every secret or key (policy/data/aws_managed.py)."""
+    return json.loads(BROAD_SECRET_ACCESS_INDEX.read_text(encoding="utf-8"))
+
+
+def _managed_policy_issue(arn: str) -> str | None:
+    if not AWS_MANAGED_POLICY_ARN.fullmatch(arn):
+        return None
+    name = arn.rpartition("/")[2]
+    if granted := _broad_secret_access().get(name):
+        return f"grants {list_some(granted)} on every secret or key of the account"
+    if name in BROAD_MANAGED_POLICIES or name.endswith("FullAccess"):
+        return "grants far more than a workload needs"
+    return None
+
+
 def _managed_policies(rule: Rule, resource: Resource) -> list[Finding]:
-    props = resource["props"]
-    arns = strings(props.get("managedPolicyArns") if resource["type"] == ROLE else props.get("policyArn"))
-    field = "managedPolicyArns" if resource["type"] == ROLE else "policyArn"
-    out = [rule.finding(resource, f"{field} attaches the AWS managed policy {arn.rpartition('/')[2]}, which grants "
-                        "far more than a workload needs: attach a policy listing the exact actions and resources")
-           for arn in arns.values if arn.startswith("arn:aws") and ":iam::aws:policy/" in arn
-           and (arn.rpartition("/")[2] in BROAD_MANAGED_POLICIES or arn.endswith("FullAccess"))]
+    field = ATTACHMENT_ARNS[resource["type"]]
+    arns = strings(resource["props"].get(field))
+    out = [rule.finding(resource, f"{field} attaches the AWS managed policy {arn.rpartition('/')[2]}, which {why}: "
+                        "attach a policy listing the exact actions and resources")
+           for arn in arns.values if (why := _managed_policy_issue(arn))]
     return out + ([rule.undecided(resource, field)] if arns.unknown else [])
 
 
@@ -341,6 +395,57 @@ def _web_identity_aud(s: Statement) -> list[Issue]:
                           Issue(f"no exact {key} condition: tokens the issuer mints for any other audience can assume the role; "
                                 "add StringEquals on the audience (sts.amazonaws.com for EKS and GitHub)"))
     return issues + _web_identity_unknown(s)
+
+
+_IAM_ACCOUNT = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):")
+
+
+def _own_account(resource: Resource) -> str | None:
+    """The role's own account, where its props show it: its ARN, permissions boundary, customer managed policies and
+    the OIDC/SAML providers its trust names (a provider lives in the role's account). None when they do not agree or say nothing."""
+    props = resource["props"]
+    texts = [props.get("arn"), props.get("permissionsBoundary"), *strings(props.get("managedPolicyArns")).values]
+    trust = parse(props.get("assumeRolePolicy"))
+    texts += [f for st in trust.statements if st.principal for f in st.principal.federated]
+    accounts = {m.group(1) for t in texts if isinstance(t, str) and not is_unknown(t) and (m := _IAM_ACCOUNT.match(t))}
+    return accounts.pop() if len(accounts) == 1 else None
+
+
+def _account(principal: str) -> str:
+    return principal if principal.isdigit() else principal.split(":")[4]
+
+
+def _root_trust(other_accounts: bool) -> Callable[[Rule, Resource], list[Finding]]:
+    """Account roots trusted without sts:ExternalId or a principal condition: another account's (or one not shown to
+    be the role's own) when `other_accounts`, else the role's own account's."""
+
+    def check(rule: Rule, resource: Resource) -> list[Finding]:
+        own = _own_account(resource)
+
+        def statements(doc: Document) -> Iterator[tuple[Statement, Issue]]:
+            for st in doc.statements:
+                if st.allow is False or st.principal is None or st.not_principal or cancelled(doc, st) or not st.covers("sts:AssumeRole"):
+                    continue
+                roots = [p for p in st.principal.aws if ROOT.fullmatch(p) and (_account(p) != own) == other_accounts]
+                if not roots:
+                    continue
+                external = [c for c in st.narrowed_by(["sts:ExternalId"]) if c.unknown or not all(only_wildcards(v) for v in c.values)]
+                if external or st.identity_bound:
+                    continue
+                if "condition" in st.unknown:
+                    yield st, unknown_issue("Condition")
+                elif other_accounts:
+                    yield st, Issue(f"trusts the root of account {list_some(_account(r) for r in roots)} "
+                                    f"({'another account' if own else 'not shown to be this role' + chr(39) + 's account'}) with no sts:ExternalId "
+                                    "or principal condition: every principal that account allows can assume the role; name the role ARNs, "
+                                    "or add sts:ExternalId (third parties) or aws:PrincipalArn / aws:PrincipalOrgID")
+                else:
+                    yield st, Issue("trusts this account's root: every user and role of the account that an identity policy allows "
+                                    "sts:AssumeRole can assume the role; name the principals that need it")
+
+        return document_check(lambda r: _documents(r, True), statements)(rule, resource)
+
+    return check
 
 
 # --- the rules ---------------------------------------------------------------------------------
@@ -456,8 +561,9 @@ NO_PRIVILEGE_ESCALATION = Rule(
 NO_BROAD_MANAGED_POLICY = Rule(
     id="SP-IAM-009",
     name="iam-no-broad-managed-policy",
-    description="AWS managed policies such as AdministratorAccess, PowerUserAccess, IAMFullAccess, "
-    "SecretsManagerReadWrite or *FullAccess grant far more than a workload needs.",
+    description="AWS managed policies such as AdministratorAccess, PowerUserAccess, IAMFullAccess or *FullAccess grant far "
+    "more than a workload needs, and any AWS managed policy whose document grants secret or key actions on every secret or "
+    "key (SecretsManagerReadWrite, AWSSecretsManagerClientReadOnlyAccess, ...; index generated from the documents) reads them all.",
     severity=Severity.HIGH,
     resource_types=(ROLE, *ATTACHMENT_TYPES),
     remediation="Attach a customer policy listing the exact actions and resources.",
@@ -512,6 +618,31 @@ TRUST_WEB_IDENTITY_AUD = Rule(
     check=_trust(per_statement(_web_identity_aud)),
 )
 
+TRUST_OTHER_ACCOUNT_ROOT = Rule(
+    id="SP-TRUST-004",
+    name="trust-other-account-root-bound",
+    description="A trust policy naming another account's root (or a bare account id) without sts:ExternalId or a principal "
+    "condition lets every principal of that account that its admins allow assume the role (the confused deputy).",
+    severity=Severity.HIGH,
+    resource_types=(ROLE,),
+    remediation="Name the exact role ARNs of the other account, or add StringEquals sts:ExternalId (a third party) or aws:PrincipalArn / aws:PrincipalOrgID.",
+    frameworks=_TRUST,
+    check=_root_trust(True),
+)
+
+TRUST_OWN_ACCOUNT_ROOT = Rule(
+    id="SP-TRUST-005",
+    name="trust-own-account-root",
+    description="A trust policy naming the role's own account root delegates the choice of who may assume it to every "
+    "identity policy of the account (advisory).",
+    severity=Severity.LOW,
+    resource_types=(ROLE,),
+    advisory_only=True,
+    remediation="Name the roles or users that assume this role, or bind the root with aws:PrincipalArn.",
+    frameworks=_TRUST,
+    check=_root_trust(False),
+)
+
 RULES: list[Rule] = [
     NO_ACTION_WILDCARD,
     NO_SERVICE_WILDCARD,
@@ -526,4 +657,6 @@ RULES: list[Rule] = [
     TRUST_NO_PUBLIC_PRINCIPAL,
     TRUST_WEB_IDENTITY_SUB,
     TRUST_WEB_IDENTITY_AUD,
+    TRUST_OTHER_ACCOUNT_ROOT,
+    TRUST_OWN_ACCOUNT_ROOT,
 ]

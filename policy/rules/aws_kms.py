@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Callable
 
 from documents.iam import Document, Statement, has_wildcard, only_wildcards, parse, sensitive_matches
-from policy.rules._iam_doc import Check, Issue, document_check, list_some, per_statement, unknown_issue
+from policy.rules._iam_doc import Check, Issue, aws_key_use_pattern, document_check, list_some, per_statement, unknown_issue
 from documents.props import dig
 from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE
 from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown
@@ -79,7 +79,7 @@ def _wildcard_to_non_root(s: Statement) -> list[Issue]:
         wild = ["NotAction"]
     else:
         wild = [a for a in s.actions if has_wildcard(a) and (has_wildcard(a.partition(":")[0]) or only_wildcards(a.partition(":")[2])
-                                                           or sensitive_matches(a) != [])]
+                                                           or sensitive_matches(a) != []) and not aws_key_use_pattern(s, a)]
     if not wild:
         return [unknown_issue("Action")] if "action" in s.unknown else []
     if who := _non_root(s):

@@ -25,7 +25,7 @@ from typing import Any, Callable, NamedTuple
 
 from documents.props import dig, entries
 from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY
-from policy.rules.base import Finding, Resource, Rule, Severity, StackRule, is_unknown
+from policy.rules.base import Finding, Resource, Rule, Severity, StackRule, is_prod, is_unknown
 
 SECRET = "aws:secretsmanager/secret:Secret"
 ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
@@ -36,7 +36,6 @@ PERMISSION = "aws:lambda/permission:Permission"
 MAX_ROTATION_DAYS: dict[str, int | None] = {"critical": 365, "high": 90, "medium": 180, "low": None}
 CMK_CLASSES = frozenset({"critical", "high"})
 DEDICATED_KEY_CLASSES = frozenset({"critical"})
-PROD = frozenset({"prod", "production"})
 MIN_PROD_RECOVERY_DAYS = 7
 AWS_MANAGED_KEY = "alias/aws/secretsmanager"
 ROTATION_KINDS = frozenset({"manual", "generic", "postgres-single", "postgres-alternating"})  # and "none"
@@ -132,8 +131,7 @@ def _check_dedicated_key(rule: StackRule, resources: list[Resource]) -> list[Fin
 # --- recovery window ---------------------------------------------------------------------------
 
 def _check_recovery_window(rule: Rule, resource: Resource) -> list[Finding]:
-    window, env = resource["props"].get("recoveryWindowInDays"), _tag(resource, "environment")
-    prod = None if is_unknown(env) else isinstance(env, str) and env.lower() in PROD
+    window, prod = resource["props"].get("recoveryWindowInDays"), is_prod(resource, _tag(resource, "environment"))
     if prod is False:
         return []
     if is_unknown(window):

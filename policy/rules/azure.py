@@ -11,7 +11,7 @@ from typing import Any
 
 from documents.props import dig, entries, strings
 from policy.rules._util import HIPAA_ACCESS, HIPAA_AUDIT, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE
-from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown
+from policy.rules.base import Finding, Resource, Rule, Severity, is_prod, is_unknown
 
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 KEY_VAULT = "azure-native:keyvault:Vault"
@@ -43,7 +43,6 @@ ALL_SECRET_PERMISSIONS = frozenset({"get", "list", "set", "delete", "backup", "r
 SECRET_WRITE_PERMISSIONS = {
     "set": "overwrite", "delete": "delete", "backup": "export", "restore": "restore", "recover": "undelete", "purge": "purge",
 }
-PROD_ENVIRONMENTS = frozenset({"prod", "production"})
 PROD_MIN_RETENTION_DAYS = 90  # issue 8: soft-delete retention in prod
 
 _SCOPES = (
@@ -94,8 +93,7 @@ def _vault_properties(rule: Rule, resource: Resource) -> tuple[Any, list[Finding
 
 
 def _is_prod(resource: Resource) -> bool | None:
-    environment = dig(resource["props"], "tags", "environment")
-    return None if is_unknown(environment) else isinstance(environment, str) and environment.lower() in PROD_ENVIRONMENTS
+    return is_prod(resource, dig(resource["props"], "tags", "environment"))
 
 
 def _check_rbac_mode(rule: Rule, resource: Resource) -> list[Finding]:

@@ -13,6 +13,23 @@ from typing import Callable, Iterable
 from documents.props import UNKNOWN_SENTINELS, Resource, is_unknown  # noqa: F401  (the rules' vocabulary)
 
 
+# The key under which the engine hands each resource its stack's environment (prod, staging, dev).
+STACK_ENVIRONMENT = "stackEnvironment"
+PROD_ENVIRONMENTS = frozenset({"prod", "production"})
+
+
+def is_prod(resource: Resource, tag: object) -> bool | None:
+    """Whether a resource is prod. Its `environment` tag decides when it has one (`tag`); without a tag the stack's
+    environment does, so an untagged resource in a prod stack is prod. None when the tag is unknown at preview, or
+    neither is known (a rule called without the engine)."""
+    if is_unknown(tag):
+        return None
+    if isinstance(tag, str) and tag:
+        return tag.lower() in PROD_ENVIRONMENTS
+    stack = resource.get(STACK_ENVIRONMENT)
+    return stack.lower() in PROD_ENVIRONMENTS if isinstance(stack, str) else None
+
+
 class Severity(str, Enum):
     CRITICAL = "critical"
     HIGH = "high"
@@ -44,6 +61,8 @@ class _RuleBase:
     resource_types: tuple[str, ...]
     remediation: str
     frameworks: tuple[str, ...]  # e.g. ("HIPAA 164.312(a)(1)", "SOC2 CC6.1")
+    # A finding to review, never to block on (own-account root trust): reported at advisory at most, whatever the level.
+    advisory_only: bool = False
 
     def applies_to(self, resource: Resource) -> bool:
         return resource["type"] in self.resource_types

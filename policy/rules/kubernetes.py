@@ -19,8 +19,34 @@ SECRET_VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "
 ESCALATION_VERBS = frozenset({"impersonate", "escalate", "bind"})
 # Built-in ClusterRoles that read Secrets (cluster-admin has its own rule too).
 BUILTIN_SECRET_READERS = frozenset({"cluster-admin", "admin", "edit"})
+# The user-facing aggregated roles that read every Secret (https://kubernetes.io/docs/reference/access-authn-authz/rbac/#user-facing-roles).
+AGGREGATED_SECRET_READERS = frozenset({"admin", "edit"})
 ANONYMOUS = {("User", "system:anonymous"), ("Group", "system:unauthenticated"), ("Group", "system:authenticated")}
 RULE_FIELDS = ("apiGroups", "resources", "verbs", "nonResourceURLs")
+WRITE_VERBS = frozenset({"create", "update", "patch"})
+ANY_VERB = frozenset({"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"})
+# Grants that take over the cluster or its Secrets without reading a Secret: Kubernetes' "RBAC good practices",
+# privilege-escalation risks (https://kubernetes.io/docs/concepts/security/rbac-good-practices/) and EKS' aws-auth.
+# (apiGroup, resource, verbs, what it lets the subject do, which roles it applies to)
+TakeoverGrant = tuple[str, str, frozenset[str], str, tuple[str, ...]]
+TAKEOVER_GRANTS: tuple[TakeoverGrant, ...] = (
+    ("admissionregistration.k8s.io", "mutatingwebhookconfigurations", WRITE_VERBS | {"delete"},
+     "a mutating webhook receives, and may rewrite, every object admitted (Secrets and pods included)", ROLES),
+    ("admissionregistration.k8s.io", "validatingwebhookconfigurations", WRITE_VERBS | {"delete"},
+     "a validating webhook receives every object admitted, and removing one switches off the policy it enforces", ROLES),
+    ("certificates.k8s.io", "certificatesigningrequests/approval", frozenset({"update", "patch"}),
+     "approving CSRs issues client certificates for any user or group, system:masters included", ROLES),
+    ("certificates.k8s.io", "signers", frozenset({"approve"}), "a signer's approve issues client certificates for any identity it signs", ROLES),
+    ("", "pods/ephemeralcontainers", frozenset({"update", "patch"}),
+     "an ephemeral container runs any command in a running pod, with its service account and mounted Secrets", ROLES),
+    ("", "nodes/proxy", ANY_VERB, "the kubelet API runs commands in every pod of the node", ROLES),
+    ("rbac.authorization.k8s.io", "rolebindings", WRITE_VERBS, "a binding can hand any role the subject may bind", ROLES),
+    ("rbac.authorization.k8s.io", "clusterrolebindings", WRITE_VERBS, "a binding can hand any role the subject may bind", ROLES),
+    ("", "pods", WRITE_VERBS, "a pod mounts any Secret of its namespace and runs as any service account there, "
+     "in every namespace the role is bound in", (CLUSTER_ROLE,)),
+)
+# The namespace whose ConfigMaps configure the cluster: EKS maps IAM roles to Kubernetes groups in kube-system/aws-auth.
+SYSTEM_NAMESPACE, AWS_AUTH = "kube-system", "aws-auth"
 
 
 PolicyRule = dict[str, Strings]  # one entry of `rules`, field by field
@@ -174,6 +200,64 @@ def _check_secrets_by_name(rule: Rule, resource: Resource) -> list[Finding]:
     return out
 
 
+def _granted(entry: PolicyRule, group: str, resource: str, verbs: frozenset[str]) -> tuple[list[str], bool]:
+    """The verbs of `verbs` an entry grants on group/resource (wildcards included), and whether unknowns leave more open."""
+    groups, resources, granted = entry["apiGroups"], entry["resources"], entry["verbs"]
+    parent = resource.partition("/")[0]
+    matched = ((group in groups.values or "*" in groups.values),
+               (resource in resources.values or "*" in resources.values or (parent != resource and f"{parent}/*" in resources.values)))
+    verbs_found = sorted(v for v in verbs if v in granted.values) if "*" not in granted.values else sorted(verbs)
+    if not all(matched):
+        unknown = any(not m and u for m, u in zip(matched, (groups.unknown, resources.unknown)))
+        return [], unknown and bool(verbs_found or granted.unknown)
+    return verbs_found, granted.unknown and not verbs_found
+
+
+def _check_takeover(rule: Rule, resource: Resource) -> list[Finding]:
+    rules, out = _policy_rules(rule, resource)
+    for index, entry in rules:
+        for group, name, verbs, why, kinds in TAKEOVER_GRANTS:
+            if resource["type"] not in kinds:
+                continue
+            found, unknown = _granted(entry, group, name, verbs)
+            if found:
+                out.append(rule.finding(resource, f"rules[{index}] grants {', '.join(found)} on {name}: {why}; remove it"))
+            elif unknown:
+                out.append(rule.undecided(resource, f"part of rules[{index}] (it may grant {name})"))
+        out += _system_config_writes(rule, resource, index, entry)
+    return out
+
+
+def _system_config_writes(rule: Rule, resource: Resource, index: int, entry: PolicyRule) -> list[Finding]:
+    """ConfigMap writes that reach kube-system (aws-auth on EKS): a Role there, or a ClusterRole, not limited to
+    ConfigMaps other than aws-auth by resourceNames."""
+    namespace = dig(resource["props"], "metadata", "namespace")
+    if resource["type"] == ROLE and not is_unknown(namespace) and namespace != SYSTEM_NAMESPACE:
+        return []
+    found, unknown = _granted(entry, "", "configmaps", WRITE_VERBS)
+    names = entry["resourceNames"]
+    if found and names.values and AWS_AUTH not in names.values and not names.unknown:
+        return []  # limited to named ConfigMaps, aws-auth not among them
+    if found and not is_unknown(namespace):
+        where = "kube-system" if resource["type"] == ROLE else "every namespace it is bound in, kube-system included"
+        return [rule.finding(resource, f"rules[{index}] grants {', '.join(found)} on configmaps in {where}: "
+                             "kube-system ConfigMaps configure the cluster (EKS maps IAM roles to groups in aws-auth); remove it")]
+    if found or unknown:
+        return [rule.undecided(resource, f"part of rules[{index}] or metadata.namespace (it may write kube-system ConfigMaps)")]
+    return []
+
+
+def _check_builtin_admin_edit(rule: Rule, resource: Resource) -> list[Finding]:
+    kind, name = dig(resource["props"], "roleRef", "kind"), dig(resource["props"], "roleRef", "name")
+    if is_unknown(name) or is_unknown(kind):
+        return [rule.undecided(resource, "roleRef")]
+    if kind == "ClusterRole" and isinstance(name, str) and name in AGGREGATED_SECRET_READERS:
+        scope = "every namespace" if resource["type"] == CLUSTER_ROLE_BINDING else "the namespace"
+        return [rule.finding(resource, f"binds the built-in ClusterRole '{name}', which reads and writes every Secret of {scope} "
+                             "(and grows with every role aggregated into it): bind a Role with get on the named Secrets needed")]
+    return []
+
+
 _ACCESS = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE)
 
 RBAC_NO_WILDCARD = Rule(
@@ -255,6 +339,30 @@ RBAC_SECRETS_BY_NAME = Rule(
     check=_check_secrets_by_name,
 )
 
+RBAC_NO_TAKEOVER_GRANTS = Rule(
+    id="SP-K8S-008",
+    name="k8s-rbac-no-takeover-grants",
+    description="Grants that take over the cluster or its Secrets without reading one: admission webhooks, CSR approval and signers, "
+    "ephemeral containers, nodes/proxy, creating or patching (cluster)role bindings, creating pods cluster-wide, writing "
+    "ConfigMaps in kube-system (EKS aws-auth).",
+    severity=Severity.HIGH,
+    resource_types=ROLES,
+    remediation="Remove the grant; keep these with the cluster's own controllers, or limit them with resourceNames to the objects needed.",
+    frameworks=_ACCESS,
+    check=_check_takeover,
+)
+
+RBAC_NO_BUILTIN_ADMIN_EDIT_BINDING = Rule(
+    id="SP-K8S-009",
+    name="k8s-rbac-no-builtin-admin-edit-binding",
+    description="The built-in aggregated ClusterRoles admin and edit read and write every Secret of the namespace they are bound in.",
+    severity=Severity.HIGH,
+    resource_types=BINDINGS,
+    remediation="Bind a purpose-made Role: get on the Secrets the workload reads, by resourceNames.",
+    frameworks=_ACCESS,
+    check=_check_builtin_admin_edit,
+)
+
 RULES: list[Rule | StackRule] = [
     RBAC_NO_WILDCARD,
     RBAC_CLUSTER_ROLE_READS_SECRETS,
@@ -263,4 +371,6 @@ RULES: list[Rule | StackRule] = [
     RBAC_NO_CLUSTER_ADMIN_BINDING,
     RBAC_NO_ANONYMOUS_SUBJECTS,
     RBAC_SECRETS_BY_NAME,
+    RBAC_NO_TAKEOVER_GRANTS,
+    RBAC_NO_BUILTIN_ADMIN_EDIT_BINDING,
 ]

@@ -23,12 +23,38 @@ APPROLE_ROLE = "vault:appRole/authBackendRole:AuthBackendRole"
 WRITE_CAPABILITIES = frozenset({"create", "update", "patch", "delete"})
 # Vault's own control plane: policies, mounts, auth methods, entities and groups.
 CONTROL_PLANE = ("sys", "auth", "identity")
-# What Vault's default policy lets a token do to itself; the only grants under auth/ we accept.
-TOKEN_SELF = {
-    "auth/token/lookup-self": frozenset({"read"}),
-    "auth/token/renew-self": frozenset({"update"}),
-    "auth/token/revoke-self": frozenset({"update"}),
+# What every token needs for itself, from Vault's default policy (hashicorp/vault vault/policy_store.go `defaultPolicy`,
+# https://developer.hashicorp.com/vault/docs/concepts/policies#default-policy): path -> the capabilities it may hold.
+# These reach only the token's own data (its cubbyhole, its leases, its wrapping tokens, its entity), so they are
+# neither over-broad nor control-plane grants.
+_UPDATE, _READ = frozenset({"update"}), frozenset({"read"})
+TOKEN_OWN = {
+    "auth/token/lookup-self": _READ,
+    "auth/token/renew-self": _UPDATE,
+    "auth/token/revoke-self": _UPDATE,
+    "sys/capabilities-self": _UPDATE,
+    "identity/entity/id/{{identity.entity.id}}": _READ,
+    "identity/entity/name/{{identity.entity.name}}": _READ,
+    "sys/internal/ui/resultant-acl": _READ,
+    "sys/renew": _UPDATE,
+    "sys/leases/renew": _UPDATE,
+    "sys/leases/lookup": _UPDATE,
+    "sys/wrapping/wrap": _UPDATE,
+    "sys/wrapping/lookup": _UPDATE,
+    "sys/wrapping/unwrap": _UPDATE,
+    "sys/wrapping/rewrap": _UPDATE,
+    "sys/wrapping/*": _UPDATE,  # the four endpoints above: each acts on the wrapping token the caller presents
+    "sys/tools/hash": _UPDATE,
+    "sys/tools/hash/*": _UPDATE,
+    "sys/control-group/request": _UPDATE,
 }
+# Mount paths Vault reserves for itself (no secrets engine can be mounted there).
+RESERVED_MOUNTS = frozenset({*CONTROL_PLANE, "cubbyhole"})
+# A cubbyhole is private to the token that owns it, whatever the path below it.
+CUBBYHOLE_CAPABILITIES = frozenset({"create", "read", "update", "patch", "delete", "list"})
+# Templates that Vault fills with the caller's own entity (https://developer.hashicorp.com/vault/docs/concepts/policies#templated-policies):
+# a glob after one stays inside that identity's own subtree. Group templates are shared by the group's members.
+PER_IDENTITY_TEMPLATE = re.compile(r"\{\{\s*identity\.entity\.(id|name|aliases\.[^.{}]+\.name)\s*\}\}")
 # The KV v2 endpoint segment that follows the mount path.
 KV_ENDPOINTS = frozenset({"data", "metadata", "delete", "undelete", "destroy", "subkeys", "config"})
 # Pre-0.9 `policy = "..."` shorthand, expanded as Vault expands it.
@@ -235,6 +261,24 @@ def is_glob(path: str) -> bool:
     return "*" in path or "+" in path.split("/")
 
 
+def token_own(block: PathBlock) -> bool:
+    """The block grants only what every token needs for itself (Vault's default policy, its own cubbyhole)."""
+    if block.path == "cubbyhole" or block.path.startswith("cubbyhole/"):
+        return block.grants <= CUBBYHOLE_CAPABILITIES
+    return block.grants <= TOKEN_OWN.get(block.path, frozenset())
+
+
+def wide_glob(path: str) -> bool:
+    """A glob that reaches paths of other identities: not one that follows a per-identity template segment
+    (`secret/data/{{identity.entity.id}}/*` stays in the caller's own subtree)."""
+    for segment in path.split("/"):
+        if PER_IDENTITY_TEMPLATE.fullmatch(segment):
+            return False
+        if "*" in segment or segment == "+":
+            return True
+    return False
+
+
 def reaches_root(path: str, root: str) -> bool:
     """Whether the path, globs included, can name something under `<root>/`."""
     first = path.split("/", 1)[0]
@@ -293,7 +337,7 @@ def _check_parseable(rule: Rule, resource: Resource) -> list[Finding]:
 
 def _globs(blocks: list[PathBlock]) -> Iterable[str]:
     for block in blocks:
-        if block.grants and is_glob(block.path):
+        if block.grants and wide_glob(block.path) and not token_own(block):
             yield f"{block} uses a glob: it grants {_caps(block.grants)} on paths nobody declared; list the exact paths"
 
 
@@ -305,12 +349,14 @@ def _sudo_root(blocks: list[PathBlock]) -> Iterable[str]:
 
 def _glob_writes(blocks: list[PathBlock]) -> Iterable[str]:
     for block in blocks:
-        if is_glob(block.path) and (found := block.grants & WRITE_CAPABILITIES):
+        if wide_glob(block.path) and not token_own(block) and (found := block.grants & WRITE_CAPABILITIES):
             yield f"{block} grants {_caps(found)} on a glob: writes and deletes reach every secret below it; grant writes on exact paths"
 
 
 def _permanent_deletes(blocks: list[PathBlock]) -> Iterable[str]:
     for block in blocks:
+        if token_own(block) or block.path.split("/", 1)[0] in RESERVED_MOUNTS:
+            continue  # Vault's reserved mounts are never KV: nothing there is KV metadata or destroy
         if "delete" in block.grants and reaches_kv_endpoint(block.path, "metadata"):
             yield f"{block} grants delete on KV metadata: it erases every version and the history for good"
         if block.grants & {"create", "update"} and reaches_kv_endpoint(block.path, "destroy"):
@@ -319,7 +365,7 @@ def _permanent_deletes(blocks: list[PathBlock]) -> Iterable[str]:
 
 def _control_plane(blocks: list[PathBlock]) -> Iterable[str]:
     for block in blocks:
-        if not block.grants or TOKEN_SELF.get(block.path, frozenset()) >= block.grants:
+        if not block.grants or token_own(block):
             continue
         roots = [f"{root}/" for root in CONTROL_PLANE if reaches_root(block.path, root)]
         if roots:

@@ -85,7 +85,8 @@ def test_every_rule_becomes_one_policy_named_by_its_id():
         assert isinstance(policy, StackValidationPolicy if isinstance(rule, StackRule) else ResourceValidationPolicy)
         assert (policy.description, policy.display_name, policy.remediation_steps) == (rule.description, rule.name, rule.remediation)
         assert policy.severity.value == rule.severity.value and policy.tags == list(rule.frameworks)
-        assert policy.enforcement_level is None  # the config, else the stack environment's default, decides
+        # the config, else the stack environment's default, decides; an advisory-only rule never blocks
+        assert policy.enforcement_level == (EnforcementLevel.ADVISORY if rule.advisory_only else None)
         assert set(policy.config_schema.properties) == {"exceptions"}
 
 
@@ -217,7 +218,9 @@ def test_the_engine_launch_serves_every_policy_over_grpc(tmp_path):
             info = client.GetAnalyzerInfo(empty_pb2.Empty(), timeout=60)
             assert info.name == PACK_NAME and info.supportsConfig
             assert [p.name for p in info.policies] == [r.id for r in ALL_RULES]
-            assert {p.enforcementLevel for p in info.policies} == {proto.MANDATORY}  # a prod stack without config
+            levels = {p.name: p.enforcementLevel for p in info.policies}  # a prod stack without config
+            assert {r.id for r in ALL_RULES if levels[r.id] != proto.MANDATORY} == {r.id for r in ALL_RULES if r.advisory_only}
+            assert {levels[r.id] for r in ALL_RULES if r.advisory_only} <= {proto.ADVISORY}
             schema = json_format.MessageToDict(info.policies[0].configSchema.properties)
             assert schema["exceptions"]["items"]["required"][:2] == ["resource", "reason"]
             hcl = 'path "secret/data/phagen/*" {\n  capabilities = ["create", "read", "update", "delete", "list"]\n}\n'

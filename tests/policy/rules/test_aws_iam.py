@@ -292,7 +292,9 @@ def test_each_trust_violation_is_caught(rule_id, trust, expected):
 @pytest.mark.parametrize("trust", [
     [{**ROOT_TRUST, "Principal": {"AWS": "*"}, "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}}}],
     [{**ROOT_TRUST, "Principal": {"AWS": "*"}, "Condition": {"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/ci"}}}],
-    [ROOT_TRUST, {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    # The own account's root bound to one role by aws:PrincipalArn (own-account root alone: SP-TRUST-005, test_aws_trust_and_sso).
+    [{**ROOT_TRUST, "Condition": {"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/ci"}}},
+     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
     # Keys and actions in another case, StringLike without a wildcard: still exact.
     trust_with(Action="STS:AssumeRoleWithWebIdentity", Condition={"StringLike": {f"{ISSUER.upper()}:SUB": "system:serviceaccount:emr:api"},
                                                                      "StringEquals": {f"{ISSUER}:Aud": "sts.amazonaws.com"}}),
@@ -313,7 +315,8 @@ IDENTITY_RULES = [r.id for r in aws_iam.RULES if r.id not in (aws_iam.NO_BROAD_M
 def test_unknown_document_is_undecided_for_every_rule_that_reads_it():
     findings = run(aws_iam, role_policy() | {"props": {"policy": UNKNOWN}}, role(assumeRolePolicy=UNKNOWN, inlinePolicies=UNKNOWN))
     assert not decided(findings)
-    assert undecided_ids(findings) == {*IDENTITY_RULES, aws_iam.TRUST_NO_PUBLIC_PRINCIPAL.id, aws_iam.TRUST_WEB_IDENTITY_SUB.id, aws_iam.TRUST_WEB_IDENTITY_AUD.id}
+    assert undecided_ids(findings) == {*IDENTITY_RULES, aws_iam.TRUST_NO_PUBLIC_PRINCIPAL.id, aws_iam.TRUST_WEB_IDENTITY_SUB.id, aws_iam.TRUST_WEB_IDENTITY_AUD.id,
+                                       aws_iam.TRUST_OTHER_ACCOUNT_ROOT.id, aws_iam.TRUST_OWN_ACCOUNT_ROOT.id}
     assert all(f.message.startswith("could not decide: ") for f in findings)
 
 

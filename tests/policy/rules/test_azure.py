@@ -19,6 +19,7 @@ OWNER, CONTRIBUTOR = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "b24988ac-6180-42a0
 USER_ACCESS_ADMIN, KV_ADMIN = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9", "00482a5a-887f-4fb3-b363-3b7fe8e74483"
 SECRETS_USER, SECRETS_OFFICER = "4633458b-17de-408a-b874-0445c86b69e6", "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
 READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
+RBAC_ADMIN = "f58310d9-a9f6-439a-9e8d-f62e7b41a168"
 
 
 def role_definition(guid: str) -> str:
@@ -68,6 +69,18 @@ MUTATIONS = [
     (azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id, assignment(CONTRIBUTOR, RG), "Contributor at resource group scope"),
     (azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id, assignment(USER_ACCESS_ADMIN, SUB), "User Access Administrator at subscription scope"),
     (azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id, assignment(KV_ADMIN, RG), "Key Vault Administrator at resource group scope"),
+    # Issue #16: the access administrators, GUIDs from https://learn.microsoft.com/en-us/azure/role-based-access-control/built-in-roles
+    # (Privileged section); the role definition id as the Azure CLI prints it for a management-group scope.
+    (azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id, assignment(USER_ACCESS_ADMIN, "/providers/Microsoft.Management/managementGroups/corp"),
+     "User Access Administrator at management group scope"),
+    (azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id, assignment(USER_ACCESS_ADMIN, RG), "User Access Administrator at resource group scope"),
+    (azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id, assignment(RBAC_ADMIN, SUB), "Role Based Access Control Administrator at subscription scope"),
+    (azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id, assignment(RBAC_ADMIN, RG), "Role Based Access Control Administrator at resource group scope"),
+    (azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id, assignment(RBAC_ADMIN, "/providers/Microsoft.Management/managementGroups/corp"),
+     "Role Based Access Control Administrator at management group scope"),
+    (azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id,
+     mutated(assignment(), roleDefinitionId=f"/providers/Microsoft.Authorization/roleDefinitions/{RBAC_ADMIN}", scope=SUB),
+     "Role Based Access Control Administrator at subscription scope"),
     (azure.NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE.id, assignment(OWNER, "/providers/Microsoft.Management/managementGroups/corp"), "Owner at management group scope"),
     (azure.KEYVAULT_DATA_ROLE_SCOPE.id, assignment(SECRETS_USER, RG), "Key Vault Secrets User at resource group scope"),
     (azure.KEYVAULT_DATA_ROLE_SCOPE.id, assignment(SECRETS_OFFICER, SUB), "Key Vault Secrets Officer at subscription scope"),
@@ -101,6 +114,8 @@ def test_mutation_is_caught(rule_id, changed, expected):
 
 def test_reader_roles_and_narrow_scopes_pass():
     assert run(azure, assignment(READER, SUB), assignment(KV_ADMIN, VAULT), assignment(SECRETS_OFFICER, f"{VAULT}/secrets/x")) == []
+    # Microsoft's least-privilege form for delegating access on one vault: the administrator role scoped to it.
+    assert run(azure, assignment(RBAC_ADMIN, VAULT), assignment(USER_ACCESS_ADMIN, VAULT)) == []
 
 
 def test_network_and_retention_limits_apply_in_prod_only():

@@ -152,7 +152,58 @@ POLICY_MUTATIONS = [
     (vault.POLICY_NO_CONTROL_PLANE.id, 'path "auth/token/lookup-self" { capabilities = ["read", "update"] }', "on auth/"),
     (vault.POLICY_NO_CONTROL_PLANE.id, 'path "+/token/create" { capabilities = ["update"] }', "on sys/, auth/, identity/"),
     (vault.POLICY_NO_CONTROL_PLANE.id, 'path "*" { capabilities = ["read"] }', "on sys/, auth/, identity/"),
+    # The paths every token needs stay exempt only with the capabilities the default policy gives them.
+    (vault.POLICY_NO_GLOB_WRITE.id, 'path "sys/wrapping/*" { capabilities = ["update", "delete"] }', "grants delete, update on a glob"),
+    (vault.POLICY_NO_CONTROL_PLANE.id, 'path "sys/leases/revoke-prefix/x" { capabilities = ["update", "sudo"] }', "on sys/"),
+    (vault.POLICY_NO_CONTROL_PLANE.id, 'path "identity/entity/id/{{identity.entity.id}}" { capabilities = ["update"] }', "on identity/"),
+    (vault.POLICY_NO_SUDO_ROOT.id, 'path "cubbyhole/*" { capabilities = ["read", "sudo"] }', "grants sudo"),
+    # A glob before the template, or a group template (shared by every member), still reaches other identities.
+    (vault.POLICY_NO_GLOB_WRITE.id, 'path "secret/data/+/{{identity.entity.id}}/*" { capabilities = ["update"] }', "on a glob"),
+    (vault.POLICY_NO_GLOB.id, 'path "secret/data/{{identity.groups.names.team.id}}/*" { capabilities = ["read"] }', "uses a glob"),
 ]
+
+# Vault's default policy, which every token carries unless tokenNoDefaultPolicy (hashicorp/vault vault/policy_store.go
+# `defaultPolicy`; https://developer.hashicorp.com/vault/docs/concepts/policies#default-policy), sys/mfa blocks omitted.
+VAULT_DEFAULT_POLICY = """path "auth/token/lookup-self" { capabilities = ["read"] }
+path "auth/token/renew-self" { capabilities = ["update"] }
+path "auth/token/revoke-self" { capabilities = ["update"] }
+path "sys/capabilities-self" { capabilities = ["update"] }
+path "identity/entity/id/{{identity.entity.id}}" { capabilities = ["read"] }
+path "identity/entity/name/{{identity.entity.name}}" { capabilities = ["read"] }
+path "sys/internal/ui/resultant-acl" { capabilities = ["read"] }
+path "sys/renew" { capabilities = ["update"] }
+path "sys/leases/renew" { capabilities = ["update"] }
+path "sys/leases/lookup" { capabilities = ["update"] }
+path "cubbyhole/*" { capabilities = ["create", "read", "update", "delete", "list"] }
+path "sys/wrapping/wrap" { capabilities = ["update"] }
+path "sys/wrapping/lookup" { capabilities = ["update"] }
+path "sys/wrapping/unwrap" { capabilities = ["update"] }
+path "sys/tools/hash" { capabilities = ["update"] }
+path "sys/tools/hash/*" { capabilities = ["update"] }
+path "sys/control-group/request" { capabilities = ["update"] }
+"""
+
+# Vault's templated-policy example (https://developer.hashicorp.com/vault/docs/concepts/policies#templated-policies):
+# each entity reads and writes only below its own id or its Kubernetes alias name.
+VAULT_TEMPLATED_POLICY = """path "secret/data/{{identity.entity.id}}/*" { capabilities = ["create", "update", "patch", "read", "delete"] }
+path "secret/metadata/{{identity.entity.id}}/*" { capabilities = ["list"] }
+path "secret/data/{{identity.entity.aliases.auth_kubernetes_1a2b3c4d.name}}/*" { capabilities = ["read"] }
+"""
+
+
+@pytest.mark.parametrize("text", [VAULT_DEFAULT_POLICY, VAULT_TEMPLATED_POLICY, 'path "sys/wrapping/*" { capabilities = ["update"] }'],
+                         ids=["default-policy", "templated", "wrapping-glob"])
+def test_vendor_least_privilege_policies_pass(text):
+    """Issue #16: the paths every token needs and per-identity templates are neither over-broad nor KV destroy."""
+    assert run(vault, policy(COMPLIANT_POLICY + text)) == []
+
+
+def test_reserved_mounts_are_never_kv_destroy_or_metadata():
+    """sys/, auth/, identity/ and cubbyhole/ cannot hold a KV engine: their globs are other rules' findings, not KV deletes."""
+    for path in ("sys/leases/revoke/*", "cubbyhole/*", "identity/+/x"):
+        findings = run(vault, policy(COMPLIANT_POLICY + f'path "{path}" {{ capabilities = ["update", "delete", "sudo"] }}'))
+        assert vault.POLICY_NO_PERMANENT_DELETE.id not in {f.rule_id for f in findings}
+        assert findings  # still a glob, sudo or control-plane finding
 
 
 @pytest.mark.parametrize(("rule_id", "block", "expected"), POLICY_MUTATIONS)
