@@ -348,7 +348,8 @@ def bench_corpus(name: str, path: Path, repeats: int) -> str:
     head = (
         f"## {title}\n\n`{path.relative_to(ROOT)}`: {len(cases)} labelled cases from {len(sources)} sources "
         f"({', '.join(sources)}); {positives} over-broad, {len(cases) - positives} compliant. "
-        "Labels were decided from least privilege before any tool ran; each case's source, reference and reason are in the file.\n\n"
+        + ("Labels were decided from least privilege before any tool ran; each case's source, reference and reason are in the file.\n\n"
+           if name == "public" else "Labels and reasons as the file gives them.\n\n")
     )
     body = "\n".join(markdown(*t) for t in rendered if not t[0].startswith("Per case"))
     per_case = next(t for t in rendered if t[0].startswith("Per case"))
@@ -368,8 +369,10 @@ def main() -> None:
 
         ensure_checkov()
         sections.append(bench_scale(load_corpus(CORPORA["public"]), args.scale))
+    commit = subprocess.run(["git", "log", "-1", "--format=%h", "--", "policy", "documents"], capture_output=True, text=True, cwd=ROOT).stdout.strip()
     header = (
         "# Policy pack vs checkov\n\n"
+        f"The pack's rules as of commit {commit or '?'} (last change to policy/ and documents/). "
         "Written by `.venv/bin/python bench/policy_vs_checkov.py` (see its docstring). The pack sees each case as the planned "
         "Pulumi resources (bench/corpus_convert.py) and evaluates them with every rule mandatory and no exceptions; checkov sees "
         "the same documents as Terraform (AWS, Vault, Azure) or Kubernetes YAML. A case is flagged when any rule/check fails on it; "
