@@ -27,6 +27,9 @@ import yaml
 
 # Tags our components put on every resource, so that only the documents decide.
 TAGS = {"environment": "prod", "owner": "bench", "classification": "high", "managed-by": "secrets-platform"}
+# A key from a public document serves EBS, RDS or anything else: `managed-by=secrets-platform` would claim it is
+# one of our Secrets Manager keys and hold it to SP-KMS-003 (decrypt only through Secrets Manager).
+KEY_TAGS = {k: v for k, v in TAGS.items() if k != "managed-by"}
 INSTANCE_ARN = "arn:aws:sso:::instance/ssoins-1234567890abcdef"
 PERMISSION_SET_ARN = "arn:aws:sso:::permissionSet/ssoins-1234567890abcdef/ps-1234567890abcdef"
 RBAC = "kubernetes:rbac.authorization.k8s.io/v1"
@@ -62,7 +65,7 @@ def _props(kind: str, case_id: str, document: Any) -> dict[str, Any]:
     if kind == "sso-managed":
         return {"instanceArn": INSTANCE_ARN, "permissionSetArn": PERMISSION_SET_ARN, "managedPolicyArn": document["managedPolicyArn"]}
     if kind == "kms-key":
-        return {"description": case_id, "policy": _json(document), "enableKeyRotation": True, "tags": TAGS}
+        return {"description": case_id, "policy": _json(document), "enableKeyRotation": True, "tags": KEY_TAGS}
     if kind == "vault":
         return {"name": case_id, "policy": document}
     if kind == "azure-assignment":

@@ -98,3 +98,11 @@ def test_checkov_inputs_hold_every_case_once(tmp_path):
     for case in (c for c in CASES if c["kind"] == "k8s"):
         loaded = list(yaml.safe_load_all((tmp_path / "k8s" / f"{case['id']}.yaml").read_text()))
         assert [m["metadata"]["name"] for m in loaded] == [m["metadata"]["name"] for m in manifests(case)]
+
+
+def test_a_public_key_is_not_tagged_as_one_of_our_secrets_manager_keys():
+    # Regression: tagged managed-by=secrets-platform, AWS's EBS/RDS example keys were held to SP-KMS-003.
+    case = next(c for c in CASES if c["id"] == "aws-kms-aws-managed-ebs")
+    (resource,) = to_resources(case)
+    assert "managed-by" not in resource["props"]["tags"]
+    assert "SP-KMS-003" not in {v.rule_id for v in pack_violations([resource])}
