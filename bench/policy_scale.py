@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus_convert import to_resources
-from bench.policy_vs_checkov import CHECKOV_VERSION, ROOT, checkov_command, log, markdown, print_tables, timed, write_checkov_inputs
+from bench.policy_vs_checkov import CHECKOV_VERSION, ROOT, checkov_command, log, markdown, parsing_errors, print_tables, timed, write_checkov_inputs
 
 
 def copies(cases: list[dict[str, Any]], size: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -61,7 +61,7 @@ def bench_scale(cases: list[dict[str, Any]], size: int) -> str:
         reports = json.loads((directory / "checkov-out" / "results_json.json").read_text())
         reports = reports if isinstance(reports, list) else [reports]
         counts = [sum(r.get("summary", {}).get(k, 0) for r in reports) for k in ("passed", "failed")]
-        checkov_found = f"{counts[0] + counts[1]} checks run, {counts[1]} failed"
+        checkov_found = f"{counts[0] + counts[1]} checks run, {counts[1]} failed, {parsing_errors(reports)} parsing errors"
         log(f"checkov: {checkov_seconds:.1f} s, peak {checkov_kib / 1024:.0f} MiB, {checkov_found}")
         preview_mib = document.stat().st_size / 2**20
     rows = [

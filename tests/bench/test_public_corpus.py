@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from bench.corpus_convert import TYPES, manifests, terraform_block, to_resources
-from bench.policy_vs_checkov import COMPLIANT, CORPORA, OVER_BROAD, load_corpus, pack_violations, planned, write_checkov_inputs
+from bench.policy_vs_checkov import COMPLIANT, CORPORA, OVER_BROAD, TF_BLOCKS_PER_FILE, load_corpus, pack_violations, planned, write_checkov_inputs
 
 DATA = json.loads(CORPORA["public"].read_text())
 CASES = load_corpus(CORPORA["public"])
@@ -89,9 +89,10 @@ def test_iam_documents_round_trip_into_the_props():
 def test_checkov_inputs_hold_every_case_once(tmp_path):
     owner = write_checkov_inputs(CASES, tmp_path)
     assert set(owner.values()) == {c["id"] for c in CASES}
-    main_tf = (tmp_path / "main.tf").read_text()
     terraform = [c for c in CASES if c["kind"] != "k8s"]
-    assert main_tf.count("\nresource ") + main_tf.startswith("resource ") == len(terraform)
+    files = sorted(tmp_path.glob("*.tf"))
+    assert len(files) == -(-len(terraform) // TF_BLOCKS_PER_FILE)
+    assert sum(f.read_text().count('resource "') for f in files) == len(terraform)
     # ${aws:username} would be a Terraform interpolation: escaped, so checkov reads the policy AWS wrote.
     address, block = terraform_block(next(c for c in CASES if c["id"] == "aws-self-access-keys"))
     assert "$${aws:username}" in block and address == "aws_iam_policy.aws_self_access_keys"
