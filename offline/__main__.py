@@ -47,6 +47,13 @@ def main(argv: list[str] | None = None) -> int:
                       help="the target branch's plan JSON (`--json`), preview JSON, access matrix JSON or stack: report access gained and lost")
     plan.add_argument("--now", metavar="DATE", help="reference date (ISO, UTC) for the rotation calendar and exception expiry (default: now)")
     add_fleet_parser(commands)
+    # Listed here; everything after `discover` goes to its own parser (python -m offline.discover).
+    commands.add_parser("discover", add_help=False, help="read a live estate (aws, vault, kubernetes): a draft stack file and a report")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["discover"]:
+        from offline.discover.__main__ import main as discover_main  # boto3 and hvac only when discovering
+
+        return discover_main(argv[1:])
     args = parser.parse_args(argv)
     if args.command == "fleet":
         return run_fleet(args)

@@ -435,3 +435,22 @@ def test_environment_that_cannot_be_told_is_one_line_and_exit_2(tmp_path, capsys
     run = discover(tmp_path, capsys, "kubernetes", "--manifests", str(tmp_path), "--stack", "emr")
     assert run.status == 2
     assert run.stderr == "discover kubernetes: cannot tell the environment from stack 'emr': pass --environment dev, staging or prod\n"
+
+
+def test_python_m_offline_discover_is_the_same_command(tmp_path):
+    """`python -m offline discover ...` hands its arguments to discovery (the README's form)."""
+    import subprocess
+    import sys
+
+    from offline.run import PROJECT_DIR
+
+    manifests = seeds.manifests("003", tmp_path / "k8s")
+    out, report = tmp_path / "Pulumi.eonpro-prod.yaml", tmp_path / "report.md"
+    run = subprocess.run([sys.executable, "-m", "offline", "discover", "kubernetes", "--manifests", str(manifests),
+                          "--stack", "eonpro-prod", "--out", str(out), "--report", str(report)],
+                         cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "eonpro/prod/database" in out.read_text() and report.read_text().strip()
+    bad = subprocess.run([sys.executable, "-m", "offline", "discover", "kubernetes", "--manifests", str(tmp_path / "missing"),
+                          "--stack", "eonpro-prod"], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
