@@ -4,7 +4,7 @@ Output: the plan for people (rich: resources, secrets, access matrix summary, po
 `--json FILE` for machines, `--markdown FILE` the full report for people (summary, resources by component,
 policy results with the exceptions in force, the compliance view, the access matrix, the rotation calendar)
 and `--comment FILE` its short form for a pull-request comment (access changes against `--base`, policy
-results, compliance, calendar; under `--comment-limit` characters). `--now` fixes the reference date.
+results, compliance, calendar; under `--comment-limit` characters). `--import-file FILE` the resources it adopts as a `pulumi import --file` document. `--now` fixes the reference date.
 
 Exit status: 0 planned clean, 1 a mandatory policy violation, 2 bad config, stack file or argument.
 """
@@ -21,7 +21,7 @@ from offline.access import access_matrix, declared_classifications, diff
 from offline.access.cli import InputError, load
 from offline.markdown import COMMENT_LIMIT, GITHUB_COMMENT_LIMIT, comment_markdown, plan_markdown
 from offline.console import console_for
-from offline.report import PlanReport, print_access, print_plan, write_manifests
+from offline.report import PlanReport, import_file, print_access, print_plan, write_manifests
 from offline.run import StackFileError, available_stacks, plan_stack
 from offline.schedule import ScheduleError, parse_reference, rotation_calendar
 from policy import report as policy_report
@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
                       help=f"truncate the comment to this many characters (default {COMMENT_LIMIT}; GitHub allows {GITHUB_COMMENT_LIMIT})")
     plan.add_argument("--base", metavar="PLAN_OR_STACK",
                       help="the target branch's plan JSON (`--json`), preview JSON, access matrix JSON or stack: report access gained and lost")
+    plan.add_argument("--import-file", metavar="FILE", help="also write the resources the stack adopts (`adopt:` ids) as a `pulumi import --file` document")
     plan.add_argument("--now", metavar="DATE", help="reference date (ISO, UTC) for the rotation calendar and exception expiry (default: now)")
     args = parser.parse_args(argv)
     if not 1_000 <= args.comment_limit <= GITHUB_COMMENT_LIMIT:
@@ -95,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             with open(args.json, "w") as handle:
                 json.dump(document, handle, indent=2, default=str)
+    if args.import_file:
+        Path(args.import_file).write_text(json.dumps(import_file(result), indent=2) + "\n")
     if args.markdown:
         Path(args.markdown).write_text(plan_markdown(report))
     if args.comment:
