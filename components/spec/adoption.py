@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 # The providers' own grammars.
 AWS_SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@\-]{1,512}")
 VAULT_PATH = re.compile(r"[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*")
+GCP_SECRET_ID = re.compile(r"[A-Za-z0-9_\-]{1,255}")
 IamRoleName = Annotated[str, StringConstraints(pattern=r"^[\w+=,.@\-]{1,64}$")]
 VaultName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,128}$")]
 KmsKeyId = Annotated[str, StringConstraints(pattern=r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$")]
@@ -106,10 +107,23 @@ class AdoptionNaming:
         return found[0] if found else None
 
     def target_secrets(self: StackSpec, workload: WorkloadSpec) -> tuple[str, ...]:
-        """The Kubernetes Secrets synced for the workload: its ExternalSecrets' targets, and one named after each
-        other synced secret."""
-        declared = {item.secret for es in workload.external_secrets for item in es.data}
-        return (*(es.target or es.name for es in workload.external_secrets), *(n for n in self.synced(workload) if n not in declared))
+        """The Kubernetes Secrets synced for the workload: its ExternalSecrets' targets, the targets of its namespace's
+        declared ExternalSecrets that hold a secret it reads, and one named after each other synced secret."""
+        targets = {es.target or es.name: None for es in workload.external_secrets}
+        declared = self.declared_targets(workload.namespace)
+        for name in self.synced(workload):
+            targets.update(dict.fromkeys(declared.get(name, (name,))))
+        return tuple(targets)
+
+    def declared_targets(self: StackSpec, namespace: str | None) -> dict[str, tuple[str, ...]]:
+        """Secret name -> the Kubernetes Secrets the namespace's declared ExternalSecrets write it into."""
+        found: dict[str, dict[str, None]] = {}
+        for workload in self.workloads:
+            if workload.namespace == namespace:
+                for es in workload.external_secrets:
+                    for item in es.data:
+                        found.setdefault(item.secret, {})[es.target or es.name] = None
+        return {name: tuple(targets) for name, targets in found.items()}
 
 
 def adoption_checks(spec: StackSpec) -> list[Problem]:
@@ -143,8 +157,10 @@ def _secret_checks(spec: StackSpec, at: tuple, secret: SecretSpec) -> list[Probl
     problems: list[Problem] = []
     path = spec.secret_path(secret)
     if secret.path is not None:
-        grammar, allowed = (VAULT_PATH, "letters, digits and _.- in /-separated segments") if secret.backend == "vault" else (
-            AWS_SECRET_NAME, "letters, digits and /_+=.@- (1 to 512)")
+        grammar, allowed = {
+            "vault": (VAULT_PATH, "letters, digits and _.- in /-separated segments"),
+            "gcp": (GCP_SECRET_ID, "letters, digits, _ and - (1 to 255): a Secret Manager id"),
+        }.get(secret.backend, (AWS_SECRET_NAME, "letters, digits and /_+=.@- (1 to 512)"))
         if not grammar.fullmatch(secret.path):
             problems.append(Problem((*at, "path"), f"may contain only {allowed}"))
     if secret.adopt is None:
