@@ -9,6 +9,7 @@ real Secrets Manager, KMS and IAM wire protocol against moto's implementation of
 from __future__ import annotations
 
 import importlib.util
+import urllib.request
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -48,6 +49,8 @@ def aws_api(monkeypatch) -> Iterator[AwsApi]:
         server.start()
         host, port = server.get_host_and_port()
         url = f"http://{host}:{port}"
+        # Moto's backends are global to the process, not per server: empty them so each seed starts from nothing.
+        urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=10).close()
         try:
             yield AwsApi(url, lambda service: boto3.client(service, region_name=REGION, endpoint_url=url))
         finally:
