@@ -4,9 +4,10 @@ Output: the plan for people (rich: resources, secrets, access matrix summary, po
 `--json FILE` for machines, `--markdown FILE` the full report for people (summary, resources by component,
 policy results with the exceptions in force, the compliance view, the access matrix, the rotation calendar)
 and `--comment FILE` its short form for a pull-request comment (access changes against `--base`, policy
-results, compliance, calendar; under `--comment-limit` characters). `--now` fixes the reference date.
+results, compliance, calendar; under `--comment-limit` characters). `--import-file FILE` the resources it adopts as a `pulumi import --file` document. `--now` fixes the reference date.
 
-Exit status: 0 planned clean, 1 a mandatory policy violation, 2 bad config, stack file or argument.
+Exit status: 0 planned clean, 1 a mandatory policy violation, 2 bad config, stack file or argument, 3 an internal
+error (a bug in the toolkit: its traceback on stderr), never mistaken for a policy result.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 from pathlib import Path
 
 from components.config import ConfigError
@@ -22,7 +24,7 @@ from offline.access.cli import InputError, load
 from offline.fleet import add_parser as add_fleet_parser, run_fleet
 from offline.markdown import COMMENT_LIMIT, GITHUB_COMMENT_LIMIT, comment_markdown, plan_markdown
 from offline.console import console_for
-from offline.report import PlanReport, print_access, print_plan, write_manifests
+from offline.report import PlanReport, import_file, print_access, print_plan, write_manifests
 from offline.run import StackFileError, available_stacks, plan_stack
 from offline.schedule import ScheduleError, parse_reference, rotation_calendar
 from policy import report as policy_report
@@ -45,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
                       help=f"truncate the comment to this many characters (default {COMMENT_LIMIT}; GitHub allows {GITHUB_COMMENT_LIMIT})")
     plan.add_argument("--base", metavar="PLAN_OR_STACK",
                       help="the target branch's plan JSON (`--json`), preview JSON, access matrix JSON or stack: report access gained and lost")
+    plan.add_argument("--import-file", metavar="FILE", help="also write the resources the stack adopts (`adopt:` ids) as a `pulumi import --file` document")
     plan.add_argument("--now", metavar="DATE", help="reference date (ISO, UTC) for the rotation calendar and exception expiry (default: now)")
     add_fleet_parser(commands)
     # Listed here; everything after `discover` goes to its own parser (python -m offline.discover).
@@ -106,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.json:
             with open(args.json, "w") as handle:
                 json.dump(document, handle, indent=2, default=str)
+    if args.import_file:
+        Path(args.import_file).write_text(json.dumps(import_file(result), indent=2) + "\n")
     if args.markdown:
         Path(args.markdown).write_text(plan_markdown(report))
     if args.comment:
@@ -117,5 +122,13 @@ def settings_source(environment: str, explicit: str | None) -> str:
     return explicit or f"policy/config/{environment}.json"
 
 
+INTERNAL_ERROR = 3
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        status = main()
+    except Exception:  # noqa: BLE001  Python would exit 1, the code of a mandatory violation
+        traceback.print_exc()
+        status = INTERNAL_ERROR
+    sys.exit(status)

@@ -101,9 +101,18 @@ class CloudMocks(pulumi.runtime.Mocks):
         prefix = {"aws": "", "gcp": "gcp_", "azure-native": "azure_"}.get(cloud)
         answer = getattr(self, f"_{prefix}{args.typ.split(':')[-1].lower()}", None) if prefix is not None else None
         if answer is None:
-            return f"{args.name}-{_digest(args.typ, args.name)[:8]}", inputs
+            return args.resource_id or f"{args.name}-{_digest(args.typ, args.name)[:8]}", inputs
         resource_id, computed = answer(args.name, inputs, region)
+        if args.resource_id:  # imported (`import_`): the resource keeps the id and ARN it has
+            resource_id, computed = args.resource_id, {**computed, **self._imported(args.typ, args.resource_id, region)}
         return resource_id, {**inputs, **computed}
+
+    def _imported(self, type_: str, import_id: str, region: str) -> dict:
+        if type_ == "aws:secretsmanager/secret:Secret":
+            return {"arn": import_id}
+        if type_ == "aws:kms/key:Key":
+            return {"keyId": import_id, "arn": f"arn:aws:kms:{region}:{self.account_id}:key/{import_id}"}
+        return {}
 
     def _provider_region(self, provider: str | None) -> str:
         provider_id = (provider or "").rpartition("::")[2]
@@ -254,6 +263,12 @@ class Registration:
     dependencies: tuple[str, ...]
     inputs: dict
     outputs: dict
+    import_id: str = ""
+    """The `import_` id: the resource exists and `pulumi up` adopts it; empty: it is created."""
+
+    @property
+    def operation(self) -> str:
+        return "import" if self.import_id else "create"
 
     def as_policy_resource(self) -> dict:
         return {"type": self.type, "urn": self.urn, "name": self.name, "props": self.inputs}
@@ -283,6 +298,7 @@ class RecordingMonitor(MockMonitor):
                     dependencies=tuple(request.dependencies),
                     inputs=inputs,
                     outputs=redact_inputs(request.type, state.state) if state else {},
+                    import_id=request.importId,
                 )
             )
         return response

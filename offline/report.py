@@ -12,6 +12,8 @@ from typing import Any
 import yaml
 
 from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
 from rich.table import Table
 from rich.tree import Tree
 
@@ -83,9 +85,36 @@ def plan_document(plan: Plan, policy: dict[str, Any] | None = None) -> dict[str,
         "counts": type_counts(plan.resources),
         "secrets": summary_dicts(plan.resources),
         "outputs": plan.outputs,
-        "resources": [asdict(r) for r in plan.resources],
+        "resources": [{**asdict(r), "operation": r.operation} for r in plan.resources],
         "policy": policy,
     }
+
+
+def import_file(plan: Plan) -> dict[str, Any]:
+    """The plan's imported resources as a `pulumi import --file` document: type, name and id of each, its parent
+    and provider by a name of the `nameTable` (their URNs), so the resources land where the program declares them."""
+    by_urn = {r.urn: r for r in plan.resources}
+    names: dict[str, str] = {}  # urn -> its name in the table
+
+    def table_name(urn: str) -> str:
+        if urn not in names:
+            base = urn.rsplit("::", 1)[-1]
+            taken = set(names.values())
+            names[urn] = base if base not in taken else next(f"{base}-{n}" for n in range(2, len(taken) + 3) if f"{base}-{n}" not in taken)
+        return names[urn]
+
+    resources = []
+    for r in plan.resources:
+        if not r.import_id:
+            continue
+        entry: dict[str, Any] = {"type": r.type, "name": r.name, "id": r.import_id}
+        if r.parent in by_urn:
+            entry["parent"] = table_name(r.parent)
+        provider_urn = r.provider.rpartition("::")[0]
+        if provider_urn in by_urn:
+            entry["provider"] = table_name(provider_urn)
+        resources.append(entry)
+    return {"nameTable": {name: urn for urn, name in names.items()}, "resources": resources}
 
 
 KUBERNETES_OBJECT_FIELDS = ("apiVersion", "kind", "metadata", "spec", "rules", "roleRef", "subjects", "automountServiceAccountToken", "data", "stringData")
@@ -119,8 +148,9 @@ def resource_tree(plan: Plan) -> Tree:
         parent = nodes.get(r.parent, root)
         flags = " [red]protected[/]" if r.protect else ""
         flags += " [yellow]value ignored after create[/]" if r.ignore_changes else ""
+        flags += f" [green]import[/] [dim]{escape(r.import_id)}[/]" if r.import_id else (" [dim]create[/]" if r.custom else "")
         label = f"[cyan]{r.name}[/] [dim]{r.type}[/]{flags}" if r.custom else f"[bold magenta]{r.name}[/] [dim]{r.type}[/]"
-        nodes[r.urn] = parent.add(label)
+        nodes[r.urn] = parent.add(Text.from_markup(label, emoji=False))  # an ARN's `:secret:` is not an emoji
     return root
 
 

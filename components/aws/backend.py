@@ -53,12 +53,13 @@ class AwsBackend(BackendBase):
             self.roles[workload.name] = WorkloadRole(
                 workload.name,
                 WorkloadRoleArgs(
-                    role_name=f"{spec.slug}-{workload.name}",
+                    role_name=spec.role_name(workload),
                     oidc_provider_arn=spec.cluster.oidc_provider_arn,
                     issuer_host_path=spec.cluster.issuer_host_path,
                     namespace=workload.namespace,
                     service_account=workload.service_account,
                     tags=spec.tags_for(workload=workload.name),
+                    adopt=spec.adopt_of(workload).role,
                 ),
                 child,
             )
@@ -92,6 +93,7 @@ class AwsBackend(BackendBase):
                     protect=protect,
                     tags=spec.tags_for(strictest(secrets)),
                     users=self._key_users(secrets),
+                    adopt=key.adopt,
                 ),
                 child,
             )
@@ -111,6 +113,7 @@ class AwsBackend(BackendBase):
                     protect=protect,
                     tags={**secret.tags, **spec.tags_for(secret.classification, **rotation_tags(rotation))},
                     initial_value=config.initial_value(secret) if secret.initial_value == "config" else None,
+                    adopt=secret.adopt,
                 ),
                 child,
             )

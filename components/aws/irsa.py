@@ -45,6 +45,7 @@ class WorkloadRoleArgs:
     namespace: str
     service_account: str
     tags: dict[str, str]
+    adopt: str | None = None  # the existing role's name: imported, not created
 
 
 class WorkloadRole(pulumi.ComponentResource):
@@ -62,7 +63,7 @@ class WorkloadRole(pulumi.ComponentResource):
             ),
             max_session_duration=3600,
             tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, import_=args.adopt),
         )
         self.role_arn = self.role.arn
         self.role_name = self.role.name

@@ -74,6 +74,7 @@ class EncryptionKeyArgs:
     tags: dict[str, str]
     replica_regions: Sequence[str] = ()
     users: Sequence[KeyUser] = field(default_factory=tuple)
+    adopt: str | None = None  # the existing key's id: the key and its alias are imported, not created
 
 
 class EncryptionKey(pulumi.ComponentResource):
@@ -96,9 +97,10 @@ class EncryptionKey(pulumi.ComponentResource):
             multi_region=bool(args.replica_regions),
             policy=policy,
             tags=args.tags,
-            opts=guarded,
+            opts=pulumi.ResourceOptions.merge(guarded, pulumi.ResourceOptions(import_=args.adopt)),
         )
-        aws.kms.Alias(f"{name}-alias", name=args.alias, target_key_id=self.key.key_id, opts=pulumi.ResourceOptions(parent=self))
+        aws.kms.Alias(f"{name}-alias", name=args.alias, target_key_id=self.key.key_id,
+                      opts=pulumi.ResourceOptions(parent=self, import_=args.alias if args.adopt else None))
         self.replica_keys = {
             region: aws.kms.ReplicaKey(
                 f"{name}-key-{region}",

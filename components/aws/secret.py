@@ -27,6 +27,7 @@ class ManagedSecretArgs:
     tags: dict[str, str]
     replica_regions: Sequence[str] = ()
     initial_value: pulumi.Input[str] | None = None
+    adopt: str | None = None  # the existing secret's ARN: imported, not created
 
 
 class ManagedSecret(pulumi.ComponentResource):
@@ -48,7 +49,7 @@ class ManagedSecret(pulumi.ComponentResource):
             ],
             force_overwrite_replica_secret=False,
             tags=args.tags,
-            opts=guarded,
+            opts=pulumi.ResourceOptions.merge(guarded, pulumi.ResourceOptions(import_=args.adopt)),
         )
         if args.initial_value is not None:
             # Write-only: the value is sent once and never stored in Pulumi state.

@@ -14,6 +14,7 @@ from components import config
 from components.backend import Backend, PodIdentity
 from components.kubernetes import manifests
 from components.kubernetes.resources import (
+    DeclaredExternalSecret,
     ExternalSecretsController,
     ExternalSecretsControllerArgs,
     KubernetesWorkload,
@@ -66,8 +67,9 @@ class KubernetesDelivery:
                     service_account=workload.service_account,
                     annotations=identity.annotations,
                     automount_token=identity.automount_token,
-                    synced_secrets=spec.synced(workload),
+                    synced_secrets=spec.target_secrets(workload),
                     labels=labels,
+                    adopt=spec.adopt_of(workload).service_account,
                 ),
                 child,
             )
@@ -93,15 +95,32 @@ class KubernetesDelivery:
         spec, controller = self.spec, self._controller()
         backend_of_store = {spec.store_key(s): self.backends[s.backend] for s in spec.secrets}
         stores: dict[tuple[str, str], dict] = {}  # (store key, namespace) -> store
+        store_imports: dict[tuple[str, str], str] = {}  # (namespace or "", name) -> import id of the existing store
         for key, namespaces in spec.store_namespaces.items():
             if spec.is_cluster_store(key):
                 users = [(controller.name, {"name": controller.service_account, "namespace": eso.namespace}, namespaces)]
             else:
                 users = [(f"store-{ns}", {"name": config.STORE_SERVICE_ACCOUNT}, (ns,)) for ns in namespaces]
+            declared = spec.declared_store(key)
             for identity, service_account_ref, store_namespaces in users:
                 store = backend_of_store[key].store_provider(key, identity, service_account_ref)
-                manifest = manifests.secret_store(store.name, store.provider, store_namespaces, labels)
+                name = declared.name if declared is not None else store.name
+                manifest = manifests.secret_store(name, store.provider, store_namespaces, labels, cluster=spec.is_cluster_store(key))
                 stores.update({(key, ns): manifest for ns in store_namespaces})
+                if declared is not None and declared.adopt is not None:
+                    store_imports[(manifest["metadata"].get("namespace", ""), name)] = declared.adopt
+        # ExternalSecrets kept as they are (adoption), then one per other synced secret and namespace.
+        secrets = {s.name: s for s in spec.secrets}
+        declared_es, covered = [], set()
+        for workload in spec.workloads:
+            for es in workload.external_secrets:
+                first = secrets[es.data[0].secret]
+                declared_es.append(DeclaredExternalSecret(
+                    es.name, workload.namespace, es.target or es.name,
+                    [(i.secret_key, self.backends[secrets[i.secret].backend].remote_key(secrets[i.secret]), i.property) for i in es.data],
+                    es.refresh_interval or eso.refresh_interval, stores[(spec.store_key(first), workload.namespace)], es.adopt,
+                ))
+                covered.update((workload.namespace, i.secret) for i in es.data)
 
         SecretSync(
             "external-secrets-sync",
@@ -110,13 +129,15 @@ class KubernetesDelivery:
                 secrets_by_namespace={
                     ns: [
                         SyncedSecret(s.name, self.backends[s.backend].remote_key(s), s.properties, stores[(spec.store_key(s), ns)])
-                        for s in by_name.values()
+                        for s in by_name.values() if (ns, s.name) not in covered
                     ]
                     for ns, by_name in spec.synced_by_namespace.items()
                 },
                 refresh_interval=eso.refresh_interval,
                 labels=labels,
                 ready=[resource for backend in self.backends.values() for resource in backend.ready()],
+                declared=declared_es,
+                store_imports=store_imports,
             ),
             child,
         )

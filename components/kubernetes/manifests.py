@@ -54,10 +54,11 @@ def role_binding(name: str, ns: str, role: str, service_account_name: str, label
     }
 
 
-def secret_store(name: str, provider: Mapping[str, Any], namespaces: Sequence[str], labels: Mapping[str, str]) -> dict:
+def secret_store(name: str, provider: Mapping[str, Any], namespaces: Sequence[str], labels: Mapping[str, str], cluster: bool | None = None) -> dict:
     """A ClusterSecretStore limited to the namespaces that use it, or a namespaced SecretStore when
-    only one namespace does."""
-    if len(namespaces) == 1:
+    only one namespace does (unless `cluster` says which)."""
+    namespaced = len(namespaces) == 1 if cluster is None else not cluster
+    if namespaced:
         return {"apiVersion": ESO_API, "kind": "SecretStore", "metadata": metadata(name, namespaces[0], labels), "spec": {"provider": dict(provider)}}
     return {
         "apiVersion": ESO_API,
@@ -73,9 +74,15 @@ def external_secret(name: str, ns: str, store: Mapping[str, Any], remote_key: st
     owned by the ExternalSecret, and kept (Retain) if the backend is briefly unreachable or the
     remote secret disappears."""
     if properties:
-        data = [{"secretKey": p, "remoteRef": {"key": remote_key, "property": p}} for p in properties]
+        data = [(p, remote_key, p) for p in properties]
     else:
-        data = [{"secretKey": name, "remoteRef": {"key": remote_key}}]
+        data = [(name, remote_key, None)]
+    return external_secret_as_declared(name, ns, store, name, data, refresh_interval, labels)
+
+
+def external_secret_as_declared(name: str, ns: str, store: Mapping[str, Any], target: str, data: Sequence[tuple[str, str, str | None]],
+                                refresh_interval: str, labels: Mapping[str, str]) -> dict:
+    """An ExternalSecret writing Secret `target`: each (Kubernetes key, remote key, property or None) of `data`."""
     return {
         "apiVersion": ESO_API,
         "kind": "ExternalSecret",
@@ -83,7 +90,7 @@ def external_secret(name: str, ns: str, store: Mapping[str, Any], remote_key: st
         "spec": {
             "refreshInterval": refresh_interval,
             "secretStoreRef": {"name": store["metadata"]["name"], "kind": store["kind"]},
-            "target": {"name": name, "creationPolicy": "Owner", "deletionPolicy": "Retain"},
-            "data": data,
+            "target": {"name": target, "creationPolicy": "Owner", "deletionPolicy": "Retain"},
+            "data": [{"secretKey": key, "remoteRef": {"key": remote, **({"property": prop} if prop else {})}} for key, remote, prop in data],
         },
     }

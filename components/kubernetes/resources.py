@@ -34,8 +34,9 @@ class KubernetesWorkloadArgs:
     service_account: str
     annotations: Mapping[str, pulumi.Input[str]]  # the backends' identities (components.backend.PodIdentity)
     automount_token: bool
-    synced_secrets: Sequence[str]
+    synced_secrets: Sequence[str]  # the Kubernetes Secrets External Secrets writes for it
     labels: Mapping[str, str]
+    adopt: str | None = None  # `<namespace>/<name>` of the existing ServiceAccount: imported, not created
 
 
 class KubernetesWorkload(pulumi.ComponentResource):
@@ -46,7 +47,7 @@ class KubernetesWorkload(pulumi.ComponentResource):
         super().__init__("secrets-platform:kubernetes:Workload", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         sa = manifests.service_account(args.service_account, args.namespace, args.annotations, args.automount_token, args.labels)
-        self.service_account = apply(f"{name}-sa", sa, child)
+        self.service_account = apply(f"{name}-sa", sa, pulumi.ResourceOptions(parent=self, import_=args.adopt))
         if args.synced_secrets:
             role_name = f"{args.service_account}-secrets"
             apply(f"{name}-secrets-role", manifests.secret_reader_role(role_name, args.namespace, args.synced_secrets, args.labels), child)
@@ -98,12 +99,27 @@ class SyncedSecret:
 
 
 @dataclass(frozen=True)
+class DeclaredExternalSecret:
+    """An ExternalSecret as the spec names it (adoption): its target, keys and refresh interval."""
+
+    name: str
+    namespace: str
+    target: str
+    data: Sequence[tuple[str, str, str | None]]  # (Kubernetes key, remote key, property or None)
+    refresh_interval: str
+    store: Mapping[str, Any]
+    adopt: str | None = None
+
+
+@dataclass(frozen=True)
 class SecretSyncArgs:
     stores: Sequence[Mapping[str, Any]]
     secrets_by_namespace: Mapping[str, Sequence[SyncedSecret]]
     refresh_interval: str
     labels: Mapping[str, str]
     ready: Sequence[pulumi.Resource] = ()  # e.g. the wait for new Azure role assignments to propagate
+    declared: Sequence[DeclaredExternalSecret] = ()
+    store_imports: Mapping[tuple[str, str], str] = field(default_factory=dict)  # (namespace or "", name) -> import id of an existing store
 
 
 class SecretSync(pulumi.ComponentResource):
@@ -113,11 +129,17 @@ class SecretSync(pulumi.ComponentResource):
         super().__init__("secrets-platform:kubernetes:SecretSync", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         store_opts = pulumi.ResourceOptions(parent=self, depends_on=list(args.ready))
-        stores = {_store_id(store): apply(f"store-{_store_id(store)}", store, store_opts) for store in args.stores}
+        stores = {
+            _store_id(store): apply(f"store-{_store_id(store)}", store, pulumi.ResourceOptions.merge(store_opts, pulumi.ResourceOptions(import_=args.store_imports.get((store["metadata"].get("namespace", ""), store["metadata"]["name"])))))
+            for store in args.stores
+        }
         for ns, secrets in sorted(args.secrets_by_namespace.items()):
             for secret in secrets:
                 manifest = manifests.external_secret(secret.name, ns, secret.store, secret.remote_key, secret.properties, args.refresh_interval, args.labels)
                 apply(f"{ns}-{secret.name}", manifest, pulumi.ResourceOptions(parent=self, depends_on=[stores[_store_id(secret.store)]]))
+        for es in args.declared:
+            manifest = manifests.external_secret_as_declared(es.name, es.namespace, es.store, es.target, es.data, es.refresh_interval, args.labels)
+            apply(f"{es.namespace}-{es.name}", manifest, pulumi.ResourceOptions(parent=self, depends_on=[stores[_store_id(es.store)]], import_=es.adopt))
         self.store_names = sorted(stores)
         self.register_outputs({"stores": self.store_names})
 

@@ -124,7 +124,7 @@ def aws_checks(spec: StackSpec) -> list[Problem]:
             if secret.initial_value == "config" and secret.backend == "aws":
                 problems.append(Problem(("secrets", index, "initial_value"), "needs aws.deployer_role_arn: the key policy must let the deploying role encrypt the initial value"))
     for index, workload in enumerate(spec.workloads):
-        if len(f"{spec.slug}-{workload.name}") > AWS_NAME_LIMIT:
+        if workload.role_name is None and len(f"{spec.slug}-{workload.name}") > AWS_NAME_LIMIT:
             problems.append(Problem(("workloads", index, "name"), f"'{spec.slug}-{workload.name}' is longer than the {AWS_NAME_LIMIT} characters of an IAM role name"))
     for index, secret in enumerate(spec.secrets):
         if secret.rotation is not None and secret.rotation.kind in AUTOMATED_ROTATION and len(f"{spec.slug}-rotate-{secret.name}") > AWS_NAME_LIMIT:

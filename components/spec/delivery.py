@@ -72,9 +72,14 @@ class DeliveryLayout:
         """One ClusterSecretStore (limited to its namespaces) only when several namespaces sync exactly the
         same secrets through it. A namespace that may use a store can fetch anything the store's identity
         reads, so when their secrets differ each namespace gets its own SecretStore and identity instead."""
+        declared = self.declared_store(key)  # a store kept as it is (adoption); least privilege checked in the spec
+        if declared is not None:
+            return declared.kind == "ClusterSecretStore" and self.same_secrets_through(key)
+        return len(self.store_namespaces[key]) >= 2 and self.same_secrets_through(key)
+
+    def same_secrets_through(self: StackSpec, key: str) -> bool:
+        """Whether every namespace using the store syncs exactly the same secrets through it."""
         namespaces = self.store_namespaces[key]
-        if len(namespaces) < 2:
-            return False
         wanted = {frozenset(n for n, s in self.synced_by_namespace[ns].items() if self.store_key(s) == key) for ns in namespaces}
         return len(wanted) == 1
 

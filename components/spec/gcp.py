@@ -79,8 +79,9 @@ class GcpNaming:
         return bool(self.reads(workload, "gcp") or self.writes(workload, "gcp"))
 
     def gcp_secret_id(self: StackSpec, secret: SecretSpec) -> str:
-        """`vibebox-prod-database`: Secret Manager ids take no `/`, so the slug of the prefix, then the name."""
-        return f"{self.slug}-{secret.name}"
+        """`vibebox-prod-database`: Secret Manager ids take no `/`, so the slug of the prefix, then the name;
+        an explicit `path` is the id as it is."""
+        return secret.path or f"{self.slug}-{secret.name}"
 
     def gcp_service_account_id(self: StackSpec, workload: WorkloadSpec) -> str:
         """The Google service account's account id (6 to 30 characters): `<slug>-<workload>`, or when that is too
@@ -116,8 +117,7 @@ class GcpNaming:
         return labels
 
 
-_NOT_FOR_GCP = {"key": "aws", "replica_regions": "aws (GCP replication is gcp.replica_regions)", "recovery_window_days": "aws",
-                "path": "aws and vault (GCP secret ids are <slug>-<name>)"}
+_NOT_FOR_GCP = {"key": "aws", "replica_regions": "aws (GCP replication is gcp.replica_regions)", "recovery_window_days": "aws"}
 
 
 def gcp_checks(spec: StackSpec) -> list[Problem]:

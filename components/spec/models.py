@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
+from components.spec.adoption import ExternalSecretSpec, IamRoleName, KmsKeyId, VaultName, WorkloadAdoptSpec
 from components.spec.base import Backend, Classification, DnsLabel, MountPath, Name, Region, Spec, TagKey, TagValue
 from components.spec.rotation import RotationSpec
 from components.spec.vault import AppRoleLoginSpec
@@ -22,6 +23,8 @@ class KeySpec(Spec):
     alias: Annotated[str, StringConstraints(pattern=r"^alias/[A-Za-z0-9/_\-]{1,250}$")] | None = None
     description: str = ""
     deletion_window_days: int = Field(default=30, ge=7, le=30)
+    adopt: KmsKeyId | None = None
+    """The existing key's id: imported with its alias (which `alias` must then name as it is)."""
 
     @field_validator("alias")
     @classmethod
@@ -48,6 +51,8 @@ class SecretSpec(Spec):
     """The JSON keys of the secret's value (e.g. username, password, url); External Secrets maps each
     to a key of the Kubernetes Secret. Empty: the whole value under one key named after the secret."""
     tags: dict[TagKey, TagValue] = {}
+    adopt: str | None = None
+    """The existing secret: its ARN (AWS, naming `path`) or `<mount>/data/<path>` (Vault KV v2)."""
 
     @field_validator("recovery_window_days")
     @classmethod
@@ -73,3 +78,12 @@ class WorkloadSpec(Spec):
     delivery: Literal["direct", "external-secrets", "both"] | None = None
     """How the workload gets its secrets: its own identity (`direct`), Kubernetes Secrets synced by
     External Secrets, or both. Default: external-secrets when kubernetes.eso is set, else direct."""
+    role_name: IamRoleName | None = None
+    """The IAM role's name as it is; default `<stack slug>-<name>`."""
+    vault_policy_name: VaultName | None = None
+    """The Vault policy's name as it is; default `<stack slug>-<name>`."""
+    vault_role_name: VaultName | None = None
+    """The Vault login role's name as it is; default `<stack slug>-<name>`."""
+    adopt: WorkloadAdoptSpec | None = None
+    external_secrets: tuple[ExternalSecretSpec, ...] = ()
+    """The workload's ExternalSecrets as they are; unset: one per synced secret, named after it."""

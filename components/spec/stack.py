@@ -3,12 +3,12 @@ cross-checks that span sections (names, paths, references, identities) before ea
 
 from __future__ import annotations
 
-import re
 from functools import cached_property
 from typing import Annotated
 
 from pydantic import StringConstraints
 
+from components.spec.adoption import AdoptionNaming, adoption_checks
 from components.spec.aws import AwsNaming, AwsSpec, ClusterSpec, aws_checks
 from components.spec.azure import AzureNaming, AzureSpec, azure_checks
 from components.spec.base import CLASS_POLICY, NAMESPACE, Classification, Environment, Spec
@@ -22,10 +22,11 @@ from components.spec.rotation import ROTATION_KINDS, RotationSpec, secret_shape_
 from components.spec.vault import VaultNaming, VaultSpec, vault_checks
 
 
-class StackSpec(Spec, AwsNaming, VaultNaming, GcpNaming, AzureNaming, DeliveryLayout):
+class StackSpec(Spec, AwsNaming, VaultNaming, GcpNaming, AzureNaming, DeliveryLayout, AdoptionNaming):
     environment: Environment
-    prefix: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9\-_/{}]*\{env\}[a-z0-9\-_/]*/$")]
-    """Secret path prefix with `{env}`, e.g. `autolytiq/{env}/`; resource names use its slug."""
+    prefix: Annotated[str, StringConstraints(pattern=r"^([a-z0-9][a-z0-9\-_/{}]*)?\{env\}[a-z0-9\-_/]*/$")]
+    """Secret path prefix with `{env}`, e.g. `autolytiq/{env}/` or `{env}/`; resource names use its slug.
+    Only derived paths use it: an explicit `path` is the name as it is."""
     aws: AwsSpec
     cluster: ClusterSpec | None = None
     vault: VaultSpec | None = None
@@ -88,7 +89,7 @@ class StackSpec(Spec, AwsNaming, VaultNaming, GcpNaming, AzureNaming, DeliveryLa
 
 def cross_checks(spec: StackSpec) -> list[Problem]:
     """Everything the types alone cannot say: the shared checks, then each backend's."""
-    return [*_shared_checks(spec), *secret_shape_checks(spec), *aws_checks(spec), *vault_checks(spec), *gcp_checks(spec), *azure_checks(spec), *kubernetes_checks(spec)]
+    return [*_shared_checks(spec), *secret_shape_checks(spec), *aws_checks(spec), *vault_checks(spec), *gcp_checks(spec), *azure_checks(spec), *kubernetes_checks(spec), *adoption_checks(spec)]
 
 
 def _shared_checks(spec: StackSpec) -> list[Problem]:
@@ -107,10 +108,6 @@ def _shared_checks(spec: StackSpec) -> list[Problem]:
 
     for index, secret in enumerate(spec.secrets):
         at = ("secrets", index)
-        if secret.path is not None and not (secret.path.startswith(spec.path_prefix) and len(secret.path) > len(spec.path_prefix)):
-            problems.append(Problem((*at, "path"), f"must start with the stack prefix '{spec.path_prefix}' and name the secret after it"))
-        if secret.path is not None and not re.fullmatch(r"[A-Za-z0-9/_+=.@\-]{1,512}", secret.path):
-            problems.append(Problem((*at, "path"), "may contain only letters, digits and /_+=.@-"))
         policy = CLASS_POLICY[secret.classification]
         if secret.rotation is None and policy.max_rotation_days is not None:
             problems.append(Problem((*at, "rotation"), f"required for classification '{secret.classification.value}' (at most every {policy.max_rotation_days} days); declare kind: {', '.join(k for k in ROTATION_KINDS if k != 'none')}"))

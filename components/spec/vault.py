@@ -22,6 +22,8 @@ class KvMountSpec(Spec):
     """Versions older than this are deleted; unset keeps them (bounded by max_versions)."""
     cas_required: bool = True
     """Writes must name the version they replace, so two writers never silently overwrite each other."""
+    adopt: MountPath | None = None
+    """The existing mount (its path): imported, not created."""
 
 
 class KubernetesAuthSpec(Spec):
@@ -33,10 +35,14 @@ class KubernetesAuthSpec(Spec):
     audience: str = "vault"
     token_ttl: Duration = "1h"
     token_max_ttl: Duration = "24h"
+    adopt: MountPath | None = None
+    """The existing auth mount (its path): imported with its config, not created."""
 
 
 class AppRoleAuthSpec(Spec):
     mount: MountPath = "approle"
+    adopt: MountPath | None = None
+    """The existing auth mount (its path): imported, not created."""
 
 
 class DatabaseGrantSpec(Spec):

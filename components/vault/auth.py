@@ -16,6 +16,7 @@ class KubernetesAuthArgs:
     ca_cert: str | None
     issuer: str | None
     protect: bool
+    adopt: bool = False  # the auth mount exists: it and its config are imported, not created
 
 
 class KubernetesAuth(pulumi.ComponentResource):
@@ -26,7 +27,7 @@ class KubernetesAuth(pulumi.ComponentResource):
             type="kubernetes",
             path=args.path,
             description="Kubernetes service account login",
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, import_=args.path if args.adopt else None),
         )
         vault.kubernetes.AuthBackendConfig(
             f"{name}-config",
@@ -34,21 +35,21 @@ class KubernetesAuth(pulumi.ComponentResource):
             kubernetes_host=args.host,
             kubernetes_ca_cert=args.ca_cert,
             issuer=args.issuer,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, import_=f"auth/{args.path}/config" if args.adopt else None),
         )
         self.path = backend.path
         self.register_outputs({"path": self.path})
 
 
 class AppRoleAuth(pulumi.ComponentResource):
-    def __init__(self, name: str, path: str, protect: bool, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, path: str, protect: bool, opts: pulumi.ResourceOptions | None = None, adopt: bool = False):
         super().__init__("secrets-platform:vault:AppRoleAuth", name, None, opts)
         backend = vault.AuthBackend(
             f"{name}-backend",
             type="approle",
             path=path,
             description="AppRole login for workloads outside Kubernetes",
-            opts=pulumi.ResourceOptions(parent=self, protect=protect),
+            opts=pulumi.ResourceOptions(parent=self, protect=protect, import_=path if adopt else None),
         )
         self.path = backend.path
         self.register_outputs({"path": self.path})
@@ -74,9 +75,11 @@ class AppRoleLogin:
     secret_id_bound_cidrs: Sequence[str]
 
 
-def login_role(name: str, role_name: str, policy_name: pulumi.Input[str], login: KubernetesLogin | AppRoleLogin, parent: pulumi.Resource):
-    """The role a workload logs in with: its own policy only (no `default`), bounded TTLs."""
-    opts = pulumi.ResourceOptions(parent=parent)
+def login_role(name: str, role_name: str, policy_name: pulumi.Input[str], login: KubernetesLogin | AppRoleLogin, parent: pulumi.Resource,
+               adopt: str | None = None):
+    """The role a workload logs in with: its own policy only (no `default`), bounded TTLs. `adopt`: the existing
+    role's `auth/<mount>/role/<name>`, imported instead of created."""
+    opts = pulumi.ResourceOptions(parent=parent, import_=adopt)
     if isinstance(login, KubernetesLogin):
         return vault.kubernetes.AuthBackendRole(
             f"{name}-login",

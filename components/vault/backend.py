@@ -61,6 +61,7 @@ class VaultBackend(BackendBase):
                     delete_version_after_seconds=config.seconds(mount.delete_version_after) if mount.delete_version_after else None,
                     cas_required=mount.cas_required,
                     protect=protect,
+                    adopt=mount.adopt is not None,
                 ),
                 child,
             )
@@ -68,10 +69,10 @@ class VaultBackend(BackendBase):
         if settings.kubernetes_auth is not None:
             k8s = settings.kubernetes_auth
             kubernetes = KubernetesAuth(
-                f"auth-{k8s.mount}", KubernetesAuthArgs(k8s.mount, k8s.host, k8s.ca_cert, k8s.issuer, protect), child
+                f"auth-{k8s.mount}", KubernetesAuthArgs(k8s.mount, k8s.host, k8s.ca_cert, k8s.issuer, protect, adopt=k8s.adopt is not None), child
             )
         if settings.approle is not None:
-            approle = AppRoleAuth(f"auth-{settings.approle.mount}", settings.approle.mount, protect, child)
+            approle = AppRoleAuth(f"auth-{settings.approle.mount}", settings.approle.mount, protect, child, adopt=settings.approle.adopt is not None)
         database_mounts = {
             path: DatabaseMount(f"database-{path}", path, protect, child)
             for path in dict.fromkeys(d.mount for d in settings.databases)
@@ -117,10 +118,12 @@ class VaultBackend(BackendBase):
                 f"vault-{workload.name}",
                 VaultIdentityArgs(
                     workload=workload.name,
-                    policy_name=f"{spec.slug}-{workload.name}",
-                    role_name=f"{spec.slug}-{workload.name}",
+                    policy_name=spec.vault_policy_name(workload),
+                    role_name=spec.vault_role_name(workload),
                     rules=rules,
                     login=self._login(workload, kubernetes, approle),
+                    adopt_policy=spec.adopt_of(workload).vault_policy,
+                    adopt_role=spec.adopt_of(workload).vault_role,
                 ),
                 child,
             )

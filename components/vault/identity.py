@@ -19,6 +19,8 @@ class VaultIdentityArgs:
     role_name: str
     rules: Sequence[PathRule]
     login: KubernetesLogin | AppRoleLogin
+    adopt_policy: str | None = None  # the existing policy's name: imported, not created
+    adopt_role: str | None = None  # the existing login role's `auth/<mount>/role/<name>`
 
 
 class VaultIdentity(pulumi.ComponentResource):
@@ -29,9 +31,9 @@ class VaultIdentity(pulumi.ComponentResource):
             f"{name}-policy",
             name=args.policy_name,
             policy=render_hcl(f"{args.policy_name}: Vault access of workload {args.workload}", rules),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, import_=args.adopt_policy),
         )
-        self.role = login_role(name, args.role_name, self.policy.name, args.login, self)
+        self.role = login_role(name, args.role_name, self.policy.name, args.login, self, args.adopt_role)
         self.policy_name = self.policy.name
         self.role_name = self.role.role_name
         self.register_outputs({"policy_name": self.policy_name, "role_name": self.role_name})

@@ -15,6 +15,7 @@ class KvStoreArgs:
     delete_version_after_seconds: int | None
     cas_required: bool
     protect: bool
+    adopt: bool = False  # the mount exists: it and its config are imported, not created
 
 
 class KvStore(pulumi.ComponentResource):
@@ -27,7 +28,7 @@ class KvStore(pulumi.ComponentResource):
             type="kv",
             options={"version": "2"},
             description="KV v2 secrets managed by secrets-platform",
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect, import_=args.path if args.adopt else None),
         )
         vault.kv.SecretBackendV2(
             f"{name}-config",
@@ -35,7 +36,7 @@ class KvStore(pulumi.ComponentResource):
             max_versions=args.max_versions,
             delete_version_after=args.delete_version_after_seconds,
             cas_required=args.cas_required,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, import_=f"{args.path}/config" if args.adopt else None),
         )
         self.mount_path = self.mount.path
         self.register_outputs({"mount_path": self.mount_path})

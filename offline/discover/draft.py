@@ -4,7 +4,7 @@ The access as it is comes from the access matrix over the discovered resources (
 a plan gets). Consumers are the identities with effective read access to discovered secrets; the draft
 gives each exactly the secrets it reads today, by name: no glob, no write, no administration. What the
 estate grants beyond that is what the draft removes. Names are kept as they are and every existing
-resource carries its import id (`adopt`), in the keys proposed in offline/discover/SPEC_KEYS.md.
+resource carries its import id (`adopt`), in the spec's adoption keys (offline/discover/SPEC_KEYS.md).
 """
 
 from __future__ import annotations
@@ -23,12 +23,6 @@ ENVIRONMENTS = ("dev", "staging", "prod")
 # Said when the estate does not state a value the spec requires: the draft holds a safe guess to review.
 DEFAULT_CLASSIFICATION = "high"
 UNSTATED = "unknown"
-# The keys the draft writes that the spec does not have yet, per list (offline/discover/SPEC_KEYS.md).
-PROPOSED_KEYS = {
-    "keys": {"adopt"},
-    "secrets": {"adopt"},
-    "workloads": {"role_name", "vault_policy_name", "vault_role_name", "adopt", "external_secrets"},
-}
 
 
 @dataclass
@@ -278,14 +272,15 @@ def draft(discovery: Discovery, prefix: str = "") -> dict[str, Any]:
     vault_secrets = [s for s in d.secrets.values() if s.backend == "vault"]
     if vault_secrets:
         mounts = sorted({s.mount for s in vault_secrets if s.mount})
-        vault: dict[str, Any] = {"address": estate.vault_address or UNSTATED, "kv_mounts": [{"path": m} for m in mounts]}
+        # The mounts exist: adopted (their import id is their path), never created a second time.
+        vault: dict[str, Any] = {"address": estate.vault_address or UNSTATED, "kv_mounts": [{"path": m, "adopt": m} for m in mounts]}
         backends = {(i.kind, i.settings.get("mount")) for w in d.workloads for i in w.identities}
         kubernetes_mounts = sorted(m for k, m in backends if k == "vault-kubernetes")
         if kubernetes_mounts:
-            vault["kubernetes_auth"] = {"mount": kubernetes_mounts[0], "host": estate.kubernetes_host or UNSTATED}
+            vault["kubernetes_auth"] = {"mount": kubernetes_mounts[0], "host": estate.kubernetes_host or UNSTATED, "adopt": kubernetes_mounts[0]}
         approle_mounts = sorted(m for k, m in backends if k == "vault-approle")
         if approle_mounts:
-            vault["approle"] = {"mount": approle_mounts[0]}
+            vault["approle"] = {"mount": approle_mounts[0], "adopt": approle_mounts[0]}
         config[f"{NAMESPACE}:vault"] = vault
     controller = next((w for w in d.workloads if w.eso_controller), None)
     if estate.external_secrets or controller:

@@ -89,7 +89,7 @@ def test_error_line_format(prod_raw):
         (lambda r: r["secrets"][1].update(recovery_window_days=3), "secrets-platform:secrets[1] (redis).recovery_window_days: must be 0 (force delete) or between 7 and 30 (got 3)"),
         (lambda r: r["secrets"][1].update(rotation={"kind": "manual", "schedule": "every sunday"}), "secrets-platform:secrets[1] (redis).rotation.schedule: must be rate(N days)"),
         (lambda r: r["secrets"][1].update(rotation={"kind": "manual", "schedule": "cron(0 4 * * * *)"}), "secrets-platform:secrets[1] (redis).rotation.schedule: cron needs `?` in exactly one of"),
-        (lambda r: r["secrets"][1].update(path="other/prod/redis"), "secrets-platform:secrets[1] (redis).path: must start with the stack prefix 'autolytiq/prod/'"),
+        (lambda r: r["secrets"][1].update(path="other prod/redis"), "secrets-platform:secrets[1] (redis).path: may contain only letters, digits and /_+=.@-"),
         (lambda r: r["secrets"][1].update(rotation={"kind": "manual", "days": 120}), "secrets-platform:secrets[1] (redis).rotation.days: classification 'high' allows at most 90 days (got 120)"),
         (lambda r: r["secrets"][1].pop("rotation"), "secrets-platform:secrets[1] (redis).rotation: required for classification 'high'"),
         (lambda r: r["secrets"][1].update(backend="azure"), "secrets-platform:secrets[1] (redis).backend: backend 'azure' needs an azure: section (subscription, vault, AKS issuer)"),

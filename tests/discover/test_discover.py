@@ -18,7 +18,6 @@ import yaml
 
 from components.config import ConfigError, KeySpec, SecretSpec, WorkloadSpec, parse_stack_spec
 from offline.discover.__main__ import main
-from offline.discover.draft import PROPOSED_KEYS
 from tests.conftest import CANARY
 from tests.discover import seeds
 from tests.fixtures import LOOPBACK, free_port
@@ -63,9 +62,9 @@ def ok(run: Run) -> Run:
 
 
 def assert_spec_keys(run: Run) -> None:
-    """Every key the draft writes is the spec's today or one SPEC_KEYS.md proposes."""
+    """Every key the draft writes is a spec key (offline/discover/SPEC_KEYS.md lists the adoption ones)."""
     for section, model in (("keys", KeySpec), ("secrets", SecretSpec), ("workloads", WorkloadSpec)):
-        allowed = set(model.model_fields) | PROPOSED_KEYS[section]
+        allowed = set(model.model_fields)
         for entry in run.config.get(f"{NS}:{section}", []):
             assert set(entry) <= allowed, (section, set(entry) - allowed)
 
@@ -110,10 +109,8 @@ AWS_READ_ONLY = {"ListSecrets", "DescribeSecret", "GetResourcePolicy", "Describe
 
 
 def spec_problems(run: Run) -> set[tuple]:
-    """Where today's spec refuses the draft once the proposed keys are taken out: the key paths."""
+    """Where the spec refuses the draft as written: the key paths (a person fills them in)."""
     raw = {key.removeprefix(f"{NS}:"): value for key, value in run.config.items()}
-    for section, keys in PROPOSED_KEYS.items():
-        raw[section] = [{k: v for k, v in entry.items() if k not in keys} for entry in raw.get(section, [])]
     try:
         parse_stack_spec(raw, str(run.draft_path))
     except ConfigError as error:
@@ -157,8 +154,10 @@ def test_seed_000_aws_keeps_names_adopts_and_names_the_key_wildcard(tmp_path, ca
     assert run.json["removed"] == {"iam-role:emr-service (emr-service)": ["read aws:prod/* (unknown)"]}
     assert any(f["rule"] == "SP-IAM-006" for f in run.json["policy_findings"])
     assert_spec_keys(run)
-    # Today's spec refuses a prefix that starts with `{env}` (SPEC_KEYS.md proposes it: the names are `prod/...`).
-    assert spec_problems(run) == {("prefix",)}
+    # The prefix `{env}/` and the adoption keys are the spec's; left for a person: the role is not assumed by a
+    # Kubernetes ServiceAccount in the document (the report's "To review"), so no cluster, namespace or account.
+    assert run.config[f"{NS}:prefix"] == "{env}/"
+    assert spec_problems(run) == {("cluster",), ("workloads", 0, "namespace"), ("workloads", 0, "service_account")}
 
 
 def test_seed_001_aws_names_write_and_delete_on_the_prefix(tmp_path, capsys, aws_api):
@@ -344,7 +343,8 @@ def test_seed_000_vault_with_manifests_keeps_roles_policies_and_the_external_sec
     assert run.reads("emr-service") == {"emr/epic", "emr/cerner", "database/postgres"}
     assert workloads["emr-service"]["namespace"] == "default"
     assert run.config[f"{NS}:prefix"] == "emr/{env}/"  # from the stack name: Vault paths have no discovery prefix
-    assert run.config[f"{NS}:vault"]["kubernetes_auth"] == {"mount": f"{mount}-auth", "host": "https://kubernetes.default.svc:443"}
+    assert run.config[f"{NS}:vault"]["kubernetes_auth"] == {"mount": f"{mount}-auth", "host": "https://kubernetes.default.svc:443", "adopt": f"{mount}-auth"}
+    assert run.config[f"{NS}:vault"]["kv_mounts"] == [{"path": mount, "adopt": mount}]
     glob = next(b for b in run.json["over_broad"] if b["where"] == f'Vault policy emr-service, path "{mount}/data/emr/*"')
     assert set(glob["reaches"]) == {f"{mount}/emr/epic", f"{mount}/emr/cerner"}
     assert glob["holder"] == f"Vault role auth/{mount}-auth/role/emr-service"

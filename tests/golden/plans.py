@@ -45,7 +45,7 @@ def plan_json(stack: str) -> dict:
         [sys.executable, "-m", "offline", "plan", STACKS[stack], "--json", "-", "--now", NOW],
         cwd=PROJECT_DIR, capture_output=True, text=True, check=False,
     )
-    if run.returncode not in (0, 1):
+    if run.returncode not in (0, 1) or not run.stdout.strip():
         raise RuntimeError(f"plan of {stack} exited {run.returncode}: {run.stderr[-2000:]}")
     return canonical(json.loads(run.stdout))
 

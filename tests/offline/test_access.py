@@ -80,13 +80,13 @@ def declared(spec: StackSpec) -> dict[str, set[tuple[str, str]]]:
         sa = f"k8s:{w.namespace}/{w.service_account}" if w.namespace and w.service_account else None
         aws = {(sid(n), READ) for n in spec.reads(w, "aws")} | {(sid(n), WRITE) for n in spec.writes(w, "aws")}
         if aws:
-            out[f"iam-role:{slug}-{w.name}"] |= aws
+            out[f"iam-role:{spec.role_name(w)}"] |= aws
             out[sa] |= aws
         if spec.vault_access(w):
             vault = {(sid(n), READ) for n in spec.reads(w, "vault")} | {(sid(n), WRITE) for n in w.writes if secrets[n].backend == "vault"}
             vault |= {(f"vault:{databases[d].mount}/creds/{r}", READ) for d, r in (ref.split("/") for ref in w.database_roles)}
             mount = spec.vault.kubernetes_auth.mount if w.vault_login == "kubernetes" else spec.vault.approle.mount
-            out[f"vault-role:{mount}/{slug}-{w.name}"] |= vault
+            out[f"vault-role:{mount}/{spec.vault_role_name(w)}"] |= vault
             if w.vault_login == "kubernetes":
                 out[sa] |= vault
         azure = {(sid(n), READ) for n in spec.reads(w, "azure")}
@@ -104,6 +104,8 @@ def declared(spec: StackSpec) -> dict[str, set[tuple[str, str]]]:
         controller = next(w for w in spec.workloads if w.name == spec.eso.workload)
         for key, namespaces in spec.store_namespaces.items():
             name = {"aws": f"aws-secrets-manager-{env}", "azure": f"azure-key-vault-{env}"}.get(key, f"vault-{key.removeprefix('vault-')}-{env}")
+            if spec.declared_store(key) is not None:  # kept as it is (#17)
+                name = spec.declared_store(key).name
             if spec.is_cluster_store(key):  # one store for namespaces syncing the same secrets, as the controller
                 stores = [(f"eso:ClusterSecretStore/{name}", namespaces, spec.effective_reads(controller))]
             else:  # a store per namespace, reading exactly what that namespace syncs through it
@@ -134,7 +136,8 @@ def test_matrix_equals_the_declared_access_of_every_principal(plans, prod_shared
     # Every workload of the spec has its row, and every secret a workload reads is in the matrix.
     for workload in spec.workloads:
         if spec.effective_reads(workload) or workload.writes or workload.database_roles:
-            assert any(workload.name in p or (workload.service_account and p.endswith(f"/{workload.service_account}")) for p in matrix.rows())
+            names = {f"/{workload.service_account}", f"/{spec.vault_role_name(workload)}", f":{spec.role_name(workload)}"}  # kept names (#17)
+            assert any(workload.name in p or any(p.endswith(n) for n in names) for p in matrix.rows())
 
 
 def test_no_namespace_or_store_reaches_secrets_its_workloads_do_not_declare(prod_plan, prod_raw):
@@ -353,33 +356,33 @@ def test_a_vault_glob_counts_and_precedence_decides(emr_plan):
     items = resources(emr_plan)
     base = access_matrix(items, "base")
     items.append(hand_written("vault:index/policy:Policy", "broad-policy", {"name": "emr-broad", "policy": (
-        'path "secret/data/emr/*" {\n  capabilities = ["read"]\n}\n'
-        'path "secret/data/emr/prod/auth/+" {\n  capabilities = ["deny"]\n}\n')}))
+        'path "secret/data/*" {\n  capabilities = ["read"]\n}\n'
+        'path "secret/data/auth/+" {\n  capabilities = ["deny"]\n}\n')}))
     items.append(hand_written("vault:kubernetes/authBackendRole:AuthBackendRole", "broad-login", {
-        "backend": "kubernetes", "roleName": "emr-broad", "boundServiceAccountNames": ["migrations"], "boundServiceAccountNamespaces": ["emr"],
+        "backend": "kubernetes", "roleName": "emr-broad", "boundServiceAccountNames": ["migrations"], "boundServiceAccountNamespaces": ["emr-task"],
         "audience": "vault", "tokenPolicies": ["emr-broad"], "tokenNoDefaultPolicy": True}))
     change = diff(base, access_matrix(items, "head"))
     gained = {(c.entry.principal, c.entry.secret): c for c in change.gained}
-    for principal in ("vault-role:kubernetes/emr-broad", "k8s:emr/migrations"):
+    for principal in ("vault-role:kubernetes/emr-broad", "k8s:emr-task/migrations"):
         reads = {s for p, s in gained if p == principal}
         # epic and cerner through the glob; jwt is denied by the more specific `+` rule; the glob itself too.
-        assert reads == {"vault:secret/emr/prod/emr/epic", "vault:secret/emr/prod/emr/cerner", "vault:secret/emr/*"}
+        assert reads == {"vault:secret/emr/epic", "vault:secret/emr/cerner", "vault:secret/*"}
         assert all(gained[(principal, s)].highlighted for s in reads)  # Vault classification unknown: treated as high
-    assert "path \"secret/data/emr/*\"" in gained[("k8s:emr/migrations", "vault:secret/emr/prod/emr/epic")].entry.chains[0][-2]
+    assert "path \"secret/data/*\"" in gained[("k8s:emr-task/migrations", "vault:secret/emr/epic")].entry.chains[0][-2]
 
 
 def test_a_store_fetches_only_its_own_mount(emr_plan):
     """The Vault store on mount `secret` signs in as a role that may also read database credentials: the role
     reads them, the store (and the namespace using it) cannot fetch them."""
     items = resources(emr_plan)
-    policy = resource(items, "vault-store-emr-policy")
+    policy = resource(items, "vault-store-emr-task-policy")
     policy["props"]["policy"] += 'path "database/creds/postgres-role" {\n  capabilities = ["read"]\n}\n'
     matrix = access_matrix(items)
     creds = ("vault:database/creds/postgres-role", READ)
-    assert creds in matrix.access("vault-role:kubernetes/emr-prod-store-emr")
-    assert creds in matrix.access("k8s:emr/external-secrets-store")  # its own login, outside ESO
-    assert creds not in matrix.access("eso:SecretStore/emr/vault-secret-prod")
-    assert creds not in matrix.access("namespace:emr")
+    assert creds in matrix.access("vault-role:kubernetes/emr-prod-store-emr-task")
+    assert creds in matrix.access("k8s:emr-task/external-secrets-store")  # its own login, outside ESO
+    assert creds not in matrix.access("eso:SecretStore/emr-task/vault-backend")
+    assert creds not in matrix.access("namespace:emr-task")
 
 
 def test_a_vault_policy_on_no_login_role_is_noted(emr_plan):
@@ -503,6 +506,6 @@ def test_command_line_prints_the_matrix(tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "### Access matrix: emr-prod" in result.stdout
-    assert "`k8s:emr/api-gateway`" in result.stdout and "`secret/emr/prod/auth/jwt`" in result.stdout
+    assert "`k8s:emr-task/api-gateway`" in result.stdout and "`secret/auth/jwt`" in result.stdout
     text = subprocess.run([sys.executable, "-m", "offline.access", EMR], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)
     assert text.returncode == 0 and "Access matrix: emr-prod" in text.stdout and "Traceback" not in text.stderr

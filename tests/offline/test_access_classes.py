@@ -16,8 +16,8 @@ def test_vault_and_azure_secrets_take_their_declared_class_and_nothing_else_chan
     labelled = access_matrix(plan.resources, plan.stack, declared_classifications(spec))
     declared = {s.name: s.classification.value for s in spec.secrets}
     expected = {
-        "vault:secret/phagen/prod/db-password": declared["db-password"],
-        "vault:secret/phagen/prod/api-keys/ncbi": declared["ncbi-api-key"],
+        "vault:secret/db_password": declared["db-password"],
+        "vault:secret/api_keys/ncbi": declared["ncbi-api-key"],
         "azure:phagen-prod-kv/phagen-prod-llm-api-key": declared["llm-api-key"],
         "azure:phagen-prod-kv/phagen-prod-analytics-db-password": declared["analytics-db-password"],
     }
@@ -25,6 +25,6 @@ def test_vault_and_azure_secrets_take_their_declared_class_and_nothing_else_chan
         assert bare.secrets[sid].classification == "unknown"  # nothing in the plan says it
         assert labelled.secrets[sid].classification == classification
     # AWS secrets keep the class their tags carry.
-    assert labelled.secrets["aws:phagen/prod/database"] == bare.secrets["aws:phagen/prod/database"]
+    assert labelled.secrets["aws:phagen/db_password"] == bare.secrets["aws:phagen/db_password"]
     assert labelled.entries == bare.entries
     assert not [s for s in labelled.secrets.values() if s.classification == "unknown" and not s.pattern and s.backend != "unknown"]

