@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Callable
 
 from documents.iam import Document, Statement, has_wildcard, only_wildcards, parse, sensitive_matches
-from policy.rules._iam_doc import Check, Issue, aws_key_use_pattern, document_check, list_some, per_statement, unknown_issue
+from policy.rules._iam_doc import KEY_USE_PATTERNS, Check, Issue, document_check, list_some, per_statement, unknown_issue
 from documents.props import dig
 from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE
 from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown
@@ -74,12 +74,17 @@ def _non_root(s: Statement) -> list[str]:
 
 def _wildcard_to_non_root(s: Statement) -> list[Issue]:
     """`*`, `kms:*` or a partial wildcard reaching write/permission actions, to anyone but an account root
-    (a root principal delegates to the account's IAM policies, which the aws_iam rules check)."""
+    (a root principal delegates to the account's IAM policies, which the aws_iam rules check).
+
+    `kms:ReEncrypt*` and `kms:GenerateDataKey*` are exempt with or without kms:ViaService: in a key policy they match only
+    encryption with this key, never its administration, and AWS's default key policy grants them so to key users
+    (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-users).
+    Whether our keys are used only through Secrets Manager is KMS_DECRYPT_VIA_SECRETS_MANAGER's question."""
     if s.not_action:
         wild = ["NotAction"]
     else:
         wild = [a for a in s.actions if has_wildcard(a) and (has_wildcard(a.partition(":")[0]) or only_wildcards(a.partition(":")[2])
-                                                           or sensitive_matches(a) != []) and not aws_key_use_pattern(s, a)]
+                                                           or sensitive_matches(a) != []) and a.lower() not in KEY_USE_PATTERNS]
     if not wild:
         return [unknown_issue("Action")] if "action" in s.unknown else []
     if who := _non_root(s):
