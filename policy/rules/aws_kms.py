@@ -41,6 +41,14 @@ KEY_USE = (
     "kms:GenerateDataKeyPairWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:CreateGrant",
 )
 MAX_KEY_ROTATION_DAYS = 365
+# AWS's default key policy's "Allow access for Key Administrators" statement, as the console writes it
+# (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-administrators):
+# a statement of these alone names the key's administrators, which is their least privilege (no use of the key).
+KEY_ADMINISTRATOR_ACTIONS = frozenset(a.lower() for a in (
+    "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*", "kms:Disable*",
+    "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+    "kms:RotateKeyOnDemand",
+))
 
 
 def _documents(resource: Resource) -> list[tuple[str, Document]]:
@@ -82,6 +90,8 @@ def _wildcard_to_non_root(s: Statement) -> list[Issue]:
     Whether our keys are used only through Secrets Manager is KMS_DECRYPT_VIA_SECRETS_MANAGER's question."""
     if s.not_action:
         wild = ["NotAction"]
+    elif s.actions and not s.public and all(a.lower() in KEY_ADMINISTRATOR_ACTIONS for a in s.actions):
+        wild = []  # AWS's key-administrators statement to named principals
     else:
         wild = [a for a in s.actions if has_wildcard(a) and (has_wildcard(a.partition(":")[0]) or only_wildcards(a.partition(":")[2])
                                                            or sensitive_matches(a) != []) and a.lower() not in KEY_USE_PATTERNS]

@@ -100,6 +100,21 @@ def test_the_aws_default_key_policy_users_statement_is_silent_on_a_key_of_anothe
     assert messages and "kms:Put*" in messages[0] and "ReEncrypt" not in messages[0]
 
 
+def test_the_aws_default_key_administrators_statement_is_silent():
+    """key-policy-default.html, "Allows key administrators to administer the KMS key": the console's wildcard patterns,
+    alone in a statement to a named role, are the administrators' least privilege. Mixed with key use, or widened to
+    kms:*, they are not that form."""
+    admins = {"Sid": "Allow access for Key Administrators", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/ExampleAdminRole"},
+              "Action": ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*", "kms:Disable*",
+                         "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+                         "kms:RotateKeyOnDemand"], "Resource": "*"}
+    default = {"Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": "kms:*", "Resource": "*"}
+    foreign = {"tags": {"managed-by": "someone-else"}}
+    assert run(aws_kms, key([default, admins], **foreign)) == []
+    for widened in ({**admins, "Action": [*admins["Action"], "kms:Decrypt"]}, {**admins, "Action": "kms:*"}):
+        assert decided(run(aws_kms, key([default, widened], **foreign)), aws_kms.RESOURCE_POLICY_WILDCARD_ROOT_ONLY.id)
+
+
 # --- mutations ---------------------------------------------------------------------------------
 
 PUBLIC = {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"}
