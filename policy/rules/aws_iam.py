@@ -331,7 +331,7 @@ def _managed_policy_issue(arn: str) -> str | None:
         return None
     name = arn.rpartition("/")[2]
     if granted := _broad_secret_access().get(name):
-        return f"grants {list_some(granted)} on every secret or key of the account"
+        return f"grants {list_some(granted)} on every secret, key or SSM parameter of the account"
     if name in BROAD_MANAGED_POLICIES or name.endswith("FullAccess"):
         return "grants far more than a workload needs"
     return None
