@@ -114,7 +114,7 @@ def test_compliant_policies_are_silent():
                 resource(aws_iam.USER_POLICY, "u", user="ci", policy=document(*statements())),
                 resource(aws_iam.GROUP_POLICY, "g", group="ops", policy=document(*statements())),
                 resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "ro", role="x",
-                         policyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")]
+                         policyArn="arn:aws:iam::aws:policy/job-function/ViewOnlyAccess")]
     assert run(aws_iam, *fixtures) == []
 
 
