@@ -30,6 +30,10 @@ TAGS = {"environment": "prod", "owner": "bench", "classification": "high", "mana
 # A key from a public document serves EBS, RDS or anything else: `managed-by=secrets-platform` would claim it is
 # one of our Secrets Manager keys and hold it to SP-KMS-003 (decrypt only through Secrets Manager).
 KEY_TAGS = {k: v for k, v in TAGS.items() if k != "managed-by"}
+# The account both corpora call ours ("account" in public.json and iam.json). A trust case's role lives there, as a
+# role of an existing stack shows it through its ARN, so that the pack tells the role's own account root
+# (SP-TRUST-005, advisory) from another account's (SP-TRUST-004).
+OWN_ACCOUNT = "123456789012"
 INSTANCE_ARN = "arn:aws:sso:::instance/ssoins-1234567890abcdef"
 PERMISSION_SET_ARN = "arn:aws:sso:::permissionSet/ssoins-1234567890abcdef/ps-1234567890abcdef"
 RBAC = "kubernetes:rbac.authorization.k8s.io/v1"
@@ -57,7 +61,7 @@ def _props(kind: str, case_id: str, document: Any) -> dict[str, Any]:
     if kind == "policy":
         return {"name": case_id, "policy": _json(document), "tags": TAGS}
     if kind == "trust":
-        return {"name": case_id, "assumeRolePolicy": _json(document), "tags": TAGS}
+        return {"name": case_id, "arn": f"arn:aws:iam::{OWN_ACCOUNT}:role/{case_id}", "assumeRolePolicy": _json(document), "tags": TAGS}
     if kind == "managed-attachment":
         return {"role": f"{case_id}-role", "policyArn": document["policyArn"]}
     if kind == "sso-inline":

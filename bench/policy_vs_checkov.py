@@ -9,7 +9,8 @@ labelled corpora, and the gate at scale (bench/policy_scale.py):
 Each case is turned (bench/corpus_convert.py) into the Pulumi resources the pack reads, evaluated through
 policy/engine.py with every rule mandatory and no exceptions, and into what checkov reads: Terraform for
 AWS, Vault and Azure, the manifest as YAML for Kubernetes. A case counts as flagged by a tool when at least
-one of its rules or checks fails on one of its resources; a case on which checkov ran no check at all is
+one of its rules or checks fails on one of its resources (the pack's advisory-only findings included: the label says
+whether a grant is over-broad, not whether the pack blocks it; the notes name those cases); a case on which checkov ran no check at all is
 "not assessed" by checkov (and counts as not flagged in recall).
 
 checkov's pins conflict with the project's, so it gets its own venv, bench/.venv-checkov,
@@ -129,12 +130,18 @@ def run_pack(cases: list[dict[str, Any]], corpus: Path, repeats: int) -> Outcome
     outcome.notes.append(f"{len(ALL_RULES)} rules in the pack, {len(relevant)} of them read the {len(types)} resource types of this corpus")
     outcome.assessed = {owner[r["urn"]] for r in resources if any(r["type"] in rule.resource_types for rule in relevant)}
 
-    undecided = 0
+    undecided, blocking = 0, set()
     for violation in pack_violations(resources):
         outcome.flags[owner[violation.urn]].add(violation.rule_id)
         undecided += violation.undecided
+        if violation.enforcement.value == "mandatory":
+            blocking.add(owner[violation.urn])
     if undecided:
         outcome.notes.append(f"{undecided} violations were undecided (counted as flagged)")
+    # A rule that is advisory whatever the level (own-account root trust, SP-TRUST-005) still flags: the case is reported
+    # to the reviewer, and its label says whether it is over-broad, not whether the pack blocks it.
+    if advisory := sorted(set(outcome.flags) - blocking):
+        outcome.notes.append(f"{len(advisory)} cases flagged by advisory-only findings (counted as flagged): {', '.join(advisory)}")
 
     best = float("inf")
     for _ in range(max(repeats, 5)):  # cheap: more repeats for a steadier in-process number

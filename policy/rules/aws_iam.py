@@ -203,9 +203,20 @@ def _resource_level(s: Statement) -> list[str]:
     return found
 
 
+# Attribute-based access control: a resource-tag condition scopes Resource '*' to the resources carrying that tag, as AWS's
+# ABAC example writes it (https://docs.aws.amazon.com/secretsmanager/latest/userguide/auth-and-access_examples.html,
+# "Permission to retrieve secrets by tag": aws:ResourceTag/<key> equal to ${aws:PrincipalTag/<key>}).
+RESOURCE_TAG_PREFIXES = ("aws:resourcetag/", "secretsmanager:resourcetag/")
+
+
+def _tag_scoped(s: Statement) -> bool:
+    return any(c.narrows and not c.pattern and not c.unknown and c.values and c.key.startswith(RESOURCE_TAG_PREFIXES)
+               for c in s.conditions)
+
+
 def _resource_star(s: Statement) -> list[Issue]:
-    if s.not_action or s.not_resource:
-        return []  # NO_ALLOW_NOT_ACTION's finding
+    if s.not_action or s.not_resource or _tag_scoped(s):
+        return []  # NotAction/NotResource: NO_ALLOW_NOT_ACTION's finding; a tag condition names the resources
     if not any(_everything(r) for r in s.resources):
         return [unknown_issue("Resource")] if "resource" in s.unknown and _resource_level(s) else []
     if found := _resource_level(s):
@@ -320,7 +331,7 @@ def _managed_policy_issue(arn: str) -> str | None:
         return None
     name = arn.rpartition("/")[2]
     if granted := _broad_secret_access().get(name):
-        return f"grants {list_some(granted)} on every secret or key of the account"
+        return f"grants {list_some(granted)} on every secret, key or SSM parameter of the account"
     if name in BROAD_MANAGED_POLICIES or name.endswith("FullAccess"):
         return "grants far more than a workload needs"
     return None

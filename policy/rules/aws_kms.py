@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Callable
 
 from documents.iam import Document, Statement, has_wildcard, only_wildcards, parse, sensitive_matches
-from policy.rules._iam_doc import Check, Issue, aws_key_use_pattern, document_check, list_some, per_statement, unknown_issue
+from policy.rules._iam_doc import KEY_USE_PATTERNS, Check, Issue, document_check, list_some, per_statement, unknown_issue
 from documents.props import dig
 from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE
 from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown
@@ -41,6 +41,14 @@ KEY_USE = (
     "kms:GenerateDataKeyPairWithoutPlaintext", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:CreateGrant",
 )
 MAX_KEY_ROTATION_DAYS = 365
+# AWS's default key policy's "Allow access for Key Administrators" statement, as the console writes it
+# (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-administrators):
+# a statement of these alone names the key's administrators, which is their least privilege (no use of the key).
+KEY_ADMINISTRATOR_ACTIONS = frozenset(a.lower() for a in (
+    "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*", "kms:Disable*",
+    "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+    "kms:RotateKeyOnDemand",
+))
 
 
 def _documents(resource: Resource) -> list[tuple[str, Document]]:
@@ -74,12 +82,19 @@ def _non_root(s: Statement) -> list[str]:
 
 def _wildcard_to_non_root(s: Statement) -> list[Issue]:
     """`*`, `kms:*` or a partial wildcard reaching write/permission actions, to anyone but an account root
-    (a root principal delegates to the account's IAM policies, which the aws_iam rules check)."""
+    (a root principal delegates to the account's IAM policies, which the aws_iam rules check).
+
+    `kms:ReEncrypt*` and `kms:GenerateDataKey*` are exempt with or without kms:ViaService: in a key policy they match only
+    encryption with this key, never its administration, and AWS's default key policy grants them so to key users
+    (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-users).
+    Whether our keys are used only through Secrets Manager is KMS_DECRYPT_VIA_SECRETS_MANAGER's question."""
     if s.not_action:
         wild = ["NotAction"]
+    elif s.actions and not s.public and all(a.lower() in KEY_ADMINISTRATOR_ACTIONS for a in s.actions):
+        wild = []  # AWS's key-administrators statement to named principals
     else:
         wild = [a for a in s.actions if has_wildcard(a) and (has_wildcard(a.partition(":")[0]) or only_wildcards(a.partition(":")[2])
-                                                           or sensitive_matches(a) != []) and not aws_key_use_pattern(s, a)]
+                                                           or sensitive_matches(a) != []) and a.lower() not in KEY_USE_PATTERNS]
     if not wild:
         return [unknown_issue("Action")] if "action" in s.unknown else []
     if who := _non_root(s):

@@ -25,25 +25,40 @@ ANONYMOUS = {("User", "system:anonymous"), ("Group", "system:unauthenticated"), 
 RULE_FIELDS = ("apiGroups", "resources", "verbs", "nonResourceURLs")
 WRITE_VERBS = frozenset({"create", "update", "patch"})
 ANY_VERB = frozenset({"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"})
+# The scopes a takeover grant applies in: any Role or ClusterRole, or only where it reaches powerful pods (a ClusterRole,
+# bound in every namespace, or a Role in kube-system, whose pods run the cluster's own controllers).
+ANY_ROLE, CLUSTER_OR_SYSTEM = "any role", "a ClusterRole or a Role in kube-system"
+# Workload controllers: creating or changing one runs pods from its template (the rbac-good-practices "Workload creation").
+POD_CONTROLLERS = (("apps", "deployments"), ("apps", "daemonsets"), ("apps", "statefulsets"), ("apps", "replicasets"),
+                   ("batch", "jobs"), ("batch", "cronjobs"), ("", "replicationcontrollers"))
+_POD_WHY = "a pod mounts any Secret of its namespace and runs as any service account there"
 # Grants that take over the cluster or its Secrets without reading a Secret: Kubernetes' "RBAC good practices",
-# privilege-escalation risks (https://kubernetes.io/docs/concepts/security/rbac-good-practices/) and EKS' aws-auth.
-# (apiGroup, resource, verbs, what it lets the subject do, which roles it applies to)
-TakeoverGrant = tuple[str, str, frozenset[str], str, tuple[str, ...]]
+# privilege-escalation risks (https://kubernetes.io/docs/concepts/security/rbac-good-practices/), EKS' aws-auth, and
+# rbac-police's catalogue (https://github.com/PaloAltoNetworks/rbac-police/tree/main/lib: modify_pods, assign_sa,
+# pods_exec, steal_pods).
+# (apiGroup, resource, verbs, what it lets the subject do, the scope it applies in)
+TakeoverGrant = tuple[str, str, frozenset[str], str, str]
 TAKEOVER_GRANTS: tuple[TakeoverGrant, ...] = (
     ("admissionregistration.k8s.io", "mutatingwebhookconfigurations", WRITE_VERBS | {"delete"},
-     "a mutating webhook receives, and may rewrite, every object admitted (Secrets and pods included)", ROLES),
+     "a mutating webhook receives, and may rewrite, every object admitted (Secrets and pods included)", ANY_ROLE),
     ("admissionregistration.k8s.io", "validatingwebhookconfigurations", WRITE_VERBS | {"delete"},
-     "a validating webhook receives every object admitted, and removing one switches off the policy it enforces", ROLES),
+     "a validating webhook receives every object admitted, and removing one switches off the policy it enforces", ANY_ROLE),
     ("certificates.k8s.io", "certificatesigningrequests/approval", frozenset({"update", "patch"}),
-     "approving CSRs issues client certificates for any user or group, system:masters included", ROLES),
-    ("certificates.k8s.io", "signers", frozenset({"approve"}), "a signer's approve issues client certificates for any identity it signs", ROLES),
+     "approving CSRs issues client certificates for any user or group, system:masters included", ANY_ROLE),
+    ("certificates.k8s.io", "signers", frozenset({"approve"}), "a signer's approve issues client certificates for any identity it signs", ANY_ROLE),
     ("", "pods/ephemeralcontainers", frozenset({"update", "patch"}),
-     "an ephemeral container runs any command in a running pod, with its service account and mounted Secrets", ROLES),
-    ("", "nodes/proxy", ANY_VERB, "the kubelet API runs commands in every pod of the node", ROLES),
-    ("rbac.authorization.k8s.io", "rolebindings", WRITE_VERBS, "a binding can hand any role the subject may bind", ROLES),
-    ("rbac.authorization.k8s.io", "clusterrolebindings", WRITE_VERBS, "a binding can hand any role the subject may bind", ROLES),
-    ("", "pods", WRITE_VERBS, "a pod mounts any Secret of its namespace and runs as any service account there, "
-     "in every namespace the role is bound in", (CLUSTER_ROLE,)),
+     "an ephemeral container runs any command in a running pod, with its service account and mounted Secrets", ANY_ROLE),
+    ("", "nodes/proxy", ANY_VERB, "the kubelet API runs commands in every pod of the node", ANY_ROLE),
+    ("rbac.authorization.k8s.io", "rolebindings", WRITE_VERBS, "a binding can hand any role the subject may bind", ANY_ROLE),
+    ("rbac.authorization.k8s.io", "clusterrolebindings", WRITE_VERBS, "a binding can hand any role the subject may bind", ANY_ROLE),
+    ("", "pods", WRITE_VERBS, f"{_POD_WHY} (and patching a running pod swaps its image)", CLUSTER_OR_SYSTEM),
+    *((group, name, WRITE_VERBS, f"its pod template runs pods: {_POD_WHY}", CLUSTER_OR_SYSTEM) for group, name in POD_CONTROLLERS),
+    ("", "pods/exec", frozenset({"create", "get"}), "exec runs commands in a running pod, with its service account token and "
+     "mounted Secrets", CLUSTER_OR_SYSTEM),
+    ("", "nodes", frozenset({"update", "patch"}), "tainting or relabelling nodes evicts pods and moves them (with their "
+     "service accounts and Secrets) onto a node the subject controls", ANY_ROLE),
+    ("", "persistentvolumes", WRITE_VERBS, "a hostPath PersistentVolume mounts the node's filesystem (kubelet credentials, "
+     "every pod's Secrets) into a pod", ANY_ROLE),
 )
 # The namespace whose ConfigMaps configure the cluster: EKS maps IAM roles to Kubernetes groups in kube-system/aws-auth.
 SYSTEM_NAMESPACE, AWS_AUTH = "kube-system", "aws-auth"
@@ -66,11 +81,29 @@ def _policy_rules(rule: Rule | StackRule, resource: Resource) -> tuple[list[tupl
     return parsed, unknown
 
 
+def _is_wildcard(value: str) -> bool:
+    return value == "*" or value.startswith("*/")
+
+
+def _wildcard_fields(entry: PolicyRule) -> tuple[str, ...]:
+    """The fields whose `*` widens what the entry grants. An entry whose verbs are all empty grants nothing (checkov's
+    passing fixture verbs [""]); `*` in apiGroups with named resources and only read verbs reads those resources in
+    whatever group serves them, and Secrets among them are SP-K8S-002/007's to judge."""
+    verbs = entry["verbs"]
+    if not verbs.unknown and not any(verbs.values):
+        return ()
+    fields = RULE_FIELDS
+    named = not entry["resources"].unknown and not any(_is_wildcard(v) for v in entry["resources"].values)
+    if named and not verbs.unknown and set(verbs.values) <= {"get", "list", "watch"}:
+        fields = tuple(f for f in RULE_FIELDS if f != "apiGroups")
+    return fields
+
+
 def _check_wildcards(rule: Rule, resource: Resource) -> list[Finding]:
     rules, out = _policy_rules(rule, resource)
     for index, entry in rules:
-        for field in RULE_FIELDS:
-            if any(v == "*" or v.startswith("*/") for v in entry[field].values):
+        for field in _wildcard_fields(entry):
+            if any(_is_wildcard(v) for v in entry[field].values):
                 out.append(rule.finding(resource, f"rules[{index}].{field} contains '*': list the exact {field} needed"))
             elif entry[field].unknown:
                 out.append(rule.undecided(resource, f"rules[{index}].{field}"))
@@ -213,14 +246,47 @@ def _granted(entry: PolicyRule, group: str, resource: str, verbs: frozenset[str]
     return verbs_found, granted.unknown and not verbs_found
 
 
+# Grants the vendors' least-privilege forms limit by resourceNames: the CSR docs' approver may approve only for its own
+# signer (https://kubernetes.io/docs/reference/access-authn-authz/certificate-signing-requests/#authorization, its
+# resourceNames example.com/my-signer-name), and cert-manager's cainjector patches only its named webhook configurations.
+# Built-in signers (kubernetes.io/...) issue cluster client certificates, so naming one limits nothing.
+NAME_LIMITABLE = frozenset({"signers", "mutatingwebhookconfigurations", "validatingwebhookconfigurations"})
+BUILTIN_SIGNERS = "kubernetes.io/"
+
+
+def _limited_by_name(entry: PolicyRule, resource: str) -> bool:
+    names = entry["resourceNames"]
+    if resource not in NAME_LIMITABLE or not names.values or names.unknown or any("*" in n for n in names.values):
+        return False
+    return resource != "signers" or not any(n.startswith(BUILTIN_SIGNERS) for n in names.values)
+
+
+def _in_scope(resource: Resource, scope: str) -> bool | None:
+    """Whether a grant of this scope applies to the role; None when the Role's namespace is unknown at preview."""
+    if scope == ANY_ROLE or resource["type"] == CLUSTER_ROLE:
+        return True
+    namespace = dig(resource["props"], "metadata", "namespace")
+    return None if is_unknown(namespace) else namespace == SYSTEM_NAMESPACE
+
+
 def _check_takeover(rule: Rule, resource: Resource) -> list[Finding]:
     rules, out = _policy_rules(rule, resource)
+    # CSR approval only issues certificates through a signer the subject may approve: when every signer approve of the
+    # role is limited to its own (custom) signers, approval is the CSR docs' approver form.
+    signer_grants = [entry for _, entry in rules if _granted(entry, "certificates.k8s.io", "signers", frozenset({"approve"}))[0]]
+    own_signers_only = bool(signer_grants) and all(_limited_by_name(entry, "signers") for entry in signer_grants)
     for index, entry in rules:
-        for group, name, verbs, why, kinds in TAKEOVER_GRANTS:
-            if resource["type"] not in kinds:
+        for group, name, verbs, why, scope in TAKEOVER_GRANTS:
+            applies = _in_scope(resource, scope)
+            if applies is False or _limited_by_name(entry, name):
+                continue
+            if name == "certificatesigningrequests/approval" and own_signers_only:
                 continue
             found, unknown = _granted(entry, group, name, verbs)
-            if found:
+            if found and applies is None:
+                out.append(rule.undecided(resource, f"metadata.namespace (rules[{index}] grants {', '.join(found)} on {name}, "
+                                          "a takeover in kube-system)"))
+            elif found:
                 out.append(rule.finding(resource, f"rules[{index}] grants {', '.join(found)} on {name}: {why}; remove it"))
             elif unknown:
                 out.append(rule.undecided(resource, f"part of rules[{index}] (it may grant {name})"))
@@ -343,8 +409,8 @@ RBAC_NO_TAKEOVER_GRANTS = Rule(
     id="SP-K8S-008",
     name="k8s-rbac-no-takeover-grants",
     description="Grants that take over the cluster or its Secrets without reading one: admission webhooks, CSR approval and signers, "
-    "ephemeral containers, nodes/proxy, creating or patching (cluster)role bindings, creating pods cluster-wide, writing "
-    "ConfigMaps in kube-system (EKS aws-auth).",
+    "ephemeral containers, nodes/proxy, creating or patching (cluster)role bindings, patching nodes, creating PersistentVolumes, "
+    "and, cluster-wide or in kube-system, writing pods or workload controllers, pods/exec and ConfigMaps (EKS aws-auth).",
     severity=Severity.HIGH,
     resource_types=ROLES,
     remediation="Remove the grant; keep these with the cluster's own controllers, or limit them with resourceNames to the objects needed.",

@@ -47,14 +47,21 @@ TOKEN_OWN = {
     "sys/tools/hash": _UPDATE,
     "sys/tools/hash/*": _UPDATE,
     "sys/control-group/request": _UPDATE,
+    # Both in the default policy (`vault read sys/policy/default`): the caller authorizes an OIDC client for its own entity, and
+    # answers its own login MFA challenge.
+    "identity/oidc/provider/+/authorize": frozenset({"read", "update"}),
+    "sys/mfa/challenge": _UPDATE,
 }
 # Mount paths Vault reserves for itself (no secrets engine can be mounted there).
 RESERVED_MOUNTS = frozenset({*CONTROL_PLANE, "cubbyhole"})
 # A cubbyhole is private to the token that owns it, whatever the path below it.
 CUBBYHOLE_CAPABILITIES = frozenset({"create", "read", "update", "patch", "delete", "list"})
-# Templates that Vault fills with the caller's own entity (https://developer.hashicorp.com/vault/docs/concepts/policies#templated-policies):
-# a glob after one stays inside that identity's own subtree. Group templates are shared by the group's members.
-PER_IDENTITY_TEMPLATE = re.compile(r"\{\{\s*identity\.entity\.(id|name|aliases\.[^.{}]+\.name)\s*\}\}")
+# Templates that Vault fills with the caller's own entity or one of its groups
+# (https://developer.hashicorp.com/vault/docs/concepts/policies/templated-policies): a glob after one stays inside that
+# identity's, or that group's, own subtree. A group template renders only for the group's members (for anyone else the
+# path matches nothing), so its subtree is the team's own, as the templated-policies page uses it.
+PER_IDENTITY_TEMPLATE = re.compile(r"\{\{\s*identity\.(entity\.(id|name|aliases\.[^.{}]+\.name)"
+                                   r"|groups\.(ids\.[^.{}]+\.name|names\.[^.{}]+\.id))\s*\}\}")
 # The KV v2 endpoint segment that follows the mount path.
 KV_ENDPOINTS = frozenset({"data", "metadata", "delete", "undelete", "destroy", "subkeys", "config"})
 # Pre-0.9 `policy = "..."` shorthand, expanded as Vault expands it.

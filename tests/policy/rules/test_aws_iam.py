@@ -114,7 +114,7 @@ def test_compliant_policies_are_silent():
                 resource(aws_iam.USER_POLICY, "u", user="ci", policy=document(*statements())),
                 resource(aws_iam.GROUP_POLICY, "g", group="ops", policy=document(*statements())),
                 resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "ro", role="x",
-                         policyArn="arn:aws:iam::aws:policy/ReadOnlyAccess")]
+                         policyArn="arn:aws:iam::aws:policy/job-function/ViewOnlyAccess")]
     assert run(aws_iam, *fixtures) == []
 
 
@@ -206,6 +206,16 @@ def test_star_resource_is_judged_by_the_actions_it_serves():
     assert run(aws_iam, role_policy(allow(["kms:List*", "kms:Describe*", "iam:Get*"], KEY_ARN))) == []
     # kms:ListGrants names a key: listing every key's grants needs no '*'.
     assert decided(run(aws_iam, role_policy(allow(["kms:List*"]))), aws_iam.NO_RESOURCE_WILDCARD.id)
+
+
+def test_abac_by_resource_tag_scopes_a_star_resource():
+    """AWS's ABAC example (secretsmanager userguide auth-and-access_examples.html, "Permission to retrieve secrets by tag"):
+    GetSecretValue on '*' only where the secret's tag equals the caller's. An open or IfExists tag condition scopes nothing."""
+    abac = allow("secretsmanager:GetSecretValue", Condition={"StringEquals": {"aws:ResourceTag/AccessProject": "${aws:PrincipalTag/AccessProject}"}})
+    assert decided(run(aws_iam, role_policy(abac)), aws_iam.NO_RESOURCE_WILDCARD.id) == []
+    for condition in ({"StringLike": {"aws:ResourceTag/AccessProject": "*"}}, {"StringEqualsIfExists": {"aws:ResourceTag/AccessProject": "x"}},
+                      {"StringEquals": {"aws:PrincipalTag/AccessProject": "x"}}):
+        assert decided(run(aws_iam, role_policy({**abac, "Condition": condition})), aws_iam.NO_RESOURCE_WILDCARD.id), condition
 
 
 def test_single_statement_object_and_case_insensitive_elements():

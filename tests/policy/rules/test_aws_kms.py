@@ -88,6 +88,33 @@ def test_the_aws_default_key_policy_is_silent():
     assert run(aws_kms, key(default), key([{**default[0], "Principal": {"AWS": ACCOUNT}}])) == []
 
 
+def test_the_aws_default_key_policy_users_statement_is_silent_on_a_key_of_another_owner():
+    """key-policy-default.html, "Allows key users to use the KMS key": kms:ReEncrypt* and kms:GenerateDataKey* without
+    kms:ViaService match only encryption with this key. A wildcard that reaches administration still fires."""
+    users = {"Sid": "Allow use of the key", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/ExampleRole"},
+             "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"], "Resource": "*"}
+    default = {"Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": "kms:*", "Resource": "*"}
+    assert run(aws_kms, key([default, users], tags={"managed-by": "someone-else"})) == []
+    widened = {**users, "Action": [*users["Action"], "kms:Put*"]}
+    messages = decided(run(aws_kms, key([default, widened], tags={"managed-by": "someone-else"})), aws_kms.RESOURCE_POLICY_WILDCARD_ROOT_ONLY.id)
+    assert messages and "kms:Put*" in messages[0] and "ReEncrypt" not in messages[0]
+
+
+def test_the_aws_default_key_administrators_statement_is_silent():
+    """key-policy-default.html, "Allows key administrators to administer the KMS key": the console's wildcard patterns,
+    alone in a statement to a named role, are the administrators' least privilege. Mixed with key use, or widened to
+    kms:*, they are not that form."""
+    admins = {"Sid": "Allow access for Key Administrators", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/ExampleAdminRole"},
+              "Action": ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*", "kms:Disable*",
+                         "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+                         "kms:RotateKeyOnDemand"], "Resource": "*"}
+    default = {"Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": "kms:*", "Resource": "*"}
+    foreign = {"tags": {"managed-by": "someone-else"}}
+    assert run(aws_kms, key([default, admins], **foreign)) == []
+    for widened in ({**admins, "Action": [*admins["Action"], "kms:Decrypt"]}, {**admins, "Action": "kms:*"}):
+        assert decided(run(aws_kms, key([default, widened], **foreign)), aws_kms.RESOURCE_POLICY_WILDCARD_ROOT_ONLY.id)
+
+
 # --- mutations ---------------------------------------------------------------------------------
 
 PUBLIC = {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"}

@@ -128,8 +128,13 @@ def test_kms_key_policy_use_patterns_with_via_service_pass():
     statement = {**KMS_VIA_SERVICE, "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/ExampleRole"}}
     key = resource(aws_kms.KEY, "key", policy=document(statement), enableKeyRotation=True)
     assert aws_kms.RESOURCE_POLICY_WILDCARD_ROOT_ONLY.id not in {f.rule_id for f in run(aws_kms, key)}
-    without_via = resource(aws_kms.KEY, "key", policy=document({**statement, "Condition": {}}), enableKeyRotation=True)
-    assert decided(run(aws_kms, without_via), aws_kms.RESOURCE_POLICY_WILDCARD_ROOT_ONLY.id)
+    # Without kms:ViaService the patterns are still key use, not administration (AWS's default key policy grants them so):
+    # on a key of ours, using it outside Secrets Manager is SP-KMS-003's finding, not a wildcard.
+    without_via = resource(aws_kms.KEY, "key", policy=document({**statement, "Condition": {}}), enableKeyRotation=True,
+                           tags={"managed-by": aws_kms.OURS})
+    findings = run(aws_kms, without_via)
+    assert decided(findings, aws_kms.RESOURCE_POLICY_WILDCARD_ROOT_ONLY.id) == []
+    assert decided(findings, aws_kms.KMS_DECRYPT_VIA_SECRETS_MANAGER.id)
 
 
 @pytest.mark.parametrize(("statement", "rule"), [

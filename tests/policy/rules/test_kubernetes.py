@@ -66,7 +66,7 @@ def test_compliant_estate_is_silent():
 MUTATIONS = [
     (k8s.RBAC_NO_WILDCARD.id, lambda: mutated(role(), {"rules.0.verbs": ["*"]}), "rules[0].verbs contains '*'"),
     (k8s.RBAC_NO_WILDCARD.id, lambda: mutated(role(), {"rules.0.resources": ["*"]}), "rules[0].resources contains '*'"),
-    (k8s.RBAC_NO_WILDCARD.id, lambda: mutated(cluster_role(), {"rules.1.apiGroups": ["*"]}), "rules[1].apiGroups contains '*'"),
+    (k8s.RBAC_NO_WILDCARD.id, lambda: mutated(cluster_role(), {"rules.1.apiGroups": ["*"], "rules.1.verbs": ["get", "patch"]}), "rules[1].apiGroups contains '*'"),
     (k8s.RBAC_NO_WILDCARD.id, lambda: mutated(cluster_role(), {"rules.1.resources": ["*/status"]}), "rules[1].resources contains '*'"),
     (k8s.RBAC_NO_WILDCARD.id, lambda: mutated(cluster_role(), rules=[{"nonResourceURLs": ["*"], "verbs": ["get"]}]), "rules[0].nonResourceURLs contains '*'"),
     (k8s.RBAC_CLUSTER_ROLE_READS_SECRETS.id, lambda: mutated(cluster_role(), {"rules.0.resources": ["namespaces", "secrets"]}), "rules[0] reads secrets"),

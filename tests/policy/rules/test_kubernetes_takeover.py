@@ -35,6 +35,8 @@ POD_READER = {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "watch"
 # RBAC docs, "Referring to resources": one ConfigMap by name.
 MY_CONFIG = {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["my-config"], "verbs": ["update", "get"]}
 # CSR docs, "Authorization": the csr-creator ClusterRole (create and read CSRs, no approval).
+CSR_APPROVAL = {"apiGroups": ["certificates.k8s.io"], "resources": ["certificatesigningrequests/approval"], "verbs": ["update"]}
+RBAC_POLICE = "https://github.com/PaloAltoNetworks/rbac-police/tree/1ec5d029f008e29869572157c9645ce6c21399c8/lib"
 CSR_CREATOR = {"apiGroups": ["certificates.k8s.io"], "resources": ["certificatesigningrequests"], "verbs": ["create", "get", "list", "watch"]}
 
 
@@ -56,8 +58,10 @@ TAKEOVER = [
     # CSR_DOCS, the csr-approver ClusterRole; GOOD_PRACTICES, "Certificate signing requests"
     (cluster_role({"apiGroups": ["certificates.k8s.io"], "resources": ["certificatesigningrequests/approval"], "verbs": ["update"]}),
      "grants update on certificatesigningrequests/approval"),
-    (cluster_role({"apiGroups": ["certificates.k8s.io"], "resources": ["signers"], "resourceNames": ["example.com/my-signer-name"], "verbs": ["approve"]}),
+    (cluster_role({"apiGroups": ["certificates.k8s.io"], "resources": ["signers"], "resourceNames": ["kubernetes.io/kube-apiserver-client"], "verbs": ["approve"]}),
      "grants approve on signers"),
+    (cluster_role(CSR_APPROVAL, {"apiGroups": ["certificates.k8s.io"], "resources": ["signers"], "verbs": ["approve"]}),
+     "grants update on certificatesigningrequests/approval"),
     # GOOD_PRACTICES, "Ephemeral containers" and "Access to proxy subresource of Nodes"
     (role({"apiGroups": [""], "resources": ["pods/ephemeralcontainers"], "verbs": ["patch"]}), "grants patch on pods/ephemeralcontainers"),
     (cluster_role({"apiGroups": [""], "resources": ["nodes/proxy"], "verbs": ["get"]}), "grants get on nodes/proxy"),
@@ -73,6 +77,18 @@ TAKEOVER = [
     (role({"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["aws-auth"], "verbs": ["patch"]}, namespace="kube-system"),
      "grants patch on configmaps in kube-system"),
     (cluster_role({"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]}), "on configmaps in every namespace it is bound in"),
+    # RBAC_POLICE: the minimal role each of its risk policies detects (the public corpus' rp-* cases)
+    (role({"apiGroups": [""], "resources": ["pods"], "verbs": ["update", "patch"]}, namespace="kube-system"),  # modify_pods.rego
+     "grants patch, update on pods: a pod mounts any Secret"),
+    (cluster_role({"apiGroups": ["apps"], "resources": ["daemonsets"], "verbs": ["create"]}),  # assign_sa.rego
+     "grants create on daemonsets: its pod template runs pods"),
+    (role({"apiGroups": ["batch"], "resources": ["cronjobs"], "verbs": ["patch"]}, namespace="kube-system"), "grants patch on cronjobs"),
+    (cluster_role({"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create"]}, POD_READER),  # pods_exec.rego
+     "grants create on pods/exec: exec runs commands in a running pod"),
+    (cluster_role({"apiGroups": [""], "resources": ["nodes"], "verbs": ["patch"]}, {"apiGroups": [""], "resources": ["pods"], "verbs": ["delete"]}),
+     "grants patch on nodes: tainting or relabelling nodes"),  # steal_pods.rego
+    # GOOD_PRACTICES, "Persistent volume creation"
+    (cluster_role({"apiGroups": [""], "resources": ["persistentvolumes"], "verbs": ["create"]}), "grants create on persistentvolumes: a hostPath"),
 ]
 
 
@@ -83,15 +99,40 @@ def test_takeover_grant_is_caught(changed, expected):
 
 
 def test_namespaced_pod_creation_and_configmaps_outside_kube_system_pass():
-    """Creating pods in one namespace is what a Role bound there grants by design; ConfigMaps outside kube-system configure no cluster."""
+    """Creating pods (or Deployments, or exec) in one namespace is what a Role bound there grants by design; ConfigMaps outside
+    kube-system configure no cluster."""
     assert run(k8s, role({"apiGroups": [""], "resources": ["pods"], "verbs": ["create"]}),
+               role({"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["create", "patch"]}, namespace="acme"),
+               role({"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create"]}, namespace="acme"),
                role({"apiGroups": [""], "resources": ["configmaps"], "verbs": ["update"]}, namespace="acme")) == []
+
+
+def test_the_csr_docs_approver_for_its_own_signer_passes():
+    """CSR_DOCS' csr-approver ClusterRole: approval, and approve limited by resourceNames to its own signer. A webhook
+    configuration patched only by name (a controller keeping its own caBundle current) is limited the same way."""
+    approver = cluster_role(CSR_APPROVAL, {"apiGroups": ["certificates.k8s.io"], "resources": ["signers"],
+                                           "resourceNames": ["example.com/my-signer-name"], "verbs": ["approve"]}, name="csr-approver")
+    injector = cluster_role({"apiGroups": ["admissionregistration.k8s.io"], "resources": ["validatingwebhookconfigurations", "mutatingwebhookconfigurations"],
+                             "resourceNames": ["cert-manager-webhook"], "verbs": ["get", "update", "patch"]}, name="cainjector")
+    assert decided(run(k8s, approver, injector), k8s.RBAC_NO_TAKEOVER_GRANTS.id) == []
+
+
+def test_wildcards_that_grant_nothing_more_pass():
+    """checkov's own passing fixtures (tests/kubernetes/checks/example_RbacApproveCertificateSigningRequests/clusterrole-passed-2.yaml,
+    example_RbacControlWebhooks/clusterrole-passed-2.yaml): verbs [""] grant nothing, and `*` in apiGroups with a named resource
+    and only read verbs reads that resource alone. A write verb or a wildcard resource keeps the finding."""
+    nothing = cluster_role({"apiGroups": ["", "extensions", "apps"], "resources": ["*"], "verbs": [""]})
+    read_named = cluster_role({"apiGroups": ["*"], "resources": ["validatingwebhookconfigurations"], "verbs": ["get", "list", "watch"]})
+    assert decided(run(k8s, nothing, read_named), k8s.RBAC_NO_WILDCARD.id) == []
+    for changed in (mutated(nothing, {"rules.0.verbs": ["get"]}), mutated(read_named, {"rules.0.verbs": ["get", "patch"]})):
+        assert decided(run(k8s, changed), k8s.RBAC_NO_WILDCARD.id)
 
 
 @pytest.mark.parametrize("changed", [
     role({"apiGroups": [UNKNOWN], "resources": ["mutatingwebhookconfigurations"], "verbs": ["patch"]}),
     cluster_role({"apiGroups": [""], "resources": ["nodes/proxy"], "verbs": [UNKNOWN]}),
     role({"apiGroups": [""], "resources": ["configmaps"], "verbs": ["update"]}, namespace=UNKNOWN),
+    role({"apiGroups": [""], "resources": ["pods"], "verbs": ["patch"]}, namespace=UNKNOWN),
 ])
 def test_takeover_unknowns_are_undecided(changed):
     findings = [f for f in run(k8s, changed) if f.rule_id == k8s.RBAC_NO_TAKEOVER_GRANTS.id]

@@ -157,19 +157,21 @@ POLICY_MUTATIONS = [
     (vault.POLICY_NO_CONTROL_PLANE.id, 'path "sys/leases/revoke-prefix/x" { capabilities = ["update", "sudo"] }', "on sys/"),
     (vault.POLICY_NO_CONTROL_PLANE.id, 'path "identity/entity/id/{{identity.entity.id}}" { capabilities = ["update"] }', "on identity/"),
     (vault.POLICY_NO_SUDO_ROOT.id, 'path "cubbyhole/*" { capabilities = ["read", "sudo"] }', "grants sudo"),
-    # A glob before the template, or a group template (shared by every member), still reaches other identities.
+    # A glob before the template still reaches other identities, and so does a glob before a group template.
     (vault.POLICY_NO_GLOB_WRITE.id, 'path "secret/data/+/{{identity.entity.id}}/*" { capabilities = ["update"] }', "on a glob"),
-    (vault.POLICY_NO_GLOB.id, 'path "secret/data/{{identity.groups.names.team.id}}/*" { capabilities = ["read"] }', "uses a glob"),
+    (vault.POLICY_NO_GLOB.id, 'path "secret/data/*/{{identity.groups.names.team.id}}/*" { capabilities = ["read"] }', "uses a glob"),
 ]
 
 # Vault's default policy, which every token carries unless tokenNoDefaultPolicy (hashicorp/vault vault/policy_store.go
-# `defaultPolicy`; https://developer.hashicorp.com/vault/docs/concepts/policies#default-policy), sys/mfa blocks omitted.
+# `defaultPolicy`; https://developer.hashicorp.com/vault/docs/concepts/policies#default-policy, as `vault read sys/policy/default`
+# prints it, comments dropped).
 VAULT_DEFAULT_POLICY = """path "auth/token/lookup-self" { capabilities = ["read"] }
 path "auth/token/renew-self" { capabilities = ["update"] }
 path "auth/token/revoke-self" { capabilities = ["update"] }
 path "sys/capabilities-self" { capabilities = ["update"] }
 path "identity/entity/id/{{identity.entity.id}}" { capabilities = ["read"] }
 path "identity/entity/name/{{identity.entity.name}}" { capabilities = ["read"] }
+path "identity/oidc/provider/+/authorize" { capabilities = ["read", "update"] }
 path "sys/internal/ui/resultant-acl" { capabilities = ["read"] }
 path "sys/renew" { capabilities = ["update"] }
 path "sys/leases/renew" { capabilities = ["update"] }
@@ -181,6 +183,7 @@ path "sys/wrapping/unwrap" { capabilities = ["update"] }
 path "sys/tools/hash" { capabilities = ["update"] }
 path "sys/tools/hash/*" { capabilities = ["update"] }
 path "sys/control-group/request" { capabilities = ["update"] }
+path "sys/mfa/challenge" { capabilities = ["update"] }
 """
 
 # Vault's templated-policy example (https://developer.hashicorp.com/vault/docs/concepts/policies#templated-policies):
@@ -189,10 +192,16 @@ VAULT_TEMPLATED_POLICY = """path "secret/data/{{identity.entity.id}}/*" { capabi
 path "secret/metadata/{{identity.entity.id}}/*" { capabilities = ["list"] }
 path "secret/data/{{identity.entity.aliases.auth_kubernetes_1a2b3c4d.name}}/*" { capabilities = ["read"] }
 """
+# The templated-policies page's group parameters (https://developer.hashicorp.com/vault/docs/concepts/policies/templated-policies):
+# a group's members read that group's subtree; the template renders for members only.
+VAULT_GROUP_TEMPLATED_POLICY = """path "secret/data/groups/{{identity.groups.names.platform.id}}/*" { capabilities = ["read"] }
+path "secret/data/groups/{{identity.groups.ids.fb036ebc-2f62-4124-9503-42aa7a869741.name}}/*" { capabilities = ["read"] }
+"""
 
 
-@pytest.mark.parametrize("text", [VAULT_DEFAULT_POLICY, VAULT_TEMPLATED_POLICY, 'path "sys/wrapping/*" { capabilities = ["update"] }'],
-                         ids=["default-policy", "templated", "wrapping-glob"])
+@pytest.mark.parametrize("text", [VAULT_DEFAULT_POLICY, VAULT_TEMPLATED_POLICY, VAULT_GROUP_TEMPLATED_POLICY,
+                                  'path "sys/wrapping/*" { capabilities = ["update"] }'],
+                         ids=["default-policy", "templated", "group-templated", "wrapping-glob"])
 def test_vendor_least_privilege_policies_pass(text):
     """Issue #16: the paths every token needs and per-identity templates are neither over-broad nor KV destroy."""
     assert run(vault, policy(COMPLIANT_POLICY + text)) == []
