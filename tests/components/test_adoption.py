@@ -109,21 +109,21 @@ def test_import_file_lists_each_adopted_resource_with_its_parent_and_provider(ad
 
 @pytest.mark.parametrize("mutate, expected", [
     (lambda r: r["secrets"][1].update(adopt=REDIS_ARN.replace("legacy/redis", "legacy/other")),
-     "secrets[1].adopt: names the secret 'legacy/other', not this secret's path 'legacy/redis'"),
+     "secrets[1] (redis).adopt: names the secret 'legacy/other', not this secret's path 'legacy/redis'"),
     (lambda r: r["secrets"][1].update(adopt=REDIS_ARN.replace(ACCOUNT, "999999999999")),
-     f"secrets[1].adopt: names region us-east-1 and account 999999999999, not aws.region us-east-1 and aws.account_id {ACCOUNT}"),
-    (lambda r: r["secrets"][1].update(adopt="legacy/redis"), "secrets[1].adopt: must be the secret's ARN"),
-    (lambda r: r["keys"][0].pop("alias"), "keys[0].alias: required with adopt"),
-    (lambda r: r["keys"][0].update(adopt="not-a-key"), "keys[0].adopt: must match ^([0-9a-f]{8}-"),
-    (lambda r: r["workloads"][0]["adopt"].update(role="autolytiq-prod-api"), "workloads[0].adopt.role: must be the role's name 'api-legacy'"),
-    (lambda r: r["workloads"][0]["adopt"].update(vault_policy="api"), "workloads[0].adopt.vault_policy: only for a workload with Vault access"),
-    (lambda r: r["workloads"][0]["adopt"].update(service_account="default/api"), "workloads[0].adopt.service_account: must be 'autolytiq/api'"),
-    (lambda r: r["workloads"][0]["external_secrets"][0]["data"][0].update(secret="smtp"), "workloads[0].external_secrets[0].data[0].secret: 'smtp' is not in this workload's reads"),
-    (lambda r: r["workloads"][0]["external_secrets"][0]["data"][0].update(property="nope"), "workloads[0].external_secrets[0].data[0].property: 'nope' is not one of secret 'jwt' properties"),
-    (lambda r: r["workloads"][0]["external_secrets"][0].update(adopt="default/jwt-signing-keys"), "workloads[0].external_secrets[0].adopt: must be 'autolytiq/jwt-signing-keys'"),
+     f"secrets[1] (redis).adopt: names region us-east-1 and account 999999999999, not aws.region us-east-1 and aws.account_id {ACCOUNT}"),
+    (lambda r: r["secrets"][1].update(adopt="legacy/redis"), "secrets[1] (redis).adopt: must be the secret's ARN"),
+    (lambda r: r["keys"][0].pop("alias"), "keys[0] (legacy).alias: required with adopt"),
+    (lambda r: r["keys"][0].update(adopt="not-a-key"), "keys[0] (legacy).adopt: must match ^([0-9a-f]{8}-"),
+    (lambda r: r["workloads"][0]["adopt"].update(role="autolytiq-prod-api"), "workloads[0] (api).adopt.role: must be the role's name 'api-legacy'"),
+    (lambda r: r["workloads"][0]["adopt"].update(vault_policy="api"), "workloads[0] (api).adopt.vault_policy: only for a workload with Vault access"),
+    (lambda r: r["workloads"][0]["adopt"].update(service_account="default/api"), "workloads[0] (api).adopt.service_account: must be 'autolytiq/api'"),
+    (lambda r: r["workloads"][0]["external_secrets"][0]["data"][0].update(secret="smtp"), "workloads[0] (api).external_secrets[0] (jwt-signing-keys).data[0].secret: 'smtp' is not in this workload's reads"),
+    (lambda r: r["workloads"][0]["external_secrets"][0]["data"][0].update(property="nope"), "workloads[0] (api).external_secrets[0] (jwt-signing-keys).data[0].property: 'nope' is not one of secret 'jwt' properties"),
+    (lambda r: r["workloads"][0]["external_secrets"][0].update(adopt="default/jwt-signing-keys"), "workloads[0] (api).external_secrets[0] (jwt-signing-keys).adopt: must be 'autolytiq/jwt-signing-keys'"),
     (lambda r: r["workloads"][0]["external_secrets"][0].update(store={"kind": "ClusterSecretStore", "name": "aws-secrets-manager"}),
-     "workloads[0].external_secrets[0].store.kind: a ClusterSecretStore would let namespaces autolytiq, autolytiq-workers read each other's secrets"),
-    (lambda r: r["secrets"][1].update(path="legacy redis", adopt=None), "secrets[1].path: may contain only letters, digits and /_+=.@-"),
+     "workloads[0] (api).external_secrets[0] (jwt-signing-keys).store.kind: a ClusterSecretStore would let namespaces autolytiq, autolytiq-workers read each other's secrets"),
+    (lambda r: r["secrets"][1].update(path="legacy redis", adopt=None), "secrets[1] (redis).path: may contain only letters, digits and /_+=.@-"),
 ], ids=lambda v: v if isinstance(v, str) else "")
 def test_an_adopt_that_disagrees_is_one_line_naming_the_key_path(prod_raw, mutate, expected):
     raw = adopted_prod(prod_raw)
@@ -157,7 +157,7 @@ def test_vault_names_and_imports(tmp_path):
     gateway["adopt"]["vault_role"] = "auth/kubernetes/role/gateway"
     jwt["adopt"] = "secret/data/emr/auth/jwt"
     lines = problems(raw)
-    assert [line.split(": ", 2)[1] for line in lines] == ["secrets-platform:secrets[0].adopt", "secrets-platform:workloads[0].adopt.vault_role"], lines
+    assert [line.split(": ", 2)[1] for line in lines] == ["secrets-platform:secrets[0] (jwt-signing-keys).adopt", "secrets-platform:workloads[0] (api-gateway).adopt.vault_role"], lines
 
 
 def test_plan_cli_shows_import_or_create_and_writes_the_import_file(tmp_path):
@@ -179,4 +179,4 @@ def test_plan_cli_shows_import_or_create_and_writes_the_import_file(tmp_path):
     stack_file.write_text(yaml.safe_dump({"config": config}))
     run = subprocess.run([sys.executable, "-m", "offline", "plan", str(stack_file)], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)
     assert run.returncode == 2 and "Traceback" not in run.stderr
-    assert "secrets-platform:secrets[1].adopt: names the secret 'legacy/other'" in run.stderr
+    assert "secrets-platform:secrets[1] (redis).adopt: names the secret 'legacy/other'" in run.stderr
