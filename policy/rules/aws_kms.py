@@ -19,7 +19,7 @@ from typing import Callable
 from documents.iam import Document, Statement, has_wildcard, only_wildcards, parse, sensitive_matches
 from policy.rules._iam_doc import Check, Issue, document_check, list_some, per_statement, unknown_issue
 from documents.props import dig
-from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE, undecided
+from policy.rules._util import HIPAA_ACCESS, HIPAA_ENCRYPTION, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE, undecided
 from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown
 
 KEY = "aws:kms/key:Key"
@@ -167,7 +167,7 @@ RULES: list[Rule] = [
          Severity.HIGH, (SECRET_POLICY,), "Set blockPublicPolicy: true.", _BOUNDARY, _check_block_public_policy),
     Rule("SP-KMS-005", "kms-key-rotation", "A symmetric customer-managed key without automatic rotation (at least yearly) keeps one key "
          "material for every secret version it ever encrypted.", Severity.MEDIUM, (KEY,),
-         "Set enableKeyRotation: true and rotationPeriodInDays at most 365.", (HIPAA_ACCESS, SOC2_ACCESS), _check_key_rotation),
+         "Set enableKeyRotation: true and rotationPeriodInDays at most 365.", (HIPAA_ACCESS, HIPAA_ENCRYPTION, SOC2_ACCESS), _check_key_rotation),
     Rule("SP-KMS-006", "resource-policy-readable", "A key or secret policy that is not valid IAM JSON cannot be checked (and AWS rejects or misreads it).",
          Severity.MEDIUM, POLICY_TYPES, "Write the policy as JSON with a Statement list of Effect/Principal/Action/Resource statements.",
          (HIPAA_ACCESS, SOC2_ACCESS), _readable),

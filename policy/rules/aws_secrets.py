@@ -24,7 +24,7 @@ from functools import cache
 from typing import Any, Callable, NamedTuple
 
 from documents.props import dig, entries
-from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY, undecided
+from policy.rules._util import HIPAA_ACCESS, HIPAA_ENCRYPTION, SOC2_ACCESS, SOC2_BOUNDARY, undecided
 from policy.rules.base import Finding, Resource, Rule, Severity, StackRule, is_unknown
 
 SECRET = "aws:secretsmanager/secret:Secret"
@@ -398,7 +398,7 @@ _ACCESS = (HIPAA_ACCESS, SOC2_ACCESS)
 RULES: list[Rule | StackRule] = [
     Rule("SP-SM-001", "secret-customer-managed-key", "A high or critical secret (or one of its replicas) without a customer-managed key uses "
          "aws/secretsmanager, whose policy no one can narrow.", Severity.HIGH, (SECRET,),
-         "Set kmsKeyId (and each replica's kmsKeyId) to a customer-managed key.", _ACCESS, _check_customer_managed_key),
+         "Set kmsKeyId (and each replica's kmsKeyId) to a customer-managed key.", (*_ACCESS, HIPAA_ENCRYPTION), _check_customer_managed_key),
     StackRule("SP-SM-002", "secret-critical-dedicated-key", "A critical secret shares its KMS key with another secret, so the key policy "
               "that guards it also grants the other secret's readers.", Severity.MEDIUM, (SECRET, ALIAS),
               "Give each critical secret its own customer-managed key.", (HIPAA_ACCESS, SOC2_ACCESS), _check_dedicated_key),
