@@ -106,6 +106,9 @@ class GcpBackend(BackendBase):
             grants += [self.grant(workload.name, n, "write") for n in spec.gcp_writes(workload)]
             for grant in grants:
                 self.secrets[grant.secret_name].bind(workload.name, account.member, grant, binding)
+        # Operators' Google groups: bound on exactly the secrets they read (secretAccessor) or write (secretVersionAdder).
+        for operator, name, access in spec.operator_access("gcp"):
+            self.secrets[name].bind(f"operator-{operator.name}", f"group:{operator.gcp_group}", self.grant(operator.name, name, access), child)
 
     def grant(self, identity: str, secret: str, access: Access) -> GcpGrant:
         if access not in ROLE_BY_ACCESS:
