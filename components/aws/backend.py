@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import config
+from components.aws.alerts import StackAlerts, StackAlertsArgs
 from components.aws.iam import Grant, SecretAccessPolicy, SecretAccessPolicyArgs
 from components.aws.irsa import WorkloadRole, WorkloadRoleArgs
 from components.aws.kms import EncryptionKey, EncryptionKeyArgs, KeyUser
@@ -141,7 +142,7 @@ class AwsBackend(BackendBase):
                 secret.name,
                 SecretRotationArgs(
                     kind=rotation.kind,
-                    function_name=f"{spec.slug}-rotate-{secret.name}",
+                    function_name=spec.rotation_function_name(secret),
                     role=self.rotation_roles[secret.name],
                     rotate=self.grant(identity, secret.name, "rotate"),
                     master=master,
@@ -154,6 +155,21 @@ class AwsBackend(BackendBase):
                     region=spec.aws.region,
                     log_retention_days=spec.log_retention_days,
                     tags=spec.tags_for(secret.classification),
+                ),
+                child,
+            )
+
+        # 6. Alerts: failed rotations, rotation function errors, break-glass use.
+        if spec.alerts is not None:
+            StackAlerts(
+                "alerts",
+                StackAlertsArgs(
+                    account_id=spec.aws.account_id,
+                    topic_name=spec.alert_topic_name,
+                    topic_arn=spec.alerts.topic_arn,
+                    rotation_functions={secret.name: spec.rotation_function_name(secret) for secret, _ in spec.automated_rotations()},
+                    break_glass_roles=[o.aws_role_arn for o in spec.operators if o.break_glass],
+                    tags=spec.tags_for(),
                 ),
                 child,
             )
