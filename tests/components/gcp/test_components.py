@@ -140,7 +140,9 @@ def test_each_workload_reads_exactly_its_secrets_one_binding_per_secret():
     }
     for binding in by_type(plan, ACCESS_BINDING).values():
         assert binding.inputs["secretId"].startswith(f"projects/{PROJECT}/secrets/")
-    assert not [r for r in plan.resources if r.type.startswith(("gcp:projects/iAM", "gcp:folder/", "gcp:organizations/"))]
+    # No project-, folder- or organisation-wide grant; the project's Secret Manager audit config is not one (#15).
+    assert not [r for r in plan.resources if r.type.startswith(("gcp:projects/iAM", "gcp:folder/", "gcp:organizations/"))
+                and r.type != "gcp:projects/iAMAuditConfig:IAMAuditConfig"]
 
 
 def test_workload_identity_binds_one_kubernetes_service_account_to_its_google_account():
