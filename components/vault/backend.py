@@ -113,6 +113,8 @@ class VaultBackend(BackendBase):
             for ref in workload.database_roles:
                 database, _, role = ref.partition("/")
                 rules.append(vault_policy.database_creds(databases[database].mount, role))
+            if workload.database_roles:
+                rules += [vault_policy.PathRule(path, caps) for path, caps in vault_policy.LEASE_SELF]
             self.identities[workload.name] = VaultIdentity(
                 f"vault-{workload.name}",
                 VaultIdentityArgs(

@@ -28,6 +28,9 @@ TOKEN_SELF = {
     "auth/token/lookup-self": frozenset({"read"}),
     "auth/token/renew-self": frozenset({"update"}),
     "auth/token/revoke-self": frozenset({"update"}),
+    # Leases (dynamic credentials): look up and renew, as the default policy allows; #15.
+    "sys/leases/lookup": frozenset({"update"}),
+    "sys/leases/renew": frozenset({"update"}),
 }
 # The KV v2 endpoint segment that follows the mount path.
 KV_ENDPOINTS = frozenset({"data", "metadata", "delete", "undelete", "destroy", "subkeys", "config"})
