@@ -155,6 +155,10 @@ class CloudMocks(pulumi.runtime.Mocks):
         group = inputs.get("name", name)
         return group, {"arn": f"arn:aws:logs:{region}:{self.account_id}:log-group:{group}"}
 
+    def _topic(self, name: str, inputs: dict, region: str):
+        arn = f"arn:aws:sns:{region}:{self.account_id}:{inputs.get('name') or name}"
+        return arn, {"arn": arn}
+
     def _function(self, name: str, inputs: dict, region: str):
         function = inputs.get("name", name)
         arn = f"arn:aws:lambda:{region}:{self.account_id}:function:{function}"

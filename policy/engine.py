@@ -70,6 +70,8 @@ class Report:
     rules: tuple[Rule | StackRule, ...]  # the rules evaluated (not disabled), SP-EXC-001 when it fired
     resources: int
     environment: str
+    # Ids of the rules that found at least one resource of their types in the plan; None: not recorded (all count).
+    applicable: frozenset[str] | None = None
 
     @property
     def blocking(self) -> bool:
@@ -189,4 +191,5 @@ def evaluate(
     return Report(
         tuple(sorted(violations, key=order)), tuple(sorted(suppressed, key=order)), tuple(uses),
         tuple(active) + fired, len(resources), settings.environment,
+        frozenset(rule.id for rule in active if any(rule.applies_to(r) for r in resources)) | {r.id for r in fired},
     )

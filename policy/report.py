@@ -171,6 +171,7 @@ def to_markdown(report: Report, title: str = "secrets-platform policy", limit: i
 # What each control tag the rules carry means, for an auditor's table. A tag missing here is shown as itself.
 CONTROL_TITLES = {
     "HIPAA 164.312(a)(1)": "Access control: access only for persons and software programs granted it",
+    "HIPAA 164.312(a)(2)(iv)": "Encryption and decryption of ePHI",
     "HIPAA 164.312(b)": "Audit controls: record and examine activity in systems holding ePHI",
     "HIPAA 164.312(c)(1)": "Integrity: protect ePHI from improper alteration or destruction",
     "HIPAA 164.312(d)": "Person or entity authentication",
@@ -182,13 +183,14 @@ CONTROL_TITLES = {
     "SOC2 CC7.2": "Monitoring of system components for anomalies",
 }
 PASS, FAIL, UNDECIDED, EXCEPTED, DISABLED = "pass", "fail", "undecided", "excepted", "disabled"
+NOT_APPLICABLE = "not applicable"  # the plan holds nothing of the rule's kinds: it checked nothing, so it passes nothing
 
 
 @dataclass(frozen=True)
 class RuleStatus:
     rule_id: str
     name: str
-    status: str  # pass | fail | undecided | excepted | disabled
+    status: str  # pass | fail | undecided | excepted | disabled | not applicable
     violations: int = 0  # decided findings
     undecided: int = 0  # findings left undecided by a value unknown at preview
     suppressed: int = 0  # findings an exception covers
@@ -202,12 +204,13 @@ class ControlStatus:
 
     @property
     def status(self) -> str:
-        """The worst of its rules: fail > undecided > excepted > pass; disabled rules do not pass a control."""
+        """The worst of its rules: fail > undecided > excepted > pass. A control passes only when a rule that had
+        something to check passed; with only inapplicable rules it is not applicable, else (disabled) not assessed."""
         statuses = {r.status for r in self.rules}
         for status in (FAIL, UNDECIDED, EXCEPTED, PASS):
             if status in statuses:
                 return status
-        return DISABLED
+        return NOT_APPLICABLE if statuses == {NOT_APPLICABLE} else DISABLED
 
 
 def compliance(report: Report, catalog: Iterable[Rule | StackRule] = ()) -> list[ControlStatus]:
@@ -228,6 +231,8 @@ def compliance(report: Report, catalog: Iterable[Rule | StackRule] = ()) -> list
             status = UNDECIDED
         elif suppressed[rule.id]:
             status = EXCEPTED
+        elif report.applicable is not None and rule.id not in report.applicable:
+            status = NOT_APPLICABLE
         else:
             status = PASS
         entry = RuleStatus(rule.id, rule.name, status, failing[rule.id], undecided[rule.id], suppressed[rule.id])
@@ -263,7 +268,7 @@ def compliance_markdown(controls: list[ControlStatus]) -> str:
         status = f"**{c.status}**" if c.status in (FAIL, UNDECIDED) else c.status
         counts = Counter(r.status for r in c.rules)
         summary_ = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-        attention = "<br>".join(md(_rule_status_text(r)) for r in c.rules if r.status != PASS) or "-"
+        attention = "<br>".join(md(_rule_status_text(r)) for r in c.rules if r.status not in (PASS, NOT_APPLICABLE)) or "-"
         lines.append(f"| {md(c.control)}: {md(c.title)} | {status} | {len(c.rules)} ({summary_}) | {attention} |")
     lines += ["", "<details><summary>Rules per control</summary>", ""]
     for c in controls:
@@ -276,10 +281,10 @@ def compliance_table(controls: list[ControlStatus]) -> Table:
     table = Table(title="Compliance", title_justify="left")
     for column in ("control", "status", "rules", "not passing"):
         table.add_column(column, overflow="fold")
-    style = {FAIL: "bold red", UNDECIDED: "magenta", EXCEPTED: "yellow", PASS: "green", DISABLED: "dim"}
+    style = {FAIL: "bold red", UNDECIDED: "magenta", EXCEPTED: "yellow", PASS: "green", DISABLED: "dim", NOT_APPLICABLE: "dim"}
     for c in controls:
         table.add_row(Text(f"{c.control}\n{c.title}"), Text(c.status, style=style[c.status]), str(len(c.rules)),
-                      Text("\n".join(_rule_status_text(r) for r in c.rules if r.status != PASS) or "-"))
+                      Text("\n".join(_rule_status_text(r) for r in c.rules if r.status not in (PASS, NOT_APPLICABLE)) or "-"))
     return table
 
 

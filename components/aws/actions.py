@@ -13,6 +13,9 @@ SECRET_WRITE = ("secretsmanager:DescribeSecret", "secretsmanager:PutSecretValue"
 # Secrets Manager calls KMS on the caller's behalf: reading decrypts, writing also makes a data key.
 KEY_READ = ("kms:Decrypt",)
 KEY_WRITE = ("kms:Decrypt", "kms:GenerateDataKey")
+# Putting a value without reading any: what PutSecretValue asks KMS for. Operators who only write and the
+# deployer writing initial values get this, never kms:Decrypt.
+KEY_ENCRYPT = ("kms:GenerateDataKey",)
 # Administration for the account root; no cryptographic use and no kms:CreateGrant, so the key
 # policy alone decides who may decrypt.
 KEY_ADMIN = (
@@ -55,7 +58,7 @@ LOG_WRITE = ("logs:CreateLogStream", "logs:PutLogEvents")
 ASSUME_ROLE = ("sts:AssumeRole",)
 
 ALL_ACTION_SETS = (
-    SECRET_READ, SECRET_WRITE, KEY_READ, KEY_WRITE, KEY_ADMIN, WEB_IDENTITY, SECRET_ROTATE, RANDOM_PASSWORD, LOG_WRITE, ASSUME_ROLE,
+    SECRET_READ, SECRET_WRITE, KEY_READ, KEY_WRITE, KEY_ENCRYPT, KEY_ADMIN, WEB_IDENTITY, SECRET_ROTATE, RANDOM_PASSWORD, LOG_WRITE, ASSUME_ROLE,
 )
 
 

@@ -9,9 +9,11 @@ import pulumi
 import pulumi_aws as aws
 
 from components import config
+from components.aws.alerts import StackAlerts, StackAlertsArgs
 from components.aws.iam import Grant, SecretAccessPolicy, SecretAccessPolicyArgs
 from components.aws.irsa import WorkloadRole, WorkloadRoleArgs
 from components.aws.kms import EncryptionKey, EncryptionKeyArgs, KeyUser
+from components.aws.operators import OperatorGrant, OperatorSecretPolicy
 from components.aws.rotation import RotationRole, SecretRotation, SecretRotationArgs
 from components.aws.secret import ManagedSecret, ManagedSecretArgs
 from components.backend import Access, BackendBase, PodIdentity, StoreProvider, rotation_tags, strictest
@@ -118,6 +120,10 @@ class AwsBackend(BackendBase):
                 child,
             )
 
+        # Operators (roles this stack does not own) are named by the secrets' resource policies.
+        for name, grants in self._operator_grants().items():
+            OperatorSecretPolicy(name, self.secrets[name].secret_arn, grants, child)
+
         # 4. Grants: each role gets exactly the secrets its workload declares.
         for workload in spec.all_workloads:
             if workload.name not in self.roles:
@@ -139,7 +145,7 @@ class AwsBackend(BackendBase):
                 secret.name,
                 SecretRotationArgs(
                     kind=rotation.kind,
-                    function_name=f"{spec.slug}-rotate-{secret.name}",
+                    function_name=spec.rotation_function_name(secret),
                     role=self.rotation_roles[secret.name],
                     rotate=self.grant(identity, secret.name, "rotate"),
                     master=master,
@@ -153,6 +159,21 @@ class AwsBackend(BackendBase):
                     region=spec.aws.region,
                     log_retention_days=spec.log_retention_days,
                     tags=spec.tags_for(secret.classification),
+                ),
+                child,
+            )
+
+        # 6. Alerts: failed rotations, rotation function errors, break-glass use.
+        if spec.alerts is not None:
+            StackAlerts(
+                "alerts",
+                StackAlertsArgs(
+                    account_id=spec.aws.account_id,
+                    topic_name=spec.alert_topic_name,
+                    topic_arn=spec.alerts.topic_arn,
+                    rotation_functions={secret.name: spec.rotation_function_name(secret) for secret, _ in spec.automated_rotations()},
+                    break_glass_roles=[o.aws_role_arn for o in spec.operators if o.break_glass],
+                    tags=spec.tags_for(),
                 ),
                 child,
             )
@@ -199,10 +220,28 @@ class AwsBackend(BackendBase):
             if rotation.master_secret in names:
                 master = next(s for s in secrets if s.name == rotation.master_secret)
                 users.append(KeyUser(f"rotate-{rotated.name}", role_arn, [spec.secret_path(master)], "read"))
+        operator_paths: dict[tuple[str, str], list[str]] = {}  # one statement per operator and access (Sids are unique)
+        operators = {}
+        for operator, name, access in spec.operator_access("aws"):
+            if name in names:
+                operators[operator.name] = operator
+                operator_paths.setdefault((operator.name, "encrypt" if access == "write" else "read"), []).append(
+                    next(spec.secret_path(s) for s in secrets if s.name == name))
+        for (operator_name, key_access), paths in operator_paths.items():
+            operator = operators[operator_name]
+            users.append(KeyUser(f"operator-{operator_name}", operator.aws_role_arn, paths, key_access, mfa=operator.break_glass))
         initial = [spec.secret_path(s) for s in secrets if s.initial_value == "config"]
         if initial and spec.aws.deployer_role_arn:
-            users.append(KeyUser(DEPLOYER_LABEL, spec.aws.deployer_role_arn, initial, "write"))
+            # Writing the initial value needs a data key only: the deployer never decrypts what it wrote.
+            users.append(KeyUser(DEPLOYER_LABEL, spec.aws.deployer_role_arn, initial, "encrypt"))
         return users
+
+    def _operator_grants(self) -> dict[str, list[OperatorGrant]]:
+        """Secret name -> its operators' grants, in spec order."""
+        grants: dict[str, list[OperatorGrant]] = {}
+        for operator, name, access in self.spec.operator_access("aws"):
+            grants.setdefault(name, []).append(OperatorGrant(operator.name, operator.aws_role_arn, access, operator.break_glass))
+        return grants
 
 
 class _SecretUsers:

@@ -20,7 +20,11 @@ class KeyUser:
     label: str  # workload name, for the statement id
     principal_arn: pulumi.Input[str]
     secret_paths: Sequence[str]
-    access: str  # "read" | "write"
+    access: str  # "read" | "write" | "encrypt" (write without read: operators, the deployer)
+    mfa: bool = False  # break-glass: only a session signed in with MFA
+
+
+KEY_ACTIONS = {"read": actions.KEY_READ, "write": actions.KEY_WRITE, "encrypt": actions.KEY_ENCRYPT}
 
 
 def secret_arn_patterns(account_id: str, regions: Sequence[str], paths: Sequence[str]) -> list[str]:
@@ -45,19 +49,20 @@ def key_policy(account_id: str, regions: Sequence[str], users: Sequence[tuple[Ke
         }
     ]
     for user, principal_arn in users:
+        condition = {
+            "StringEquals": {"kms:ViaService": via_secrets_manager(regions), "kms:CallerAccount": account_id},
+            "StringLike": {"kms:EncryptionContext:SecretARN": secret_arn_patterns(account_id, regions, user.secret_paths)},
+        }
+        if user.mfa:
+            condition["Bool"] = {"aws:MultiFactorAuthPresent": "true"}
         statements.append(
             {
                 "Sid": sid(user.access, user.label),
                 "Effect": "Allow",
                 "Principal": {"AWS": principal_arn},
-                "Action": actions.checked(actions.KEY_WRITE if user.access == "write" else actions.KEY_READ),
+                "Action": actions.checked(KEY_ACTIONS[user.access]),
                 "Resource": "*",
-                "Condition": {
-                    "StringEquals": {"kms:ViaService": via_secrets_manager(regions), "kms:CallerAccount": account_id},
-                    "StringLike": {
-                        "kms:EncryptionContext:SecretARN": secret_arn_patterns(account_id, regions, user.secret_paths)
-                    },
-                },
+                "Condition": condition,
             }
         )
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=2)

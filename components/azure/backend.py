@@ -11,7 +11,7 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from components import config
-from components.azure.identity import SecretGrant, WorkloadIdentity, WorkloadIdentityArgs
+from components.azure.identity import OperatorGroupAccess, SecretGrant, WorkloadIdentity, WorkloadIdentityArgs
 from components.azure.keyvault import ExpiryNotifications, ExpiryNotificationsArgs, KeyVault, KeyVaultArgs
 from components.backend import Access, BackendBase, PodIdentity, StoreProvider, strictest
 
@@ -69,13 +69,14 @@ class AzureBackend(BackendBase):
             )
         self.identities: dict[str, WorkloadIdentity] = {}
         for workload in spec.all_workloads:
-            reads = spec.reads(workload, "azure")
-            if not reads:
+            reads, writes = spec.reads(workload, "azure"), tuple(n for n in workload.writes if spec.backend_of.get(n) == "azure")
+            if not (reads or writes):
                 continue
-            grants: dict[str, SecretGrant] = {}  # one role assignment per scope: with vault scope, every read is the same one
-            for name in reads:
-                grant = self.grant(workload.name, name, "read")
-                grants.setdefault(grant.label, grant)
+            grants: dict[tuple[str, str], SecretGrant] = {}  # one role assignment per scope: with vault scope, every read is the same one
+            for access, names in (("read", reads), ("write", writes)):
+                for name in names:
+                    grant = self.grant(workload.name, name, access)
+                    grants.setdefault((access, grant.label), grant)
             self.identities[workload.name] = WorkloadIdentity(
                 f"azure-{workload.name}",
                 WorkloadIdentityArgs(
@@ -91,15 +92,28 @@ class AzureBackend(BackendBase):
                 ),
                 child,
             )
+        self._operators(child)
 
     def grant(self, identity: str, secret: str, access: Access) -> SecretGrant:
-        """Key Vault Secrets User on the secret, or on the vault when the stack's `role_scope` is `vault`."""
-        if access != "read":
-            raise ValueError(f"Key Vault identities only read (got {access!r} for {secret!r}); values are written out of band")
-        if self.settings.role_scope == "vault":
+        """Key Vault Secrets User on the secret, or on the vault when the stack's `role_scope` is `vault`; to write,
+        Key Vault Secrets Officer on the secret only (never on the vault: it would write every secret)."""
+        if access == "rotate":
+            raise ValueError(f"Key Vault runs no rotation function (got {access!r} for {secret!r})")
+        if self.settings.role_scope == "vault" and access == "read":
             return SecretGrant(secret, access, "vault", self.key_vault.vault_id)
         name = self.spec.azure_secret_name(self.secrets[secret])
         return SecretGrant(secret, access, name, self.key_vault.secret_scope(name))
+
+    def _operators(self, child: pulumi.ResourceOptions) -> None:
+        """Each operator's Azure AD group: its role on exactly the secrets it reads or writes."""
+        grants: dict[str, list[SecretGrant]] = {}
+        groups = {}
+        for operator, name, access in self.spec.operator_access("azure"):
+            name_in_vault = self.spec.azure_secret_name(self.secrets[name])
+            grants.setdefault(operator.name, []).append(SecretGrant(name, access, name_in_vault, self.key_vault.secret_scope(name_in_vault)))
+            groups[operator.name] = operator.azure_group_object_id
+        for operator_name, operator_grants in grants.items():
+            OperatorGroupAccess(f"azure-operator-{operator_name}", self.settings.subscription_id, groups[operator_name], operator_grants, child)
 
     def store_provider(self, store_key: str, identity: str, service_account_ref: Mapping[str, str]) -> StoreProvider:
         provider = store_provider_block(self.settings.vault_url, self.settings.tenant_id, service_account_ref)

@@ -14,6 +14,9 @@ from pulumi_azure_native import authorization, managedidentity
 
 # Built-in role: read secret contents (getSecret), nothing else; never Owner/Contributor/Administrator.
 KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
+# Built-in role: set (and read, list, delete) secrets; given only at one secret's scope, to its writers.
+KEY_VAULT_SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
+ROLE_OF_ACCESS = {"read": KEY_VAULT_SECRETS_USER, "write": KEY_VAULT_SECRETS_OFFICER}
 TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
 # Azure documents that role assignment changes can take minutes to reach Key Vault; the stores and
 # ExternalSecrets are created after this wait (ESO retries beyond it on its refresh interval).
@@ -31,10 +34,11 @@ def service_account_subject(namespace: str, service_account: str) -> str:
 
 @dataclass(frozen=True)
 class SecretGrant:
-    """Key Vault Secrets User on one secret, or on the whole vault when the stack chooses vault scope."""
+    """Key Vault Secrets User on one secret (or on the whole vault when the stack chooses vault scope) to read it;
+    Key Vault Secrets Officer on one secret, always at its scope, to write it."""
 
     secret_name: str  # the secret's name in the spec
-    access: str  # "read": the only access Key Vault Secrets User gives
+    access: str  # "read" (Key Vault Secrets User) | "write" (Key Vault Secrets Officer)
     label: str  # the secret's Key Vault name, or "vault"
     scope: pulumi.Input[str]
 
@@ -50,6 +54,25 @@ class WorkloadIdentityArgs:
     service_account: str
     grants: Sequence[SecretGrant]
     tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class OperatorGroupAccess(pulumi.ComponentResource):
+    """An operator's Azure AD group: its role on each secret it reads or writes, at that secret's scope."""
+
+    def __init__(self, name: str, subscription_id: str, group_object_id: str, grants: Sequence[SecretGrant], opts: pulumi.ResourceOptions | None = None):
+        super().__init__("secrets-platform:azure:OperatorGroupAccess", name, None, opts)
+        for grant in grants:
+            authorization.RoleAssignment(
+                f"{name}-{grant.access}s-{grant.label}",
+                role_assignment_name=str(uuid.uuid5(_NAMESPACE, f"operator/{group_object_id}/{grant.label}/{grant.access}")),
+                principal_id=group_object_id,
+                principal_type="Group",
+                role_definition_id=role_definition_id(subscription_id, ROLE_OF_ACCESS[grant.access]),
+                scope=grant.scope,
+                description=f"secrets-platform: operator {name} {grant.access}s {grant.label}",
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        self.register_outputs({})
 
 
 class WorkloadIdentity(pulumi.ComponentResource):
@@ -81,14 +104,15 @@ class WorkloadIdentity(pulumi.ComponentResource):
             previous = [credential]
         assignments = [
             authorization.RoleAssignment(
-                f"{name}-reads-{grant.label}",
-                role_assignment_name=str(uuid.uuid5(_NAMESPACE, f"{args.identity_name}/{grant.label}")),
+                # Reads keep their names from before writes were granted, so no prod assignment is replaced.
+                f"{name}-reads-{grant.label}" if grant.access == "read" else f"{name}-writes-{grant.label}",
+                role_assignment_name=str(uuid.uuid5(_NAMESPACE, f"{args.identity_name}/{grant.label}" + ("" if grant.access == "read" else "/write"))),
                 principal_id=self.identity.principal_id,
                 # A new identity may not have replicated yet; naming its type lets ARM skip the lookup.
                 principal_type="ServicePrincipal",
-                role_definition_id=role_definition_id(args.subscription_id, KEY_VAULT_SECRETS_USER),
+                role_definition_id=role_definition_id(args.subscription_id, ROLE_OF_ACCESS[grant.access]),
                 scope=grant.scope,
-                description=f"secrets-platform: {args.namespace}/{args.service_account} reads {grant.label}",
+                description=f"secrets-platform: {args.namespace}/{args.service_account} {grant.access}s {grant.label}",
                 opts=child,
             )
             for grant in args.grants
@@ -97,7 +121,7 @@ class WorkloadIdentity(pulumi.ComponentResource):
         self.ready = time.Sleep(
             f"{name}-rbac-propagation",
             create_duration=RBAC_PROPAGATION_WAIT,
-            triggers={grant.label: a.id for grant, a in zip(args.grants, assignments)},
+            triggers={f"{grant.access}-{grant.label}" if grant.access != "read" else grant.label: a.id for grant, a in zip(args.grants, assignments)},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*assignments, *previous]),
         )
         self.client_id = self.identity.client_id

@@ -43,6 +43,12 @@ class GcpBackend(BackendBase):
         secrets = spec.secrets_on("gcp")
         # Secret Manager encrypts with the CMEK and publishes rotation notices as its service agent.
         agent = gcp.projects.ServiceIdentity("secretmanager-agent", project=project, service=config.GCP_SERVICE_AGENT, opts=child)
+        # HIPAA 164.312(b): Secret Manager's data access (who read or added which version) is not logged by
+        # default; the admin activity log is. This config turns on both data-access logs for this service only.
+        gcp.projects.IAMAuditConfig(
+            "secretmanager-audit", project=project, service="secretmanager.googleapis.com",
+            audit_log_configs=[gcp.projects.IAMAuditConfigAuditLogConfigArgs(log_type=t) for t in ("DATA_READ", "DATA_WRITE")], opts=child,
+        )
         by_key: dict[str, list[config.SecretSpec]] = {}
         for secret in secrets:
             by_key.setdefault(spec.gcp_key_name(secret), []).append(secret)
@@ -106,6 +112,9 @@ class GcpBackend(BackendBase):
             grants += [self.grant(workload.name, n, "write") for n in spec.writes(workload, "gcp")]
             for grant in grants:
                 self.secrets[grant.secret_name].bind(workload.name, account.member, grant, binding)
+        # Operators' Google groups: bound on exactly the secrets they read (secretAccessor) or write (secretVersionAdder).
+        for operator, name, access in spec.operator_access("gcp"):
+            self.secrets[name].bind(f"operator-{operator.name}", f"group:{operator.gcp_group}", self.grant(operator.name, name, access), child)
 
     def grant(self, identity: str, secret: str, access: Access) -> GcpGrant:
         if access not in ROLE_BY_ACCESS:

@@ -43,8 +43,11 @@ class KubernetesDelivery:
 
         if settings.manage_namespaces:
             skip = {eso.namespace} if eso is not None and eso.install else set()
+            # A prod namespace holds workloads this stack does not manage: a typo in a workload's namespace, or
+            # a removed workload, must not delete it and everything in it (#15). Protected and retained.
+            guarded = pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=spec.is_prod, retain_on_delete=spec.is_prod))
             for ns in sorted({w.namespace for w in spec.workloads if w.namespace} - skip):
-                apply(f"namespace-{ns}", manifests.namespace(ns, labels), child)
+                apply(f"namespace-{ns}", manifests.namespace(ns, labels), guarded)
         if eso is not None and eso.install:
             controller = self.pod_identity(self._controller())
             ExternalSecretsController(

@@ -59,6 +59,9 @@ class AwsNaming:
         pairs = ((s, self.rotation(s)) for s in self.secrets_on("aws"))
         return tuple((s, r) for s, r in pairs if r.kind in AUTOMATED_ROTATION)
 
+    def rotation_function_name(self: StackSpec, secret: SecretSpec) -> str:
+        return f"{self.slug}-rotate-{secret.name}"
+
     @property
     def log_retention_days(self: StackSpec) -> int:
         return self.aws.log_retention_days or (365 if self.is_prod else 30)

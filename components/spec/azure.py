@@ -108,6 +108,8 @@ class AzureNaming:
 def azure_checks(spec: StackSpec) -> list[Problem]:
     azure = spec.azure
     problems = missing_section(spec, "azure", "subscription, vault, AKS issuer") if azure is None else []
+    if azure is not None and spec.is_prod and azure.log_analytics_workspace_id is None:
+        problems.append(Problem(("azure", "log_analytics_workspace_id"), "required in prod: the vault's audit logs (every secret read) must go to a workspace (HIPAA 164.312(b))"))
     for index, secret in enumerate(spec.secrets):
         at = ("secrets", index)
         if secret.backend != "azure" or azure is None:

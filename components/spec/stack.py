@@ -18,11 +18,13 @@ from components.spec.errors import Problem
 from components.spec.gcp import GcpNaming, GcpSpec, gcp_checks
 from components.spec.kubernetes import KubernetesSpec, kubernetes_checks
 from components.spec.models import KeySpec, SecretSpec, StackTags, WorkloadSpec
+from components.spec.operators import OperatorNaming, OperatorSpec, operator_checks
+from components.spec.alerts import AlertsNaming, AlertsSpec, alert_checks
 from components.spec.rotation import ROTATION_KINDS, RotationSpec, secret_shape_checks
 from components.spec.vault import VaultNaming, VaultSpec, vault_checks
 
 
-class StackSpec(Spec, AwsNaming, VaultNaming, GcpNaming, AzureNaming, DeliveryLayout, AdoptionNaming):
+class StackSpec(Spec, AwsNaming, VaultNaming, GcpNaming, AzureNaming, DeliveryLayout, AdoptionNaming, OperatorNaming, AlertsNaming):
     environment: Environment
     prefix: Annotated[str, StringConstraints(pattern=r"^([a-z0-9][a-z0-9\-_/{}]*)?\{env\}[a-z0-9\-_/]*/$")]
     """Secret path prefix with `{env}`, e.g. `autolytiq/{env}/` or `{env}/`; resource names use its slug.
@@ -37,6 +39,10 @@ class StackSpec(Spec, AwsNaming, VaultNaming, GcpNaming, AzureNaming, DeliveryLa
     keys: tuple[KeySpec, ...] = ()
     secrets: tuple[SecretSpec, ...]
     workloads: tuple[WorkloadSpec, ...] = ()
+    operators: tuple[OperatorSpec, ...] = ()
+    """People and CI identities the stack does not own, with the secrets they read or write by hand."""
+    alerts: AlertsSpec | None = None
+    """Where failed rotations, rotation function errors and break-glass use are sent (required in prod with rotations)."""
 
     # ----- derived values: one place for each default; each backend's own are in its mixin -----
 
@@ -89,7 +95,10 @@ class StackSpec(Spec, AwsNaming, VaultNaming, GcpNaming, AzureNaming, DeliveryLa
 
 def cross_checks(spec: StackSpec) -> list[Problem]:
     """Everything the types alone cannot say: the shared checks, then each backend's."""
-    return [*_shared_checks(spec), *secret_shape_checks(spec), *aws_checks(spec), *vault_checks(spec), *gcp_checks(spec), *azure_checks(spec), *kubernetes_checks(spec), *adoption_checks(spec)]
+    return [
+        *_shared_checks(spec), *secret_shape_checks(spec), *aws_checks(spec), *vault_checks(spec), *gcp_checks(spec), *azure_checks(spec),
+        *kubernetes_checks(spec), *adoption_checks(spec), *operator_checks(spec), *alert_checks(spec),
+    ]
 
 
 def _shared_checks(spec: StackSpec) -> list[Problem]:

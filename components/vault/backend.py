@@ -14,7 +14,7 @@ from components.backend import Access, BackendBase, PodIdentity, StoreProvider
 from components.vault import policy as vault_policy
 from components.vault.auth import AppRoleAuth, AppRoleLogin, KubernetesAuth, KubernetesAuthArgs, KubernetesLogin
 from components.vault.database import DatabaseMount, DatabaseRole, PostgresEngine, PostgresEngineArgs, TableGrant
-from components.vault.identity import VaultIdentity, VaultIdentityArgs
+from components.vault.identity import OperatorGroupPolicy, VaultIdentity, VaultIdentityArgs
 from components.vault.kv import KvStore, KvStoreArgs
 
 CAPABILITIES: dict[str, tuple[str, ...]] = {"read": vault_policy.READ, "write": vault_policy.WRITE}
@@ -114,6 +114,8 @@ class VaultBackend(BackendBase):
             for ref in workload.database_roles:
                 database, _, role = ref.partition("/")
                 rules.append(vault_policy.database_creds(databases[database].mount, role))
+            if workload.database_roles:
+                rules += [vault_policy.PathRule(path, caps) for path, caps in vault_policy.LEASE_SELF]
             self.identities[workload.name] = VaultIdentity(
                 f"vault-{workload.name}",
                 VaultIdentityArgs(
@@ -127,6 +129,20 @@ class VaultBackend(BackendBase):
                 ),
                 child,
             )
+        self._operators(child)
+
+    def _operators(self, child: pulumi.ResourceOptions) -> None:
+        rules: dict[str, list[vault_policy.PathRule]] = {}
+        groups = {}
+        for operator, name, access in self.spec.operator_access("vault"):
+            grant = self.grant(operator.name, name, access)
+            rules.setdefault(operator.name, []).append(grant.rule)
+            if access == "write":  # the current version, for check-and-set writes
+                secret = self.secrets[name]
+                rules[operator.name].append(vault_policy.kv_metadata(self.spec.kv_mount(secret), self.spec.secret_path(secret)))
+            groups[operator.name] = operator.vault_group_id
+        for operator_name, operator_rules in rules.items():
+            OperatorGroupPolicy(f"vault-operator-{operator_name}", f"{self.spec.slug}-operator-{operator_name}", groups[operator_name], operator_rules, child)
 
     def _login(self, workload: config.WorkloadSpec, kubernetes: KubernetesAuth | None, approle: AppRoleAuth | None) -> KubernetesLogin | AppRoleLogin:
         settings = self.settings

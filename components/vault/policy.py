@@ -17,6 +17,15 @@ TOKEN_SELF = (
 )
 
 
+# What a consumer of dynamic credentials does to its leases: look them up and renew them before they expire.
+# Vault's default policy grants these; our login roles set token_no_default_policy (SP-VAULT-013), so the
+# workload's own policy must (#15). Its leases end with its token (revoke-self).
+LEASE_SELF = (
+    ("sys/leases/lookup", ("update",)),
+    ("sys/leases/renew", ("update",)),
+)
+
+
 @dataclass(frozen=True)
 class PathRule:
     path: str

@@ -37,6 +37,7 @@ from policy.rules.vault import KV_ENDPOINTS, PolicyParseError, is_glob, parse_po
 
 POLICY = "vault:index/policy:Policy"
 KUBERNETES_ROLE = "vault:kubernetes/authBackendRole:AuthBackendRole"
+GROUP_POLICIES = "vault:identity/groupPolicies:GroupPolicies"  # an identity group's policies: what its members' tokens add
 MOUNT = "vault:index/mount:Mount"
 KV_V2_CONFIG = "vault:kv/secretBackendV2:SecretBackendV2"
 KV_SECRETS = {"vault:kv/secretV2:SecretV2": "kv2", "vault:kv/secret:Secret": "kv1", "vault:generic/secret:Secret": None}
@@ -198,6 +199,8 @@ class VaultEstate:
                 self._policy(r)
             elif r.type == KUBERNETES_ROLE or (r.type.startswith("vault:") and r.type.endswith("/authBackendRole:AuthBackendRole")):
                 self._role(r)
+            elif r.type == GROUP_POLICIES:
+                self._group(r)
             elif r.type in KV_SECRETS:
                 self._kv_secret(r)
             elif r.type in DATABASE_ROLES and (backend := known_str(r.props.get("backend"))) and (name := known_str(r.props.get("name"))):
@@ -237,6 +240,14 @@ class VaultEstate:
             selector = props.get("boundServiceAccountNamespaceSelector")
             role.namespace_selector = bool(selector) and str(selector).strip() not in ("", "{}") or is_unknown(selector)
             role.audience = known_str(props.get("audience"))
+        self.roles[role.id] = role
+
+    def _group(self, r: Resource) -> None:
+        """An identity group (operators): every member's token carries these policies besides its login's own."""
+        group = known_str(r.props.get("groupId")) or r.name
+        policies = r.props.get("policies")
+        known_policies = None if is_unknown(policies) or any(is_unknown(p) for p in entries(policies)) else [str(p) for p in entries(policies)]
+        role = LoginRole(f"vault-group:{group}", "identity", group, "group", known_policies, no_default=True)
         self.roles[role.id] = role
 
     def _kv_secret(self, r: Resource) -> None:
@@ -317,7 +328,7 @@ class VaultEstate:
         paths = sorted(self.endpoints)
         used: set[str] = set()
         for role in self.roles.values():
-            detail = {"kubernetes": "Kubernetes login", "approle": "AppRole login"}.get(role.method, f"{role.method} login")
+            detail = {"kubernetes": "Kubernetes login", "approle": "AppRole login", "group": "identity group (its members' tokens)"}.get(role.method, f"{role.method} login")
             graph.principal(role.id, "vault-role", role.name, detail)
             if role.policies is None:
                 graph.unknown(role.id, READ, (f"Vault role {role.name}",), f"the token policies of Vault role {role.name} are unknown at preview")

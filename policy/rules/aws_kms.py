@@ -19,7 +19,7 @@ from typing import Callable
 from documents.iam import Document, Statement, has_wildcard, only_wildcards, parse, sensitive_matches
 from policy.rules._iam_doc import KEY_USE_PATTERNS, Check, Issue, document_check, list_some, per_statement, unknown_issue
 from documents.props import dig
-from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE
+from policy.rules._util import HIPAA_ACCESS, HIPAA_ENCRYPTION, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE
 from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown
 
 KEY = "aws:kms/key:Key"
@@ -219,7 +219,7 @@ KMS_KEY_ROTATION = Rule(
     severity=Severity.MEDIUM,
     resource_types=(KEY,),
     remediation="Set enableKeyRotation: true and rotationPeriodInDays at most 365.",
-    frameworks=(HIPAA_ACCESS, SOC2_ACCESS),
+    frameworks=(HIPAA_ACCESS, HIPAA_ENCRYPTION, SOC2_ACCESS),
     check=_check_key_rotation,
 )
 

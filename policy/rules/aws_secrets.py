@@ -24,7 +24,7 @@ from functools import cache
 from typing import Any, Callable, NamedTuple
 
 from documents.props import dig, entries
-from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY
+from policy.rules._util import HIPAA_ACCESS, HIPAA_ENCRYPTION, SOC2_ACCESS, SOC2_BOUNDARY
 from policy.rules.base import Finding, Resource, Rule, Severity, StackRule, is_prod, is_unknown
 
 SECRET = "aws:secretsmanager/secret:Secret"
@@ -401,7 +401,7 @@ SECRET_CUSTOMER_MANAGED_KEY = Rule(
     severity=Severity.HIGH,
     resource_types=(SECRET,),
     remediation="Set kmsKeyId (and each replica's kmsKeyId) to a customer-managed key.",
-    frameworks=_ACCESS,
+    frameworks=(*_ACCESS, HIPAA_ENCRYPTION),
     check=_check_customer_managed_key,
 )
 

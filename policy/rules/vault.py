@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from documents.props import strings
-from policy.rules._util import HIPAA_ACCESS, HIPAA_AUDIT, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE
+from policy.rules._util import HIPAA_ACCESS, HIPAA_AUDIT, HIPAA_AUTHENTICATION, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE
 from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown
 
 POLICY = "vault:index/policy:Policy"
@@ -483,7 +483,7 @@ def _check_secret_id(rule: Rule, resource: Resource) -> list[Finding]:
 
 
 _ACCESS = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE)
-_LOGIN = (HIPAA_ACCESS, SOC2_ACCESS)
+_LOGIN = (HIPAA_ACCESS, HIPAA_AUTHENTICATION, SOC2_ACCESS)
 _ROLES = (KUBERNETES_ROLE, APPROLE_ROLE)
 
 POLICY_PARSEABLE = Rule(

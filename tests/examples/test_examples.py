@@ -21,7 +21,7 @@ import yaml
 
 from components.config import StackSpec, namespace_values, parse_stack_spec
 from offline.access import AccessMatrix, access_matrix
-from offline.access.model import EFFECTIVE, READ, UNKNOWN, WRITE
+from offline.access.model import ADMIN, EFFECTIVE, READ, UNKNOWN, WRITE
 from offline.run import PROJECT_DIR, Plan, plan_program, plan_stack, read_stack_config
 from policy.engine import Report, evaluate, logical_name
 from policy.rules import ALL_RULES
@@ -149,7 +149,8 @@ def test_every_document_secret_is_in_the_plan(example):
 
 
 def _intended(consumer: dict) -> set[tuple[str, str]]:
-    return {(s, READ) for s in consumer.get("reads", ())} | {(s, WRITE) for s in consumer.get("writes", ())}
+    return ({(s, READ) for s in consumer.get("reads", ())} | {(s, WRITE) for s in consumer.get("writes", ())}
+            | {(s, ADMIN) for s in consumer.get("administers", ())})
 
 
 def _entries(example: Example) -> list:

@@ -100,6 +100,15 @@ def declared(spec: StackSpec) -> dict[str, set[tuple[str, str]]]:
         out[role] |= {(sid(secret.name), READ), (sid(secret.name), WRITE)}
         if rotation.master_secret:
             out[role].add((sid(rotation.master_secret), READ))
+    for o in spec.operators:  # people and CI: the secret's resource policy and key (AWS), group policy or role (others)
+        principal = {"aws": f"aws:{o.aws_role_arn}", "vault": f"vault-group:{o.vault_group_id}",
+                     "azure": f"azure-principal:{o.azure_group_object_id}"}
+        for capability, names in ((READ, o.reads), (WRITE, o.writes)):
+            for n in names:
+                backend = secrets[n].backend
+                # Key Vault Secrets Officer, the narrowest built-in role that sets a secret, also reads and deletes it.
+                given = {READ, WRITE, ADMIN} if backend == "azure" and capability == WRITE else {capability}
+                out[principal[backend]] |= {(sid(n), c) for c in given}
     if spec.eso is not None:
         controller = next(w for w in spec.workloads if w.name == spec.eso.workload)
         for key, namespaces in spec.store_namespaces.items():
@@ -123,6 +132,7 @@ def measured(matrix: AccessMatrix) -> dict[str, set[tuple[str, str]]]:
 
 
 SHARED = "prod with a ClusterSecretStore"
+OPERATOR_ROLE = "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_SecretsOperator_0123456789abcdef"
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod", EMR, PHAGEN, SHARED])
@@ -471,7 +481,10 @@ def test_diff_between_plan_documents_as_json_and_markdown(prod_plan, tmp_path, c
     head.write_text(json.dumps(document))
     assert main([str(head), "--base", str(base), "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["kind"] == "secrets-platform/access-diff" and out["lost"] == []
+    assert out["kind"] == "secrets-platform/access-diff"
+    # The operator's role is not ours: its access came from the key policy naming it, which the edit removed.
+    assert {(g["principal"]["id"], g["secret"]["id"], g["capability"]) for g in out["lost"]} == {
+        (f"aws:{OPERATOR_ROLE}", f"aws:autolytiq/prod/{n}", WRITE) for n in ("redis", "smtp", "resend", "external-apis")}
     resend = [g for g in out["gained"] if g["secret"]["id"] == "aws:autolytiq/prod/resend" and g["status"] == EFFECTIVE]
     assert resend and all(g["highlighted"] for g in resend)
     assert main([str(head), "--base", str(base), "--format", "markdown"]) == 0

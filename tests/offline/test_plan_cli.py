@@ -42,7 +42,7 @@ def test_plan_prints_the_estate(stack, tmp_path):
     # The same sections as the Markdown report, for machines.
     assert {e["secret"] for e in document["rotation"]} == {s["name"] for s in document["secrets"]}
     assert document["access"]["stack"] == stack and document["accessDiff"] is None
-    assert {c["status"] for c in document["compliance"]} == {"pass"}
+    assert {c["status"] for c in document["compliance"]} <= {"pass", "not applicable"}
     # Piped, as in a CI log: every secret path, key alias and principal is printed whole on one line, so a
     # shared key can be told from a dedicated one.
     aliases = {r["inputs"]["name"] for r in document["resources"] if r["type"] == "aws:kms/alias:Alias"}

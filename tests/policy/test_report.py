@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 
 from policy.engine import EXCEPTION_EXPIRED, evaluate
-from policy.report import FORMATS, MARKDOWN_ROWS, md, render, to_json, to_markdown, to_sarif, to_text
+from policy.report import FORMATS, MARKDOWN_ROWS, compliance, md, render, to_json, to_markdown, to_sarif, to_text
 from policy.rules.base import Finding, Rule, Severity
 from policy.settings import parse_settings
 from tests.conftest import CANARY
@@ -163,3 +163,32 @@ def test_no_format_prints_a_secret_input(fmt):
 def test_render_rejects_unknown_formats():
     with pytest.raises(ValueError, match="unknown format 'xml'"):
         render(full_report(), "xml")
+
+
+# --- the compliance view: a rule that checked nothing passes nothing (#15 item 5) ------------------------------
+
+OTHER = "test:index/vault:Audit"
+AUDIT = Rule(id="T-AUD", name="audit-device", description="Vault has an audit device.", severity=Severity.HIGH, resource_types=(OTHER,),
+             remediation="Add an audit device.", frameworks=("HIPAA 164.312(b)",), check=lambda rule, r: [])
+
+
+def test_a_rule_with_nothing_of_its_kind_is_not_applicable_and_passes_no_control():
+    report = evaluate([secret("db", rotated=True)], parse_settings({}, "prod", (ARN, ROTATE, AUDIT), "test"), rules=[ARN, ROTATE, AUDIT], today=TODAY)
+    controls = {c.control: c for c in compliance(report)}
+    # Only an inapplicable rule tags HIPAA 164.312(b): it was "pass" before, from a rule that had nothing to check.
+    assert controls["HIPAA 164.312(b)"].status == "not applicable"
+    assert [r.status for r in controls["HIPAA 164.312(b)"].rules] == ["not applicable"]
+    assert controls["SOC2 CC6.1"].status == "pass"
+    # Once the plan holds a resource of its kind, the same rule passes the control.
+    planned = evaluate([secret("db", rotated=True), {"type": OTHER, "urn": "urn:pulumi:prod::shop::x::audit", "name": "audit", "props": {}}],
+                       parse_settings({}, "prod", (ARN, ROTATE, AUDIT), "test"), rules=[ARN, ROTATE, AUDIT], today=TODAY)
+    assert {c.control: c.status for c in compliance(planned)}["HIPAA 164.312(b)"] == "pass"
+
+
+def test_an_inapplicable_rule_beside_a_failing_one_keeps_the_control_failing():
+    mixed = Rule(id="T-MIX", name="mixed", description="x", severity=Severity.LOW, resource_types=(OTHER,), remediation="x",
+                 frameworks=("SOC2 CC6.1",), check=lambda rule, r: [])
+    report = evaluate([secret("db")], parse_settings({}, "prod", (ROTATE, mixed), "test"), rules=[ROTATE, mixed], today=TODAY)
+    control = next(c for c in compliance(report) if c.control == "SOC2 CC6.1")
+    assert control.status == "fail"
+    assert {r.rule_id: r.status for r in control.rules} == {"T-ROT": "fail", "T-MIX": "not applicable"}

@@ -42,6 +42,8 @@ def declared_capabilities(spec: StackSpec, workload: WorkloadSpec) -> dict[str, 
     for ref in workload.database_roles:
         database, _, role = ref.partition("/")
         paths.setdefault(f"{databases[database].mount}/creds/{role}", set()).add("read")
+    if workload.database_roles:  # renewing and looking up its leases (#15)
+        paths.update({"sys/leases/renew": {"update"}, "sys/leases/lookup": {"update"}})
     return {path: sorted(caps) for path, caps in paths.items()}
 
 
@@ -182,6 +184,24 @@ def test_dynamic_credentials_do_exactly_what_is_declared(openbao, emr, postgres)
         assert attributes == [[False, False, False, False, False]]
     emr.client.sys.revoke_lease(lease["lease_id"])
     with postgres.connect(postgres.superuser, postgres.password, "postgres") as admin:
+        assert admin.run("SELECT count(*) FROM pg_roles WHERE rolname = :u", u=user)[0][0] == 0
+
+
+def test_a_dynamic_credential_consumer_renews_its_lease_then_its_token_revokes_it(openbao, emr, postgres):
+    """token_no_default_policy (SP-VAULT-013) drops the default policy's sys/leases/renew: the workload's own
+    policy carries it, so a long-running consumer keeps its database user until it is done (#15)."""
+    gateway = next(w for w in emr.spec.workloads if w.name == "api-gateway")
+    client = kubernetes_login(openbao, emr, gateway)
+    lease = client.read("database/creds/postgres-role")
+    renewed = client.sys.renew_lease(lease_id=lease["lease_id"], increment=1800)
+    assert renewed["lease_id"] == lease["lease_id"] and 0 < renewed["lease_duration"] <= 3600
+    assert client.sys.read_lease(lease_id=lease["lease_id"])["data"]["id"] == lease["lease_id"]
+    user = lease["data"]["username"]
+    client.auth.token.revoke_self()  # its leases end with it
+    deadline = time.monotonic() + 10
+    with postgres.connect(postgres.superuser, postgres.password, "postgres") as admin:
+        while admin.run("SELECT count(*) FROM pg_roles WHERE rolname = :u", u=user)[0][0] and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert admin.run("SELECT count(*) FROM pg_roles WHERE rolname = :u", u=user)[0][0] == 0
 
 

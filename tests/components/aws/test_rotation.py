@@ -64,6 +64,7 @@ def test_permission_schedule_and_function(prod_plan):
 
 def test_vpc_and_alternating_users(prod_raw):
     prod_raw["secrets"].append({"name": "db-admin", "description": "superuser", "classification": "critical", "rotation": {"kind": "manual", "days": 90}})
+    prod_raw["operators"][0]["writes"].append("db-admin")  # a hand-rotated secret needs a writer
     prod_raw["secrets"][0]["rotation"] = {
         "kind": "postgres-alternating", "days": 30, "master_secret": "db-admin",
         "vpc": {"subnet_ids": ["subnet-0123456789abcdef0"], "security_group_ids": ["sg-0123456789abcdef0"]},

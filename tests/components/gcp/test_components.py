@@ -49,6 +49,10 @@ def gcp_only(raw: dict) -> dict:
                 workload[field] = [n for n in workload[field] if n in gcp_names]
         for field in ("vault_login", "approle"):
             workload.pop(field, None)
+    for operator in raw.get("operators", []):
+        operator.pop("azure_group_object_id", None)
+        for field in ("reads", "writes"):
+            operator[field] = [n for n in operator.get(field, []) if n in gcp_names]
     return raw
 
 
@@ -131,10 +135,14 @@ def test_each_workload_reads_exactly_its_secrets_one_binding_per_secret():
         (sa("rotate-secrets"), "vibebox-prod-google-oauth-client", ACCESSOR), (sa("rotate-secrets"), "vibebox-prod-google-oauth-client", VERSION_ADDER),
         # the namespaced SecretStore's own identity: exactly what is synced into vibebox
         (sa("store-vibebox"), "vibebox-prod-google-oauth-client", ACCESSOR), (sa("store-vibebox"), "vibebox-prod-app-config", ACCESSOR),
+        # the operators' Google group puts new versions of the hand-rotated app-config (#15)
+        ("group:secrets-operators@example.com", "vibebox-prod-app-config", VERSION_ADDER),
     }
     for binding in by_type(plan, ACCESS_BINDING).values():
         assert binding.inputs["secretId"].startswith(f"projects/{PROJECT}/secrets/")
-    assert not [r for r in plan.resources if r.type.startswith(("gcp:projects/iAM", "gcp:folder/", "gcp:organizations/"))]
+    # No project-, folder- or organisation-wide grant; the project's Secret Manager audit config is not one (#15).
+    assert not [r for r in plan.resources if r.type.startswith(("gcp:projects/iAM", "gcp:folder/", "gcp:organizations/"))
+                and r.type != "gcp:projects/iAMAuditConfig:IAMAuditConfig"]
 
 
 def test_workload_identity_binds_one_kubernetes_service_account_to_its_google_account():

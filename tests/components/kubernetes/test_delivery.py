@@ -56,3 +56,12 @@ def test_stores_and_external_secrets_come_from_the_backend(dev):
         declared = secrets[resource.inputs["metadata"]["name"]]
         assert {d["remoteRef"]["key"] for d in resource.inputs["spec"]["data"]} == {aws.remote_key(declared)}
         jsonschema.Draft7Validator(eso_schema("ExternalSecret")).validate({"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", **resource.inputs})
+
+
+def test_prod_namespaces_are_protected_and_retained(prod_plan, dev_plan):
+    """A typo in a workload's namespace, or a removed workload, must not delete a prod namespace and all in it (#15)."""
+    prod = [r for r in prod_plan.resources if r.type == "kubernetes:core/v1:Namespace"]
+    assert {r.inputs["metadata"]["name"] for r in prod} == {"autolytiq", "autolytiq-workers"}
+    assert all(r.protect and r.retain_on_delete for r in prod)
+    dev = [r for r in dev_plan.resources if r.type == "kubernetes:core/v1:Namespace"]
+    assert dev and not any(r.protect or r.retain_on_delete for r in dev)  # dev namespaces come and go with the stack
