@@ -85,4 +85,11 @@ def estate(size: int) -> dict:
         "keys": [{"name": f"team{t}", "description": f"Encrypts team{t}'s secrets"} for t in range(teams)],
         "secrets": secrets,
         "workloads": [*workloads, controller],
+        # Hand-rotated secrets need a writer (#15): one operator role and one Vault group write them; alerts to a topic.
+        "operators": [{
+            "name": "operators", "aws_role_arn": "arn:aws:iam::123456789012:role/bench-operators",
+            "vault_group_id": "00000000-0000-4000-8000-000000000000",
+            "writes": [s["name"] for s in secrets if s.get("rotation", {}).get("kind") == "manual"],
+        }],
+        "alerts": {"topic_arn": "arn:aws:sns:us-east-1:123456789012:bench-alerts"},
     }

@@ -312,3 +312,33 @@ for ns, names in synced.items():
             "refreshInterval": "1h", "secretStoreRef": {"name": store_name, "kind": kind},
             "target": {"name": n, "creationPolicy": "Owner", "deletionPolicy": "Retain"},
             "data": [{"secretKey": n, "remoteRef": {"key": path[n]}}]}, opts=kopts(sync, depends_on=[store]))
+
+# --- Operators and alerts (#15): who writes the hand-rotated secrets, where failed rotations go ------------------
+for op in e.get("operators", []):
+    name = op["name"]
+    aws_writes = [n for n in op.get("writes", []) if store_of[n] == "aws"]
+    vault_writes = [n for n in op.get("writes", []) if store_of[n] != "aws"]
+    for n in aws_writes:
+        statement = {"Sid": pascal("operator", "write", name), "Effect": "Allow", "Principal": {"AWS": op["aws_role_arn"]},
+                     "Action": ["secretsmanager:PutSecretValue"], "Resource": "*"}
+        aws.secretsmanager.SecretPolicy(f"{n}-operators", secret_arn=arns[n], policy=doc([statement]), block_public_policy=True,
+                                        opts=opts(group("aws:OperatorSecretPolicy", n, platform)))
+    if vault_writes:
+        parent = group("vault:OperatorGroupPolicy", f"vault-operator-{name}", platform)
+        policy_name = f"{slug}-operator-{name}"
+        rules = "\n\n".join(f'path "{secrets[n]["mount"]}/data/{path[n]}" {{\n  capabilities = ["create", "update"]\n}}' for n in sorted(vault_writes))
+        vault.Policy(f"vault-operator-{name}-policy", name=policy_name, policy=rules, opts=vopts(parent))
+        vault.identity.GroupPolicies(f"vault-operator-{name}-group-policies", group_id=op["vault_group_id"], policies=[policy_name],
+                                     exclusive=False, opts=vopts(parent))
+if "alerts" in e and rotated:
+    parent, topic = group("aws:StackAlerts", "alerts", platform), e["alerts"]["topic_arn"]
+    pattern = {"source": ["aws.secretsmanager"], "detail-type": ["AWS Service Event via CloudTrail"],
+               "detail": {"eventSource": ["secretsmanager.amazonaws.com"], "eventName": ["RotationFailed", "RotationAbandoned"]}}
+    aws.cloudwatch.EventRule("alerts-rotation-failed", name=f"{slug}-secrets-alerts-rotation-failed", event_pattern=json.dumps(pattern),
+                             tags=base_tags, opts=opts(parent))
+    aws.cloudwatch.EventTarget("alerts-rotation-failed-target", rule=f"{slug}-secrets-alerts-rotation-failed", arn=topic, opts=opts(parent))
+    for s in rotated:
+        aws.cloudwatch.MetricAlarm(f"alerts-rotate-{s['name']}-errors", namespace="AWS/Lambda", metric_name="Errors", statistic="Sum",
+                                   period=300, evaluation_periods=1, threshold=0, comparison_operator="GreaterThanThreshold",
+                                   dimensions={"FunctionName": f"{slug}-rotate-{s['name']}"}, alarm_actions=[topic], tags=base_tags,
+                                   opts=opts(parent))

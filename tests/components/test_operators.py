@@ -33,7 +33,7 @@ def test_a_hand_rotated_secret_without_a_writer_is_a_spec_error(prod_raw):
     prod_raw["operators"][0]["writes"].remove("smtp")
     index = next(i for i, s in enumerate(prod_raw["secrets"]) if s["name"] == "smtp")
     assert problems(prod_raw) == [
-        f"{SOURCE}: secrets-platform:secrets[{index}].rotation.kind: 'smtp' is rotated by hand but nobody may write it: "
+        f"{SOURCE}: secrets-platform:secrets[{index}] (smtp).rotation.kind: 'smtp' is rotated by hand but nobody may write it: "
         "add it to an operator's writes (or a workload's)"
     ]
 
@@ -45,11 +45,11 @@ def test_a_workload_writer_is_enough(prod_raw):
 
 
 @pytest.mark.parametrize("mutate, expected", [
-    (lambda o: o.update(writes=["nope"]), "operators[0].writes[0]: unknown secret 'nope'"),
-    (lambda o: o.update(aws_role_arn="arn:aws:iam::999999999999:role/ops"), "operators[0].aws_role_arn: must be a role of aws.account_id 123456789012 (got account 999999999999)"),
-    (lambda o: o.update(aws_role_arn=None, gcp_group="ops@example.com"), "operators[0].writes[0]: 'redis' is a aws secret: set operators[0].aws_role_arn"),
-    (lambda o: o.update(aws_role_arn=None, gcp_group="ops@example.com", break_glass=True), "operators[0].break_glass: needs aws_role_arn"),
-    (lambda o: o.update(aws_role_arn=None), "operators[0]: names no identity"),
+    (lambda o: o.update(writes=["nope"]), "operators[0] (secrets-operators).writes[0]: unknown secret 'nope'"),
+    (lambda o: o.update(aws_role_arn="arn:aws:iam::999999999999:role/ops"), "operators[0] (secrets-operators).aws_role_arn: must be a role of aws.account_id 123456789012 (got account 999999999999)"),
+    (lambda o: o.update(aws_role_arn=None, gcp_group="ops@example.com"), "operators[0] (secrets-operators).writes[0]: 'redis' is a aws secret: set operators[0].aws_role_arn"),
+    (lambda o: o.update(aws_role_arn=None, gcp_group="ops@example.com", break_glass=True), "operators[0] (secrets-operators).break_glass: needs aws_role_arn"),
+    (lambda o: o.update(aws_role_arn=None), "operators[0] (secrets-operators): names no identity"),
 ])
 def test_operator_errors_name_the_key_path(prod_raw, mutate, expected):
     mutate(prod_raw["operators"][0])

@@ -110,7 +110,7 @@ def test_a_bad_stack_file_is_reported_with_its_key_path_and_the_others_still_pla
     document = merged["json"]
     by_stack = {s["stack"]: s for s in document["stacks"]}
     assert by_stack["broken"]["status"] == BAD_CONFIG and by_stack["broken"]["exitCode"] == 2
-    assert by_stack["broken"]["error"].startswith("Pulumi.broken.yaml: secrets-platform:secrets[0].classification:")
+    assert by_stack["broken"]["error"].startswith("Pulumi.broken.yaml: secrets-platform:secrets[0] (database).classification:")
     assert "Traceback" not in by_stack["broken"]["error"]
     assert by_stack["broken"]["access"] is None and by_stack["broken"]["resources"] is None
     for stack in ("dev", "prod"):

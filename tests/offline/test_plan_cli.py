@@ -106,7 +106,7 @@ def test_config_error_exits_2_with_one_line_per_problem(tmp_path):
     assert result.stderr.splitlines() == [
         "Pulumi.canary.yaml: secrets-platform:secrets[0] (database).rotation.days: input should be greater than or equal to 1 (got 0)",
         "Pulumi.canary.yaml: secrets-platform:secrets[1] (redis).password: unknown key; allowed: name, path, description, classification, "
-        "backend, mount, key, rotation, replica_regions, recovery_window_days, initial_value, properties, tags",
+        "backend, mount, key, rotation, replica_regions, recovery_window_days, initial_value, properties, tags, adopt",
     ]
     assert result.stdout == ""  # nothing half-done: no resource was planned or printed
     assert CANARY not in result.stderr

@@ -74,7 +74,7 @@ def test_an_unknown_key_suggests_the_closest_known_one(tmp_path):
         "Pulumi.broken.yaml: secrets-platform:secrets[0] (database).clasification: unknown key; did you mean 'classification'?",
         "Pulumi.broken.yaml: secrets-platform:secrets[0] (database).classification: required key is missing",
         "Pulumi.broken.yaml: secrets-platform:secrets[0] (database).pasword: unknown key; allowed: name, path, description, "
-        "classification, backend, mount, key, rotation, replica_regions, recovery_window_days, initial_value, properties, tags",
+        "classification, backend, mount, key, rotation, replica_regions, recovery_window_days, initial_value, properties, tags, adopt",
     ]
 
 

@@ -31,7 +31,7 @@ def test_operator_writes_by_check_and_set_and_reads_no_value(openbao, openbao_pr
     operator = openbao.client_with_token(token)
     kv = operator.secrets.kv.v2
 
-    path = "emr/prod/emr/epic"
+    path = "emr/epic"  # EMR keeps its document's path: secret/data/emr/epic
     kv.create_or_update_secret(path=path, secret={"client_secret": CANARY}, cas=0, mount_point=openbao_prefix)
     version = kv.read_secret_metadata(path=path, mount_point=openbao_prefix)["data"]["current_version"]
     assert version == 1
@@ -41,7 +41,7 @@ def test_operator_writes_by_check_and_set_and_reads_no_value(openbao, openbao_pr
     with pytest.raises(hvac.exceptions.Forbidden):  # writing is not reading
         kv.read_secret_version(path=path, mount_point=openbao_prefix, raise_on_deleted_version=True)
     with pytest.raises(hvac.exceptions.Forbidden):  # only the declared secrets
-        kv.create_or_update_secret(path="emr/prod/emr/other", secret={"x": "y"}, cas=0, mount_point=openbao_prefix)
+        kv.create_or_update_secret(path="emr/other", secret={"x": "y"}, cas=0, mount_point=openbao_prefix)
     with pytest.raises(hvac.exceptions.Forbidden):  # no version destruction
         kv.destroy_secret_versions(path=path, versions=[1], mount_point=openbao_prefix)
     assert root.secrets.kv.v2.read_secret_version(path=path, mount_point=openbao_prefix, raise_on_deleted_version=True)["data"]["data"] == {

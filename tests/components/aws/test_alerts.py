@@ -64,4 +64,4 @@ def test_prod_rotations_and_break_glass_need_an_alert_target(prod_raw):
         parse_stack_spec(prod_raw, "Pulumi.prod.yaml")
     lines = caught.value.lines()
     assert any("secrets-platform:alerts: required in prod" in line for line in lines)
-    assert any("operators[1].break_glass: needs alerts" in line for line in lines)
+    assert any("operators[1] (break-glass).break_glass: needs alerts" in line for line in lines)
