@@ -2,8 +2,10 @@
 
 The access as it is comes from the access matrix over the discovered resources (the same evaluation
 a plan gets). Consumers are the identities with effective read access to discovered secrets; the draft
-gives each exactly the secrets it reads today, by name: no glob, no write, no administration. What the
-estate grants beyond that is what the draft removes. Names are kept as they are and every existing
+gives each exactly the secrets it reads today, by name: no glob, no administration, and no write except where
+a hand-rotated secret needs its writer (the writes granted on it today, by name: a workload's `writes`, or an
+operator for a role of the account that the secret's resource policy lets write). What the estate grants beyond
+that is what the draft removes. Names are kept as they are and every existing
 resource carries its import id (`adopt`), in the spec's adoption keys (offline/discover/SPEC_KEYS.md).
 """
 
@@ -15,7 +17,7 @@ from typing import Any
 
 from components.config import CLASS_POLICY, Classification
 from offline.access.matrix import AccessMatrix, Entry, access_matrix
-from offline.access.model import EFFECTIVE, READ, UNKNOWN, UNKNOWN_SECRET, glob_regex
+from offline.access.model import EFFECTIVE, READ, UNKNOWN, UNKNOWN_SECRET, WRITE, glob_regex
 from offline.discover.model import DiscoverError, Estate, FoundExternalSecret, FoundIdentity, FoundSecret, slug
 
 NAMESPACE = "secrets-platform"
@@ -32,6 +34,7 @@ class Workload:
     namespace: str | None = None
     service_account: str | None = None
     reads: list[str] = field(default_factory=list)  # matrix ids of secrets
+    writes: list[str] = field(default_factory=list)  # matrix ids of hand-rotated secrets it writes today
     direct: bool = False  # reads with its own identity
     external_secrets: list[FoundExternalSecret] = field(default_factory=list)
     eso_controller: bool = False
@@ -57,6 +60,8 @@ class Discovery:
     removed: list[Entry]  # as-is access the draft does not give
     added: list[tuple[str, str]]  # (workload, secret id) the draft grants that no identity of it holds today
     review: list[str]  # guesses the draft holds, for a person to confirm
+    # matrix id of a hand-rotated secret -> the IAM roles outside the workloads that write it today (drafted as operators)
+    operator_writers: dict[str, list[str]] = field(default_factory=dict)
 
 
 def environment_of(stack: str, prefix: str = "") -> str | None:
@@ -89,7 +94,26 @@ def analyse(estate: Estate, stack: str, environment: str, prefix: str = "") -> D
                              for sid in _synced(es, estate, secrets)}
     # The account's other grants (globs over other prefixes) are not this estate's access.
     as_is = [e for e in matrix.entries if e.secret in secrets or e.secret == UNKNOWN_SECRET or _pattern_reaches(matrix, e.secret, secrets)]
+    # A hand-rotated secret needs a writer (the spec's operators rule): whoever writes it today, by its grants, keeps
+    # that write (a workload's `writes`, or an operator for an IAM role outside the workloads); nobody else gains one.
+    manual = {sid for sid, s in secrets.items() if _rotation_kind(s) == "manual"}
+    writers: dict[str, set[str]] = {}
+    for e in matrix.entries:
+        if e.secret in manual and e.capability == WRITE and e.status == EFFECTIVE:
+            writers.setdefault(e.secret, set()).add(e.principal.split("@", 1)[0])
+    operator_writers: dict[str, list[str]] = {}
+    for sid, principals in writers.items():
+        for principal in sorted(principals):
+            w = next((w for w in workloads if principal in w.principals and not w.eso_controller), None)
+            if w is not None:
+                w.writes.append(sid)
+            elif (arn := _own_role_arn(principal, estate)) is not None:
+                # A role the stack does not own (people's SSO role, CI) that a resource policy lets write: an operator.
+                operator_writers.setdefault(sid, []).append(arn)
+    kept_writes = {(p, sid) for w in workloads for sid in w.writes for p in w.principals} | {
+        (p, sid) for sid, arns in operator_writers.items() for p in writers[sid] if _own_role_arn(p, estate) in arns}
     removed = [e for e in as_is if e.status in (EFFECTIVE, UNKNOWN)
+               and not (e.capability == WRITE and e.status == EFFECTIVE and (e.principal.split("@", 1)[0], e.secret) in kept_writes)
                and (e.capability != READ or e.secret not in drafted.get(e.principal.split("@", 1)[0], set()))]
     held = {(e.principal.split("@", 1)[0], e.secret) for e in as_is if e.capability == READ and e.status == EFFECTIVE}
     added = [(w.name, sid) for w in workloads for sid in w.reads
@@ -102,7 +126,7 @@ def analyse(estate: Estate, stack: str, environment: str, prefix: str = "") -> D
     for w in workloads:
         if w.namespace and not w.service_account:
             review.append(f"workload {w.name}: the ServiceAccount its pods run as in {w.namespace} is not in the estate; set service_account")
-    return Discovery(stack, environment, estate, matrix, names, secrets, workloads, as_is, removed, added, review)
+    return Discovery(stack, environment, estate, matrix, names, secrets, workloads, as_is, removed, added, review, operator_writers)
 
 
 def _referenced_secrets(estate: Estate, secrets: dict[str, FoundSecret]) -> None:
@@ -203,6 +227,23 @@ def _workloads(estate: Estate, matrix: AccessMatrix, secrets: dict[str, FoundSec
     return out
 
 
+def _own_role_arn(principal: str, estate: Estate) -> str | None:
+    """The ARN of an IAM role of the estate's own account a principal id names (an operator's role), else None."""
+    if principal.startswith("iam-role:") and estate.account_id:
+        return f"arn:aws:iam::{estate.account_id}:role/{principal.removeprefix('iam-role:')}"
+    match = re.fullmatch(r"aws:(arn:aws[a-z\-]*:iam::(\d{12}):role/[\w+=,.@/\-]+)", principal)
+    if match and match.group(2) == estate.account_id:
+        return match.group(1)
+    return None
+
+
+def _rotation_kind(secret: FoundSecret) -> str | None:
+    """The rotation kind the draft gives the secret (see _secret_entry)."""
+    if secret.rotation_days or secret.rotation_schedule:
+        return "generic" if secret.rotation_function else "manual"
+    return "manual" if _class_days(secret) else None
+
+
 def _classification(secret: FoundSecret) -> str:
     return secret.classification if secret.classification in {c.value for c in Classification} else DEFAULT_CLASSIFICATION
 
@@ -295,9 +336,41 @@ def draft(discovery: Discovery, prefix: str = "") -> dict[str, Any]:
     used = sorted({s.key for s in aws_secrets if s.key})
     if used:
         config[f"{NAMESPACE}:keys"] = [_key_entry(keys[k]) for k in used]
-    config[f"{NAMESPACE}:secrets"] = [_secret_entry(d, sid, keys) for sid in sorted(d.secrets, key=d.names.get)]
+    order = sorted(d.secrets, key=d.names.get)
+    config[f"{NAMESPACE}:secrets"] = [_secret_entry(d, sid, keys, index) for index, sid in enumerate(order)]
+    operators = _operator_entries(d, order)
+    if operators:
+        config[f"{NAMESPACE}:operators"] = operators
+    written = {sid for w in d.workloads for sid in w.writes} | set(d.operator_writers)
+    for index, sid in enumerate(order):
+        if _rotation_kind(d.secrets[sid]) == "manual" and sid not in written:
+            d.review.append(f"secrets[{index}].rotation.kind: {d.names[sid]} is rotated by hand, and no grant in the estate lets anyone "
+                            "write it: add it to the writes of an operator (the people who rotate it) or of a workload")
     config[f"{NAMESPACE}:workloads"] = [_workload_entry(d, w) for w in d.workloads]
+    if d.environment == "prod":
+        # A prod stack's failed rotations and break-glass assumptions must reach someone: a new topic by default.
+        config[f"{NAMESPACE}:alerts"] = {}
+        d.review.append("alerts: drafted as a new SNS topic (alerts: {}); if the stack's alarms go to an existing topic "
+                        "(the on-call pager's), set alerts.topic_arn to its ARN instead")
     return {"config": config}
+
+
+def _operator_entries(d: Discovery, order: list[str]) -> list[dict[str, Any]]:
+    """The IAM roles outside the workloads that write hand-rotated secrets today: one operator each, with those writes."""
+    roles: dict[str, list[str]] = {}
+    for sid in order:
+        for arn in d.operator_writers.get(sid, ()):
+            roles.setdefault(arn, []).append(d.names[sid])
+    taken: set[str] = set()
+    out = []
+    for arn, writes in roles.items():
+        base = slug(arn.rsplit("/", 1)[1])
+        name, n = base, 2
+        while name in taken:
+            name, n = f"{base[:37]}-{n}", n + 1
+        taken.add(name)
+        out.append({"name": name, "aws_role_arn": arn, "writes": writes})
+    return out
 
 
 def _common(tags: list[dict[str, str]], *names: str) -> str | None:
@@ -310,7 +383,7 @@ def _key_entry(key) -> dict[str, Any]:
     return {"name": slug(alias.removeprefix("alias/") if alias else key.key_id), **({"alias": alias} if alias else {}), "adopt": key.key_id}
 
 
-def _secret_entry(d: Discovery, sid: str, keys: dict) -> dict[str, Any]:
+def _secret_entry(d: Discovery, sid: str, keys: dict, index: int) -> dict[str, Any]:
     s = d.secrets[sid]
     entry: dict[str, Any] = {"name": d.names[sid], "path": s.path}
     if s.adopt:
@@ -330,6 +403,13 @@ def _secret_entry(d: Discovery, sid: str, keys: dict) -> dict[str, Any]:
                              **({"days": s.rotation_days} if s.rotation_days else {"schedule": s.rotation_schedule})}
     elif _class_days(s):
         entry["rotation"] = {"kind": "manual", "days": _class_days(s)}  # the class requires a cadence; nobody rotates it today
+    if entry.get("rotation", {}).get("kind") == "generic" and s.properties:
+        # A generic rotation writes one property of a structured secret: the spec needs to know which.
+        if len(s.properties) == 1:
+            entry["rotation"]["property"] = s.properties[0]
+        else:
+            d.review.append(f"secrets[{index}].rotation.property: {d.names[sid]} declares {len(s.properties)} properties "
+                            f"({', '.join(s.properties)}); name the one its generic rotation replaces")
     if s.replica_regions:
         entry["replica_regions"] = list(s.replica_regions)
     if s.properties:
@@ -347,6 +427,8 @@ def _workload_entry(d: Discovery, w: Workload) -> dict[str, Any]:
     if w.service_account:
         entry["service_account"] = w.service_account
     entry["reads"] = [d.names[s] for s in w.reads]
+    if w.writes:
+        entry["writes"] = [d.names[s] for s in sorted(w.writes, key=d.names.get)]
     if w.external_secrets and w.direct and not w.eso_controller:
         entry["delivery"] = "both"
     elif w.direct and not w.eso_controller and d.estate.external_secrets:

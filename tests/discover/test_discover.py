@@ -157,7 +157,13 @@ def test_seed_000_aws_keeps_names_adopts_and_names_the_key_wildcard(tmp_path, ca
     # The prefix `{env}/` and the adoption keys are the spec's; left for a person: the role is not assumed by a
     # Kubernetes ServiceAccount in the document (the report's "To review"), so no cluster, namespace or account.
     assert run.config[f"{NS}:prefix"] == "{env}/"
-    assert spec_problems(run) == {("cluster",), ("workloads", 0, "namespace"), ("workloads", 0, "service_account")}
+    # Two secrets are rotated by hand and no grant lets anyone write them: the writers are a person's to name.
+    hand_rotated = {("secrets", i, "rotation", "kind") for i, s in enumerate(run.config[f"{NS}:secrets"]) if s["rotation"]["kind"] == "manual"}
+    assert hand_rotated == {("secrets", 0, "rotation", "kind"), ("secrets", 2, "rotation", "kind")}
+    assert {f"secrets[{i}].rotation.kind" for _, i, _, _ in hand_rotated} <= {r.split(":", 1)[0] for r in run.json["review"]}
+    assert spec_problems(run) == {("cluster",), ("workloads", 0, "namespace"), ("workloads", 0, "service_account"), *hand_rotated}
+    # prod: the draft creates an alert topic, and the report says to name the existing one instead if there is one.
+    assert run.config[f"{NS}:alerts"] == {} and any(r.startswith("alerts:") and "topic_arn" in r for r in run.json["review"])
 
 
 def test_seed_001_aws_names_write_and_delete_on_the_prefix(tmp_path, capsys, aws_api):
@@ -170,7 +176,13 @@ def test_seed_001_aws_names_write_and_delete_on_the_prefix(tmp_path, capsys, aws
     listing = next(b for b in run.json["over_broad"] if b["where"].endswith("statement 1"))
     assert listing["grant"] == "secretsmanager:ListSecrets on *"
     removed = run.json["removed"]["iam-role:vibebox-backend (vibebox-backend)"]
-    assert {"write aws:vibebox/database-password", "admin aws:vibebox/jwt-secret"} <= set(removed)
+    assert {"admin aws:vibebox/database-password", "admin aws:vibebox/jwt-secret"} <= set(removed)
+    # Both are rotated by hand and the backend is the only writer today: it keeps writing them by name (a
+    # hand-rotated secret needs a writer), so those writes are drafted, not removed; the administration is.
+    assert run.workloads()["vibebox-backend"]["writes"] == ["database-password", "jwt-secret"]
+    assert not {"write aws:vibebox/database-password", "write aws:vibebox/jwt-secret"} & set(removed)
+    # Left for a person: only the consumer's cluster identity (as in seed 000), no rotation writer.
+    assert spec_problems(run) == {("cluster",), ("workloads", 0, "namespace"), ("workloads", 0, "service_account")}
     assert_spec_keys(run)
 
 
@@ -201,7 +213,13 @@ def test_seed_002_aws_with_manifests_drafts_the_consumers_and_names_the_cluster_
     assert_spec_keys(run)
     # IRSA trust gives the cluster; only the consumer's ServiceAccount is not in the estate (and is listed to review).
     assert run.config[f"{NS}:cluster"]["oidc_provider_arn"] == f"arn:aws:iam::{seeds.ACCOUNT}:oidc-provider/{seeds.OIDC}"
-    assert spec_problems(run) == {("workloads", 1, "service_account")}
+    # The database secret declares one property (`url`): its generic rotation names it. The others are rotated by
+    # hand and only read today (the controller has no write): their writers are listed to review.
+    assert run.secrets()["autolytiq/prod/database"]["rotation"]["property"] == "url"
+    hand_rotated = {("secrets", i, "rotation", "kind") for i, s in enumerate(run.config[f"{NS}:secrets"]) if s["rotation"]["kind"] == "manual"}
+    assert len(hand_rotated) == 7
+    assert {f"secrets[{i}].rotation.kind" for _, i, _, _ in hand_rotated} <= {r.split(":", 1)[0] for r in run.json["review"]}
+    assert spec_problems(run) == {("workloads", 1, "service_account"), *hand_rotated}
     assert "workload autolytiq: the ServiceAccount its pods run as in autolytiq is not in the estate; set service_account" in run.json["review"]
     assert run.secrets()["autolytiq/prod/redis"]["rotation"] == {"kind": "manual", "days": 90}
 
@@ -228,7 +246,10 @@ def test_seed_004_aws_names_put_and_update_on_the_prefix(tmp_path, capsys, aws_a
     assert run.reads("phagen-app") == {"phagen/db_password"}
     (statement,) = run.json["over_broad"]
     assert "secretsmanager:PutSecretValue" in statement["why"][0] and statement["reaches"] == ["phagen/db_password"]
-    assert "write aws:phagen/db_password" in run.json["removed"]["iam-role:phagen-app (phagen-app)"]
+    # The hand-rotated secret's only writer today keeps writing it by name; the write on the glob is removed.
+    assert run.workloads()["phagen-app"]["writes"] == ["db-password"]
+    removed = run.json["removed"]["iam-role:phagen-app (phagen-app)"]
+    assert "write aws:phagen/* (unknown)" in removed and "write aws:phagen/db_password" not in removed
     # The summary table prints ARNs as text: rich would draw `:secret:` as an emoji unless told not to (regression).
     assert "Over-broad grants" in run.stdout and "㊙" not in run.stdout and ":secret:" in run.stdout
     assert_spec_keys(run)
@@ -253,8 +274,27 @@ def test_replicas_tags_and_classification_come_from_the_secret(tmp_path, capsys,
     assert run.config[f"{NS}:aws"]["replica_regions"] == ["us-west-2"]
     assert run.config[f"{NS}:tags"]["owner"] == "payments"
     assert run.config[f"{NS}:workloads"] == []  # nobody is granted it
-    assert spec_problems(run) == set()
+    # critical: rotated by hand at its class's cadence, and nobody in the estate may write it (a person names the writer).
+    assert entry["rotation"]["kind"] == "manual"
+    assert spec_problems(run) == {("secrets", 0, "rotation", "kind")}
+    assert any(r.startswith("secrets[0].rotation.kind:") for r in run.json["review"])
     assert not any("classification not stated" in r for r in run.json["review"])
+
+
+def test_a_hand_rotated_secrets_writer_by_resource_policy_is_drafted_as_an_operator(tmp_path, capsys, aws_api):
+    sm = aws_api.client("secretsmanager")
+    sm.create_secret(Name="shop/prod/card-key", SecretString=CANARY, Tags=[{"Key": "classification", "Value": "critical"}])
+    # People rotate it by hand through their SSO role, which the secret's resource policy lets write (not read).
+    admins = f"arn:aws:iam::{seeds.ACCOUNT}:role/AWSReservedSSO_SecretsAdmin_0123456789abcdef"
+    sm.put_resource_policy(SecretId="shop/prod/card-key", ResourcePolicy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": admins}, "Action": "secretsmanager:PutSecretValue", "Resource": "*"}]}))
+    run = ok(aws(tmp_path, capsys, aws_api, "shop/prod/", "shop-prod"))
+    (entry,) = run.config[f"{NS}:secrets"]
+    assert entry["rotation"]["kind"] == "manual"
+    assert run.config[f"{NS}:operators"] == [{"name": "awsreservedsso-secretsadmin-0123456789ab", "aws_role_arn": admins, "writes": [entry["name"]]}]
+    assert not run.json["removed"]  # the write it has today is the one the draft gives
+    assert not any(r.startswith("secrets[0].rotation.kind") for r in run.json["review"])
+    assert spec_problems(run) == set()
 
 
 def test_aws_nothing_under_the_prefix_is_one_line_and_exit_2(tmp_path, capsys, aws_api):

@@ -3,7 +3,8 @@
 and that each drafted workload's planned access is its access as it is minus the over-broad grants.
 
 What a draft leaves "to review" (a consumer's ServiceAccount the estate does not show, the `aws:` section a
-Vault-only draft lacks) is filled in by the test, named per seed; nothing else of the draft is changed.
+Vault-only draft lacks, the writers of a hand-rotated secret nobody may write today) is filled in by the test,
+named per seed; nothing else of the draft is changed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 
 from components.config import parse_stack_spec
 from offline.access import access_matrix
-from offline.access.model import EFFECTIVE, READ
+from offline.access.model import EFFECTIVE, READ, WRITE
 from tests.conftest import CANARY, plan_raw
 from tests.discover import seeds
 from tests.discover.test_discover import NS, Run, aws, ok, vault, vault_estate  # noqa: F401 (the seeding fixture)
@@ -27,6 +28,23 @@ VAULT_ROLES = ("vault:kubernetes/authBackendRole:AuthBackendRole", "vault:appRol
 
 def raw_of(run: Run) -> dict[str, Any]:
     return {key.removeprefix(f"{NS}:"): value for key, value in run.config.items()}
+
+
+def fill_writers(raw: dict[str, Any], run: Run) -> dict[str, Any]:
+    """The report's "To review" names the hand-rotated secrets no grant lets anyone write (`secrets[i].rotation.kind`):
+    the test names their writers as a person would, an operator with a test role of the stack's account (and, for
+    Vault secrets, a test identity group)."""
+    unwritten = [raw["secrets"][int(r.split("[", 1)[1].split("]", 1)[0])]["name"]
+                 for r in run.json["review"] if r.startswith("secrets[") and r.split(":", 1)[0].endswith("].rotation.kind")]
+    if unwritten:
+        backends = {s["name"]: s.get("backend", "aws") for s in raw["secrets"]}
+        operator = {"name": "test-rotators", "writes": unwritten}
+        if any(backends[n] == "aws" for n in unwritten):
+            operator["aws_role_arn"] = f"arn:aws:iam::{raw['aws']['account_id']}:role/test-rotators"
+        if any(backends[n] == "vault" for n in unwritten):
+            operator["vault_group_id"] = "00000000-0000-4000-8000-000000000001"
+        raw.setdefault("operators", []).append(operator)
+    return raw
 
 
 def planned(raw: dict[str, Any], stack: str):
@@ -74,8 +92,11 @@ def assert_access_is_as_is_minus_over_broad(run: Run, plan, principal_of) -> Non
             continue
         # The controller's reads are derived: what it syncs through the ClusterSecretStore.
         wanted = {_id(paths[n]) for n in (synced if workload["name"] == controller else workload["reads"])}
+        # A hand-rotated secret's writer today keeps that write, by name (and nothing more).
+        writes = {_id(paths[n]) for n in workload.get("writes", ())}
+        assert writes <= {e["secret"] for e in run.json["access_as_is"] if e["capability"] == WRITE}, (workload["name"], writes)
         actual = {(e.secret, e.capability) for e in matrix.entries if e.principal == principal and e.status == EFFECTIVE}
-        assert actual == {(s, READ) for s in wanted}, (workload["name"], actual)
+        assert actual == {(s, READ) for s in wanted} | {(s, WRITE) for s in writes}, (workload["name"], actual)
         gained = {s for s in wanted if not any(secret == s for _, secret in held)}
         assert gained <= {s for w, s in added if w == workload["name"]}, (workload["name"], gained)
 
@@ -114,7 +135,7 @@ def test_aws_seed_round_trips(seed, tmp_path, capsys, aws_api):
     build, prefix, stack, fills = AWS_SEEDS[seed]
     build(aws_api.client)
     run = ok(aws(tmp_path, capsys, aws_api, prefix, stack))
-    plan = planned(fill(raw_of(run), fills), stack)
+    plan = planned(fill_writers(fill(raw_of(run), fills), run), stack)
     assert_aws_adopted(plan, aws_api)
     # Every discovered secret is in the plan, imported.
     arns = {s["path"]: s["adopt"] for s in run.config[f"{NS}:secrets"]}
@@ -127,7 +148,7 @@ def test_seed_002_with_manifests_round_trips_through_the_cluster_store(tmp_path,
     manifests = seeds.manifests("002", tmp_path / "k8s")
     run = ok(aws(tmp_path, capsys, aws_api, "autolytiq/prod/", "autolytiq-prod", "--manifests", str(manifests)))
     # The report asks for the consumer's ServiceAccount (not in the estate); the test names it.
-    plan = planned(fill(raw_of(run), {"workloads": {"autolytiq": {"service_account": "autolytiq"}}}), "autolytiq-prod")
+    plan = planned(fill_writers(fill(raw_of(run), {"workloads": {"autolytiq": {"service_account": "autolytiq"}}}), run), "autolytiq-prod")
     assert_aws_adopted(plan, aws_api)
     objects = {(r.inputs["kind"], r.inputs["metadata"].get("namespace"), r.inputs["metadata"]["name"]): r
                for r in plan.resources if r.type.startswith("kubernetes:") and "kind" in r.inputs}
@@ -162,7 +183,7 @@ def test_vault_seed_round_trips(seed, stack, tmp_path, capsys, openbao, vault_es
     if "kubernetes" in raw and not any(w["name"] == raw["kubernetes"]["eso"].get("workload", "external-secrets") for w in raw["workloads"]):
         # The document's store signs in as an application; the spec declares the controller's identity too.
         raw["workloads"].append({"name": "external-secrets", "namespace": "external-secrets", "service_account": "external-secrets"})
-    plan = planned(raw, stack)
+    plan = planned(fill_writers(raw, run), stack)
     client = openbao.client()
     policies = set(client.sys.list_policies()["data"]["policies"])
     for name, policy in of_type(plan, VAULT_POLICY).items():
