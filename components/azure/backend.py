@@ -69,7 +69,7 @@ class AzureBackend(BackendBase):
             )
         self.identities: dict[str, WorkloadIdentity] = {}
         for workload in spec.all_workloads:
-            reads, writes = spec.reads(workload, "azure"), tuple(n for n in workload.writes if spec.backend_of.get(n) == "azure")
+            reads, writes = spec.reads(workload, "azure"), spec.writes(workload, "azure")
             if not (reads or writes):
                 continue
             grants: dict[tuple[str, str], SecretGrant] = {}  # one role assignment per scope: with vault scope, every read is the same one

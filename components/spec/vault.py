@@ -103,9 +103,7 @@ class VaultNaming:
 
     def vault_access(self: StackSpec, workload: WorkloadSpec) -> bool:
         """Whether the workload needs a Vault policy and login role."""
-        return bool(workload.database_roles or self.reads(workload, "vault")) or any(
-            self.backend_of.get(n) == "vault" for n in workload.writes
-        )
+        return bool(workload.database_roles or self.reads(workload, "vault") or self.writes(workload, "vault"))
 
 
 def vault_checks(spec: StackSpec) -> list[Problem]:
