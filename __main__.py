@@ -2,7 +2,7 @@
 
 import pulumi
 
-from components.config import ConfigError, exit_on_config_error, load_stack_spec
+from components.spec import ConfigError, exit_on_config_error, load_stack_spec
 from components.platform import SecretsPlatform
 
 try:

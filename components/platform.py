@@ -1,6 +1,6 @@
 """The composition: builds every registered backend the stack uses, then delivers their secrets to
 Kubernetes. Spec in, resources out; it knows no backend's internals (they live in `components/<backend>/`
-behind `components.backend.Backend`) and makes no decisions about defaults (they live in components.config)."""
+behind `components.backend.Backend`) and makes no decisions about defaults (they live in components.spec)."""
 
 from __future__ import annotations
 

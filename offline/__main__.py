@@ -18,7 +18,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from components.config import ConfigError
+from components.spec import ConfigError
 from offline.access import access_matrix, declared_classifications, diff
 from offline.access.cli import InputError, load
 from offline.fleet import add_parser as add_fleet_parser, run_fleet

@@ -17,7 +17,7 @@ from rich.text import Text
 from rich.table import Table
 from rich.tree import Tree
 
-from components.config import StackSpec
+from components.spec import StackSpec
 from offline.access import AccessDiff, AccessMatrix
 from offline.access.model import EFFECTIVE, READ, WRITE
 from offline.access.render import print_diff, summary_table

@@ -15,7 +15,7 @@ import yaml
 from pulumi.runtime import settings
 from pulumi.runtime.stack import wait_for_rpcs
 
-from components.config import StackSpec, namespace_values, parse_stack_spec
+from components.spec import StackSpec, namespace_values, parse_stack_spec
 from offline.mocks import REDACTED, CloudMocks, RecordingMonitor, Registration
 from offline.progress import registration_progress
 

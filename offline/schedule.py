@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from components.config import AUTOMATED_ROTATION, CLASS_POLICY, RATE_EXPRESSION, StackSpec
+from components.spec import AUTOMATED_ROTATION, CLASS_POLICY, RATE_EXPRESSION, StackSpec
 
 HORIZON_DAYS = 90
 LOOKAHEAD_DAYS = 1000  # Secrets Manager's longest interval: how far to look for a next rotation past the horizon

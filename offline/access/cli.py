@@ -94,7 +94,7 @@ def _load(target: str) -> AccessMatrix:
 
 
 def _plan(stack: str) -> AccessMatrix:
-    from components.config import ConfigError
+    from components.spec import ConfigError
     from offline.run import StackFileError, plan_stack
 
     try:

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.config import CLASS_POLICY, Classification
+from components.spec import CLASS_POLICY, Classification
 from offline.access.matrix import AccessMatrix, Entry, access_matrix
 from offline.access.model import EFFECTIVE, READ, UNKNOWN, UNKNOWN_SECRET, WRITE, glob_regex
 from offline.discover.model import DiscoverError, Estate, FoundExternalSecret, FoundIdentity, FoundSecret, slug

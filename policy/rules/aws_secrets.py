@@ -32,7 +32,7 @@ ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
 ALIAS = "aws:kms/alias:Alias"
 PERMISSION = "aws:lambda/permission:Permission"
 
-# The classification policy (EONPRO seed 003; components/config.py CLASS_POLICY holds the same, a test keeps them equal).
+# The classification policy (EONPRO seed 003; components/spec CLASS_POLICY holds the same, a test keeps them equal).
 MAX_ROTATION_DAYS: dict[str, int | None] = {"critical": 365, "high": 90, "medium": 180, "low": None}
 CMK_CLASSES = frozenset({"critical", "high"})
 DEDICATED_KEY_CLASSES = frozenset({"critical"})
