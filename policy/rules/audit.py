@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from documents.props import dig, entries
 from policy.rules._util import HIPAA_AUDIT, SOC2_MONITORING
-from policy.rules.base import Finding, Resource, Severity, StackRule, is_prod, is_unknown
+from policy.rules.base import Finding, Resource, Severity, StackRule, is_prod, is_unknown, stack_rule
 
 KEY_VAULT = "azure-native:keyvault:Vault"
 DIAGNOSTIC_SETTING = "azure-native:monitor:DiagnosticSetting"
@@ -23,7 +23,12 @@ def _prod(resource: Resource, field: str) -> bool:
     return is_prod(resource, dig(resource["props"], field, "environment")) is not False
 
 
-def _check_key_vault_diagnostics(rule: StackRule, resources: list[Resource]) -> list[Finding]:
+@stack_rule(id="SP-AUDIT-001", name="key-vault-prod-audit-logs", severity=Severity.HIGH, resource_types=(KEY_VAULT, DIAGNOSTIC_SETTING),
+            frameworks=_FRAMEWORKS,
+            remediation="Add a monitor DiagnosticSetting on the vault with categoryGroup audit enabled and a workspaceId (azure.log_analytics_workspace_id).")
+def KEY_VAULT_DIAGNOSTICS(rule: StackRule, resources: list[Resource]) -> list[Finding]:
+    """A prod Key Vault whose audit logs (every secret read, every access change) go to no Log Analytics workspace
+    leaves no record to examine."""
     vaults = [r for r in resources if r["type"] == KEY_VAULT and _prod(r, "tags")]
     # Which vault a setting targets is the vault's id, an output; the plan holds one vault per stack, so the
     # presence of a setting sending audit logs to a workspace decides.
@@ -38,7 +43,12 @@ def _check_key_vault_diagnostics(rule: StackRule, resources: list[Resource]) -> 
             for r in vaults]
 
 
-def _check_gcp_data_access_audit(rule: StackRule, resources: list[Resource]) -> list[Finding]:
+@stack_rule(id="SP-AUDIT-002", name="gcp-secret-manager-data-access-audit", severity=Severity.HIGH, resource_types=(GCP_SECRET, GCP_AUDIT_CONFIG),
+            frameworks=_FRAMEWORKS,
+            remediation="Add an IAMAuditConfig for service secretmanager.googleapis.com with log types DATA_READ and DATA_WRITE.")
+def GCP_DATA_ACCESS_AUDIT(rule: StackRule, resources: list[Resource]) -> list[Finding]:
+    """Secret Manager logs admin activity by default, not data access: without DATA_READ and DATA_WRITE audit logs
+    nobody can tell who read a prod secret."""
     secrets = [r for r in resources if r["type"] == GCP_SECRET and _prod(r, "labels")]
     for r in resources:
         if r["type"] != GCP_AUDIT_CONFIG or r["props"].get("service") not in ("secretmanager.googleapis.com", "allServices"):
@@ -51,26 +61,5 @@ def _check_gcp_data_access_audit(rule: StackRule, resources: list[Resource]) -> 
     return [rule.finding(secrets[0],
                     f"{len(secrets)} prod Secret Manager secret(s) and no IAMAuditConfig turning on DATA_READ and DATA_WRITE for secretmanager.googleapis.com")]
 
-
-KEY_VAULT_DIAGNOSTICS = StackRule(
-    id="SP-AUDIT-001",
-    name="key-vault-prod-audit-logs",
-    description="A prod Key Vault whose audit logs (every secret read, every access change) go to no Log Analytics workspace leaves no record to examine.",
-    severity=Severity.HIGH,
-    resource_types=(KEY_VAULT, DIAGNOSTIC_SETTING),
-    remediation="Add a monitor DiagnosticSetting on the vault with categoryGroup audit enabled and a workspaceId (azure.log_analytics_workspace_id).",
-    frameworks=_FRAMEWORKS,
-    check=_check_key_vault_diagnostics,
-)
-GCP_DATA_ACCESS_AUDIT = StackRule(
-    id="SP-AUDIT-002",
-    name="gcp-secret-manager-data-access-audit",
-    description="Secret Manager logs admin activity by default, not data access: without DATA_READ and DATA_WRITE audit logs nobody can tell who read a prod secret.",
-    severity=Severity.HIGH,
-    resource_types=(GCP_SECRET, GCP_AUDIT_CONFIG),
-    remediation="Add an IAMAuditConfig for service secretmanager.googleapis.com with log types DATA_READ and DATA_WRITE.",
-    frameworks=_FRAMEWORKS,
-    check=_check_gcp_data_access_audit,
-)
 
 RULES: list[StackRule] = [KEY_VAULT_DIAGNOSTICS, GCP_DATA_ACCESS_AUDIT]

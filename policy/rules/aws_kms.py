@@ -20,7 +20,7 @@ from documents.iam import Document, Statement, has_wildcard, only_wildcards, par
 from policy.rules._iam_doc import KEY_USE_PATTERNS, Check, Issue, document_check, list_some, per_statement, unknown_issue
 from documents.props import dig
 from policy.rules._util import HIPAA_ACCESS, HIPAA_ENCRYPTION, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE
-from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown
+from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown, rule
 
 KEY = "aws:kms/key:Key"
 REPLICA_KEY = "aws:kms/replicaKey:ReplicaKey"
@@ -49,6 +49,8 @@ KEY_ADMINISTRATOR_ACTIONS = frozenset(a.lower() for a in (
     "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
     "kms:RotateKeyOnDemand",
 ))
+_ACCESS = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE)
+_BOUNDARY = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY)
 
 
 def _documents(resource: Resource) -> list[tuple[str, Document]]:
@@ -74,6 +76,15 @@ def _public(s: Statement) -> list[Issue]:
         return [Issue(f"{what} without a condition binding the caller to your account or organisation lets principals of any "
                       "AWS account use it: name the principals, or add kms:CallerAccount / aws:PrincipalAccount / aws:PrincipalOrgID")]
     return _principals_unknown(s)
+
+
+@rule(id="SP-KMS-001", name="resource-policy-no-public-principal", severity=Severity.CRITICAL, resource_types=POLICY_TYPES,
+      frameworks=_BOUNDARY,
+      remediation="Name the principals, or add kms:CallerAccount / aws:PrincipalAccount / aws:PrincipalOrgID conditions.")
+def RESOURCE_POLICY_NO_PUBLIC_PRINCIPAL(rule: Rule, resource: Resource) -> list[Finding]:
+    """A key or secret policy statement with Principal '*' (or NotPrincipal) and no condition binding the caller to an
+    account, organisation or ARN opens the key or secret to every AWS account."""
+    return _rule(per_statement(_public))(rule, resource)
 
 
 def _non_root(s: Statement) -> list[str]:
@@ -103,6 +114,15 @@ def _wildcard_to_non_root(s: Statement) -> list[Issue]:
     return _principals_unknown(s)
 
 
+@rule(id="SP-KMS-002", name="resource-policy-wildcard-root-only", severity=Severity.HIGH, resource_types=POLICY_TYPES,
+      frameworks=_ACCESS,
+      remediation="Grant the account root the administration actions and every other principal its exact actions.")
+def RESOURCE_POLICY_WILDCARD_ROOT_ONLY(rule: Rule, resource: Resource) -> list[Finding]:
+    """Wildcard actions (*, kms:*, kms:Put*, secretsmanager:*) or NotAction in a key or secret policy, granted to anyone
+    but the account root, let that principal administer, re-permission or delete the key or secret."""
+    return _rule(per_statement(_wildcard_to_non_root))(rule, resource)
+
+
 def _via_secrets_manager(s: Statement) -> list[Issue]:
     pinned = s.narrowed_by(["kms:ViaService"])
     if pinned and all(c.unknown or (c.values and all(v.lower().startswith("secretsmanager.") for v in c.values)) for c in pinned):
@@ -116,7 +136,13 @@ def _via_secrets_manager(s: Statement) -> list[Issue]:
                   "add StringEquals kms:ViaService secretsmanager.<region>.amazonaws.com (and kms:EncryptionContext:SecretARN)")]
 
 
-def _check_via_secrets_manager(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-KMS-003", name="kms-decrypt-via-secrets-manager", severity=Severity.HIGH, resource_types=TAGGED_KEYS,
+      frameworks=_ACCESS,
+      remediation="Add StringEquals kms:ViaService secretsmanager.<region>.amazonaws.com to each such grant.")
+def KMS_DECRYPT_VIA_SECRETS_MANAGER(rule: Rule, resource: Resource) -> list[Finding]:
+    """A key our components made for Secrets Manager (tag managed-by=secrets-platform) that lets a non-root principal
+    decrypt, make data keys or create grants without kms:ViaService=secretsmanager.* can be used directly, outside
+    Secrets Manager's access checks and audit trail."""
     managed_by = dig(resource["props"], "tags", "managed-by")
     if not is_unknown(managed_by) and managed_by != OURS:
         return []
@@ -128,7 +154,10 @@ def _check_via_secrets_manager(rule: Rule, resource: Resource) -> list[Finding]:
                                                undecided=True) for f in findings]
 
 
-def _check_block_public_policy(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-KMS-004", name="secret-policy-block-public", severity=Severity.HIGH, resource_types=(SECRET_POLICY,),
+      frameworks=_BOUNDARY, remediation="Set blockPublicPolicy: true.")
+def SECRET_POLICY_BLOCK_PUBLIC(rule: Rule, resource: Resource) -> list[Finding]:
+    """A SecretPolicy without blockPublicPolicy lets a policy granting other accounts access through."""
     block = resource["props"].get("blockPublicPolicy")
     if is_unknown(block):
         return [rule.undecided(resource, "blockPublicPolicy")]
@@ -138,7 +167,12 @@ def _check_block_public_policy(rule: Rule, resource: Resource) -> list[Finding]:
     return []
 
 
-def _check_key_rotation(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-KMS-005", name="kms-key-rotation", severity=Severity.MEDIUM, resource_types=(KEY,),
+      frameworks=(HIPAA_ACCESS, HIPAA_ENCRYPTION, SOC2_ACCESS),
+      remediation="Set enableKeyRotation: true and rotationPeriodInDays at most 365.")
+def KMS_KEY_ROTATION(rule: Rule, resource: Resource) -> list[Finding]:
+    """A symmetric customer-managed key without automatic rotation (at least yearly) keeps one key material for every
+    secret version it ever encrypted."""
     props = resource["props"]
     spec, usage = props.get("customerMasterKeySpec"), props.get("keyUsage")
     if any(is_unknown(v) for v in (spec, usage)):
@@ -155,84 +189,14 @@ def _check_key_rotation(rule: Rule, resource: Resource) -> list[Finding]:
     return []
 
 
-def _readable(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-KMS-006", name="resource-policy-readable", severity=Severity.MEDIUM, resource_types=POLICY_TYPES,
+      frameworks=(HIPAA_ACCESS, SOC2_ACCESS),
+      remediation="Write the policy as JSON with a Statement list of Effect/Principal/Action/Resource statements.")
+def RESOURCE_POLICY_READABLE(rule: Rule, resource: Resource) -> list[Finding]:
+    """A key or secret policy that is not valid IAM JSON cannot be checked (and AWS rejects or misreads it)."""
     return [rule.finding(resource, f"{label}: {problem}: fix the document (AWS would reject it or read it otherwise)")
             for label, doc in _documents(resource) for problem in doc.problems]
 
-
-_ACCESS = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE)
-_BOUNDARY = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY)
-
-RESOURCE_POLICY_NO_PUBLIC_PRINCIPAL = Rule(
-    id="SP-KMS-001",
-    name="resource-policy-no-public-principal",
-    description="A key or secret policy statement with Principal '*' (or NotPrincipal) and no "
-    "condition binding the caller to an account, organisation or ARN opens the key or secret to every AWS account.",
-    severity=Severity.CRITICAL,
-    resource_types=POLICY_TYPES,
-    remediation="Name the principals, or add kms:CallerAccount / aws:PrincipalAccount / aws:PrincipalOrgID conditions.",
-    frameworks=_BOUNDARY,
-    check=_rule(per_statement(_public)),
-)
-
-RESOURCE_POLICY_WILDCARD_ROOT_ONLY = Rule(
-    id="SP-KMS-002",
-    name="resource-policy-wildcard-root-only",
-    description="Wildcard actions (*, kms:*, kms:Put*, secretsmanager:*) or NotAction in a key or "
-    "secret policy, granted to anyone but the account root, let that principal administer, re-permission or delete the key or secret.",
-    severity=Severity.HIGH,
-    resource_types=POLICY_TYPES,
-    remediation="Grant the account root the administration actions and every other principal its exact actions.",
-    frameworks=_ACCESS,
-    check=_rule(per_statement(_wildcard_to_non_root)),
-)
-
-KMS_DECRYPT_VIA_SECRETS_MANAGER = Rule(
-    id="SP-KMS-003",
-    name="kms-decrypt-via-secrets-manager",
-    description="A key our components made for Secrets Manager (tag managed-by=secrets-platform) "
-    "that lets a non-root principal decrypt, make data keys or create grants without kms:ViaService=secretsmanager.* can be used "
-    "directly, outside Secrets Manager's access checks and audit trail.",
-    severity=Severity.HIGH,
-    resource_types=TAGGED_KEYS,
-    remediation="Add StringEquals kms:ViaService secretsmanager.<region>.amazonaws.com to each such grant.",
-    frameworks=_ACCESS,
-    check=_check_via_secrets_manager,
-)
-
-SECRET_POLICY_BLOCK_PUBLIC = Rule(
-    id="SP-KMS-004",
-    name="secret-policy-block-public",
-    description="A SecretPolicy without blockPublicPolicy lets a policy granting other accounts access through.",
-    severity=Severity.HIGH,
-    resource_types=(SECRET_POLICY,),
-    remediation="Set blockPublicPolicy: true.",
-    frameworks=_BOUNDARY,
-    check=_check_block_public_policy,
-)
-
-KMS_KEY_ROTATION = Rule(
-    id="SP-KMS-005",
-    name="kms-key-rotation",
-    description="A symmetric customer-managed key without automatic rotation (at least yearly) keeps one key "
-    "material for every secret version it ever encrypted.",
-    severity=Severity.MEDIUM,
-    resource_types=(KEY,),
-    remediation="Set enableKeyRotation: true and rotationPeriodInDays at most 365.",
-    frameworks=(HIPAA_ACCESS, HIPAA_ENCRYPTION, SOC2_ACCESS),
-    check=_check_key_rotation,
-)
-
-RESOURCE_POLICY_READABLE = Rule(
-    id="SP-KMS-006",
-    name="resource-policy-readable",
-    description="A key or secret policy that is not valid IAM JSON cannot be checked (and AWS rejects or misreads it).",
-    severity=Severity.MEDIUM,
-    resource_types=POLICY_TYPES,
-    remediation="Write the policy as JSON with a Statement list of Effect/Principal/Action/Resource statements.",
-    frameworks=(HIPAA_ACCESS, SOC2_ACCESS),
-    check=_readable,
-)
 
 RULES: list[Rule] = [
     RESOURCE_POLICY_NO_PUBLIC_PRINCIPAL,

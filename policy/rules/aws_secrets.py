@@ -25,7 +25,7 @@ from typing import Any, Callable, NamedTuple
 
 from documents.props import dig, entries
 from policy.rules._util import HIPAA_ACCESS, HIPAA_ENCRYPTION, SOC2_ACCESS, SOC2_BOUNDARY
-from policy.rules.base import Finding, Resource, Rule, Severity, StackRule, is_prod, is_unknown
+from policy.rules.base import Finding, Resource, Rule, Severity, StackRule, is_prod, is_unknown, rule, stack_rule
 
 SECRET = "aws:secretsmanager/secret:Secret"
 ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
@@ -40,6 +40,7 @@ MIN_PROD_RECOVERY_DAYS = 7
 AWS_MANAGED_KEY = "alias/aws/secretsmanager"
 ROTATION_KINDS = frozenset({"manual", "generic", "postgres-single", "postgres-alternating"})  # and "none"
 NEVER = math.inf
+_ACCESS = (HIPAA_ACCESS, SOC2_ACCESS)
 
 
 def _tag(resource: Resource, key: str) -> Any:
@@ -69,7 +70,12 @@ def _aws_managed(value: Any) -> bool:
     return value in (None, "") or (isinstance(value, str) and value.lower().endswith(AWS_MANAGED_KEY))
 
 
-def _check_customer_managed_key(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-SM-001", name="secret-customer-managed-key", severity=Severity.HIGH, resource_types=(SECRET,),
+      frameworks=(*_ACCESS, HIPAA_ENCRYPTION),
+      remediation="Set kmsKeyId (and each replica's kmsKeyId) to a customer-managed key.")
+def SECRET_CUSTOMER_MANAGED_KEY(rule: Rule, resource: Resource) -> list[Finding]:
+    """A high or critical secret (or one of its replicas) without a customer-managed key uses aws/secretsmanager, whose
+    policy no one can narrow."""
     fields = _key_fields(resource["props"])
     managed = [f for f, v in fields if not is_unknown(v) and _aws_managed(v)]
     unknown = [f for f, v in fields if is_unknown(v)]
@@ -94,7 +100,12 @@ def _key_id(value: str, aliases: dict[str, str]) -> str | None:
     return ref.removeprefix("key/")
 
 
-def _check_dedicated_key(rule: StackRule, resources: list[Resource]) -> list[Finding]:
+@stack_rule(id="SP-SM-002", name="secret-critical-dedicated-key", severity=Severity.MEDIUM, resource_types=(SECRET, ALIAS),
+            frameworks=(HIPAA_ACCESS, SOC2_ACCESS),
+            remediation="Give each critical secret its own customer-managed key.")
+def SECRET_CRITICAL_DEDICATED_KEY(rule: StackRule, resources: list[Resource]) -> list[Finding]:
+    """A critical secret shares its KMS key with another secret, so the key policy that guards it also grants the other
+    secret's readers."""
     aliases = {r["props"]["name"]: r["props"]["targetKeyId"] for r in resources if r["type"] == ALIAS
                and isinstance(r["props"].get("name"), str) and isinstance(r["props"].get("targetKeyId"), str)}
     secrets = [r for r in resources if r["type"] == SECRET]
@@ -130,7 +141,11 @@ def _check_dedicated_key(rule: StackRule, resources: list[Resource]) -> list[Fin
 
 # --- recovery window ---------------------------------------------------------------------------
 
-def _check_recovery_window(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-SM-003", name="secret-prod-recovery-window", severity=Severity.HIGH, resource_types=(SECRET,),
+      frameworks=(SOC2_ACCESS,), remediation="Leave recoveryWindowInDays at its default (30) or set 7-30 in prod.")
+def SECRET_PROD_RECOVERY_WINDOW(rule: Rule, resource: Resource) -> list[Finding]:
+    """A prod secret with a recovery window below 7 days (0 forces deletion) cannot be restored after a mistaken or
+    malicious delete."""
     window, prod = resource["props"].get("recoveryWindowInDays"), is_prod(resource, _tag(resource, "environment"))
     if prod is False:
         return []
@@ -314,7 +329,13 @@ def _describe(days: float) -> str:
     return "never" if days == NEVER else f"every {days:g} days"
 
 
-def _check_rotation(rule: StackRule, resources: list[Resource]) -> list[Finding]:
+@stack_rule(id="SP-SM-004", name="secret-rotation-within-class", severity=Severity.HIGH, resource_types=(SECRET, ROTATION),
+            frameworks=_ACCESS,
+            remediation="Add a SecretRotation with automaticallyAfterDays (or rate/cron) within the class maximum, or tag rotation=manual "
+            "with rotation-days within it.")
+def SECRET_ROTATION_WITHIN_CLASS(rule: StackRule, resources: list[Resource]) -> list[Finding]:
+    """A secret whose class requires rotation (critical 365, high 90, medium 180 days) has no SecretRotation and no
+    declared rotation, or rotates less often than its class allows."""
     rotations = [r for r in resources if r["type"] == ROTATION]
     # Indexed once: a named secret is targeted exactly by the rotations naming it, and maybe by those whose
     # secretId is unknown (comparing every secret with every rotation is quadratic at 10,000 secrets).
@@ -368,7 +389,12 @@ def _check_rotation(rule: StackRule, resources: list[Resource]) -> list[Finding]
 
 # --- rotation Lambda permission, classification ------------------------------------------------
 
-def _check_lambda_permission(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-SM-005", name="rotation-lambda-permission-scoped", severity=Severity.HIGH, resource_types=(PERMISSION,),
+      frameworks=(HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY),
+      remediation="Set sourceAccount to your account id (or sourceArn to the secret's ARN).")
+def ROTATION_LAMBDA_PERMISSION_SCOPED(rule: Rule, resource: Resource) -> list[Finding]:
+    """A Lambda permission for secretsmanager.amazonaws.com (or '*') without sourceAccount or sourceArn lets other
+    accounts' secrets invoke the rotation function."""
     props = resource["props"]
     principal, account, arn = props.get("principal"), props.get("sourceAccount"), props.get("sourceArn")
     if account not in (None, "") or arn not in (None, ""):
@@ -381,7 +407,10 @@ def _check_lambda_permission(rule: Rule, resource: Resource) -> list[Finding]:
     return []
 
 
-def _check_classified(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-SM-006", name="secret-classified", severity=Severity.MEDIUM, resource_types=(SECRET,),
+      frameworks=(SOC2_ACCESS,), remediation="Tag the secret classification=critical|high|medium|low.")
+def SECRET_CLASSIFIED(rule: Rule, resource: Resource) -> list[Finding]:
+    """A secret without a valid classification tag escapes the class rules (key, rotation)."""
     value = _tag(resource, "classification")
     if is_unknown(value):
         return [rule.undecided(resource, "tags.classification")]
@@ -390,80 +419,6 @@ def _check_classified(rule: Rule, resource: Resource) -> list[Finding]:
                              "the class decides the key, rotation and recovery rules; tag the secret")]
     return []
 
-
-_ACCESS = (HIPAA_ACCESS, SOC2_ACCESS)
-
-SECRET_CUSTOMER_MANAGED_KEY = Rule(
-    id="SP-SM-001",
-    name="secret-customer-managed-key",
-    description="A high or critical secret (or one of its replicas) without a customer-managed key uses "
-    "aws/secretsmanager, whose policy no one can narrow.",
-    severity=Severity.HIGH,
-    resource_types=(SECRET,),
-    remediation="Set kmsKeyId (and each replica's kmsKeyId) to a customer-managed key.",
-    frameworks=(*_ACCESS, HIPAA_ENCRYPTION),
-    check=_check_customer_managed_key,
-)
-
-SECRET_CRITICAL_DEDICATED_KEY = StackRule(
-    id="SP-SM-002",
-    name="secret-critical-dedicated-key",
-    description="A critical secret shares its KMS key with another secret, so the key policy "
-    "that guards it also grants the other secret's readers.",
-    severity=Severity.MEDIUM,
-    resource_types=(SECRET, ALIAS),
-    remediation="Give each critical secret its own customer-managed key.",
-    frameworks=(HIPAA_ACCESS, SOC2_ACCESS),
-    check=_check_dedicated_key,
-)
-
-SECRET_PROD_RECOVERY_WINDOW = Rule(
-    id="SP-SM-003",
-    name="secret-prod-recovery-window",
-    description="A prod secret with a recovery window below 7 days (0 forces deletion) cannot be restored "
-    "after a mistaken or malicious delete.",
-    severity=Severity.HIGH,
-    resource_types=(SECRET,),
-    remediation="Leave recoveryWindowInDays at its default (30) or set 7-30 in prod.",
-    frameworks=(SOC2_ACCESS,),
-    check=_check_recovery_window,
-)
-
-SECRET_ROTATION_WITHIN_CLASS = StackRule(
-    id="SP-SM-004",
-    name="secret-rotation-within-class",
-    description="A secret whose class requires rotation (critical 365, high 90, medium 180 days) "
-    "has no SecretRotation and no declared rotation, or rotates less often than its class allows.",
-    severity=Severity.HIGH,
-    resource_types=(SECRET, ROTATION),
-    remediation="Add a SecretRotation with automaticallyAfterDays (or rate/cron) within the class maximum, or tag rotation=manual "
-    "with rotation-days within it.",
-    frameworks=_ACCESS,
-    check=_check_rotation,
-)
-
-ROTATION_LAMBDA_PERMISSION_SCOPED = Rule(
-    id="SP-SM-005",
-    name="rotation-lambda-permission-scoped",
-    description="A Lambda permission for secretsmanager.amazonaws.com (or '*') without "
-    "sourceAccount or sourceArn lets other accounts' secrets invoke the rotation function.",
-    severity=Severity.HIGH,
-    resource_types=(PERMISSION,),
-    remediation="Set sourceAccount to your account id (or sourceArn to the secret's ARN).",
-    frameworks=(HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY),
-    check=_check_lambda_permission,
-)
-
-SECRET_CLASSIFIED = Rule(
-    id="SP-SM-006",
-    name="secret-classified",
-    description="A secret without a valid classification tag escapes the class rules (key, rotation).",
-    severity=Severity.MEDIUM,
-    resource_types=(SECRET,),
-    remediation="Tag the secret classification=critical|high|medium|low.",
-    frameworks=(SOC2_ACCESS,),
-    check=_check_classified,
-)
 
 RULES: list[Rule | StackRule] = [
     SECRET_CUSTOMER_MANAGED_KEY,

@@ -11,7 +11,7 @@ from typing import Any
 
 from documents.props import dig, entries, strings
 from policy.rules._util import HIPAA_ACCESS, HIPAA_AUDIT, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE
-from policy.rules.base import Finding, Resource, Rule, Severity, is_prod, is_unknown
+from policy.rules.base import Finding, Resource, Rule, Severity, is_prod, is_unknown, rule
 
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 KEY_VAULT = "azure-native:keyvault:Vault"
@@ -44,6 +44,7 @@ SECRET_WRITE_PERMISSIONS = {
     "set": "overwrite", "delete": "delete", "backup": "export", "restore": "restore", "recover": "undelete", "purge": "purge",
 }
 PROD_MIN_RETENTION_DAYS = 90  # issue 8: soft-delete retention in prod
+_ACCESS = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE)
 
 _SCOPES = (
     (re.compile(r"^/?$"), "root"),
@@ -85,6 +86,24 @@ def _assignment_check(roles: dict[str, str], too_wide: tuple[str, ...], fix: str
     return check
 
 
+@rule(id="SP-AZ-001", name="azure-no-privileged-role-at-broad-scope", severity=Severity.CRITICAL, resource_types=(ROLE_ASSIGNMENT,),
+      frameworks=_ACCESS,
+      remediation="Assign Key Vault Secrets User on the vault (or one secret); keep administrator roles out of workloads.")
+def NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE(rule: Rule, resource: Resource) -> list[Finding]:
+    """Owner, Contributor, access administrators and Key Vault Administrator/Contributor at subscription,
+    management-group or resource-group scope control every vault (and its access) below it."""
+    return _assignment_check(PRIVILEGED_ROLES, BROAD_SCOPES, "assign a data role on one vault or secret instead")(rule, resource)
+
+
+@rule(id="SP-AZ-002", name="azure-keyvault-data-role-scope", severity=Severity.HIGH, resource_types=(ROLE_ASSIGNMENT,),
+      frameworks=_ACCESS,
+      remediation="Scope the assignment to the vault (…/providers/Microsoft.KeyVault/vaults/<name>) or to a single secret.")
+def KEYVAULT_DATA_ROLE_SCOPE(rule: Rule, resource: Resource) -> list[Finding]:
+    """Key Vault data roles (Secrets User/Officer, …) above a vault reach every vault in the subscription or resource
+    group."""
+    return _assignment_check(KEY_VAULT_DATA_ROLES, BROAD_SCOPES, "scope it to one vault or one secret")(rule, resource)
+
+
 def _vault_properties(rule: Rule, resource: Resource) -> tuple[Any, list[Finding]]:
     properties = resource["props"].get("properties")
     if is_unknown(properties):
@@ -96,7 +115,11 @@ def _is_prod(resource: Resource) -> bool | None:
     return is_prod(resource, dig(resource["props"], "tags", "environment"))
 
 
-def _check_rbac_mode(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-AZ-003", name="azure-keyvault-rbac-authorization", severity=Severity.HIGH, resource_types=(KEY_VAULT,),
+      frameworks=_ACCESS,
+      remediation="Set properties.enableRbacAuthorization = true and grant Key Vault data roles per workload.")
+def KEYVAULT_RBAC_AUTHORIZATION(rule: Rule, resource: Resource) -> list[Finding]:
+    """Vaults use Azure RBAC, not vault access policies."""
     properties, out = _vault_properties(rule, resource)
     if properties is None:
         return out
@@ -109,7 +132,11 @@ def _check_rbac_mode(rule: Rule, resource: Resource) -> list[Finding]:
     return []
 
 
-def _check_recoverable(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-AZ-004", name="azure-keyvault-recoverable", severity=Severity.HIGH, resource_types=(KEY_VAULT,),
+      description=f"Vaults keep soft delete with purge protection (retention {PROD_MIN_RETENTION_DAYS} days in prod).",
+      frameworks=(HIPAA_ACCESS, HIPAA_AUDIT, SOC2_ACCESS),
+      remediation=f"Set properties.enablePurgeProtection = true and softDeleteRetentionInDays = {PROD_MIN_RETENTION_DAYS} in prod.")
+def KEYVAULT_RECOVERABLE(rule: Rule, resource: Resource) -> list[Finding]:
     properties, out = _vault_properties(rule, resource)
     if properties is None:
         return out
@@ -134,7 +161,11 @@ def _check_recoverable(rule: Rule, resource: Resource) -> list[Finding]:
     return out
 
 
-def _check_network(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-AZ-005", name="azure-keyvault-no-public-network-in-prod", severity=Severity.HIGH, resource_types=(KEY_VAULT,),
+      frameworks=(HIPAA_ACCESS, SOC2_BOUNDARY),
+      remediation="Set publicNetworkAccess Disabled with a private endpoint, or networkAcls.defaultAction Deny with the declared allow-list.")
+def KEYVAULT_NO_PUBLIC_NETWORK_IN_PROD(rule: Rule, resource: Resource) -> list[Finding]:
+    """A prod vault reachable from any network with default action Allow."""
     properties, out = _vault_properties(rule, resource)
     if properties is None:
         return out
@@ -155,7 +186,15 @@ def _check_network(rule: Rule, resource: Resource) -> list[Finding]:
                          "set publicNetworkAccess Disabled (private endpoint) or defaultAction Deny with an allow-list")]
 
 
-def _check_access_policies(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-AZ-006", name="azure-keyvault-access-policy-all-secrets", severity=Severity.HIGH, resource_types=(KEY_VAULT,),
+      frameworks=_ACCESS,
+      remediation="Switch to RBAC (Key Vault Secrets User on the vault or one secret); failing that, grant only get (and list where needed) "
+      "and keep secret writes with the deployment identity.")
+def KEYVAULT_ACCESS_POLICY_ALL_SECRETS(rule: Rule, resource: Resource) -> list[Finding]:
+    """An access policy whose secret permissions go beyond reading: "all" or any of set, delete, backup, restore,
+    recover, purge. Access policies cover every secret of the vault, so one such permission lets the principal
+    overwrite, delete, export, restore, undelete or purge any secret, not just its own. get and list alone are
+    reading (what the built-in Key Vault Secrets User role allows); SP-AZ-003 refuses access policies as such."""
     properties, out = _vault_properties(rule, resource)
     if properties is None:
         return out
@@ -176,79 +215,6 @@ def _check_access_policies(rule: Rule, resource: Resource) -> list[Finding]:
             out.append(rule.undecided(resource, f"{at}.permissions.secrets"))
     return out
 
-
-_ACCESS = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE)
-
-NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE = Rule(
-    id="SP-AZ-001",
-    name="azure-no-privileged-role-at-broad-scope",
-    description="Owner, Contributor, access administrators and Key Vault Administrator/Contributor "
-    "at subscription, management-group or resource-group scope control every vault (and its access) below it.",
-    severity=Severity.CRITICAL,
-    resource_types=(ROLE_ASSIGNMENT,),
-    remediation="Assign Key Vault Secrets User on the vault (or one secret); keep administrator roles out of workloads.",
-    frameworks=_ACCESS,
-    check=_assignment_check(PRIVILEGED_ROLES, BROAD_SCOPES, "assign a data role on one vault or secret instead"),
-)
-
-KEYVAULT_DATA_ROLE_SCOPE = Rule(
-    id="SP-AZ-002",
-    name="azure-keyvault-data-role-scope",
-    description="Key Vault data roles (Secrets User/Officer, …) above a vault reach every vault in the subscription or resource group.",
-    severity=Severity.HIGH,
-    resource_types=(ROLE_ASSIGNMENT,),
-    remediation="Scope the assignment to the vault (…/providers/Microsoft.KeyVault/vaults/<name>) or to a single secret.",
-    frameworks=_ACCESS,
-    check=_assignment_check(KEY_VAULT_DATA_ROLES, BROAD_SCOPES, "scope it to one vault or one secret"),
-)
-
-KEYVAULT_RBAC_AUTHORIZATION = Rule(
-    id="SP-AZ-003",
-    name="azure-keyvault-rbac-authorization",
-    description="Vaults use Azure RBAC, not vault access policies.",
-    severity=Severity.HIGH,
-    resource_types=(KEY_VAULT,),
-    remediation="Set properties.enableRbacAuthorization = true and grant Key Vault data roles per workload.",
-    frameworks=_ACCESS,
-    check=_check_rbac_mode,
-)
-
-KEYVAULT_RECOVERABLE = Rule(
-    id="SP-AZ-004",
-    name="azure-keyvault-recoverable",
-    description=f"Vaults keep soft delete with purge protection (retention {PROD_MIN_RETENTION_DAYS} days in prod).",
-    severity=Severity.HIGH,
-    resource_types=(KEY_VAULT,),
-    remediation=f"Set properties.enablePurgeProtection = true and softDeleteRetentionInDays = {PROD_MIN_RETENTION_DAYS} in prod.",
-    frameworks=(HIPAA_ACCESS, HIPAA_AUDIT, SOC2_ACCESS),
-    check=_check_recoverable,
-)
-
-KEYVAULT_NO_PUBLIC_NETWORK_IN_PROD = Rule(
-    id="SP-AZ-005",
-    name="azure-keyvault-no-public-network-in-prod",
-    description="A prod vault reachable from any network with default action Allow.",
-    severity=Severity.HIGH,
-    resource_types=(KEY_VAULT,),
-    remediation="Set publicNetworkAccess Disabled with a private endpoint, or networkAcls.defaultAction Deny with the declared allow-list.",
-    frameworks=(HIPAA_ACCESS, SOC2_BOUNDARY),
-    check=_check_network,
-)
-
-KEYVAULT_ACCESS_POLICY_ALL_SECRETS = Rule(
-    id="SP-AZ-006",
-    name="azure-keyvault-access-policy-all-secrets",
-    description="An access policy whose secret permissions go beyond reading: \"all\" or any of set, delete, backup, restore, "
-    "recover, purge. Access policies cover every secret of the vault, so one such permission lets the principal overwrite, "
-    "delete, export, restore, undelete or purge any secret, not just its own. get and list alone are reading "
-    "(what the built-in Key Vault Secrets User role allows); SP-AZ-003 refuses access policies as such.",
-    severity=Severity.HIGH,
-    resource_types=(KEY_VAULT,),
-    remediation="Switch to RBAC (Key Vault Secrets User on the vault or one secret); failing that, grant only get (and list where needed) "
-    "and keep secret writes with the deployment identity.",
-    frameworks=_ACCESS,
-    check=_check_access_policies,
-)
 
 RULES: list[Rule] = [
     NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE,

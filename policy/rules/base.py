@@ -1,13 +1,24 @@
 """The vocabulary every rule shares: resources as plain dicts, rules, findings.
 
 Rules are pure functions over plain dicts so the same code serves CrossGuard
-(`policy/__main__.py`), the offline plan and `python -m policy check`.
+(`policy/__main__.py`), the offline plan and `python -m policy check`. A rule is declared on its check, its
+metadata beside it and the check's docstring as its description:
+
+    @rule(id="SP-KMS-NNN", name="kms-key-rotation", severity=Severity.MEDIUM, resource_types=(KEY,),
+          frameworks=(HIPAA_ACCESS, SOC2_ACCESS), remediation="Set enableKeyRotation: true.")
+    def KMS_KEY_ROTATION(rule: Rule, resource: Resource) -> list[Finding]:
+        # docstring: what the rule finds and why it matters (the rule's description)
+        ...
+
+`KMS_KEY_ROTATION` is then the Rule (not a function); the check builds its findings through `rule`, so the id is
+written once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from inspect import getdoc
 from typing import Callable, Iterable
 
 from documents.props import UNKNOWN_SENTINELS, Resource, is_unknown  # noqa: F401  (the rules' vocabulary)
@@ -99,3 +110,25 @@ class StackRule(_RuleBase):
 
     def evaluate(self, resources: Iterable[Resource]) -> list[Finding]:
         return self.check(self, [r for r in resources if self.applies_to(r)])
+
+
+def _described(check: Callable, metadata: dict) -> dict:
+    """A rule's metadata with its description: the check's docstring as one line (what the rule finds and why it
+    matters), unless the declaration gives one (a description computed from constants)."""
+    if "description" in metadata:
+        return metadata
+    doc = getdoc(check)
+    if not doc:
+        raise ValueError(f"{check.__name__}: a rule's check needs a docstring (the rule's description)")
+    return {**metadata, "description": " ".join(doc.split())}
+
+
+def rule(**metadata) -> Callable[[Callable[[Rule, Resource], list[Finding]]], Rule]:
+    """Declares a Rule on its check: `@rule(id=..., name=..., severity=..., resource_types=..., frameworks=...,
+    remediation=...)` above `def NAME(rule, resource)`, whose docstring is the description. NAME is the Rule."""
+    return lambda check: Rule(check=check, **_described(check, metadata))
+
+
+def stack_rule(**metadata) -> Callable[[Callable[[StackRule, list[Resource]], list[Finding]]], StackRule]:
+    """`rule` for a StackRule: `@stack_rule(...)` above `def NAME(rule, resources)`."""
+    return lambda check: StackRule(check=check, **_described(check, metadata))

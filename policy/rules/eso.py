@@ -16,7 +16,7 @@ from typing import Any
 
 from documents.props import dig, entries, strings
 from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE
-from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown
+from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown, rule
 
 _ESO = "kubernetes:external-secrets.io/v1"
 CLUSTER_SECRET_STORE, SECRET_STORE = f"{_ESO}:ClusterSecretStore", f"{_ESO}:SecretStore"
@@ -56,6 +56,11 @@ STATIC_AUTH = {
     "openBao": (_VAULT_STATIC, "Kubernetes auth (auth.kubernetes with serviceAccountRef)"),
     "gcpsm": ({("secretRef",): "a static service-account key"}, "workload identity (auth.workloadIdentity)"),
 }
+_ACCESS = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE)
+_CLUSTER_STORES = type_tokens("ClusterSecretStore", STORE_VERSIONS)
+_STORES = _CLUSTER_STORES + type_tokens("SecretStore", STORE_VERSIONS)
+_CLUSTER_EXTERNAL_SECRETS = type_tokens("ClusterExternalSecret", EXTERNAL_SECRET_VERSIONS)
+_EXTERNAL_SECRETS = type_tokens("ExternalSecret", EXTERNAL_SECRET_VERSIONS) + _CLUSTER_EXTERNAL_SECRETS
 
 
 def matches_everything(pattern: str, probes: tuple[str, ...]) -> bool:
@@ -74,7 +79,12 @@ def _selects_every_namespace(selector: Any) -> bool:
     return all(isinstance(e, dict) and e.get("operator") in ("NotIn", "DoesNotExist") for e in entries(selector.get("matchExpressions")))
 
 
-def _check_store_conditions(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-ESO-001", name="eso-cluster-store-namespace-conditions", severity=Severity.HIGH, resource_types=_CLUSTER_STORES,
+      frameworks=_ACCESS,
+      remediation="Add spec.conditions with namespaces (or anchored namespaceRegexes / a label selector) of its consumers.")
+def CLUSTER_STORE_NAMESPACE_CONDITIONS(rule: Rule, resource: Resource) -> list[Finding]:
+    """A ClusterSecretStore without namespace conditions serves every namespace, so anyone who can create an
+    ExternalSecret anywhere reads through its identity."""
     if _version(resource) == "v1alpha1":  # no conditions field: the API server drops one if written
         return [rule.finding(resource, "a v1alpha1 ClusterSecretStore has no spec.conditions: ExternalSecrets in every "
                              "namespace can use it; write it as external-secrets.io/v1 with conditions naming its consumers' namespaces")]
@@ -105,7 +115,12 @@ def _check_store_conditions(rule: Rule, resource: Resource) -> list[Finding]:
     return out
 
 
-def _check_static_credentials(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-ESO-002", name="eso-store-no-static-credentials", severity=Severity.HIGH, resource_types=_STORES,
+      frameworks=_ACCESS,
+      remediation="Use IRSA (aws auth.jwt), workload identity (azurekv authType WorkloadIdentity, gcpsm auth.workloadIdentity) or Vault Kubernetes auth.")
+def STORE_NO_STATIC_CREDENTIALS(rule: Rule, resource: Resource) -> list[Finding]:
+    """Stores that log in with credentials kept in a Kubernetes Secret, where a workload identity exists for the
+    provider."""
     provider = dig(resource["props"], "spec", "provider")
     if is_unknown(provider):
         return [rule.undecided(resource, "spec.provider")]
@@ -146,7 +161,11 @@ def _external_secret_spec(resource: Resource) -> tuple[Any, str]:
     return dig(resource["props"], "spec"), "spec"
 
 
-def _check_find(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-ESO-003", name="eso-find-restricted", severity=Severity.HIGH, resource_types=_EXTERNAL_SECRETS,
+      frameworks=_ACCESS,
+      remediation="List the keys in data[] (remoteRef key/property), or restrict find with an exact name.regexp or path.")
+def FIND_RESTRICTED(rule: Rule, resource: Resource) -> list[Finding]:
+    """dataFrom.find without a restricting name regexp or path copies every secret the store can read."""
     spec, at = _external_secret_spec(resource)
     data_from = dig(spec, "dataFrom")
     if is_unknown(data_from):
@@ -169,7 +188,10 @@ def _check_find(rule: Rule, resource: Resource) -> list[Finding]:
     return out
 
 
-def _check_deletion_policy(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-ESO-004", name="eso-target-retain", severity=Severity.MEDIUM, resource_types=_EXTERNAL_SECRETS,
+      frameworks=(SOC2_ACCESS,), remediation="Set target.deletionPolicy: Retain (the default).")
+def TARGET_RETAIN(rule: Rule, resource: Resource) -> list[Finding]:
+    """deletionPolicy Delete removes the Kubernetes Secret when the remote secret is not found."""
     spec, at = _external_secret_spec(resource)
     policy = dig(spec, "target", "deletionPolicy")
     if is_unknown(policy):
@@ -180,7 +202,10 @@ def _check_deletion_policy(rule: Rule, resource: Resource) -> list[Finding]:
     return []
 
 
-def _check_cluster_external_secret_namespaces(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-ESO-005", name="eso-cluster-external-secret-namespaces", severity=Severity.HIGH, resource_types=_CLUSTER_EXTERNAL_SECRETS,
+      frameworks=_ACCESS, remediation="List spec.namespaces, or select by a label only the consuming namespaces carry.")
+def CLUSTER_EXTERNAL_SECRET_NAMESPACES(rule: Rule, resource: Resource) -> list[Finding]:
+    """A ClusterExternalSecret whose namespace selector selects everything copies the Secret into every namespace."""
     spec = dig(resource["props"], "spec")
     if is_unknown(spec):
         return [rule.undecided(resource, "spec")]
@@ -198,68 +223,6 @@ def _check_cluster_external_secret_namespaces(rule: Rule, resource: Resource) ->
                                     "list spec.namespaces or select by a label only the consumers carry"))
     return out
 
-
-_ACCESS = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE)
-_CLUSTER_STORES = type_tokens("ClusterSecretStore", STORE_VERSIONS)
-_STORES = _CLUSTER_STORES + type_tokens("SecretStore", STORE_VERSIONS)
-_CLUSTER_EXTERNAL_SECRETS = type_tokens("ClusterExternalSecret", EXTERNAL_SECRET_VERSIONS)
-_EXTERNAL_SECRETS = type_tokens("ExternalSecret", EXTERNAL_SECRET_VERSIONS) + _CLUSTER_EXTERNAL_SECRETS
-
-CLUSTER_STORE_NAMESPACE_CONDITIONS = Rule(
-    id="SP-ESO-001",
-    name="eso-cluster-store-namespace-conditions",
-    description="A ClusterSecretStore without namespace conditions serves every namespace, "
-    "so anyone who can create an ExternalSecret anywhere reads through its identity.",
-    severity=Severity.HIGH,
-    resource_types=_CLUSTER_STORES,
-    remediation="Add spec.conditions with namespaces (or anchored namespaceRegexes / a label selector) of its consumers.",
-    frameworks=_ACCESS,
-    check=_check_store_conditions,
-)
-
-STORE_NO_STATIC_CREDENTIALS = Rule(
-    id="SP-ESO-002",
-    name="eso-store-no-static-credentials",
-    description="Stores that log in with credentials kept in a Kubernetes Secret, where a workload identity exists for the provider.",
-    severity=Severity.HIGH,
-    resource_types=_STORES,
-    remediation="Use IRSA (aws auth.jwt), workload identity (azurekv authType WorkloadIdentity, gcpsm auth.workloadIdentity) or Vault Kubernetes auth.",
-    frameworks=_ACCESS,
-    check=_check_static_credentials,
-)
-
-FIND_RESTRICTED = Rule(
-    id="SP-ESO-003",
-    name="eso-find-restricted",
-    description="dataFrom.find without a restricting name regexp or path copies every secret the store can read.",
-    severity=Severity.HIGH,
-    resource_types=_EXTERNAL_SECRETS,
-    remediation="List the keys in data[] (remoteRef key/property), or restrict find with an exact name.regexp or path.",
-    frameworks=_ACCESS,
-    check=_check_find,
-)
-
-TARGET_RETAIN = Rule(
-    id="SP-ESO-004",
-    name="eso-target-retain",
-    description="deletionPolicy Delete removes the Kubernetes Secret when the remote secret is not found.",
-    severity=Severity.MEDIUM,
-    resource_types=_EXTERNAL_SECRETS,
-    remediation="Set target.deletionPolicy: Retain (the default).",
-    frameworks=(SOC2_ACCESS,),
-    check=_check_deletion_policy,
-)
-
-CLUSTER_EXTERNAL_SECRET_NAMESPACES = Rule(
-    id="SP-ESO-005",
-    name="eso-cluster-external-secret-namespaces",
-    description="A ClusterExternalSecret whose namespace selector selects everything copies the Secret into every namespace.",
-    severity=Severity.HIGH,
-    resource_types=_CLUSTER_EXTERNAL_SECRETS,
-    remediation="List spec.namespaces, or select by a label only the consuming namespaces carry.",
-    frameworks=_ACCESS,
-    check=_check_cluster_external_secret_namespaces,
-)
 
 RULES: list[Rule] = [
     CLUSTER_STORE_NAMESPACE_CONDITIONS,

@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 from documents.props import dig, entries, strings
 from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE
-from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown
+from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown, rule
 
 SECRET = "gcp:secretmanager/secret:Secret"
 LEVELS = {"projects": "project", "folder": "folder", "organizations": "organization"}
@@ -64,7 +64,12 @@ def _broad_role(role: str) -> bool:
     return role in BROAD_ROLES or role.startswith("roles/secretmanager.")
 
 
-def _check_hierarchy(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-GCP-001", name="gcp-no-hierarchy-level-secret-access", severity=Severity.CRITICAL, resource_types=HIERARCHY_IAM,
+      frameworks=(HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE),
+      remediation="Bind roles/secretmanager.secretAccessor on the single secret (gcp.secretmanager.SecretIamMember) to the workload's own service account.")
+def NO_HIERARCHY_LEVEL_SECRET_ACCESS(rule: Rule, resource: Resource) -> list[Finding]:
+    """IAM at project, folder or organization level granting Secret Manager roles, owner/editor, KMS decrypt or service
+    account impersonation"""
     level, out = _level(resource), []
     for where, role, _ in bindings(resource):
         if is_unknown(role):
@@ -75,7 +80,11 @@ def _check_hierarchy(rule: Rule, resource: Resource) -> list[Finding]:
     return out
 
 
-def _check_public(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-GCP-002", name="gcp-no-public-members", severity=Severity.CRITICAL, resource_types=ALL_IAM,
+      frameworks=(HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY),
+      remediation="Remove allUsers/allAuthenticatedUsers; grant the named service accounts that need access.")
+def NO_PUBLIC_MEMBERS(rule: Rule, resource: Resource) -> list[Finding]:
+    """allUsers or allAuthenticatedUsers in any IAM member, binding or policy"""
     out = []
     for where, role, members in bindings(resource):
         found = strings(members)
@@ -88,7 +97,11 @@ def _check_public(rule: Rule, resource: Resource) -> list[Finding]:
     return out
 
 
-def _check_cmek(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-GCP-003", name="gcp-secret-cmek-by-class", severity=Severity.HIGH, resource_types=(SECRET,),
+      frameworks=(HIPAA_ACCESS, SOC2_ACCESS),
+      remediation="Set replication.auto.customerManagedEncryption (key in global) or a key per userManaged replica location.")
+def SECRET_CMEK_BY_CLASS(rule: Rule, resource: Resource) -> list[Finding]:
+    """High and critical Secret Manager secrets are encrypted with a customer-managed Cloud KMS key in every replica"""
     props = resource["props"]
     classification = dig(props, "labels", "classification")
     if is_unknown(classification):
@@ -117,39 +130,6 @@ def _check_cmek(rule: Rule, resource: Resource) -> list[Finding]:
         out.append(rule.finding(resource, f"replication: {what} declares no customer-managed encryption; set replication with a Cloud KMS key"))
     return out
 
-
-NO_HIERARCHY_LEVEL_SECRET_ACCESS = Rule(
-    id="SP-GCP-001",
-    name="gcp-no-hierarchy-level-secret-access",
-    description="IAM at project, folder or organization level granting Secret Manager roles, owner/editor, KMS decrypt or service account impersonation",
-    severity=Severity.CRITICAL,
-    resource_types=HIERARCHY_IAM,
-    remediation="Bind roles/secretmanager.secretAccessor on the single secret (gcp.secretmanager.SecretIamMember) to the workload's own service account.",
-    frameworks=(HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE),
-    check=_check_hierarchy,
-)
-
-NO_PUBLIC_MEMBERS = Rule(
-    id="SP-GCP-002",
-    name="gcp-no-public-members",
-    description="allUsers or allAuthenticatedUsers in any IAM member, binding or policy",
-    severity=Severity.CRITICAL,
-    resource_types=ALL_IAM,
-    remediation="Remove allUsers/allAuthenticatedUsers; grant the named service accounts that need access.",
-    frameworks=(HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY),
-    check=_check_public,
-)
-
-SECRET_CMEK_BY_CLASS = Rule(
-    id="SP-GCP-003",
-    name="gcp-secret-cmek-by-class",
-    description="High and critical Secret Manager secrets are encrypted with a customer-managed Cloud KMS key in every replica",
-    severity=Severity.HIGH,
-    resource_types=(SECRET,),
-    remediation="Set replication.auto.customerManagedEncryption (key in global) or a key per userManaged replica location.",
-    frameworks=(HIPAA_ACCESS, SOC2_ACCESS),
-    check=_check_cmek,
-)
 
 RULES: list[Rule] = [
     NO_HIERARCHY_LEVEL_SECRET_ACCESS,

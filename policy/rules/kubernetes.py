@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from documents.props import Strings, dig, entries, strings
 from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE
-from policy.rules.base import Finding, Resource, Rule, Severity, StackRule, is_unknown
+from policy.rules.base import Finding, Resource, Rule, Severity, StackRule, is_unknown, rule, stack_rule
 
 _RBAC = "kubernetes:rbac.authorization.k8s.io/v1"
 ROLE, CLUSTER_ROLE = f"{_RBAC}:Role", f"{_RBAC}:ClusterRole"
@@ -62,6 +62,7 @@ TAKEOVER_GRANTS: tuple[TakeoverGrant, ...] = (
 )
 # The namespace whose ConfigMaps configure the cluster: EKS maps IAM roles to Kubernetes groups in kube-system/aws-auth.
 SYSTEM_NAMESPACE, AWS_AUTH = "kube-system", "aws-auth"
+_ACCESS = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE)
 
 
 PolicyRule = dict[str, Strings]  # one entry of `rules`, field by field
@@ -99,7 +100,10 @@ def _wildcard_fields(entry: PolicyRule) -> tuple[str, ...]:
     return fields
 
 
-def _check_wildcards(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-K8S-001", name="k8s-rbac-no-wildcard", severity=Severity.HIGH, resource_types=ROLES,
+      frameworks=_ACCESS, remediation="List the exact apiGroups, resources and verbs the subject needs.")
+def RBAC_NO_WILDCARD(rule: Rule, resource: Resource) -> list[Finding]:
+    """`*` in verbs, resources, apiGroups or nonResourceURLs grants everything present and future."""
     rules, out = _policy_rules(rule, resource)
     for index, entry in rules:
         for field in _wildcard_fields(entry):
@@ -124,7 +128,10 @@ def _reads_secrets(entry: PolicyRule) -> bool | None:
     return None
 
 
-def _check_cluster_role_secrets(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-K8S-002", name="k8s-rbac-cluster-role-reads-secrets", severity=Severity.MEDIUM, resource_types=(CLUSTER_ROLE,),
+      frameworks=_ACCESS, remediation="Use a namespaced Role limited by resourceNames to the Secrets needed.")
+def RBAC_CLUSTER_ROLE_READS_SECRETS(rule: Rule, resource: Resource) -> list[Finding]:
+    """A ClusterRole that reads Secrets is one ClusterRoleBinding away from every Secret in the cluster."""
     rules, out = _policy_rules(rule, resource)
     for index, entry in rules:
         reads = _reads_secrets(entry)
@@ -136,7 +143,11 @@ def _check_cluster_role_secrets(rule: Rule, resource: Resource) -> list[Finding]
     return out
 
 
-def _check_cluster_wide_secret_readers(rule: StackRule, resources: list[Resource]) -> list[Finding]:
+@stack_rule(id="SP-K8S-003", name="k8s-rbac-no-cluster-wide-secret-read", severity=Severity.HIGH, resource_types=(CLUSTER_ROLE, CLUSTER_ROLE_BINDING),
+            frameworks=_ACCESS,
+            remediation="Bind a namespaced Role (resourceNames) with a RoleBinding in each namespace that needs it.")
+def RBAC_NO_CLUSTER_WIDE_SECRET_READ(rule: StackRule, resources: list[Resource]) -> list[Finding]:
+    """A ClusterRoleBinding to a role that reads Secrets grants every Secret in every namespace."""
     # Planned ClusterRole name (None when unknown) -> (what reads Secrets, whether that is certain).
     planned: dict[str | None, tuple[str, bool]] = {}
     for role in (r for r in resources if r["type"] == CLUSTER_ROLE):
@@ -165,7 +176,11 @@ def _check_cluster_wide_secret_readers(rule: StackRule, resources: list[Resource
     return out
 
 
-def _check_escalation(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-K8S-004", name="k8s-rbac-no-escalation-verbs", severity=Severity.HIGH, resource_types=ROLES,
+      frameworks=_ACCESS,
+      remediation="Remove these verbs; grant the target permissions directly and narrowly if they are needed.")
+def RBAC_NO_ESCALATION_VERBS(rule: Rule, resource: Resource) -> list[Finding]:
+    """impersonate, escalate, bind and serviceaccounts/token create let a subject gain permissions it was not given."""
     rules, out = _policy_rules(rule, resource)
     for index, entry in rules:
         (verbs, verbs_unknown), (resources, resources_unknown) = entry["verbs"], entry["resources"]
@@ -179,7 +194,10 @@ def _check_escalation(rule: Rule, resource: Resource) -> list[Finding]:
     return out
 
 
-def _check_cluster_admin(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-K8S-005", name="k8s-rbac-no-cluster-admin-binding", severity=Severity.CRITICAL, resource_types=BINDINGS,
+      frameworks=_ACCESS, remediation="Bind a purpose-made Role with only the verbs and resources needed.")
+def RBAC_NO_CLUSTER_ADMIN_BINDING(rule: Rule, resource: Resource) -> list[Finding]:
+    """Binding cluster-admin grants full control (of the namespace for a RoleBinding, of the cluster otherwise)."""
     name = dig(resource["props"], "roleRef", "name")
     if is_unknown(name):
         return [rule.undecided(resource, "roleRef.name")]
@@ -188,7 +206,11 @@ def _check_cluster_admin(rule: Rule, resource: Resource) -> list[Finding]:
     return []
 
 
-def _check_anonymous(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-K8S-006", name="k8s-rbac-no-anonymous-subjects", severity=Severity.CRITICAL, resource_types=BINDINGS,
+      frameworks=_ACCESS, remediation="Bind named service accounts, users or groups.")
+def RBAC_NO_ANONYMOUS_SUBJECTS(rule: Rule, resource: Resource) -> list[Finding]:
+    """Bindings to system:anonymous, system:unauthenticated or system:authenticated reach anyone who can talk to the API
+    server."""
     subjects = resource["props"].get("subjects")
     if is_unknown(subjects):
         return [rule.undecided(resource, "subjects")]
@@ -202,13 +224,19 @@ def _check_anonymous(rule: Rule, resource: Resource) -> list[Finding]:
     return out
 
 
-def _check_secrets_by_name(rule: Rule, resource: Resource) -> list[Finding]:
-    """Secret verbs without resourceNames reach every Secret the role's bindings cover.
-
-    With resourceNames the API server authorizes a request only when it names one of them: get, update,
-    patch and delete by name; list and watch only with a metadata.name field selector for one of them;
-    create and deletecollection (no name at authorization time) not at all. So a non-empty resourceNames
-    never widens access, and an empty one is the violation."""
+@rule(id="SP-K8S-007", name="k8s-rbac-secrets-by-name", severity=Severity.HIGH, resource_types=ROLES,
+      frameworks=_ACCESS,
+      remediation="Grant only get, with resourceNames listing the Secrets the workload reads (our secret_reader_role); "
+      "drop list/watch and write verbs, which the workload does not need to read its own Secrets.")
+def RBAC_SECRETS_BY_NAME(rule: Rule, resource: Resource) -> list[Finding]:
+    """A Role or ClusterRole rule granting get/list/watch or write verbs on Secrets without resourceNames reaches every
+    Secret of each namespace it is bound in, not just the workload's own."""
+    # Secret verbs without resourceNames reach every Secret the role's bindings cover.
+    #
+    # With resourceNames the API server authorizes a request only when it names one of them: get, update,
+    # patch and delete by name; list and watch only with a metadata.name field selector for one of them;
+    # create and deletecollection (no name at authorization time) not at all. So a non-empty resourceNames
+    # never widens access, and an empty one is the violation.
     rules, out = _policy_rules(rule, resource)
     scope = "its namespace" if resource["type"] == ROLE else "every namespace it is bound in"
     for index, entry in rules:
@@ -269,7 +297,14 @@ def _in_scope(resource: Resource, scope: str) -> bool | None:
     return None if is_unknown(namespace) else namespace == SYSTEM_NAMESPACE
 
 
-def _check_takeover(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-K8S-008", name="k8s-rbac-no-takeover-grants", severity=Severity.HIGH, resource_types=ROLES,
+      frameworks=_ACCESS,
+      remediation="Remove the grant; keep these with the cluster's own controllers, or limit them with resourceNames to the objects needed.")
+def RBAC_NO_TAKEOVER_GRANTS(rule: Rule, resource: Resource) -> list[Finding]:
+    """Grants that take over the cluster or its Secrets without reading one: admission webhooks, CSR approval and
+    signers, ephemeral containers, nodes/proxy, creating or patching (cluster)role bindings, patching nodes, creating
+    PersistentVolumes, and, cluster-wide or in kube-system, writing pods or workload controllers, pods/exec and
+    ConfigMaps (EKS aws-auth)."""
     rules, out = _policy_rules(rule, resource)
     # CSR approval only issues certificates through a signer the subject may approve: when every signer approve of the
     # role is limited to its own (custom) signers, approval is the CSR docs' approver form.
@@ -313,7 +348,12 @@ def _system_config_writes(rule: Rule, resource: Resource, index: int, entry: Pol
     return []
 
 
-def _check_builtin_admin_edit(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-K8S-009", name="k8s-rbac-no-builtin-admin-edit-binding", severity=Severity.HIGH, resource_types=BINDINGS,
+      frameworks=_ACCESS,
+      remediation="Bind a purpose-made Role: get on the Secrets the workload reads, by resourceNames.")
+def RBAC_NO_BUILTIN_ADMIN_EDIT_BINDING(rule: Rule, resource: Resource) -> list[Finding]:
+    """The built-in aggregated ClusterRoles admin and edit read and write every Secret of the namespace they are bound
+    in."""
     kind, name = dig(resource["props"], "roleRef", "kind"), dig(resource["props"], "roleRef", "name")
     if is_unknown(name) or is_unknown(kind):
         return [rule.undecided(resource, "roleRef")]
@@ -323,111 +363,6 @@ def _check_builtin_admin_edit(rule: Rule, resource: Resource) -> list[Finding]:
                              "(and grows with every role aggregated into it): bind a Role with get on the named Secrets needed")]
     return []
 
-
-_ACCESS = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE)
-
-RBAC_NO_WILDCARD = Rule(
-    id="SP-K8S-001",
-    name="k8s-rbac-no-wildcard",
-    description="`*` in verbs, resources, apiGroups or nonResourceURLs grants everything present and future.",
-    severity=Severity.HIGH,
-    resource_types=ROLES,
-    remediation="List the exact apiGroups, resources and verbs the subject needs.",
-    frameworks=_ACCESS,
-    check=_check_wildcards,
-)
-
-RBAC_CLUSTER_ROLE_READS_SECRETS = Rule(
-    id="SP-K8S-002",
-    name="k8s-rbac-cluster-role-reads-secrets",
-    description="A ClusterRole that reads Secrets is one ClusterRoleBinding away from every Secret in the cluster.",
-    severity=Severity.MEDIUM,
-    resource_types=(CLUSTER_ROLE,),
-    remediation="Use a namespaced Role limited by resourceNames to the Secrets needed.",
-    frameworks=_ACCESS,
-    check=_check_cluster_role_secrets,
-)
-
-RBAC_NO_CLUSTER_WIDE_SECRET_READ = StackRule(
-    id="SP-K8S-003",
-    name="k8s-rbac-no-cluster-wide-secret-read",
-    description="A ClusterRoleBinding to a role that reads Secrets grants every Secret in every namespace.",
-    severity=Severity.HIGH,
-    resource_types=(CLUSTER_ROLE, CLUSTER_ROLE_BINDING),
-    remediation="Bind a namespaced Role (resourceNames) with a RoleBinding in each namespace that needs it.",
-    frameworks=_ACCESS,
-    check=_check_cluster_wide_secret_readers,
-)
-
-RBAC_NO_ESCALATION_VERBS = Rule(
-    id="SP-K8S-004",
-    name="k8s-rbac-no-escalation-verbs",
-    description="impersonate, escalate, bind and serviceaccounts/token create let a subject gain permissions it was not given.",
-    severity=Severity.HIGH,
-    resource_types=ROLES,
-    remediation="Remove these verbs; grant the target permissions directly and narrowly if they are needed.",
-    frameworks=_ACCESS,
-    check=_check_escalation,
-)
-
-RBAC_NO_CLUSTER_ADMIN_BINDING = Rule(
-    id="SP-K8S-005",
-    name="k8s-rbac-no-cluster-admin-binding",
-    description="Binding cluster-admin grants full control (of the namespace for a RoleBinding, of the cluster otherwise).",
-    severity=Severity.CRITICAL,
-    resource_types=BINDINGS,
-    remediation="Bind a purpose-made Role with only the verbs and resources needed.",
-    frameworks=_ACCESS,
-    check=_check_cluster_admin,
-)
-
-RBAC_NO_ANONYMOUS_SUBJECTS = Rule(
-    id="SP-K8S-006",
-    name="k8s-rbac-no-anonymous-subjects",
-    description="Bindings to system:anonymous, system:unauthenticated or system:authenticated reach anyone who can talk to the API server.",
-    severity=Severity.CRITICAL,
-    resource_types=BINDINGS,
-    remediation="Bind named service accounts, users or groups.",
-    frameworks=_ACCESS,
-    check=_check_anonymous,
-)
-
-RBAC_SECRETS_BY_NAME = Rule(
-    id="SP-K8S-007",
-    name="k8s-rbac-secrets-by-name",
-    description="A Role or ClusterRole rule granting get/list/watch or write verbs on Secrets without resourceNames "
-    "reaches every Secret of each namespace it is bound in, not just the workload's own.",
-    severity=Severity.HIGH,
-    resource_types=ROLES,
-    remediation="Grant only get, with resourceNames listing the Secrets the workload reads (our secret_reader_role); "
-    "drop list/watch and write verbs, which the workload does not need to read its own Secrets.",
-    frameworks=_ACCESS,
-    check=_check_secrets_by_name,
-)
-
-RBAC_NO_TAKEOVER_GRANTS = Rule(
-    id="SP-K8S-008",
-    name="k8s-rbac-no-takeover-grants",
-    description="Grants that take over the cluster or its Secrets without reading one: admission webhooks, CSR approval and signers, "
-    "ephemeral containers, nodes/proxy, creating or patching (cluster)role bindings, patching nodes, creating PersistentVolumes, "
-    "and, cluster-wide or in kube-system, writing pods or workload controllers, pods/exec and ConfigMaps (EKS aws-auth).",
-    severity=Severity.HIGH,
-    resource_types=ROLES,
-    remediation="Remove the grant; keep these with the cluster's own controllers, or limit them with resourceNames to the objects needed.",
-    frameworks=_ACCESS,
-    check=_check_takeover,
-)
-
-RBAC_NO_BUILTIN_ADMIN_EDIT_BINDING = Rule(
-    id="SP-K8S-009",
-    name="k8s-rbac-no-builtin-admin-edit-binding",
-    description="The built-in aggregated ClusterRoles admin and edit read and write every Secret of the namespace they are bound in.",
-    severity=Severity.HIGH,
-    resource_types=BINDINGS,
-    remediation="Bind a purpose-made Role: get on the Secrets the workload reads, by resourceNames.",
-    frameworks=_ACCESS,
-    check=_check_builtin_admin_edit,
-)
 
 RULES: list[Rule | StackRule] = [
     RBAC_NO_WILDCARD,

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable
 
 from documents.props import strings
 from policy.rules._util import HIPAA_ACCESS, HIPAA_AUDIT, HIPAA_AUTHENTICATION, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE
-from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown
+from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown, rule
 
 POLICY = "vault:index/policy:Policy"
 KUBERNETES_ROLE = "vault:kubernetes/authBackendRole:AuthBackendRole"
@@ -73,6 +73,9 @@ OLD_POLICY = {
 }
 MAX_TOKEN_TTL = 3600  # seconds: 1h, what our components set (seed 000)
 MAX_TOKEN_MAX_TTL = 86400  # seconds: 24h
+_ACCESS = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE)
+_LOGIN = (HIPAA_ACCESS, HIPAA_AUTHENTICATION, SOC2_ACCESS)
+_ROLES = (KUBERNETES_ROLE, APPROLE_ROLE)
 
 
 # --- the HCL policy parser -------------------------------------------------------------------
@@ -329,7 +332,11 @@ def _policy_check(inspect: Callable[[list[PathBlock]], Iterable[str]]) -> Callab
     return check
 
 
-def _check_parseable(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-VAULT-001", name="vault-policy-parseable", severity=Severity.HIGH, resource_types=(POLICY,),
+      frameworks=(HIPAA_ACCESS, HIPAA_AUDIT),
+      remediation="Write the policy as `path \"<path>\" { capabilities = [...] }` blocks (or Vault's JSON form).")
+def POLICY_PARSEABLE(rule: Rule, resource: Resource) -> list[Finding]:
+    """A Vault policy that cannot be parsed cannot be reviewed or checked."""
     policy = resource["props"].get("policy")
     if is_unknown(policy):
         return [rule.undecided(resource, "the policy text")]
@@ -348,16 +355,39 @@ def _globs(blocks: list[PathBlock]) -> Iterable[str]:
             yield f"{block} uses a glob: it grants {_caps(block.grants)} on paths nobody declared; list the exact paths"
 
 
+@rule(id="SP-VAULT-002", name="vault-policy-no-glob", severity=Severity.HIGH, resource_types=(POLICY,),
+      frameworks=_ACCESS, remediation="Grant exact paths, or record an exception with a reason and an expiry.")
+def POLICY_NO_GLOB(rule: Rule, resource: Resource) -> list[Finding]:
+    """Globs (`*`, `+` segments) grant paths beyond the consumer's declared ones."""
+    return _policy_check(_globs)(rule, resource)
+
+
 def _sudo_root(blocks: list[PathBlock]) -> Iterable[str]:
     for block in blocks:
         if found := block.grants & {"sudo", "root"}:
             yield f"{block} grants {_caps(found)}: root-protected endpoints; remove it"
 
 
+@rule(id="SP-VAULT-003", name="vault-policy-no-sudo-root", severity=Severity.CRITICAL, resource_types=(POLICY,),
+      frameworks=_ACCESS, remediation="Remove sudo/root; operators use a separate, audited admin policy.")
+def POLICY_NO_SUDO_ROOT(rule: Rule, resource: Resource) -> list[Finding]:
+    """`sudo`/`root` capabilities open root-protected endpoints."""
+    return _policy_check(_sudo_root)(rule, resource)
+
+
 def _glob_writes(blocks: list[PathBlock]) -> Iterable[str]:
     for block in blocks:
         if wide_glob(block.path) and not token_own(block) and (found := block.grants & WRITE_CAPABILITIES):
             yield f"{block} grants {_caps(found)} on a glob: writes and deletes reach every secret below it; grant writes on exact paths"
+
+
+@rule(id="SP-VAULT-004", name="vault-policy-no-glob-write", severity=Severity.HIGH, resource_types=(POLICY,),
+      frameworks=_ACCESS,
+      remediation="Grant create/update/patch/delete only on the exact paths a workload declares it writes.")
+def POLICY_NO_GLOB_WRITE(rule: Rule, resource: Resource) -> list[Finding]:
+    """Write capabilities on a glob let a workload overwrite or delete every secret below it (seed 004's CRUD on
+    secret/data/phagen/*)."""
+    return _policy_check(_glob_writes)(rule, resource)
 
 
 def _permanent_deletes(blocks: list[PathBlock]) -> Iterable[str]:
@@ -370,6 +400,14 @@ def _permanent_deletes(blocks: list[PathBlock]) -> Iterable[str]:
             yield f"{block} grants write on KV destroy: it destroys versions for good"
 
 
+@rule(id="SP-VAULT-005", name="vault-policy-no-permanent-delete", severity=Severity.HIGH, resource_types=(POLICY,),
+      frameworks=(HIPAA_ACCESS, HIPAA_AUDIT, SOC2_ACCESS),
+      remediation="Keep metadata read-only for workloads; leave destroy to an audited admin path.")
+def POLICY_NO_PERMANENT_DELETE(rule: Rule, resource: Resource) -> list[Finding]:
+    """`delete` on KV metadata or write on KV destroy erases secret versions and history for good."""
+    return _policy_check(_permanent_deletes)(rule, resource)
+
+
 def _control_plane(blocks: list[PathBlock]) -> Iterable[str]:
     for block in blocks:
         if not block.grants or token_own(block):
@@ -377,6 +415,14 @@ def _control_plane(blocks: list[PathBlock]) -> Iterable[str]:
         roots = [f"{root}/" for root in CONTROL_PLANE if reaches_root(block.path, root)]
         if roots:
             yield f"{block} grants {_caps(block.grants)} on {', '.join(roots)} (Vault's control plane); workloads need none of it"
+
+
+@rule(id="SP-VAULT-006", name="vault-policy-no-control-plane", severity=Severity.CRITICAL, resource_types=(POLICY,),
+      frameworks=_ACCESS, remediation="Remove the grant; workloads need only their secret paths and auth/token/*-self.")
+def POLICY_NO_CONTROL_PLANE(rule: Rule, resource: Resource) -> list[Finding]:
+    """Grants on sys/, auth/ or identity/ (other than a token's own lookup/renew/revoke) let a workload change Vault
+    itself."""
+    return _policy_check(_control_plane)(rule, resource)
 
 
 def _caps(capabilities: Iterable[str]) -> str:
@@ -403,7 +449,11 @@ def _seconds(value: Any) -> float | None:
     return None
 
 
-def _check_bound_identity(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-VAULT-010", name="vault-kubernetes-role-bound-identity", severity=Severity.HIGH, resource_types=(KUBERNETES_ROLE,),
+      frameworks=_LOGIN,
+      remediation="Set boundServiceAccountNames and boundServiceAccountNamespaces to the workload's one service account and namespace.")
+def KUBERNETES_ROLE_BOUND_IDENTITY(rule: Rule, resource: Resource) -> list[Finding]:
+    """A Kubernetes login role must bind exact service accounts and namespaces, never `*`."""
     props = resource["props"]
     names, names_unknown = strings(props.get("boundServiceAccountNames"))
     namespaces, namespaces_unknown = strings(props.get("boundServiceAccountNamespaces"))
@@ -422,7 +472,10 @@ def _check_bound_identity(rule: Rule, resource: Resource) -> list[Finding]:
     return [rule.finding(resource, m) for m in out] + [rule.undecided(resource, f) for f in unknown]
 
 
-def _check_audience(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-VAULT-011", name="vault-kubernetes-role-audience", severity=Severity.MEDIUM, resource_types=(KUBERNETES_ROLE,),
+      frameworks=_LOGIN, remediation="Set audience (e.g. 'vault') and mint projected tokens for that audience.")
+def KUBERNETES_ROLE_AUDIENCE(rule: Rule, resource: Resource) -> list[Finding]:
+    """Without an audience, a service-account token minted for any other service logs in to Vault."""
     audience = resource["props"].get("audience")
     if is_unknown(audience):
         return [rule.undecided(resource, "audience")]
@@ -432,7 +485,11 @@ def _check_audience(rule: Rule, resource: Resource) -> list[Finding]:
     return []
 
 
-def _check_token_ttl(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-VAULT-012", name="vault-login-token-ttl", severity=Severity.MEDIUM, resource_types=_ROLES,
+      description=f"Login tokens live at most {MAX_TOKEN_TTL}s and renew to at most {MAX_TOKEN_MAX_TTL}s; 0 or unset means Vault's 768h default.",
+      frameworks=_LOGIN,
+      remediation=f"Set tokenTtl <= {MAX_TOKEN_TTL} and tokenMaxTtl <= {MAX_TOKEN_MAX_TTL} (seconds); avoid tokenPeriod.")
+def LOGIN_TOKEN_TTL(rule: Rule, resource: Resource) -> list[Finding]:
     props = resource["props"]
     fields = ("tokenTtl", "tokenMaxTtl", "tokenExplicitMaxTtl", "tokenPeriod")
     unknown = [f for f in fields if is_unknown(props.get(f))]
@@ -455,7 +512,10 @@ def _check_token_ttl(rule: Rule, resource: Resource) -> list[Finding]:
     return [rule.finding(resource, m) for m in out]
 
 
-def _check_token_policies(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-VAULT-013", name="vault-login-no-root-or-default-policy", severity=Severity.HIGH, resource_types=_ROLES,
+      frameworks=_ACCESS, remediation="Set tokenPolicies to the workload's policy and tokenNoDefaultPolicy = true.")
+def LOGIN_NO_ROOT_OR_DEFAULT_POLICY(rule: Rule, resource: Resource) -> list[Finding]:
+    """Login tokens carry only the workload's own policy: not root, not Vault's default policy."""
     props = resource["props"]
     policies, policies_unknown = strings(props.get("tokenPolicies"))
     no_default = props.get("tokenNoDefaultPolicy")
@@ -468,7 +528,11 @@ def _check_token_policies(rule: Rule, resource: Resource) -> list[Finding]:
     return findings + [rule.undecided(resource, f) for f in unknown]
 
 
-def _check_secret_id(rule: Rule, resource: Resource) -> list[Finding]:
+@rule(id="SP-VAULT-014", name="vault-approle-secret-id-bounds", severity=Severity.HIGH, resource_types=(APPROLE_ROLE,),
+      frameworks=_LOGIN,
+      remediation="Keep bindSecretId = true and set secretIdTtl (e.g. 86400); bound CIDRs where the callers are known.")
+def APPROLE_SECRET_ID_BOUNDS(rule: Rule, resource: Resource) -> list[Finding]:
+    """An AppRole must require a SecretID, and SecretIDs must expire."""
     props, out = resource["props"], []
     bind, ttl = props.get("bindSecretId"), props.get("secretIdTtl")
     if is_unknown(bind):
@@ -481,131 +545,6 @@ def _check_secret_id(rule: Rule, resource: Resource) -> list[Finding]:
         out.append(rule.finding(resource, "secretIdTtl is not set (0 means SecretIDs never expire): set a bound such as 24h"))
     return out
 
-
-_ACCESS = (HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE)
-_LOGIN = (HIPAA_ACCESS, HIPAA_AUTHENTICATION, SOC2_ACCESS)
-_ROLES = (KUBERNETES_ROLE, APPROLE_ROLE)
-
-POLICY_PARSEABLE = Rule(
-    id="SP-VAULT-001",
-    name="vault-policy-parseable",
-    description="A Vault policy that cannot be parsed cannot be reviewed or checked.",
-    severity=Severity.HIGH,
-    resource_types=(POLICY,),
-    remediation="Write the policy as `path \"<path>\" { capabilities = [...] }` blocks (or Vault's JSON form).",
-    frameworks=(HIPAA_ACCESS, HIPAA_AUDIT),
-    check=_check_parseable,
-)
-
-POLICY_NO_GLOB = Rule(
-    id="SP-VAULT-002",
-    name="vault-policy-no-glob",
-    description="Globs (`*`, `+` segments) grant paths beyond the consumer's declared ones.",
-    severity=Severity.HIGH,
-    resource_types=(POLICY,),
-    remediation="Grant exact paths, or record an exception with a reason and an expiry.",
-    frameworks=_ACCESS,
-    check=_policy_check(_globs),
-)
-
-POLICY_NO_SUDO_ROOT = Rule(
-    id="SP-VAULT-003",
-    name="vault-policy-no-sudo-root",
-    description="`sudo`/`root` capabilities open root-protected endpoints.",
-    severity=Severity.CRITICAL,
-    resource_types=(POLICY,),
-    remediation="Remove sudo/root; operators use a separate, audited admin policy.",
-    frameworks=_ACCESS,
-    check=_policy_check(_sudo_root),
-)
-
-POLICY_NO_GLOB_WRITE = Rule(
-    id="SP-VAULT-004",
-    name="vault-policy-no-glob-write",
-    description="Write capabilities on a glob let a workload overwrite or delete every secret below it (seed 004's CRUD on secret/data/phagen/*).",
-    severity=Severity.HIGH,
-    resource_types=(POLICY,),
-    remediation="Grant create/update/patch/delete only on the exact paths a workload declares it writes.",
-    frameworks=_ACCESS,
-    check=_policy_check(_glob_writes),
-)
-
-POLICY_NO_PERMANENT_DELETE = Rule(
-    id="SP-VAULT-005",
-    name="vault-policy-no-permanent-delete",
-    description="`delete` on KV metadata or write on KV destroy erases secret versions and history for good.",
-    severity=Severity.HIGH,
-    resource_types=(POLICY,),
-    remediation="Keep metadata read-only for workloads; leave destroy to an audited admin path.",
-    frameworks=(HIPAA_ACCESS, HIPAA_AUDIT, SOC2_ACCESS),
-    check=_policy_check(_permanent_deletes),
-)
-
-POLICY_NO_CONTROL_PLANE = Rule(
-    id="SP-VAULT-006",
-    name="vault-policy-no-control-plane",
-    description="Grants on sys/, auth/ or identity/ (other than a token's own lookup/renew/revoke) let a workload change Vault itself.",
-    severity=Severity.CRITICAL,
-    resource_types=(POLICY,),
-    remediation="Remove the grant; workloads need only their secret paths and auth/token/*-self.",
-    frameworks=_ACCESS,
-    check=_policy_check(_control_plane),
-)
-
-KUBERNETES_ROLE_BOUND_IDENTITY = Rule(
-    id="SP-VAULT-010",
-    name="vault-kubernetes-role-bound-identity",
-    description="A Kubernetes login role must bind exact service accounts and namespaces, never `*`.",
-    severity=Severity.HIGH,
-    resource_types=(KUBERNETES_ROLE,),
-    remediation="Set boundServiceAccountNames and boundServiceAccountNamespaces to the workload's one service account and namespace.",
-    frameworks=_LOGIN,
-    check=_check_bound_identity,
-)
-
-KUBERNETES_ROLE_AUDIENCE = Rule(
-    id="SP-VAULT-011",
-    name="vault-kubernetes-role-audience",
-    description="Without an audience, a service-account token minted for any other service logs in to Vault.",
-    severity=Severity.MEDIUM,
-    resource_types=(KUBERNETES_ROLE,),
-    remediation="Set audience (e.g. 'vault') and mint projected tokens for that audience.",
-    frameworks=_LOGIN,
-    check=_check_audience,
-)
-
-LOGIN_TOKEN_TTL = Rule(
-    id="SP-VAULT-012",
-    name="vault-login-token-ttl",
-    description=f"Login tokens live at most {MAX_TOKEN_TTL}s and renew to at most {MAX_TOKEN_MAX_TTL}s; 0 or unset means Vault's 768h default.",
-    severity=Severity.MEDIUM,
-    resource_types=_ROLES,
-    remediation=f"Set tokenTtl <= {MAX_TOKEN_TTL} and tokenMaxTtl <= {MAX_TOKEN_MAX_TTL} (seconds); avoid tokenPeriod.",
-    frameworks=_LOGIN,
-    check=_check_token_ttl,
-)
-
-LOGIN_NO_ROOT_OR_DEFAULT_POLICY = Rule(
-    id="SP-VAULT-013",
-    name="vault-login-no-root-or-default-policy",
-    description="Login tokens carry only the workload's own policy: not root, not Vault's default policy.",
-    severity=Severity.HIGH,
-    resource_types=_ROLES,
-    remediation="Set tokenPolicies to the workload's policy and tokenNoDefaultPolicy = true.",
-    frameworks=_ACCESS,
-    check=_check_token_policies,
-)
-
-APPROLE_SECRET_ID_BOUNDS = Rule(
-    id="SP-VAULT-014",
-    name="vault-approle-secret-id-bounds",
-    description="An AppRole must require a SecretID, and SecretIDs must expire.",
-    severity=Severity.HIGH,
-    resource_types=(APPROLE_ROLE,),
-    remediation="Keep bindSecretId = true and set secretIdTtl (e.g. 86400); bound CIDRs where the callers are known.",
-    frameworks=_LOGIN,
-    check=_check_secret_id,
-)
 
 RULES: list[Rule] = [
     POLICY_PARSEABLE,
