@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Literal, Mapping, Protocol, Sequence
 
 import pulumi
 
-from components import config
+from components.spec import Classification, RotationSpec, SecretSpec, StackSpec, WorkloadSpec
 
 Access = Literal["read", "write", "rotate"]
 
@@ -54,11 +54,11 @@ class Backend(Protocol):
     outputs_declared: ClassVar[tuple[str, ...]]  # the platform outputs it fills, present (empty) when disabled
 
     @classmethod
-    def enabled(cls, spec: config.StackSpec) -> bool:
+    def enabled(cls, spec: StackSpec) -> bool:
         """Whether the stack uses this backend (its section is present)."""
         ...
 
-    def __init__(self, spec: config.StackSpec, parent: pulumi.Resource, platform_name: str) -> None:
+    def __init__(self, spec: StackSpec, parent: pulumi.Resource, platform_name: str) -> None:
         """Builds the backend's resources as children of `parent` (the platform named `platform_name`):
         provider, keys, secrets, and each consuming workload's identity holding exactly its grants."""
         ...
@@ -71,11 +71,11 @@ class Backend(Protocol):
         """The External Secrets store for `store_key` (`spec.store_key`), signing in as `identity`'s service account."""
         ...
 
-    def remote_key(self, secret: config.SecretSpec) -> str:
+    def remote_key(self, secret: SecretSpec) -> str:
         """The secret's name as the backend knows it, for an ExternalSecret's `remoteRef.key`."""
         ...
 
-    def pod_identity(self, workload: config.WorkloadSpec) -> PodIdentity:
+    def pod_identity(self, workload: WorkloadSpec) -> PodIdentity:
         """The ServiceAccount annotations (and pod labels) the workload needs to sign in; empty if none."""
         ...
 
@@ -95,10 +95,10 @@ class BackendBase:
     name: ClassVar[str]
 
     @classmethod
-    def enabled(cls, spec: config.StackSpec) -> bool:
+    def enabled(cls, spec: StackSpec) -> bool:
         return getattr(spec, cls.name) is not None
 
-    def __init__(self, spec: config.StackSpec):
+    def __init__(self, spec: StackSpec):
         self.spec = spec
         self.settings: Any = getattr(spec, self.name)  # each backend narrows the type of its section
         assert self.settings is not None  # the platform builds only enabled backends
@@ -107,13 +107,13 @@ class BackendBase:
         return []
 
 
-def strictest(secrets: Sequence[config.SecretSpec]) -> config.Classification:
+def strictest(secrets: Sequence[SecretSpec]) -> Classification:
     """The most sensitive class among `secrets` (low when there are none): what a shared key or vault is tagged."""
-    order = list(config.Classification)  # critical first
-    return min((s.classification for s in secrets), key=order.index, default=config.Classification.LOW)
+    order = list(Classification)  # critical first
+    return min((s.classification for s in secrets), key=order.index, default=Classification.LOW)
 
 
-def rotation_tags(rotation: config.RotationSpec) -> dict[str, str]:
+def rotation_tags(rotation: RotationSpec) -> dict[str, str]:
     tags = {"rotation": rotation.kind}
     if rotation.days is not None:
         tags["rotation-days"] = str(rotation.days)

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import pulumi
 
-from components import config
+from components.spec import StackSpec
 from components.backend import Backend
 from components.kubernetes.delivery import KubernetesDelivery
 from components.registry import BACKENDS
 
 
 class SecretsPlatform(pulumi.ComponentResource):
-    def __init__(self, name: str, spec: config.StackSpec, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, spec: StackSpec, opts: pulumi.ResourceOptions | None = None):
         super().__init__("secrets-platform:index:Platform", name, None, opts)
         # Each backend's resources are children of this component (not of a component per backend),
         # so their URNs are the ones they had before backends were plug-ins.

@@ -8,7 +8,7 @@ from typing import Mapping
 import pulumi
 import pulumi_aws as aws
 
-from components import config
+from components.spec import RotationSpec, SecretSpec, StackSpec, WorkloadSpec, initial_value
 from components.aws.alerts import StackAlerts, StackAlertsArgs
 from components.aws.iam import Grant, SecretAccessPolicy, SecretAccessPolicyArgs
 from components.aws.irsa import WorkloadRole, WorkloadRoleArgs
@@ -33,7 +33,7 @@ class AwsBackend(BackendBase):
     name = "aws"
     outputs_declared = ("secret_arns", "role_arns", "key_arns")
 
-    def __init__(self, spec: config.StackSpec, parent: pulumi.Resource, platform_name: str):
+    def __init__(self, spec: StackSpec, parent: pulumi.Resource, platform_name: str):
         super().__init__(spec)  # spec.aws is required: every stack builds AWS (its account holds the state and the deployer)
         # The spec names the account and region; the provider refuses any other account, so a
         # mistyped stack or stale credentials cannot deploy prod's estate into the wrong place.
@@ -114,7 +114,7 @@ class AwsBackend(BackendBase):
                     replica_regions=secret.replica_regions,
                     protect=protect,
                     tags={**secret.tags, **spec.tags_for(secret.classification, **rotation_tags(rotation))},
-                    initial_value=config.initial_value(secret) if secret.initial_value == "config" else None,
+                    initial_value=initial_value(secret) if secret.initial_value == "config" else None,
                     adopt=secret.adopt,
                 ),
                 child,
@@ -191,10 +191,10 @@ class AwsBackend(BackendBase):
     def store_provider(self, store_key: str, identity: str, service_account_ref: Mapping[str, str]) -> StoreProvider:
         return StoreProvider(f"aws-secrets-manager-{self.spec.environment.value}", store_provider_block(self.spec.aws.region, service_account_ref))
 
-    def remote_key(self, secret: config.SecretSpec) -> str:
+    def remote_key(self, secret: SecretSpec) -> str:
         return self.spec.secret_path(secret)
 
-    def pod_identity(self, workload: config.WorkloadSpec) -> PodIdentity:
+    def pod_identity(self, workload: WorkloadSpec) -> PodIdentity:
         role = self.roles.get(workload.name)
         return PodIdentity(annotations={IRSA_ANNOTATION: role.role_arn}) if role is not None else PodIdentity()
 
@@ -205,7 +205,7 @@ class AwsBackend(BackendBase):
             "key_arns": {name: k.key_arn for name, k in self.keys.items()},
         }
 
-    def _key_users(self, secrets: tuple[config.SecretSpec, ...]) -> list[KeyUser]:
+    def _key_users(self, secrets: tuple[SecretSpec, ...]) -> list[KeyUser]:
         # Only the workloads and rotations that touch these secrets, found through an index built once:
         # scanning all of them for every key is quadratic (10,000 secrets: 2,000 keys x 1,000 workloads).
         spec, index, names = self.spec, self._secret_users, {s.name for s in secrets}
@@ -248,8 +248,8 @@ class _SecretUsers:
     """Who uses which AWS secret, in the order keys list their users: each workload's reads then
     writes (workloads in spec order), then the automated rotations (own secret, master secret)."""
 
-    def __init__(self, spec: config.StackSpec):
-        self.accesses: list[tuple[config.WorkloadSpec, str, frozenset[str]]] = []
+    def __init__(self, spec: StackSpec):
+        self.accesses: list[tuple[WorkloadSpec, str, frozenset[str]]] = []
         self.by_secret: dict[str, list[int]] = {}
         for workload in spec.all_workloads:
             for access, names in (("read", spec.reads(workload, "aws")), ("write", spec.writes(workload, "aws"))):
@@ -262,8 +262,8 @@ class _SecretUsers:
             for name in {rotated.name, rotation.master_secret} - {None}:
                 self.rotations_by_secret.setdefault(name, []).append(position)
 
-    def accesses_of(self, names: set[str]) -> list[tuple[config.WorkloadSpec, str, frozenset[str]]]:
+    def accesses_of(self, names: set[str]) -> list[tuple[WorkloadSpec, str, frozenset[str]]]:
         return [self.accesses[i] for i in sorted({i for name in names for i in self.by_secret.get(name, ())})]
 
-    def rotations_of(self, names: set[str]) -> list[tuple[config.SecretSpec, config.RotationSpec]]:
+    def rotations_of(self, names: set[str]) -> list[tuple[SecretSpec, RotationSpec]]:
         return [self.rotations[i] for i in sorted({i for name in names for i in self.rotations_by_secret.get(name, ())})]

@@ -10,7 +10,7 @@ from typing import Mapping
 import pulumi
 import pulumi_azure_native as azure_native
 
-from components import config
+from components.spec import AzureSpec, SecretSpec, StackSpec, WorkloadSpec
 from components.azure.identity import OperatorGroupAccess, SecretGrant, WorkloadIdentity, WorkloadIdentityArgs
 from components.azure.keyvault import ExpiryNotifications, ExpiryNotificationsArgs, KeyVault, KeyVaultArgs
 from components.backend import Access, BackendBase, PodIdentity, StoreProvider, strictest
@@ -32,9 +32,9 @@ class AzureBackend(BackendBase):
     name = "azure"
     outputs_declared = ("azure_client_ids",)
 
-    def __init__(self, spec: config.StackSpec, parent: pulumi.Resource, platform_name: str):
+    def __init__(self, spec: StackSpec, parent: pulumi.Resource, platform_name: str):
         super().__init__(spec)
-        settings: config.AzureSpec = self.settings
+        settings: AzureSpec = self.settings
         provider = azure_native.Provider(
             "azure", subscription_id=settings.subscription_id, tenant_id=settings.tenant_id, location=settings.location,
             opts=pulumi.ResourceOptions(parent=parent),
@@ -119,11 +119,11 @@ class AzureBackend(BackendBase):
         provider = store_provider_block(self.settings.vault_url, self.settings.tenant_id, service_account_ref)
         return StoreProvider(f"azure-key-vault-{self.spec.environment.value}", provider)
 
-    def remote_key(self, secret: config.SecretSpec) -> str:
+    def remote_key(self, secret: SecretSpec) -> str:
         """Key Vault names take no `/`."""
         return self.spec.azure_secret_name(secret)
 
-    def pod_identity(self, workload: config.WorkloadSpec) -> PodIdentity:
+    def pod_identity(self, workload: WorkloadSpec) -> PodIdentity:
         identity = self.identities.get(workload.name)
         if identity is None:
             return PodIdentity()

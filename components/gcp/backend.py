@@ -8,7 +8,7 @@ from typing import Mapping
 import pulumi
 import pulumi_gcp as gcp
 
-from components import config
+from components.spec import GCP_SERVICE_AGENT, GcpSpec, SecretSpec, StackSpec, WorkloadSpec, initial_value
 from components.backend import Access, BackendBase, PodIdentity, StoreProvider, rotation_tags, strictest
 from components.gcp.identity import WorkloadServiceAccount, WorkloadServiceAccountArgs
 from components.gcp.kms import EncryptionKeys, EncryptionKeysArgs
@@ -34,22 +34,22 @@ class GcpBackend(BackendBase):
     name = "gcp"
     outputs_declared = ("gcp_secret_ids", "gcp_service_accounts")
 
-    def __init__(self, spec: config.StackSpec, parent: pulumi.Resource, platform_name: str):
+    def __init__(self, spec: StackSpec, parent: pulumi.Resource, platform_name: str):
         super().__init__(spec)
-        settings: config.GcpSpec = self.settings
+        settings: GcpSpec = self.settings
         provider = gcp.Provider("gcp", project=settings.project_id, opts=pulumi.ResourceOptions(parent=parent))
         child = pulumi.ResourceOptions(parent=parent, providers={"gcp": provider})
         protect, project = spec.is_prod, settings.project_id
         secrets = spec.secrets_on("gcp")
         # Secret Manager encrypts with the CMEK and publishes rotation notices as its service agent.
-        agent = gcp.projects.ServiceIdentity("secretmanager-agent", project=project, service=config.GCP_SERVICE_AGENT, opts=child)
+        agent = gcp.projects.ServiceIdentity("secretmanager-agent", project=project, service=GCP_SERVICE_AGENT, opts=child)
         # HIPAA 164.312(b): Secret Manager's data access (who read or added which version) is not logged by
         # default; the admin activity log is. This config turns on both data-access logs for this service only.
         gcp.projects.IAMAuditConfig(
             "secretmanager-audit", project=project, service="secretmanager.googleapis.com",
             audit_log_configs=[gcp.projects.IAMAuditConfigAuditLogConfigArgs(log_type=t) for t in ("DATA_READ", "DATA_WRITE")], opts=child,
         )
-        by_key: dict[str, list[config.SecretSpec]] = {}
+        by_key: dict[str, list[SecretSpec]] = {}
         for secret in secrets:
             by_key.setdefault(spec.gcp_key_name(secret), []).append(secret)
         keys = EncryptionKeys(
@@ -85,7 +85,7 @@ class GcpBackend(BackendBase):
                     protect=protect,
                     rotation_days=rotation.days if topic is not None and rotation.kind != "none" else None,
                     rotation_topic=topic.topic_id if topic is not None else None,
-                    initial_value=config.initial_value(secret) if secret.initial_value == "config" else None,
+                    initial_value=initial_value(secret) if secret.initial_value == "config" else None,
                     depends_on=prerequisites,
                 ),
                 child,
@@ -127,11 +127,11 @@ class GcpBackend(BackendBase):
         provider = store_provider_block(settings.project_id, settings.gke.location, settings.gke.name, settings.cluster_project, service_account_ref)
         return StoreProvider(f"gcp-secret-manager-{self.spec.environment.value}", provider)
 
-    def remote_key(self, secret: config.SecretSpec) -> str:
+    def remote_key(self, secret: SecretSpec) -> str:
         """Secret Manager ids take no `/`."""
         return self.spec.gcp_secret_id(secret)
 
-    def pod_identity(self, workload: config.WorkloadSpec) -> PodIdentity:
+    def pod_identity(self, workload: WorkloadSpec) -> PodIdentity:
         account = self.accounts.get(workload.name)
         return PodIdentity(annotations={GKE_ANNOTATION: account.email}) if account is not None else PodIdentity()
 

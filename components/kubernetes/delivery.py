@@ -10,7 +10,7 @@ from typing import Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import config
+from components.spec import EsoSpec, STORE_SERVICE_ACCOUNT, StackSpec, WorkloadSpec
 from components.backend import Backend, PodIdentity
 from components.kubernetes import manifests
 from components.kubernetes.resources import (
@@ -27,7 +27,7 @@ from components.kubernetes.resources import (
 
 
 class KubernetesDelivery:
-    def __init__(self, spec: config.StackSpec, parent: pulumi.Resource, backends: Mapping[str, Backend]):
+    def __init__(self, spec: StackSpec, parent: pulumi.Resource, backends: Mapping[str, Backend]):
         assert spec.kubernetes is not None
         self.spec, self.backends = spec, backends
         settings = spec.kubernetes
@@ -79,7 +79,7 @@ class KubernetesDelivery:
         if eso is not None:
             self._build_secret_sync(eso, labels, child)
 
-    def pod_identity(self, workload: config.WorkloadSpec) -> PodIdentity:
+    def pod_identity(self, workload: WorkloadSpec) -> PodIdentity:
         """The identities of every backend the workload signs in to, on one ServiceAccount."""
         identities = [backend.pod_identity(workload) for backend in self.backends.values()]
         return PodIdentity(
@@ -88,11 +88,11 @@ class KubernetesDelivery:
             automount_token=any(i.automount_token for i in identities),
         )
 
-    def _controller(self) -> config.WorkloadSpec:
+    def _controller(self) -> WorkloadSpec:
         assert self.spec.eso is not None
         return next(w for w in self.spec.workloads if w.name == self.spec.eso.workload)
 
-    def _build_secret_sync(self, eso: config.EsoSpec, labels: dict, child: pulumi.ResourceOptions) -> None:
+    def _build_secret_sync(self, eso: EsoSpec, labels: dict, child: pulumi.ResourceOptions) -> None:
         """Per backend (and Vault mount) a ClusterSecretStore or a SecretStore per namespace; ExternalSecrets
         per namespace and secret."""
         spec, controller = self.spec, self._controller()
@@ -103,7 +103,7 @@ class KubernetesDelivery:
             if spec.is_cluster_store(key):
                 users = [(controller.name, {"name": controller.service_account, "namespace": eso.namespace}, namespaces)]
             else:
-                users = [(f"store-{ns}", {"name": config.STORE_SERVICE_ACCOUNT}, (ns,)) for ns in namespaces]
+                users = [(f"store-{ns}", {"name": STORE_SERVICE_ACCOUNT}, (ns,)) for ns in namespaces]
             declared = spec.declared_store(key)
             for identity, service_account_ref, store_namespaces in users:
                 store = backend_of_store[key].store_provider(key, identity, service_account_ref)

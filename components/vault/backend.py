@@ -9,7 +9,7 @@ from typing import Any, Mapping
 import pulumi
 import pulumi_vault as vault
 
-from components import config
+from components.spec import AppRoleLoginSpec, SecretSpec, StackSpec, VaultSpec, WorkloadSpec, database_password, seconds
 from components.backend import Access, BackendBase, PodIdentity, StoreProvider
 from components.vault import policy as vault_policy
 from components.vault.auth import AppRoleAuth, AppRoleLogin, KubernetesAuth, KubernetesAuthArgs, KubernetesLogin
@@ -46,9 +46,9 @@ class VaultBackend(BackendBase):
     name = "vault"
     outputs_declared = ("vault_policies", "vault_roles")
 
-    def __init__(self, spec: config.StackSpec, parent: pulumi.Resource, platform_name: str):
+    def __init__(self, spec: StackSpec, parent: pulumi.Resource, platform_name: str):
         super().__init__(spec)
-        settings: config.VaultSpec = self.settings
+        settings: VaultSpec = self.settings
         provider = vault.Provider("vault", address=settings.address, namespace=settings.namespace, opts=pulumi.ResourceOptions(parent=parent))
         child = pulumi.ResourceOptions(parent=parent, providers={"vault": provider})
         protect = spec.is_prod
@@ -58,7 +58,7 @@ class VaultBackend(BackendBase):
                 KvStoreArgs(
                     path=mount.path,
                     max_versions=mount.max_versions,
-                    delete_version_after_seconds=config.seconds(mount.delete_version_after) if mount.delete_version_after else None,
+                    delete_version_after_seconds=seconds(mount.delete_version_after) if mount.delete_version_after else None,
                     cas_required=mount.cas_required,
                     protect=protect,
                     adopt=mount.adopt is not None,
@@ -86,14 +86,14 @@ class VaultBackend(BackendBase):
                     port=database.port,
                     database=database.database,
                     username=database.username,
-                    password=config.database_password(database),
+                    password=database_password(database),
                     ssl_mode=database.ssl_mode,
-                    root_rotation_period_seconds=config.seconds(database.root_rotation_period) if database.root_rotation_period else None,
+                    root_rotation_period_seconds=seconds(database.root_rotation_period) if database.root_rotation_period else None,
                     roles=[
                         DatabaseRole(
                             name=role.name,
-                            default_ttl_seconds=config.seconds(role.default_ttl),
-                            max_ttl_seconds=config.seconds(role.max_ttl),
+                            default_ttl_seconds=seconds(role.default_ttl),
+                            max_ttl_seconds=seconds(role.max_ttl),
                             grants=[TableGrant(g.privileges, g.schema_name, g.tables, g.sequences) for g in role.grants],
                         )
                         for role in database.roles
@@ -144,7 +144,7 @@ class VaultBackend(BackendBase):
         for operator_name, operator_rules in rules.items():
             OperatorGroupPolicy(f"vault-operator-{operator_name}", f"{self.spec.slug}-operator-{operator_name}", groups[operator_name], operator_rules, child)
 
-    def _login(self, workload: config.WorkloadSpec, kubernetes: KubernetesAuth | None, approle: AppRoleAuth | None) -> KubernetesLogin | AppRoleLogin:
+    def _login(self, workload: WorkloadSpec, kubernetes: KubernetesAuth | None, approle: AppRoleAuth | None) -> KubernetesLogin | AppRoleLogin:
         settings = self.settings
         if workload.vault_login == "kubernetes":
             assert kubernetes is not None and settings.kubernetes_auth is not None  # spec cross-checks
@@ -153,16 +153,16 @@ class VaultBackend(BackendBase):
                 namespace=workload.namespace,
                 service_account=workload.service_account,
                 audience=settings.kubernetes_auth.audience,
-                token_ttl_seconds=config.seconds(settings.kubernetes_auth.token_ttl),
-                token_max_ttl_seconds=config.seconds(settings.kubernetes_auth.token_max_ttl),
+                token_ttl_seconds=seconds(settings.kubernetes_auth.token_ttl),
+                token_max_ttl_seconds=seconds(settings.kubernetes_auth.token_max_ttl),
             )
         assert approle is not None
-        options = workload.approle or config.AppRoleLoginSpec()
+        options = workload.approle or AppRoleLoginSpec()
         return AppRoleLogin(
             backend=approle.path,
-            secret_id_ttl_seconds=config.seconds(options.secret_id_ttl),
-            token_ttl_seconds=config.seconds(options.token_ttl),
-            token_max_ttl_seconds=config.seconds(options.token_max_ttl),
+            secret_id_ttl_seconds=seconds(options.secret_id_ttl),
+            token_ttl_seconds=seconds(options.token_ttl),
+            token_max_ttl_seconds=seconds(options.token_max_ttl),
             secret_id_num_uses=options.secret_id_num_uses,
             secret_id_bound_cidrs=options.secret_id_bound_cidrs,
         )
@@ -185,10 +185,10 @@ class VaultBackend(BackendBase):
         )
         return StoreProvider(f"vault-{mount}-{self.spec.environment.value}", provider)
 
-    def remote_key(self, secret: config.SecretSpec) -> str:
+    def remote_key(self, secret: SecretSpec) -> str:
         return self.spec.secret_path(secret)
 
-    def pod_identity(self, workload: config.WorkloadSpec) -> PodIdentity:
+    def pod_identity(self, workload: WorkloadSpec) -> PodIdentity:
         """A workload that logs in to Vault itself with Kubernetes auth needs its service account token mounted."""
         spec = self.spec
         direct_login = spec.vault_access(workload) and workload.vault_login == "kubernetes" and spec.delivery(workload) != "external-secrets"
