@@ -3,6 +3,7 @@ and checks run over each document of a resource."""
 
 from __future__ import annotations
 
+from functools import wraps
 from typing import Callable, Iterable, NamedTuple
 
 from documents.iam import Document, Statement, matches
@@ -17,6 +18,23 @@ class Issue(NamedTuple):
 
 def unknown_issue(what: str) -> Issue:
     return Issue(f"{what} is unknown at preview", undecided=True)
+
+
+def unknown_element(s: Statement, element: str) -> list[Issue]:
+    """An undecided issue when the statement's `element` (Action, Principal, Resource) is unknown at preview, else none."""
+    return [unknown_issue(element)] if element.lower() in s.unknown else []
+
+
+def public_principal(s: Statement, consequence: str) -> list[Issue]:
+    """Principal '*' (or NotPrincipal) with no condition binding the caller to an account, organisation or ARN: an issue
+    whose message is the element and `consequence`. Undecided when the principal, or a public one's conditions, are
+    unknown at preview."""
+    if s.public and not s.identity_bound:
+        if "condition" in s.unknown:
+            return [unknown_issue("Condition")]
+        what = "NotPrincipal" if s.not_principal else "Principal '*'"
+        return [Issue(f"{what} {consequence}")]
+    return unknown_element(s, "Principal")
 
 
 def finding(rule: Rule, resource: Resource, where: str, issue: Issue, statement: Statement | None = None) -> Finding:
@@ -36,8 +54,10 @@ Documents = Callable[[Resource], list[tuple[str, Document]]]  # a resource's (la
 
 def document_check(documents: Documents, check: Check) -> Callable[[Rule, Resource], list[Finding]]:
     """A rule's check over each (label, document) of a resource: undecided findings for the parts unknown
-    at preview, then what `check` finds, located as `<label> statement <i>`."""
+    at preview, then what `check` finds, located as `<label> statement <i>`. It keeps `check`'s docstring (a rule's
+    description)."""
 
+    @wraps(check)
     def run(rule: Rule, resource: Resource) -> list[Finding]:
         out = []
         for label, doc in documents(resource):
@@ -50,8 +70,13 @@ def document_check(documents: Documents, check: Check) -> Callable[[Rule, Resour
 
 def per_statement(check: Callable[[Statement], Iterable[Issue]]) -> Check:
     """A check of each statement that may allow (Effect Allow, or unknown at preview) and that no Deny of the same
-    document cancels."""
-    return lambda doc: ((s, issue) for s in doc.statements if s.allow is not False and not cancelled(doc, s) for issue in check(s))
+    document cancels. It keeps `check`'s docstring."""
+
+    @wraps(check)
+    def run(doc: Document) -> Iterable[tuple[Statement | None, Issue]]:
+        return ((s, issue) for s in doc.statements if s.allow is not False and not cancelled(doc, s) for issue in check(s))
+
+    return run
 
 
 def _covers_all(patterns: Iterable[str], targets: Iterable[str]) -> bool:

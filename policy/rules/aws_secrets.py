@@ -70,8 +70,7 @@ def _aws_managed(value: Any) -> bool:
     return value in (None, "") or (isinstance(value, str) and value.lower().endswith(AWS_MANAGED_KEY))
 
 
-@rule(id="SP-SM-001", name="secret-customer-managed-key", severity=Severity.HIGH, resource_types=(SECRET,),
-      frameworks=(*_ACCESS, HIPAA_ENCRYPTION),
+@rule(id="SP-SM-001", name="secret-customer-managed-key", severity=Severity.HIGH, resource_types=(SECRET,), frameworks=(*_ACCESS, HIPAA_ENCRYPTION),
       remediation="Set kmsKeyId (and each replica's kmsKeyId) to a customer-managed key.")
 def SECRET_CUSTOMER_MANAGED_KEY(rule: Rule, resource: Resource) -> list[Finding]:
     """A high or critical secret (or one of its replicas) without a customer-managed key uses aws/secretsmanager, whose
@@ -101,8 +100,7 @@ def _key_id(value: str, aliases: dict[str, str]) -> str | None:
 
 
 @stack_rule(id="SP-SM-002", name="secret-critical-dedicated-key", severity=Severity.MEDIUM, resource_types=(SECRET, ALIAS),
-            frameworks=(HIPAA_ACCESS, SOC2_ACCESS),
-            remediation="Give each critical secret its own customer-managed key.")
+            frameworks=(HIPAA_ACCESS, SOC2_ACCESS), remediation="Give each critical secret its own customer-managed key.")
 def SECRET_CRITICAL_DEDICATED_KEY(rule: StackRule, resources: list[Resource]) -> list[Finding]:
     """A critical secret shares its KMS key with another secret, so the key policy that guards it also grants the other
     secret's readers."""
@@ -141,8 +139,8 @@ def SECRET_CRITICAL_DEDICATED_KEY(rule: StackRule, resources: list[Resource]) ->
 
 # --- recovery window ---------------------------------------------------------------------------
 
-@rule(id="SP-SM-003", name="secret-prod-recovery-window", severity=Severity.HIGH, resource_types=(SECRET,),
-      frameworks=(SOC2_ACCESS,), remediation="Leave recoveryWindowInDays at its default (30) or set 7-30 in prod.")
+@rule(id="SP-SM-003", name="secret-prod-recovery-window", severity=Severity.HIGH, resource_types=(SECRET,), frameworks=(SOC2_ACCESS,),
+      remediation="Leave recoveryWindowInDays at its default (30) or set 7-30 in prod.")
 def SECRET_PROD_RECOVERY_WINDOW(rule: Rule, resource: Resource) -> list[Finding]:
     """A prod secret with a recovery window below 7 days (0 forces deletion) cannot be restored after a mistaken or
     malicious delete."""
@@ -329,8 +327,7 @@ def _describe(days: float) -> str:
     return "never" if days == NEVER else f"every {days:g} days"
 
 
-@stack_rule(id="SP-SM-004", name="secret-rotation-within-class", severity=Severity.HIGH, resource_types=(SECRET, ROTATION),
-            frameworks=_ACCESS,
+@stack_rule(id="SP-SM-004", name="secret-rotation-within-class", severity=Severity.HIGH, resource_types=(SECRET, ROTATION), frameworks=_ACCESS,
             remediation="Add a SecretRotation with automaticallyAfterDays (or rate/cron) within the class maximum, or tag rotation=manual "
             "with rotation-days within it.")
 def SECRET_ROTATION_WITHIN_CLASS(rule: StackRule, resources: list[Resource]) -> list[Finding]:
@@ -390,8 +387,7 @@ def SECRET_ROTATION_WITHIN_CLASS(rule: StackRule, resources: list[Resource]) -> 
 # --- rotation Lambda permission, classification ------------------------------------------------
 
 @rule(id="SP-SM-005", name="rotation-lambda-permission-scoped", severity=Severity.HIGH, resource_types=(PERMISSION,),
-      frameworks=(HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY),
-      remediation="Set sourceAccount to your account id (or sourceArn to the secret's ARN).")
+      frameworks=(HIPAA_ACCESS, SOC2_ACCESS, SOC2_BOUNDARY), remediation="Set sourceAccount to your account id (or sourceArn to the secret's ARN).")
 def ROTATION_LAMBDA_PERMISSION_SCOPED(rule: Rule, resource: Resource) -> list[Finding]:
     """A Lambda permission for secretsmanager.amazonaws.com (or '*') without sourceAccount or sourceArn lets other
     accounts' secrets invoke the rotation function."""
@@ -407,8 +403,8 @@ def ROTATION_LAMBDA_PERMISSION_SCOPED(rule: Rule, resource: Resource) -> list[Fi
     return []
 
 
-@rule(id="SP-SM-006", name="secret-classified", severity=Severity.MEDIUM, resource_types=(SECRET,),
-      frameworks=(SOC2_ACCESS,), remediation="Tag the secret classification=critical|high|medium|low.")
+@rule(id="SP-SM-006", name="secret-classified", severity=Severity.MEDIUM, resource_types=(SECRET,), frameworks=(SOC2_ACCESS,),
+      remediation="Tag the secret classification=critical|high|medium|low.")
 def SECRET_CLASSIFIED(rule: Rule, resource: Resource) -> list[Finding]:
     """A secret without a valid classification tag escapes the class rules (key, rotation)."""
     value = _tag(resource, "classification")

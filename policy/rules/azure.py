@@ -87,16 +87,14 @@ def _assignment_check(roles: dict[str, str], too_wide: tuple[str, ...], fix: str
 
 
 @rule(id="SP-AZ-001", name="azure-no-privileged-role-at-broad-scope", severity=Severity.CRITICAL, resource_types=(ROLE_ASSIGNMENT,),
-      frameworks=_ACCESS,
-      remediation="Assign Key Vault Secrets User on the vault (or one secret); keep administrator roles out of workloads.")
+      frameworks=_ACCESS, remediation="Assign Key Vault Secrets User on the vault (or one secret); keep administrator roles out of workloads.")
 def NO_PRIVILEGED_ROLE_AT_BROAD_SCOPE(rule: Rule, resource: Resource) -> list[Finding]:
     """Owner, Contributor, access administrators and Key Vault Administrator/Contributor at subscription,
     management-group or resource-group scope control every vault (and its access) below it."""
     return _assignment_check(PRIVILEGED_ROLES, BROAD_SCOPES, "assign a data role on one vault or secret instead")(rule, resource)
 
 
-@rule(id="SP-AZ-002", name="azure-keyvault-data-role-scope", severity=Severity.HIGH, resource_types=(ROLE_ASSIGNMENT,),
-      frameworks=_ACCESS,
+@rule(id="SP-AZ-002", name="azure-keyvault-data-role-scope", severity=Severity.HIGH, resource_types=(ROLE_ASSIGNMENT,), frameworks=_ACCESS,
       remediation="Scope the assignment to the vault (…/providers/Microsoft.KeyVault/vaults/<name>) or to a single secret.")
 def KEYVAULT_DATA_ROLE_SCOPE(rule: Rule, resource: Resource) -> list[Finding]:
     """Key Vault data roles (Secrets User/Officer, …) above a vault reach every vault in the subscription or resource
@@ -115,8 +113,7 @@ def _is_prod(resource: Resource) -> bool | None:
     return is_prod(resource, dig(resource["props"], "tags", "environment"))
 
 
-@rule(id="SP-AZ-003", name="azure-keyvault-rbac-authorization", severity=Severity.HIGH, resource_types=(KEY_VAULT,),
-      frameworks=_ACCESS,
+@rule(id="SP-AZ-003", name="azure-keyvault-rbac-authorization", severity=Severity.HIGH, resource_types=(KEY_VAULT,), frameworks=_ACCESS,
       remediation="Set properties.enableRbacAuthorization = true and grant Key Vault data roles per workload.")
 def KEYVAULT_RBAC_AUTHORIZATION(rule: Rule, resource: Resource) -> list[Finding]:
     """Vaults use Azure RBAC, not vault access policies."""
@@ -186,8 +183,7 @@ def KEYVAULT_NO_PUBLIC_NETWORK_IN_PROD(rule: Rule, resource: Resource) -> list[F
                          "set publicNetworkAccess Disabled (private endpoint) or defaultAction Deny with an allow-list")]
 
 
-@rule(id="SP-AZ-006", name="azure-keyvault-access-policy-all-secrets", severity=Severity.HIGH, resource_types=(KEY_VAULT,),
-      frameworks=_ACCESS,
+@rule(id="SP-AZ-006", name="azure-keyvault-access-policy-all-secrets", severity=Severity.HIGH, resource_types=(KEY_VAULT,), frameworks=_ACCESS,
       remediation="Switch to RBAC (Key Vault Secrets User on the vault or one secret); failing that, grant only get (and list where needed) "
       "and keep secret writes with the deployment identity.")
 def KEYVAULT_ACCESS_POLICY_ALL_SECRETS(rule: Rule, resource: Resource) -> list[Finding]:

@@ -79,8 +79,7 @@ def _selects_every_namespace(selector: Any) -> bool:
     return all(isinstance(e, dict) and e.get("operator") in ("NotIn", "DoesNotExist") for e in entries(selector.get("matchExpressions")))
 
 
-@rule(id="SP-ESO-001", name="eso-cluster-store-namespace-conditions", severity=Severity.HIGH, resource_types=_CLUSTER_STORES,
-      frameworks=_ACCESS,
+@rule(id="SP-ESO-001", name="eso-cluster-store-namespace-conditions", severity=Severity.HIGH, resource_types=_CLUSTER_STORES, frameworks=_ACCESS,
       remediation="Add spec.conditions with namespaces (or anchored namespaceRegexes / a label selector) of its consumers.")
 def CLUSTER_STORE_NAMESPACE_CONDITIONS(rule: Rule, resource: Resource) -> list[Finding]:
     """A ClusterSecretStore without namespace conditions serves every namespace, so anyone who can create an
@@ -115,8 +114,7 @@ def CLUSTER_STORE_NAMESPACE_CONDITIONS(rule: Rule, resource: Resource) -> list[F
     return out
 
 
-@rule(id="SP-ESO-002", name="eso-store-no-static-credentials", severity=Severity.HIGH, resource_types=_STORES,
-      frameworks=_ACCESS,
+@rule(id="SP-ESO-002", name="eso-store-no-static-credentials", severity=Severity.HIGH, resource_types=_STORES, frameworks=_ACCESS,
       remediation="Use IRSA (aws auth.jwt), workload identity (azurekv authType WorkloadIdentity, gcpsm auth.workloadIdentity) or Vault Kubernetes auth.")
 def STORE_NO_STATIC_CREDENTIALS(rule: Rule, resource: Resource) -> list[Finding]:
     """Stores that log in with credentials kept in a Kubernetes Secret, where a workload identity exists for the
@@ -161,8 +159,7 @@ def _external_secret_spec(resource: Resource) -> tuple[Any, str]:
     return dig(resource["props"], "spec"), "spec"
 
 
-@rule(id="SP-ESO-003", name="eso-find-restricted", severity=Severity.HIGH, resource_types=_EXTERNAL_SECRETS,
-      frameworks=_ACCESS,
+@rule(id="SP-ESO-003", name="eso-find-restricted", severity=Severity.HIGH, resource_types=_EXTERNAL_SECRETS, frameworks=_ACCESS,
       remediation="List the keys in data[] (remoteRef key/property), or restrict find with an exact name.regexp or path.")
 def FIND_RESTRICTED(rule: Rule, resource: Resource) -> list[Finding]:
     """dataFrom.find without a restricting name regexp or path copies every secret the store can read."""
@@ -188,8 +185,8 @@ def FIND_RESTRICTED(rule: Rule, resource: Resource) -> list[Finding]:
     return out
 
 
-@rule(id="SP-ESO-004", name="eso-target-retain", severity=Severity.MEDIUM, resource_types=_EXTERNAL_SECRETS,
-      frameworks=(SOC2_ACCESS,), remediation="Set target.deletionPolicy: Retain (the default).")
+@rule(id="SP-ESO-004", name="eso-target-retain", severity=Severity.MEDIUM, resource_types=_EXTERNAL_SECRETS, frameworks=(SOC2_ACCESS,),
+      remediation="Set target.deletionPolicy: Retain (the default).")
 def TARGET_RETAIN(rule: Rule, resource: Resource) -> list[Finding]:
     """deletionPolicy Delete removes the Kubernetes Secret when the remote secret is not found."""
     spec, at = _external_secret_spec(resource)

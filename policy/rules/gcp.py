@@ -97,8 +97,7 @@ def NO_PUBLIC_MEMBERS(rule: Rule, resource: Resource) -> list[Finding]:
     return out
 
 
-@rule(id="SP-GCP-003", name="gcp-secret-cmek-by-class", severity=Severity.HIGH, resource_types=(SECRET,),
-      frameworks=(HIPAA_ACCESS, SOC2_ACCESS),
+@rule(id="SP-GCP-003", name="gcp-secret-cmek-by-class", severity=Severity.HIGH, resource_types=(SECRET,), frameworks=(HIPAA_ACCESS, SOC2_ACCESS),
       remediation="Set replication.auto.customerManagedEncryption (key in global) or a key per userManaged replica location.")
 def SECRET_CMEK_BY_CLASS(rule: Rule, resource: Resource) -> list[Finding]:
     """High and critical Secret Manager secrets are encrypted with a customer-managed Cloud KMS key in every replica"""

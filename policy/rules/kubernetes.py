@@ -100,8 +100,8 @@ def _wildcard_fields(entry: PolicyRule) -> tuple[str, ...]:
     return fields
 
 
-@rule(id="SP-K8S-001", name="k8s-rbac-no-wildcard", severity=Severity.HIGH, resource_types=ROLES,
-      frameworks=_ACCESS, remediation="List the exact apiGroups, resources and verbs the subject needs.")
+@rule(id="SP-K8S-001", name="k8s-rbac-no-wildcard", severity=Severity.HIGH, resource_types=ROLES, frameworks=_ACCESS,
+      remediation="List the exact apiGroups, resources and verbs the subject needs.")
 def RBAC_NO_WILDCARD(rule: Rule, resource: Resource) -> list[Finding]:
     """`*` in verbs, resources, apiGroups or nonResourceURLs grants everything present and future."""
     rules, out = _policy_rules(rule, resource)
@@ -128,8 +128,8 @@ def _reads_secrets(entry: PolicyRule) -> bool | None:
     return None
 
 
-@rule(id="SP-K8S-002", name="k8s-rbac-cluster-role-reads-secrets", severity=Severity.MEDIUM, resource_types=(CLUSTER_ROLE,),
-      frameworks=_ACCESS, remediation="Use a namespaced Role limited by resourceNames to the Secrets needed.")
+@rule(id="SP-K8S-002", name="k8s-rbac-cluster-role-reads-secrets", severity=Severity.MEDIUM, resource_types=(CLUSTER_ROLE,), frameworks=_ACCESS,
+      remediation="Use a namespaced Role limited by resourceNames to the Secrets needed.")
 def RBAC_CLUSTER_ROLE_READS_SECRETS(rule: Rule, resource: Resource) -> list[Finding]:
     """A ClusterRole that reads Secrets is one ClusterRoleBinding away from every Secret in the cluster."""
     rules, out = _policy_rules(rule, resource)
@@ -144,8 +144,7 @@ def RBAC_CLUSTER_ROLE_READS_SECRETS(rule: Rule, resource: Resource) -> list[Find
 
 
 @stack_rule(id="SP-K8S-003", name="k8s-rbac-no-cluster-wide-secret-read", severity=Severity.HIGH, resource_types=(CLUSTER_ROLE, CLUSTER_ROLE_BINDING),
-            frameworks=_ACCESS,
-            remediation="Bind a namespaced Role (resourceNames) with a RoleBinding in each namespace that needs it.")
+            frameworks=_ACCESS, remediation="Bind a namespaced Role (resourceNames) with a RoleBinding in each namespace that needs it.")
 def RBAC_NO_CLUSTER_WIDE_SECRET_READ(rule: StackRule, resources: list[Resource]) -> list[Finding]:
     """A ClusterRoleBinding to a role that reads Secrets grants every Secret in every namespace."""
     # Planned ClusterRole name (None when unknown) -> (what reads Secrets, whether that is certain).
@@ -176,8 +175,7 @@ def RBAC_NO_CLUSTER_WIDE_SECRET_READ(rule: StackRule, resources: list[Resource])
     return out
 
 
-@rule(id="SP-K8S-004", name="k8s-rbac-no-escalation-verbs", severity=Severity.HIGH, resource_types=ROLES,
-      frameworks=_ACCESS,
+@rule(id="SP-K8S-004", name="k8s-rbac-no-escalation-verbs", severity=Severity.HIGH, resource_types=ROLES, frameworks=_ACCESS,
       remediation="Remove these verbs; grant the target permissions directly and narrowly if they are needed.")
 def RBAC_NO_ESCALATION_VERBS(rule: Rule, resource: Resource) -> list[Finding]:
     """impersonate, escalate, bind and serviceaccounts/token create let a subject gain permissions it was not given."""
@@ -194,8 +192,8 @@ def RBAC_NO_ESCALATION_VERBS(rule: Rule, resource: Resource) -> list[Finding]:
     return out
 
 
-@rule(id="SP-K8S-005", name="k8s-rbac-no-cluster-admin-binding", severity=Severity.CRITICAL, resource_types=BINDINGS,
-      frameworks=_ACCESS, remediation="Bind a purpose-made Role with only the verbs and resources needed.")
+@rule(id="SP-K8S-005", name="k8s-rbac-no-cluster-admin-binding", severity=Severity.CRITICAL, resource_types=BINDINGS, frameworks=_ACCESS,
+      remediation="Bind a purpose-made Role with only the verbs and resources needed.")
 def RBAC_NO_CLUSTER_ADMIN_BINDING(rule: Rule, resource: Resource) -> list[Finding]:
     """Binding cluster-admin grants full control (of the namespace for a RoleBinding, of the cluster otherwise)."""
     name = dig(resource["props"], "roleRef", "name")
@@ -206,8 +204,8 @@ def RBAC_NO_CLUSTER_ADMIN_BINDING(rule: Rule, resource: Resource) -> list[Findin
     return []
 
 
-@rule(id="SP-K8S-006", name="k8s-rbac-no-anonymous-subjects", severity=Severity.CRITICAL, resource_types=BINDINGS,
-      frameworks=_ACCESS, remediation="Bind named service accounts, users or groups.")
+@rule(id="SP-K8S-006", name="k8s-rbac-no-anonymous-subjects", severity=Severity.CRITICAL, resource_types=BINDINGS, frameworks=_ACCESS,
+      remediation="Bind named service accounts, users or groups.")
 def RBAC_NO_ANONYMOUS_SUBJECTS(rule: Rule, resource: Resource) -> list[Finding]:
     """Bindings to system:anonymous, system:unauthenticated or system:authenticated reach anyone who can talk to the API
     server."""
@@ -224,8 +222,7 @@ def RBAC_NO_ANONYMOUS_SUBJECTS(rule: Rule, resource: Resource) -> list[Finding]:
     return out
 
 
-@rule(id="SP-K8S-007", name="k8s-rbac-secrets-by-name", severity=Severity.HIGH, resource_types=ROLES,
-      frameworks=_ACCESS,
+@rule(id="SP-K8S-007", name="k8s-rbac-secrets-by-name", severity=Severity.HIGH, resource_types=ROLES, frameworks=_ACCESS,
       remediation="Grant only get, with resourceNames listing the Secrets the workload reads (our secret_reader_role); "
       "drop list/watch and write verbs, which the workload does not need to read its own Secrets.")
 def RBAC_SECRETS_BY_NAME(rule: Rule, resource: Resource) -> list[Finding]:
@@ -297,8 +294,7 @@ def _in_scope(resource: Resource, scope: str) -> bool | None:
     return None if is_unknown(namespace) else namespace == SYSTEM_NAMESPACE
 
 
-@rule(id="SP-K8S-008", name="k8s-rbac-no-takeover-grants", severity=Severity.HIGH, resource_types=ROLES,
-      frameworks=_ACCESS,
+@rule(id="SP-K8S-008", name="k8s-rbac-no-takeover-grants", severity=Severity.HIGH, resource_types=ROLES, frameworks=_ACCESS,
       remediation="Remove the grant; keep these with the cluster's own controllers, or limit them with resourceNames to the objects needed.")
 def RBAC_NO_TAKEOVER_GRANTS(rule: Rule, resource: Resource) -> list[Finding]:
     """Grants that take over the cluster or its Secrets without reading one: admission webhooks, CSR approval and
@@ -348,8 +344,7 @@ def _system_config_writes(rule: Rule, resource: Resource, index: int, entry: Pol
     return []
 
 
-@rule(id="SP-K8S-009", name="k8s-rbac-no-builtin-admin-edit-binding", severity=Severity.HIGH, resource_types=BINDINGS,
-      frameworks=_ACCESS,
+@rule(id="SP-K8S-009", name="k8s-rbac-no-builtin-admin-edit-binding", severity=Severity.HIGH, resource_types=BINDINGS, frameworks=_ACCESS,
       remediation="Bind a purpose-made Role: get on the Secrets the workload reads, by resourceNames.")
 def RBAC_NO_BUILTIN_ADMIN_EDIT_BINDING(rule: Rule, resource: Resource) -> list[Finding]:
     """The built-in aggregated ClusterRoles admin and edit read and write every Secret of the namespace they are bound

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import wraps
 from typing import Any, Callable, Iterable
 
 from documents.props import strings
@@ -316,81 +317,77 @@ def reaches_kv_endpoint(path: str, endpoint: str) -> bool:
 
 # --- policy rules -----------------------------------------------------------------------------
 
+def _read_policy(rule: Rule, resource: Resource) -> tuple[list[PathBlock] | None, list[Finding]]:
+    """The policy's path blocks (none for an empty policy), or None and why: undecided when the text is unknown at
+    preview, a finding when it does not parse (POLICY_PARSEABLE reports it; the other policy rules stay silent)."""
+    policy = resource["props"].get("policy")
+    if is_unknown(policy):
+        return None, [rule.undecided(resource, "the policy text")]
+    if not policy:
+        return [], []
+    try:
+        return parse_policy(policy), []
+    except PolicyParseError as error:
+        return None, [rule.finding(resource, f"the policy does not parse ({error}); nothing in it can be checked")]
+
+
 def _policy_check(inspect: Callable[[list[PathBlock]], Iterable[str]]) -> Callable[[Rule, Resource], list[Finding]]:
+    """A check over a policy's parsed path blocks: `inspect` yields one message a violation (its docstring is kept)."""
+
+    @wraps(inspect)
     def check(rule: Rule, resource: Resource) -> list[Finding]:
-        policy = resource["props"].get("policy")
-        if is_unknown(policy):
-            return [rule.undecided(resource, "the policy text")]
-        if not policy:
-            return []
-        try:
-            blocks = parse_policy(policy)
-        except PolicyParseError:
-            return []  # POLICY_PARSEABLE reports it
+        blocks, problems = _read_policy(rule, resource)
+        if blocks is None:
+            return [f for f in problems if f.undecided]
         return [rule.finding(resource, message) for message in inspect(blocks)]
 
     return check
 
 
-@rule(id="SP-VAULT-001", name="vault-policy-parseable", severity=Severity.HIGH, resource_types=(POLICY,),
-      frameworks=(HIPAA_ACCESS, HIPAA_AUDIT),
+@rule(id="SP-VAULT-001", name="vault-policy-parseable", severity=Severity.HIGH, resource_types=(POLICY,), frameworks=(HIPAA_ACCESS, HIPAA_AUDIT),
       remediation="Write the policy as `path \"<path>\" { capabilities = [...] }` blocks (or Vault's JSON form).")
 def POLICY_PARSEABLE(rule: Rule, resource: Resource) -> list[Finding]:
     """A Vault policy that cannot be parsed cannot be reviewed or checked."""
-    policy = resource["props"].get("policy")
-    if is_unknown(policy):
-        return [rule.undecided(resource, "the policy text")]
-    if not policy:
-        return []
-    try:
-        parse_policy(policy)
-    except PolicyParseError as error:
-        return [rule.finding(resource, f"the policy does not parse ({error}); nothing in it can be checked")]
-    return []
+    return _read_policy(rule, resource)[1]
 
 
-def _globs(blocks: list[PathBlock]) -> Iterable[str]:
+@rule(id="SP-VAULT-002", name="vault-policy-no-glob", severity=Severity.HIGH, resource_types=(POLICY,), frameworks=_ACCESS,
+      remediation="Grant exact paths, or record an exception with a reason and an expiry.")
+@_policy_check
+def POLICY_NO_GLOB(blocks: list[PathBlock]) -> Iterable[str]:
+    """Globs (`*`, `+` segments) grant paths beyond the consumer's declared ones."""
     for block in blocks:
         if block.grants and wide_glob(block.path) and not token_own(block):
             yield f"{block} uses a glob: it grants {_caps(block.grants)} on paths nobody declared; list the exact paths"
 
 
-@rule(id="SP-VAULT-002", name="vault-policy-no-glob", severity=Severity.HIGH, resource_types=(POLICY,),
-      frameworks=_ACCESS, remediation="Grant exact paths, or record an exception with a reason and an expiry.")
-def POLICY_NO_GLOB(rule: Rule, resource: Resource) -> list[Finding]:
-    """Globs (`*`, `+` segments) grant paths beyond the consumer's declared ones."""
-    return _policy_check(_globs)(rule, resource)
-
-
-def _sudo_root(blocks: list[PathBlock]) -> Iterable[str]:
+@rule(id="SP-VAULT-003", name="vault-policy-no-sudo-root", severity=Severity.CRITICAL, resource_types=(POLICY,), frameworks=_ACCESS,
+      remediation="Remove sudo/root; operators use a separate, audited admin policy.")
+@_policy_check
+def POLICY_NO_SUDO_ROOT(blocks: list[PathBlock]) -> Iterable[str]:
+    """`sudo`/`root` capabilities open root-protected endpoints."""
     for block in blocks:
         if found := block.grants & {"sudo", "root"}:
             yield f"{block} grants {_caps(found)}: root-protected endpoints; remove it"
 
 
-@rule(id="SP-VAULT-003", name="vault-policy-no-sudo-root", severity=Severity.CRITICAL, resource_types=(POLICY,),
-      frameworks=_ACCESS, remediation="Remove sudo/root; operators use a separate, audited admin policy.")
-def POLICY_NO_SUDO_ROOT(rule: Rule, resource: Resource) -> list[Finding]:
-    """`sudo`/`root` capabilities open root-protected endpoints."""
-    return _policy_check(_sudo_root)(rule, resource)
-
-
-def _glob_writes(blocks: list[PathBlock]) -> Iterable[str]:
+@rule(id="SP-VAULT-004", name="vault-policy-no-glob-write", severity=Severity.HIGH, resource_types=(POLICY,), frameworks=_ACCESS,
+      remediation="Grant create/update/patch/delete only on the exact paths a workload declares it writes.")
+@_policy_check
+def POLICY_NO_GLOB_WRITE(blocks: list[PathBlock]) -> Iterable[str]:
+    """Write capabilities on a glob let a workload overwrite or delete every secret below it (seed 004's CRUD on
+    secret/data/phagen/*)."""
     for block in blocks:
         if wide_glob(block.path) and not token_own(block) and (found := block.grants & WRITE_CAPABILITIES):
             yield f"{block} grants {_caps(found)} on a glob: writes and deletes reach every secret below it; grant writes on exact paths"
 
 
-@rule(id="SP-VAULT-004", name="vault-policy-no-glob-write", severity=Severity.HIGH, resource_types=(POLICY,),
-      frameworks=_ACCESS,
-      remediation="Grant create/update/patch/delete only on the exact paths a workload declares it writes.")
-def POLICY_NO_GLOB_WRITE(rule: Rule, resource: Resource) -> list[Finding]:
-    """Write capabilities on a glob let a workload overwrite or delete every secret below it (seed 004's CRUD on
-    secret/data/phagen/*)."""
-    return _policy_check(_glob_writes)(rule, resource)
-
-
-def _permanent_deletes(blocks: list[PathBlock]) -> Iterable[str]:
+@rule(id="SP-VAULT-005", name="vault-policy-no-permanent-delete", severity=Severity.HIGH, resource_types=(POLICY,),
+      frameworks=(HIPAA_ACCESS, HIPAA_AUDIT, SOC2_ACCESS),
+      remediation="Keep metadata read-only for workloads; leave destroy to an audited admin path.")
+@_policy_check
+def POLICY_NO_PERMANENT_DELETE(blocks: list[PathBlock]) -> Iterable[str]:
+    """`delete` on KV metadata or write on KV destroy erases secret versions and history for good."""
     for block in blocks:
         if token_own(block) or block.path.split("/", 1)[0] in RESERVED_MOUNTS:
             continue  # Vault's reserved mounts are never KV: nothing there is KV metadata or destroy
@@ -400,29 +397,18 @@ def _permanent_deletes(blocks: list[PathBlock]) -> Iterable[str]:
             yield f"{block} grants write on KV destroy: it destroys versions for good"
 
 
-@rule(id="SP-VAULT-005", name="vault-policy-no-permanent-delete", severity=Severity.HIGH, resource_types=(POLICY,),
-      frameworks=(HIPAA_ACCESS, HIPAA_AUDIT, SOC2_ACCESS),
-      remediation="Keep metadata read-only for workloads; leave destroy to an audited admin path.")
-def POLICY_NO_PERMANENT_DELETE(rule: Rule, resource: Resource) -> list[Finding]:
-    """`delete` on KV metadata or write on KV destroy erases secret versions and history for good."""
-    return _policy_check(_permanent_deletes)(rule, resource)
-
-
-def _control_plane(blocks: list[PathBlock]) -> Iterable[str]:
+@rule(id="SP-VAULT-006", name="vault-policy-no-control-plane", severity=Severity.CRITICAL, resource_types=(POLICY,), frameworks=_ACCESS,
+      remediation="Remove the grant; workloads need only their secret paths and auth/token/*-self.")
+@_policy_check
+def POLICY_NO_CONTROL_PLANE(blocks: list[PathBlock]) -> Iterable[str]:
+    """Grants on sys/, auth/ or identity/ (other than a token's own lookup/renew/revoke) let a workload change Vault
+    itself."""
     for block in blocks:
         if not block.grants or token_own(block):
             continue
         roots = [f"{root}/" for root in CONTROL_PLANE if reaches_root(block.path, root)]
         if roots:
             yield f"{block} grants {_caps(block.grants)} on {', '.join(roots)} (Vault's control plane); workloads need none of it"
-
-
-@rule(id="SP-VAULT-006", name="vault-policy-no-control-plane", severity=Severity.CRITICAL, resource_types=(POLICY,),
-      frameworks=_ACCESS, remediation="Remove the grant; workloads need only their secret paths and auth/token/*-self.")
-def POLICY_NO_CONTROL_PLANE(rule: Rule, resource: Resource) -> list[Finding]:
-    """Grants on sys/, auth/ or identity/ (other than a token's own lookup/renew/revoke) let a workload change Vault
-    itself."""
-    return _policy_check(_control_plane)(rule, resource)
 
 
 def _caps(capabilities: Iterable[str]) -> str:
@@ -449,8 +435,7 @@ def _seconds(value: Any) -> float | None:
     return None
 
 
-@rule(id="SP-VAULT-010", name="vault-kubernetes-role-bound-identity", severity=Severity.HIGH, resource_types=(KUBERNETES_ROLE,),
-      frameworks=_LOGIN,
+@rule(id="SP-VAULT-010", name="vault-kubernetes-role-bound-identity", severity=Severity.HIGH, resource_types=(KUBERNETES_ROLE,), frameworks=_LOGIN,
       remediation="Set boundServiceAccountNames and boundServiceAccountNamespaces to the workload's one service account and namespace.")
 def KUBERNETES_ROLE_BOUND_IDENTITY(rule: Rule, resource: Resource) -> list[Finding]:
     """A Kubernetes login role must bind exact service accounts and namespaces, never `*`."""
@@ -472,8 +457,8 @@ def KUBERNETES_ROLE_BOUND_IDENTITY(rule: Rule, resource: Resource) -> list[Findi
     return [rule.finding(resource, m) for m in out] + [rule.undecided(resource, f) for f in unknown]
 
 
-@rule(id="SP-VAULT-011", name="vault-kubernetes-role-audience", severity=Severity.MEDIUM, resource_types=(KUBERNETES_ROLE,),
-      frameworks=_LOGIN, remediation="Set audience (e.g. 'vault') and mint projected tokens for that audience.")
+@rule(id="SP-VAULT-011", name="vault-kubernetes-role-audience", severity=Severity.MEDIUM, resource_types=(KUBERNETES_ROLE,), frameworks=_LOGIN,
+      remediation="Set audience (e.g. 'vault') and mint projected tokens for that audience.")
 def KUBERNETES_ROLE_AUDIENCE(rule: Rule, resource: Resource) -> list[Finding]:
     """Without an audience, a service-account token minted for any other service logs in to Vault."""
     audience = resource["props"].get("audience")
@@ -487,8 +472,7 @@ def KUBERNETES_ROLE_AUDIENCE(rule: Rule, resource: Resource) -> list[Finding]:
 
 @rule(id="SP-VAULT-012", name="vault-login-token-ttl", severity=Severity.MEDIUM, resource_types=_ROLES,
       description=f"Login tokens live at most {MAX_TOKEN_TTL}s and renew to at most {MAX_TOKEN_MAX_TTL}s; 0 or unset means Vault's 768h default.",
-      frameworks=_LOGIN,
-      remediation=f"Set tokenTtl <= {MAX_TOKEN_TTL} and tokenMaxTtl <= {MAX_TOKEN_MAX_TTL} (seconds); avoid tokenPeriod.")
+      frameworks=_LOGIN, remediation=f"Set tokenTtl <= {MAX_TOKEN_TTL} and tokenMaxTtl <= {MAX_TOKEN_MAX_TTL} (seconds); avoid tokenPeriod.")
 def LOGIN_TOKEN_TTL(rule: Rule, resource: Resource) -> list[Finding]:
     props = resource["props"]
     fields = ("tokenTtl", "tokenMaxTtl", "tokenExplicitMaxTtl", "tokenPeriod")
@@ -512,8 +496,8 @@ def LOGIN_TOKEN_TTL(rule: Rule, resource: Resource) -> list[Finding]:
     return [rule.finding(resource, m) for m in out]
 
 
-@rule(id="SP-VAULT-013", name="vault-login-no-root-or-default-policy", severity=Severity.HIGH, resource_types=_ROLES,
-      frameworks=_ACCESS, remediation="Set tokenPolicies to the workload's policy and tokenNoDefaultPolicy = true.")
+@rule(id="SP-VAULT-013", name="vault-login-no-root-or-default-policy", severity=Severity.HIGH, resource_types=_ROLES, frameworks=_ACCESS,
+      remediation="Set tokenPolicies to the workload's policy and tokenNoDefaultPolicy = true.")
 def LOGIN_NO_ROOT_OR_DEFAULT_POLICY(rule: Rule, resource: Resource) -> list[Finding]:
     """Login tokens carry only the workload's own policy: not root, not Vault's default policy."""
     props = resource["props"]
@@ -528,8 +512,7 @@ def LOGIN_NO_ROOT_OR_DEFAULT_POLICY(rule: Rule, resource: Resource) -> list[Find
     return findings + [rule.undecided(resource, f) for f in unknown]
 
 
-@rule(id="SP-VAULT-014", name="vault-approle-secret-id-bounds", severity=Severity.HIGH, resource_types=(APPROLE_ROLE,),
-      frameworks=_LOGIN,
+@rule(id="SP-VAULT-014", name="vault-approle-secret-id-bounds", severity=Severity.HIGH, resource_types=(APPROLE_ROLE,), frameworks=_LOGIN,
       remediation="Keep bindSecretId = true and set secretIdTtl (e.g. 86400); bound CIDRs where the callers are known.")
 def APPROLE_SECRET_ID_BOUNDS(rule: Rule, resource: Resource) -> list[Finding]:
     """An AppRole must require a SecretID, and SecretIDs must expire."""
