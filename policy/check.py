@@ -10,7 +10,6 @@ Exit status: 0 no mandatory violation, 1 a mandatory violation, 2 unreadable pre
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from datetime import date
@@ -19,6 +18,7 @@ from typing import Any, Iterable
 
 from rich.console import Console
 
+from documents.jsonfile import read_json
 from policy.engine import evaluate, logical_name
 from policy.report import FORMATS, print_text, render, summary
 from policy.rules import ALL_RULES
@@ -72,16 +72,7 @@ def resources_from_preview(document: Any, source: str) -> list[Resource]:
 
 
 def load_preview(path: str) -> list[Resource]:
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text()
-        document = json.loads(text)
-    except FileNotFoundError:
-        raise PreviewError(f"{path}: not found") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise PreviewError(f"{path}: cannot be read ({type(error).__name__})") from None
-    except json.JSONDecodeError as error:
-        raise PreviewError(f"{path}: not valid JSON (line {error.lineno} column {error.colno}: {error.msg})") from None
-    return resources_from_preview(document, path)
+    return resources_from_preview(read_json(path, PreviewError), path)
 
 
 def stack_of(resources: list[Resource]) -> str | None:

@@ -27,7 +27,6 @@ anything and is itself reported as a violation (SP-EXC-001, see policy/engine.py
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -35,6 +34,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from documents.jsonfile import read_json
 from policy.rules.base import Rule, Severity, StackRule
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
@@ -214,16 +214,8 @@ def parse_settings(document: Any, environment: str, rules: Iterable[Rule | Stack
 
 
 def load_settings(path: str | Path, environment: str, rules: Iterable[Rule | StackRule]) -> PackSettings:
-    source = str(path)
-    try:
-        document = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise SettingsError([f"{source}: not found"]) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise SettingsError([f"{source}: cannot be read ({type(error).__name__})"]) from None
-    except json.JSONDecodeError as error:
-        raise SettingsError([f"{source}: not valid JSON (line {error.lineno} column {error.colno}: {error.msg})"]) from None
-    return parse_settings(document, environment, rules, source)
+    document = read_json(Path(path), lambda message: SettingsError([message]))
+    return parse_settings(document, environment, rules, str(path))
 
 
 def settings_for(environment: str, rules: Iterable[Rule | StackRule], config: str | Path | None = None) -> PackSettings:

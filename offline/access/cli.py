@@ -19,6 +19,7 @@ from typing import Any
 
 from rich.console import Console
 
+from documents.jsonfile import read_json
 from offline.access.matrix import KIND, AccessMatrix, access_matrix, declared_classifications, diff
 from offline.access.render import diff_markdown, matrix_markdown, print_diff, print_matrix
 from offline.console import UNLIMITED_WIDTH, console_for
@@ -66,15 +67,7 @@ def _describe(target: str, matrix: AccessMatrix) -> str:
 
 def _load(target: str) -> AccessMatrix:
     if target.endswith(".json") or target == "-":
-        try:
-            text = sys.stdin.read() if target == "-" else Path(target).read_text()
-            document = json.loads(text)
-        except FileNotFoundError:
-            raise InputError(f"{target}: not found") from None
-        except (OSError, UnicodeDecodeError) as error:
-            raise InputError(f"{target}: cannot be read ({type(error).__name__})") from None
-        except json.JSONDecodeError as error:
-            raise InputError(f"{target}: not valid JSON (line {error.lineno} column {error.colno})") from None
+        document = read_json(target, InputError)
         if not isinstance(document, dict):
             raise InputError(f"{target}: not a plan, preview or access matrix document")
         if document.get("kind") == KIND:
