@@ -59,6 +59,11 @@ def grant_statements(grant: Grant, secret_arns: list[str], key_arns: list[str]) 
     ]
 
 
+def policy_json(statements: Sequence[dict]) -> str:
+    """An IAM policy document (version 2012-10-17) of `statements`, as the JSON AWS is given."""
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=2)
+
+
 def policy_document(grants: Sequence[Grant]) -> pulumi.Output[str]:
     """One identity policy for all of a role's grants; ARNs resolve when the resources exist."""
     resolved = pulumi.Output.all(
@@ -71,7 +76,7 @@ def policy_document(grants: Sequence[Grant]) -> pulumi.Output[str]:
             for grant, (secret_arns, key_arns) in zip(grants, arns)
             for statement in grant_statements(grant, list(secret_arns), list(key_arns))
         ]
-        return json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=2)
+        return policy_json(statements)
 
     return resolved.apply(render)
 

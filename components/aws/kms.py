@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -10,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws import actions
-from components.aws.iam import sid, via_secrets_manager
+from components.aws.iam import policy_json, sid, via_secrets_manager
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,7 @@ def key_policy(account_id: str, regions: Sequence[str], users: Sequence[tuple[Ke
                 "Condition": condition,
             }
         )
-    return json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=2)
+    return policy_json(statements)
 
 
 @dataclass(frozen=True)

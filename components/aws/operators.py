@@ -8,7 +8,6 @@ elsewhere and no grant that outlives the secret."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -16,7 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws import actions
-from components.aws.iam import sid
+from components.aws.iam import policy_json, sid
 
 MFA_PRESENT = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
 
@@ -42,7 +41,7 @@ def operator_policy(secret_arn: str, grants: Sequence[OperatorGrant]) -> str:
         if grant.mfa:
             statement["Condition"] = MFA_PRESENT
         statements.append(statement)
-    return json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=2)
+    return policy_json(statements)
 
 
 class OperatorSecretPolicy(pulumi.ComponentResource):

@@ -13,7 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws import actions
-from components.aws.iam import Grant, grant_statements, sid
+from components.aws.iam import Grant, grant_statements, policy_json, sid
 from rotation.contract import PROPERTY_ENV
 
 HANDLERS = {
@@ -83,7 +83,7 @@ def rotation_policy(rotated: Grant, master: Grant | None, secret_arn: str, key_a
         {"Sid": "RandomPassword", "Effect": "Allow", "Action": actions.checked(actions.RANDOM_PASSWORD), "Resource": "*"},
         {"Sid": "Logs", "Effect": "Allow", "Action": actions.checked(actions.LOG_WRITE), "Resource": [f"{log_group_arn}:log-stream:*"]},
     ]
-    return json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=2)
+    return policy_json(statements)
 
 
 @dataclass(frozen=True)
