@@ -11,7 +11,9 @@ metadata beside it and the check's docstring as its description:
         ...
 
 `KMS_KEY_ROTATION` is then the Rule (not a function); the check builds its findings through `rule`, so the id is
-written once.
+written once. A check written over one statement or document stacks its module's adapter under the rule
+(`@rule(...)`, `@_identity`, `@per_statement`, `def NO_ACTION_WILDCARD(s: Statement) -> list[Issue]`); the adapters
+keep the docstring.
 """
 
 from __future__ import annotations
