@@ -3,6 +3,7 @@ and a monitor that records each registration with its resource options, secrets 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import uuid
@@ -98,7 +99,7 @@ class CloudMocks(pulumi.runtime.Mocks):
             self.azure_subscription = inputs.get("subscriptionId") or self.azure_subscription
             return _uuid(args.typ, args.name), inputs
         cloud = args.typ.split(":", 1)[0]
-        prefix = {"aws": "", "gcp": "gcp_", "azure-native": "azure_"}.get(cloud)
+        prefix = {"aws": "", "gcp": "gcp_", "azure-native": "azure_", "kubernetes": "k8s_"}.get(cloud)
         answer = getattr(self, f"_{prefix}{args.typ.split(':')[-1].lower()}", None) if prefix is not None else None
         if answer is None:
             return args.resource_id or f"{args.name}-{_digest(args.typ, args.name)[:8]}", inputs
@@ -169,6 +170,20 @@ class CloudMocks(pulumi.runtime.Mocks):
 
 
     # ----- GCP: ids as the Google provider reports them (`projects/<project>/...`) -----
+
+    @staticmethod
+    def service_account_token(namespace: str, service_account: str) -> str:
+        """What the token controller writes into a service-account-token Secret (stands in for a JWT)."""
+        return f"mock-service-account-token.{namespace}.{service_account}.{_digest('token', namespace, service_account)[:16]}"
+
+    def _k8s_secret(self, name: str, inputs: dict, region: str):
+        """A service-account-token Secret comes back with its token, as a secret, as the provider returns it."""
+        meta = inputs.get("metadata") or {}
+        if inputs.get("type") != "kubernetes.io/service-account-token" or not isinstance(meta, dict):
+            return f"{meta.get('namespace')}/{meta.get('name')}" if isinstance(meta, dict) else name, {}
+        account = (meta.get("annotations") or {}).get("kubernetes.io/service-account.name", "")
+        token = self.service_account_token(meta.get("namespace", "default"), account)
+        return f"{meta.get('namespace')}/{meta.get('name')}", {"data": rpc.wrap_rpc_secret({"token": base64.b64encode(token.encode()).decode()})}
 
     @staticmethod
     def gcp_project_number(project: str) -> str:

@@ -117,7 +117,7 @@ def import_file(plan: Plan) -> dict[str, Any]:
     return {"nameTable": {name: urn for urn, name in names.items()}, "resources": resources}
 
 
-KUBERNETES_OBJECT_FIELDS = ("apiVersion", "kind", "metadata", "spec", "rules", "roleRef", "subjects", "automountServiceAccountToken", "data", "stringData")
+KUBERNETES_OBJECT_FIELDS = ("apiVersion", "kind", "type", "metadata", "spec", "rules", "roleRef", "subjects", "automountServiceAccountToken", "data", "stringData")
 
 
 def kubernetes_objects(plan: Plan) -> list[dict]:

@@ -39,7 +39,13 @@ class RotationSpec(Spec):
     master_secret: Name | None = None
     """postgres-alternating: the secret holding the superuser that rotates the two users."""
     vpc: VpcSpec | None = None
-    """The database's VPC: the rotation function runs in these subnets."""
+    """The database's VPC: the rotation function runs in these subnets. Required for the postgres kinds in
+    prod unless `public_database` says the database is reachable without one."""
+    public_database: Annotated[str, StringConstraints(min_length=10, max_length=300)] | None = None
+    """postgres kinds: the database is reachable from outside any VPC (e.g. a publicly accessible endpoint
+    with TLS and an allow-list), and why: the reason is shown in review. The function then runs outside
+    any VPC. Without `vpc` or this, a prod postgres rotation is refused: a function outside the database's
+    VPC cannot reach a private database, and fails only when it first runs (#15)."""
 
     @field_validator("schedule")
     @classmethod
@@ -62,6 +68,10 @@ class RotationSpec(Spec):
             raise ValueError("kind postgres-alternating needs master_secret (and only it takes one)")
         if self.vpc is not None and not self.kind.startswith("postgres"):
             raise ValueError("vpc is only for the postgres kinds (the function reaches the database)")
+        if self.public_database is not None and not self.kind.startswith("postgres"):
+            raise ValueError("public_database is only for the postgres kinds (the function reaches the database)")
+        if self.vpc is not None and self.public_database is not None:
+            raise ValueError("set either vpc (a private database) or public_database (reachable without one), not both")
         return self
 
     @property
@@ -71,6 +81,22 @@ class RotationSpec(Spec):
     # Declared last: in the class body below it, `property` names this field, not the builtin.
     property: Annotated[str, StringConstraints(pattern=PROPERTY_NAME.pattern)] | None = None
     """generic: the property it rotates (default `value`, its overlap list in `previous`; else `<property>_previous`)."""
+
+
+def rotation_network_checks(spec: StackSpec) -> list[Problem]:
+    """A prod postgres rotation runs where its database is reachable: in the database's VPC (`vpc`), or
+    outside any VPC only when the spec says the database is public (`public_database`, with the reason)."""
+    if not spec.is_prod:
+        return []
+    out = []
+    for index, secret in enumerate(spec.secrets):
+        rotation = spec.rotation(secret)
+        if rotation.kind.startswith("postgres") and rotation.vpc is None and rotation.public_database is None:
+            out.append(Problem(("secrets", index, "rotation", "vpc"), (
+                f"the {rotation.kind} rotation of '{secret.name}' needs the database's vpc (subnet_ids, security_group_ids) in prod: "
+                "a function outside the VPC cannot reach a private database; if the database is reachable without one, "
+                "set rotation.public_database to the reason")))
+    return out
 
 
 def secret_shape_checks(spec: StackSpec) -> list[Problem]:

@@ -20,7 +20,7 @@ from components.spec.kubernetes import KubernetesSpec, kubernetes_checks
 from components.spec.models import KeySpec, SecretSpec, StackTags, WorkloadSpec
 from components.spec.operators import OperatorNaming, OperatorSpec, operator_checks
 from components.spec.alerts import AlertsNaming, AlertsSpec, alert_checks
-from components.spec.rotation import ROTATION_KINDS, RotationSpec, secret_shape_checks
+from components.spec.rotation import ROTATION_KINDS, RotationSpec, rotation_network_checks, secret_shape_checks
 from components.spec.vault import VaultNaming, VaultSpec, vault_checks
 
 
@@ -96,7 +96,7 @@ class StackSpec(Spec, AwsNaming, VaultNaming, GcpNaming, AzureNaming, DeliveryLa
 def cross_checks(spec: StackSpec) -> list[Problem]:
     """Everything the types alone cannot say: the shared checks, then each backend's."""
     return [
-        *_shared_checks(spec), *secret_shape_checks(spec), *aws_checks(spec), *vault_checks(spec), *gcp_checks(spec), *azure_checks(spec),
+        *_shared_checks(spec), *secret_shape_checks(spec), *rotation_network_checks(spec), *aws_checks(spec), *vault_checks(spec), *gcp_checks(spec), *azure_checks(spec),
         *kubernetes_checks(spec), *adoption_checks(spec), *operator_checks(spec), *alert_checks(spec),
     ]
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, field_validator
 
-from components.spec.base import AWS_ONLY_FIELDS, Duration, HttpsUrl, MountPath, Name, Spec, seconds
+from components.spec.base import AWS_ONLY_FIELDS, DnsLabel, Duration, HttpsUrl, MountPath, Name, Spec, seconds
 from components.spec.checks import duplicates, manual_rotation_only
 from components.spec.errors import Problem
 
@@ -26,17 +27,71 @@ class KvMountSpec(Spec):
     """The existing mount (its path): imported, not created."""
 
 
+class ServiceAccountRefSpec(Spec):
+    namespace: DnsLabel
+    name: DnsLabel
+
+
+# Names of the cluster that only resolve inside it: a Vault outside the cluster cannot reach them.
+IN_CLUSTER_HOSTS = re.compile(r"^https://(kubernetes(\.default)?(\.svc)?(\.cluster\.local)?|[^/:]+\.svc(\.cluster\.local)?)(:\d+)?(/|$)")
+
+
 class KubernetesAuthSpec(Spec):
     mount: MountPath = "kubernetes"
+    vault_runs: Literal["in-cluster", "external"] = "in-cluster"
+    """Where the Vault server runs relative to the cluster whose service accounts log in.
+    `in-cluster`: Vault reviews login tokens with its own pod's service account token and CA (that
+    service account needs `system:auth-delegator`: the Vault Helm chart's `server.authDelegator`, or
+    `server_service_account` here). `external`: Vault calls the cluster's API at `host` over https,
+    trusting exactly `ca_cert`, with the token of `reviewer`."""
     host: HttpsUrl
+    """The cluster's API server. external: its address as Vault reaches it (not `kubernetes.default.svc`)."""
     ca_cert: str | None = None
-    """PEM of the cluster CA (public material)."""
+    """PEM of the cluster CA certificate (public material, never a key). Required when Vault is external."""
     issuer: str | None = None
     audience: str = "vault"
     token_ttl: Duration = "1h"
     token_max_ttl: Duration = "24h"
+    reviewer: Literal["token-reviewer", "client"] = "token-reviewer"
+    """external: who calls TokenReview. `token-reviewer` (default): one dedicated service account, bound to
+    `system:auth-delegator`, that no pod mounts; its long-lived token (a `kubernetes.io/service-account-token`
+    Secret) goes to Vault as `token_reviewer_jwt`, a Pulumi secret. `client`: Vault presents each login's own
+    token, so every login service account is bound to `system:auth-delegator` instead (no stored credential,
+    but every workload may call TokenReview and SubjectAccessReview cluster-wide)."""
+    reviewer_service_account: ServiceAccountRefSpec = ServiceAccountRefSpec(namespace="kube-system", name="vault-token-reviewer")
+    """reviewer token-reviewer: the service account and namespace of its token Secret (whoever may read Secrets
+    there holds the reviewer token: kube-system by default)."""
+    server_service_account: ServiceAccountRefSpec | None = None
+    """in-cluster: the Vault server pods' service account, bound here to `system:auth-delegator`; unset when
+    the Vault Helm chart binds it (`server.authDelegator.enabled`, its default)."""
     adopt: MountPath | None = None
     """The existing auth mount (its path): imported with its config, not created."""
+
+    @field_validator("ca_cert")
+    @classmethod
+    def _a_certificate(cls, value: str | None) -> str | None:
+        return None if value is None else check_ca_certificate(value)
+
+
+def check_ca_certificate(value: str) -> str:
+    """A PEM CA certificate, nothing else: a private key or a token pasted here would end up in the plan."""
+    from cryptography import x509
+
+    text = value.strip()
+    if "PRIVATE KEY" in text or not text.startswith("-----BEGIN CERTIFICATE-----"):
+        raise ValueError("must be the PEM of the cluster's CA certificate (-----BEGIN CERTIFICATE-----), public material only")
+    try:
+        certificates = x509.load_pem_x509_certificates(text.encode())
+    except ValueError:
+        raise ValueError("is not a valid PEM certificate") from None
+    for certificate in certificates:
+        try:
+            constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints).value
+        except x509.ExtensionNotFound:
+            constraints = None
+        if constraints is not None and not constraints.ca:
+            raise ValueError("is a leaf certificate (CA:FALSE); give the CA that signed the API server's certificate")
+    return text + "\n"  # Vault wants every line, the last too, to end with a newline
 
 
 class AppRoleAuthSpec(Spec):
@@ -164,6 +219,7 @@ def vault_checks(spec: StackSpec) -> list[Problem]:
     if vault.kubernetes_auth is not None:
         k8s = vault.kubernetes_auth
         problems += _ttl_order(("vault", "kubernetes_auth"), k8s.token_ttl, k8s.token_max_ttl, "token_ttl", "token_max_ttl")
+        problems += _kubernetes_auth_reach(k8s)
     for index, database in enumerate(vault.databases):
         at = ("vault", "databases", index)
         if spec.is_prod and database.ssl_mode == "disable":
@@ -172,6 +228,24 @@ def vault_checks(spec: StackSpec) -> list[Problem]:
             problems.append(Problem((*at, "roles", r_indexes[1], "name"), f"duplicate name '{name}'"))
         for r_index, role in enumerate(database.roles):
             problems += _ttl_order((*at, "roles", r_index), role.default_ttl, role.max_ttl, "default_ttl", "max_ttl")
+    return problems
+
+
+def _kubernetes_auth_reach(k8s: KubernetesAuthSpec) -> list[Problem]:
+    """A Vault outside the cluster can log anyone in only with the API's address, its CA and a reviewer (#15)."""
+    at = ("vault", "kubernetes_auth")
+    problems = []
+    if k8s.vault_runs == "external":
+        if IN_CLUSTER_HOSTS.match(k8s.host):
+            problems.append(Problem((*at, "host"), "a Vault outside the cluster cannot resolve the in-cluster API name; give the API server's external https URL"))
+        if k8s.ca_cert is None:
+            problems.append(Problem((*at, "ca_cert"), "required when vault_runs is external: the PEM of the cluster's CA certificate, so Vault verifies the API server"))
+        if k8s.server_service_account is not None:
+            problems.append(Problem((*at, "server_service_account"), "only when vault_runs is in-cluster (an external Vault has no pod service account)"))
+    else:
+        for field in ("reviewer", "reviewer_service_account"):
+            if field in k8s.model_fields_set:
+                problems.append(Problem((*at, field), "only when vault_runs is external (in the cluster, Vault reviews with its own pod's token)"))
     return problems
 
 

@@ -17,6 +17,8 @@ class KubernetesAuthArgs:
     issuer: str | None
     protect: bool
     adopt: bool = False  # the auth mount exists: it and its config are imported, not created
+    external: bool = False  # Vault runs outside the cluster: no pod token or CA of its own to fall back on
+    reviewer_jwt: pulumi.Input[str] | None = None  # the dedicated token reviewer's token (a secret), or None: Vault's own / the client's
 
 
 class KubernetesAuth(pulumi.ComponentResource):
@@ -35,6 +37,8 @@ class KubernetesAuth(pulumi.ComponentResource):
             kubernetes_host=args.host,
             kubernetes_ca_cert=args.ca_cert,
             issuer=args.issuer,
+            disable_local_ca_jwt=args.external,
+            token_reviewer_jwt=args.reviewer_jwt,
             opts=pulumi.ResourceOptions(parent=self, import_=f"auth/{args.path}/config" if args.adopt else None),
         )
         self.path = backend.path

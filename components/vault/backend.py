@@ -7,12 +7,14 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 import pulumi
+import pulumi_kubernetes as k8s
 import pulumi_vault as vault
 
 from components.spec import AppRoleLoginSpec, SecretSpec, StackSpec, VaultSpec, WorkloadSpec, database_password, seconds
 from components.backend import Access, BackendBase, PodIdentity, StoreProvider
 from components.vault import policy as vault_policy
 from components.vault.auth import AppRoleAuth, AppRoleLogin, KubernetesAuth, KubernetesAuthArgs, KubernetesLogin
+from components.vault.cluster import AuthDelegation, AuthDelegationArgs
 from components.vault.database import DatabaseMount, DatabaseRole, PostgresEngine, PostgresEngineArgs, TableGrant
 from components.vault.identity import OperatorGroupPolicy, VaultIdentity, VaultIdentityArgs
 from components.vault.kv import KvStore, KvStoreArgs
@@ -67,9 +69,13 @@ class VaultBackend(BackendBase):
             )
         kubernetes = approle = None
         if settings.kubernetes_auth is not None:
-            k8s = settings.kubernetes_auth
+            auth = settings.kubernetes_auth
+            delegation = self._auth_delegation(auth, parent)
             kubernetes = KubernetesAuth(
-                f"auth-{k8s.mount}", KubernetesAuthArgs(k8s.mount, k8s.host, k8s.ca_cert, k8s.issuer, protect, adopt=k8s.adopt is not None), child
+                f"auth-{auth.mount}",
+                KubernetesAuthArgs(auth.mount, auth.host, auth.ca_cert, auth.issuer, protect, adopt=auth.adopt is not None,
+                                   external=auth.vault_runs == "external", reviewer_jwt=delegation.reviewer_jwt if delegation else None),
+                child,
             )
         if settings.approle is not None:
             approle = AppRoleAuth(f"auth-{settings.approle.mount}", settings.approle.mount, protect, child, adopt=settings.approle.adopt is not None)
@@ -130,6 +136,35 @@ class VaultBackend(BackendBase):
                 child,
             )
         self._operators(child)
+
+    def _auth_delegation(self, auth: config.KubernetesAuthSpec, parent: pulumi.Resource) -> AuthDelegation | None:
+        """Who calls TokenReview for Vault (components/vault/cluster.py): a dedicated token reviewer, the login
+        service accounts themselves, or Vault's own server in the cluster; nothing when the Vault chart binds it."""
+        spec = self.spec
+        if auth.vault_runs == "in-cluster":
+            server = auth.server_service_account
+            reviewer, delegates = None, [(server.namespace, server.name)] if server else []
+        elif auth.reviewer == "token-reviewer":
+            reviewer, delegates = (auth.reviewer_service_account.namespace, auth.reviewer_service_account.name), []
+        else:
+            reviewer = None
+            delegates = sorted({(w.namespace, w.service_account) for w in spec.all_workloads
+                                if spec.vault_access(w) and w.vault_login == "kubernetes" and w.namespace and w.service_account})
+        if reviewer is None and not delegates:
+            return None
+        context = spec.kubernetes.context if spec.kubernetes is not None else None
+        cluster = k8s.Provider("kubernetes-vault-auth", context=context, opts=pulumi.ResourceOptions(parent=parent))
+        return AuthDelegation(
+            f"auth-{auth.mount}-delegation",
+            AuthDelegationArgs(
+                binding_name=f"{spec.slug}-vault-{auth.mount}-auth-delegator".replace("/", "-"),
+                labels={"environment": spec.environment.value, "owner": spec.tags.owner},
+                protect=spec.is_prod,
+                reviewer=reviewer,
+                delegates=delegates,
+            ),
+            pulumi.ResourceOptions(parent=parent, providers={"kubernetes": cluster}),
+        )
 
     def _operators(self, child: pulumi.ResourceOptions) -> None:
         rules: dict[str, list[vault_policy.PathRule]] = {}

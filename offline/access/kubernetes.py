@@ -32,6 +32,11 @@ ESO_CHART = "external-secrets"
 # Built-in ClusterRoles that read Secrets (aggregated `admin` and `edit` do; `view` does not).
 BUILTIN_SECRET_READERS = frozenset({"cluster-admin", "admin", "edit"})
 READ_VERBS = frozenset({"get", "list", "watch", "*"})
+# Built-in ClusterRoles that read no Secret, and what a binding to them gives instead.
+BUILTIN_NON_READERS = {
+    "system:auth-delegator": "may create TokenReviews and SubjectAccessReviews cluster-wide (check any token, ask who may do what); reads no Secret",
+}
+SERVICE_ACCOUNT_TOKEN = "kubernetes.io/service-account-token"
 
 
 def eso_kind(type_: str) -> str | None:
@@ -165,6 +170,10 @@ class KubernetesEstate:
                 self.roles[(namespace if r.type.endswith(":Role") else None, name)] = entries(r.props.get("rules"))
             elif r.type in (f"{_RBAC}RoleBinding", f"{_RBAC}ClusterRoleBinding"):
                 self.bindings.append(r)
+            elif r.type == "kubernetes:core/v1:Secret" and r.props.get("type") == SERVICE_ACCOUNT_TOKEN and name and namespace:
+                account = known_str(dig(meta, "annotations", "kubernetes.io/service-account.name")) or "(unknown)"
+                self.notes.append(f"Secret {namespace}/{name} holds a long-lived token of service account {namespace}/{account}: "
+                                  f"whoever may read Secrets in {namespace} acts as it")
             elif r.type == HELM_RELEASE and r.props.get("chart") == ESO_CHART:
                 account = dig(r.props, "values", "serviceAccount", "name")
                 self.controller = (known_str(r.props.get("namespace")) or "default", known_str(account) or ESO_CHART)
@@ -292,6 +301,9 @@ class KubernetesEstate:
             cluster_wide = binding.type.endswith("ClusterRoleBinding")
             namespace = known_str(meta.get("namespace"))
             role_kind, role_name = known_str(dig(binding.props, "roleRef", "kind")), known_str(dig(binding.props, "roleRef", "name"))
+            if role_kind == "ClusterRole" and role_name in BUILTIN_NON_READERS:
+                self._non_reader(graph, binding, label_of(binding, meta, role_kind, role_name), namespace, BUILTIN_NON_READERS[role_name])
+                continue
             if role_name in BUILTIN_SECRET_READERS and role_kind == "ClusterRole":
                 names, status = None, EFFECTIVE
             else:
@@ -318,6 +330,19 @@ class KubernetesEstate:
                         for src in source:
                             graph.edge(src, Edge(store_node(synced.store, ns), hop, status, admits, "rbac", only=only))
 
+    def _non_reader(self, graph: Graph, binding: Resource, label: str, namespace: str | None, gives: str) -> None:
+        """A binding to a built-in role that reads no Secret: its subjects and what they may do, as a note."""
+        who = []
+        for subject in entries(binding.props.get("subjects")):
+            if isinstance(subject, Mapping) and subject.get("kind") == "ServiceAccount" and known_str(subject.get("name")):
+                ns = known_str(subject.get("namespace")) or namespace
+                if ns:
+                    graph.principal(service_account_id(ns, subject["name"]), "service-account", f"{ns}/{subject['name']}", f"{label}: {gives}")
+                who.append(f"service account {ns or '?'}/{subject['name']}")
+            elif isinstance(subject, Mapping):
+                who.append(f"{subject.get('kind', '?')} {known_str(subject.get('name')) or '(unknown at preview)'}")
+        self.notes.append(f"{label}: {', '.join(who) or 'no subject'} {gives}")
+
     def _subject(self, graph: Graph, subject: Any, namespace: str | None) -> list[str] | None:
         """The principals an RBAC subject stands for (a group of service accounts: each known one, and the pattern)."""
         if not isinstance(subject, Mapping):
@@ -334,6 +359,11 @@ class KubernetesEstate:
             return [pattern, *(sa for sa in graph.principals if sa.startswith("k8s:") and "*" not in sa and (ns == "*" or sa.startswith(f"k8s:{ns}/")))]
         prefix = "k8s-group" if kind == "Group" else "k8s-user"
         return [graph.principal(f"{prefix}:{name}", prefix, name)]
+
+
+def label_of(binding: Resource, meta: Mapping, role_kind: str | None, role_name: str | None) -> str:
+    kind = binding.type.rsplit(":", 1)[1]
+    return f"{kind} {known_str(meta.get('name')) or binding.name} ({role_kind} {role_name})"
 
 
 def _secret_names(rules: list) -> tuple[set[str] | None, str | None]:

@@ -49,6 +49,28 @@ def test_every_seed_estate_has_an_example_and_an_as_written_program():
         assert "seed" in stack_file.read_text().split("config:")[0].lower(), f"{_id(stack_file)}: the header names no seed"
 
 
+PLACEHOLDER_ID = re.compile(r"^(subnet|sg)-0+[1-9]$")
+
+
+@pytest.mark.parametrize("stack_file", STACK_FILES, ids=_id)
+def test_placeholders_are_listed_with_their_reason_and_nothing_else_is_invented(stack_file):
+    """A value the seed document does not give (a VPC's subnets and security groups, #15) is a recognisable
+    placeholder listed in intent.yaml with its reason, never a plausible id made up silently."""
+    _, config, _ = read_stack_config(str(stack_file))
+    spec = parse_stack_spec(namespace_values(config), stack_file.name)
+    listed = {entry["key"]: entry for entry in yaml.safe_load((stack_file.parent / "intent.yaml").read_text()).get("placeholders", ())}
+    found = {}
+    for secret in spec.secrets:
+        rotation = spec.rotation(secret)
+        if rotation.vpc is not None:
+            found[f"secrets[{secret.name}].rotation.vpc"] = [*rotation.vpc.subnet_ids, *rotation.vpc.security_group_ids]
+    for key, values in found.items():
+        assert all(PLACEHOLDER_ID.match(v) for v in values), f"{_id(stack_file)} {key}: an id no document gives ({values})"
+        assert key in listed and listed[key]["values"] == values, f"{_id(stack_file)} {key}: placeholders not listed in intent.yaml"
+        assert len(listed[key]["reason"]) > 40
+    assert set(listed) <= set(found), f"{_id(stack_file)}: intent.yaml lists placeholders the stack does not have"
+
+
 # ----- the examples: clean, complete, exactly the intended access -------------------------------
 
 @dataclass

@@ -3,8 +3,8 @@
 What is checked afterwards is exactly what `pulumi up` would create: the inputs are the ones the
 program registered (camelCase, as the engine receives them), translated one-to-one to the Vault
 HTTP API fields the pulumi-vault provider writes. Only values that cannot come from a plan are
-overridden: where the Kubernetes API and the database really are, and the database password
-(recorded as a redacted secret).
+overridden: where the database really is, the database password and the token reviewer's token
+(recorded as redacted secrets), and, for an in-cluster plan, where the Kubernetes API is.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import hvac
 
-from offline.mocks import Registration
+from offline.mocks import REDACTED, Registration
 from offline.run import Plan
 
 # Dependency order of the Vault resource types the platform emits.
@@ -45,6 +45,7 @@ def _ints(data: dict) -> dict:
 class Overrides:
     kubernetes_host: str | None = None
     kubernetes_ca_cert: str | None = None
+    token_reviewer_jwt: str | None = None  # the token the cluster puts into the planned reviewer token Secret
     database_host: str | None = None
     database_port: int | None = None
     database_password: str | None = None
@@ -73,12 +74,13 @@ def reset(client: hvac.Client) -> None:
 def apply_plan(plan: Plan, client: hvac.Client, overrides: Overrides) -> list[str]:
     vault_resources = [r for r in plan.resources if r.type in ORDER]
     for resource in sorted(vault_resources, key=lambda r: ORDER.index(r.type)):
-        _apply(resource, client, overrides)
+        apply_resource(resource, client, overrides)
         overrides.applied.append(f"{resource.type} {resource.name}")
     return overrides.applied
 
 
-def _apply(r: Registration, client: hvac.Client, o: Overrides) -> None:
+def apply_resource(r: Registration, client: hvac.Client, o: Overrides) -> None:
+    """One planned Vault resource, as `pulumi up` would write it."""
     i: dict[str, Any] = _ints(dict(r.inputs))
     if r.type == "vault:index/mount:Mount":
         client.sys.enable_secrets_engine(backend_type=i["type"], path=i["path"], options=i.get("options"), description=i.get("description"))
@@ -90,13 +92,19 @@ def _apply(r: Registration, client: hvac.Client, o: Overrides) -> None:
     elif r.type == "vault:index/authBackend:AuthBackend":
         client.sys.enable_auth_method(method_type=i["type"], path=i["path"], description=i.get("description"))
     elif r.type == "vault:kubernetes/authBackendConfig:AuthBackendConfig":
-        data = {"kubernetes_host": o.kubernetes_host or i["kubernetesHost"]}
-        if o.kubernetes_host:  # the test server runs outside any pod: no local service account CA or JWT
+        data = {"kubernetes_host": o.kubernetes_host or i["kubernetesHost"], "disable_local_ca_jwt": bool(i.get("disableLocalCaJwt"))}
+        if o.kubernetes_host:  # an in-cluster plan applied outside any pod: no local service account CA or JWT
             data["disable_local_ca_jwt"] = True
             data["kubernetes_ca_cert"] = o.kubernetes_ca_cert
         for key in ("kubernetesCaCert", "issuer"):
             if i.get(key):
                 data[snake(key)] = i[key]
+        if "tokenReviewerJwt" in i and i["tokenReviewerJwt"] is not None:
+            # A secret: the plan holds only its redaction; the token is the one the cluster's token
+            # controller writes into the planned Secret (the test mints it for that Secret's account).
+            assert i["tokenReviewerJwt"] == REDACTED, "the reviewer token is in the plan"
+            assert o.token_reviewer_jwt, "the plan configures a token reviewer: give its token (Overrides.token_reviewer_jwt)"
+            data["token_reviewer_jwt"] = o.token_reviewer_jwt
         client.write(f"auth/{i['backend']}/config", **data)
     elif r.type == "vault:index/policy:Policy":
         client.sys.create_or_update_policy(name=i["name"], policy=i["policy"])

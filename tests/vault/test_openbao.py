@@ -4,16 +4,19 @@ from their offline plans, do exactly what the spec declares and nothing more."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from pathlib import Path
 
 import hvac
 import pytest
+import yaml
 
 from components.config import StackSpec, WorkloadSpec, parse_stack_spec
 from components.vault.policy import TOKEN_SELF
-from offline.run import plan_stack
+from offline.run import PROJECT_DIR, plan_stack
 from tests.conftest import CANARY, stack_namespace
-from tests.vault.applier import Overrides, apply_plan, reset
+from tests.vault.applier import Overrides, apply_plan, apply_resource, reset
 from tests.vault.kubernetes_api import FakeKubernetesApi
 
 EMR = "examples/emr/Pulumi.emr-prod.yaml"
@@ -95,17 +98,52 @@ def assert_matrix(spec: StackSpec, workload: WorkloadSpec, root: hvac.Client, to
 # ----- EMR: Kubernetes login, KV reads, dynamic PostgreSQL credentials -----
 
 
+AUTH_DELEGATOR_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding"
+TOKEN_SECRET = "kubernetes:core/v1:Secret"
+AUTH_CONFIG = "vault:kubernetes/authBackendConfig:AuthBackendConfig"
+
+
+def external_variant(directory: Path, stack: str, api_url: str, ca_pem: str, **auth) -> str:
+    """The example with its Vault outside the cluster (#15): the API server's https URL and its CA."""
+    document = yaml.safe_load((PROJECT_DIR / stack).read_text())
+    document["config"]["secrets-platform:vault"]["kubernetes_auth"].update(vault_runs="external", host=api_url, ca_cert=ca_pem, **auth)
+    path = directory / Path(stack).name
+    path.write_text(yaml.safe_dump(document))
+    return str(path)
+
+
+def auth_delegation(plan, api: FakeKubernetesApi) -> str | None:
+    """What the cluster does with the planned objects: the ClusterRoleBindings to system:auth-delegator let their
+    subjects call TokenReview; the token controller fills the planned token Secret. Returns that token."""
+    for r in plan.resources:
+        if r.type == AUTH_DELEGATOR_BINDING and r.inputs["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:auth-delegator"}:
+            api.delegators |= {(s["namespace"], s["name"]) for s in r.inputs["subjects"] if s["kind"] == "ServiceAccount"}
+    secrets = [r for r in plan.resources if r.type == TOKEN_SECRET and r.inputs.get("type") == "kubernetes.io/service-account-token"]
+    if not secrets:
+        return None
+    (secret,) = secrets
+    meta = secret.inputs["metadata"]
+    return api.secret_token(meta["namespace"], meta["annotations"]["kubernetes.io/service-account.name"])
+
+
 @dataclass
 class Applied:
     spec: StackSpec
     client: hvac.Client
     kubernetes: FakeKubernetesApi
     database_password: str
+    plan: object = None
+    overrides: Overrides | None = None
 
 
 @pytest.fixture(scope="module")
-def emr(openbao, postgres):
-    spec = spec_of(EMR)
+def emr(openbao, postgres, tmp_path_factory):
+    """EMR with Vault outside the cluster: the plan's auth config (https host, CA, reviewer token) and
+    auth-delegator binding, applied as they are; the TokenReview API requires the reviewer's token."""
+    api = FakeKubernetesApi()
+    server, url = api.serve()
+    plan = plan_stack(external_variant(tmp_path_factory.mktemp("emr-external"), EMR, url, api.ca_pem()))
+    spec = plan.spec
     database = spec.vault.databases[0]
     admin_password = f"initial-{CANARY}"
     with postgres.connect(postgres.superuser, postgres.password, "postgres") as admin:
@@ -119,14 +157,12 @@ def emr(openbao, postgres):
         owner.run("CREATE SCHEMA audit")
         owner.run("CREATE TABLE audit.events (id serial PRIMARY KEY, what text)")
         owner.commit()
-    api = FakeKubernetesApi()
-    server, url = api.serve()
     client = openbao.client()
     reset(client)
-    plan = plan_stack(EMR)
-    apply_plan(plan, client, Overrides(kubernetes_host=url, kubernetes_ca_cert=api.ca_pem(), database_host="127.0.0.1", database_port=postgres.port,
-                                       database_password=admin_password, database_ssl_mode=postgres.ssl_mode))
-    yield Applied(spec, client, api, admin_password)
+    overrides = Overrides(token_reviewer_jwt=auth_delegation(plan, api), database_host="127.0.0.1", database_port=postgres.port,
+                          database_password=admin_password, database_ssl_mode=postgres.ssl_mode)
+    apply_plan(plan, client, overrides)
+    yield Applied(spec, client, api, admin_password, plan, overrides)
     server.shutdown()
 
 
@@ -162,6 +198,81 @@ def test_kubernetes_login_refuses_the_wrong_identity(openbao, emr, wrong):
     overrides = {"namespace": "other", "service_account": "emr-service", "audience": "https://kubernetes.default.svc"}
     with pytest.raises(hvac.exceptions.VaultError):
         kubernetes_login(openbao, emr, gateway, **{wrong: overrides[wrong]})
+
+
+def test_an_external_vault_logs_in_through_the_generated_config_with_the_reviewer_token(openbao, emr):
+    """#15: the config holds the API's https URL and CA and the dedicated reviewer's token; every TokenReview
+    Vault made was authorised as that reviewer, bound by the planned ClusterRoleBinding and nothing else."""
+    (config,) = [r for r in emr.plan.resources if r.type == AUTH_CONFIG]
+    assert config.inputs["disableLocalCaJwt"] is True and config.inputs["kubernetesCaCert"] == emr.kubernetes.ca_pem()
+    assert config.inputs["kubernetesHost"].startswith("https://127.0.0.1:")
+    assert emr.kubernetes.delegators == {("kube-system", "vault-token-reviewer")}  # no workload may call TokenReview
+    stored = emr.client.read("auth/kubernetes/config")["data"]
+    assert stored["token_reviewer_jwt_set"] is True and stored["disable_local_ca_jwt"] is True
+    before = len(emr.kubernetes.reviews)
+    gateway = next(w for w in emr.spec.workloads if w.name == "api-gateway")
+    me = kubernetes_login(openbao, emr, gateway).auth.token.lookup_self()["data"]
+    assert me["policies"] == [emr.spec.vault_policy_name(gateway)]
+    assert len(emr.kubernetes.reviews) == before + 1 and emr.kubernetes.refused == []
+
+
+def _reconfigure(emr, **changes) -> None:
+    """The auth config as planned, with `changes` to Vault's view of the cluster."""
+    (config,) = [r for r in emr.plan.resources if r.type == AUTH_CONFIG]
+    registration = replace(config, inputs={**config.inputs, **changes.pop("inputs", {})})
+    apply_resource(registration, emr.client, replace(emr.overrides, **changes))
+
+
+@pytest.mark.parametrize("wrong", ["reviewer-not-delegated", "reviewer-unknown", "ca"])
+def test_a_wrong_reviewer_token_or_ca_fails_the_login(openbao, emr, wrong):
+    gateway = next(w for w in emr.spec.workloads if w.name == "api-gateway")
+    refused = len(emr.kubernetes.refused)
+    if wrong == "reviewer-not-delegated":  # a real token of an account without system:auth-delegator
+        _reconfigure(emr, token_reviewer_jwt=emr.kubernetes.secret_token("emr-task", "api-gateway"))
+    elif wrong == "reviewer-unknown":  # a token this cluster never issued
+        _reconfigure(emr, token_reviewer_jwt=FakeKubernetesApi().secret_token("kube-system", "vault-token-reviewer"))
+    else:  # another cluster's CA: Vault must not trust the API server
+        _reconfigure(emr, inputs={"kubernetesCaCert": FakeKubernetesApi().ca_pem()})
+    try:
+        with pytest.raises(hvac.exceptions.VaultError):
+            kubernetes_login(openbao, emr, gateway)
+        expected = {"reviewer-not-delegated": [403], "reviewer-unknown": [401], "ca": []}[wrong]  # TLS: never reaches the API
+        assert emr.kubernetes.refused[refused:] == expected
+    finally:
+        _reconfigure(emr)
+    assert kubernetes_login(openbao, emr, gateway).auth.token.lookup_self()["data"]["policies"] == [emr.spec.vault_policy_name(gateway)]
+
+
+def test_client_jwt_mode_logs_in_exactly_the_accounts_the_plan_binds(openbao, emr, tmp_path):
+    """reviewer: client: no stored token; Vault presents the login's own token, which the API accepts only for
+    service accounts the plan binds to system:auth-delegator. Applied to a mount of its own beside EMR's."""
+    api = FakeKubernetesApi()
+    server, url = api.serve()
+    mount = "kubernetes-client"
+    try:
+        plan = plan_stack(external_variant(tmp_path, EMR, url, api.ca_pem(), reviewer="client"))
+        assert auth_delegation(plan, api) is None  # no token Secret
+        gateway = next(w for w in plan.spec.workloads if w.name == "api-gateway")
+        assert (gateway.namespace, gateway.service_account) in api.delegators
+        emr.client.sys.enable_auth_method(method_type="kubernetes", path=mount)
+        (config,) = [r for r in plan.resources if r.type == AUTH_CONFIG]
+        assert "tokenReviewerJwt" not in config.inputs
+        role_name = plan.spec.vault_role_name(gateway)
+        (role,) = [r for r in plan.resources if r.type == "vault:kubernetes/authBackendRole:AuthBackendRole" and r.inputs["roleName"] == role_name]
+        for planned in (config, role):
+            apply_resource(replace(planned, inputs={**planned.inputs, "backend": mount}), emr.client, Overrides())
+        token = api.mint(gateway.namespace, gateway.service_account, [plan.spec.vault.kubernetes_auth.audience])
+        client = openbao.client_with_token(None)
+        client.auth.kubernetes.login(role_name, token, mount_point=mount)
+        assert client.auth.token.lookup_self()["data"]["policies"] == [plan.spec.vault_policy_name(gateway)]
+        api.delegators.discard((gateway.namespace, gateway.service_account))  # the binding removed
+        with pytest.raises(hvac.exceptions.VaultError):
+            openbao.client_with_token(None).auth.kubernetes.login(role_name, token, mount_point=mount)
+        assert api.refused == [403]
+    finally:
+        if f"{mount}/" in emr.client.sys.list_auth_methods()["data"]:
+            emr.client.sys.disable_auth_method(mount)
+        server.shutdown()
 
 
 def test_dynamic_credentials_do_exactly_what_is_declared(openbao, emr, postgres):
@@ -203,6 +314,22 @@ def test_a_dynamic_credential_consumer_renews_its_lease_then_its_token_revokes_i
         while admin.run("SELECT count(*) FROM pg_roles WHERE rolname = :u", u=user)[0][0] and time.monotonic() < deadline:
             time.sleep(0.2)
         assert admin.run("SELECT count(*) FROM pg_roles WHERE rolname = :u", u=user)[0][0] == 0
+
+
+def test_without_the_lease_paths_a_no_default_policy_token_cannot_renew(openbao, emr):
+    """The seam the lease paths close, shown on OpenBao: the same creds grant under token_no_default_policy but
+    without LEASE_SELF, and renewal is refused. The renewal test above fails if the generated policy loses them."""
+    name = "t-creds-without-lease-paths"
+    emr.client.sys.create_or_update_policy(name=name, policy='path "database/creds/postgres-role" {\n  capabilities = ["read"]\n}\n')
+    token = emr.client.auth.token.create(policies=[name], no_default_policy=True, ttl="10m")["auth"]["client_token"]
+    client = openbao.client_with_token(token)
+    lease = client.read("database/creds/postgres-role")
+    try:
+        with pytest.raises(hvac.exceptions.Forbidden):
+            client.sys.renew_lease(lease_id=lease["lease_id"], increment=1800)
+    finally:
+        emr.client.sys.revoke_lease(lease["lease_id"])
+        emr.client.sys.delete_policy(name)
 
 
 def test_root_credentials_were_rotated(postgres, emr):

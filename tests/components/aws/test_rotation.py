@@ -4,10 +4,14 @@ deterministic code archive."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
+import yaml
 
 from components.aws.rotation import HANDLERS, VPC_ACCESS_POLICY, lambda_archive
+from offline.run import PROJECT_DIR
 from tests.conftest import by_type, plan_raw
 
 
@@ -55,7 +59,10 @@ def test_permission_schedule_and_function(prod_plan):
     assert function.inputs["handler"] == HANDLERS["postgres-single"] == "rotation.postgres_single.handler"
     assert function.inputs["reservedConcurrentExecutions"] == 1
     assert function.inputs["sourceCodeHash"] == lambda_archive()[1]
-    assert "vpcConfig" not in function.inputs
+    # Pulumi.prod.yaml's placeholder VPC (seed 002 names none): the function runs where the database is.
+    assert function.inputs["vpcConfig"] == {"subnetIds": ["subnet-00000000000000001", "subnet-00000000000000002"],
+                                            "securityGroupIds": ["sg-00000000000000001"]}
+    assert "vpcConfig" not in by_type(prod_plan, "aws:lambda/function:Function")["jwt-function"].inputs
     generic = by_type(prod_plan, "aws:lambda/function:Function")["jwt-function"]
     assert generic.inputs["environment"]["variables"]["OVERLAP_SECONDS"] == str(24 * 3600)
     logs = by_type(prod_plan, "aws:cloudwatch/logGroup:LogGroup")["database-logs"]
@@ -127,3 +134,68 @@ def test_a_rotation_that_leaves_a_declared_property_stale_is_refused(prod_raw, c
     change(prod_raw["secrets"])
     lines = _spec_errors(prod_raw)
     assert any(f"secrets-platform:{where}" in line and message in line for line in lines), lines
+
+
+# ----- a prod postgres rotation reaches its database: vpc, or a stated public database (#15) -----
+
+NO_VPC = "needs the database's vpc (subnet_ids, security_group_ids) in prod"
+
+
+def _problems(raw, stack="Pulumi.prod.yaml") -> list[str]:
+    from components.config import ConfigError, parse_stack_spec
+
+    try:
+        parse_stack_spec(raw, stack)
+    except ConfigError as error:
+        return error.lines()
+    return []
+
+
+@pytest.mark.parametrize("kind", ["postgres-single", "postgres-alternating"])
+def test_prod_postgres_rotation_without_vpc_is_refused(prod_raw, kind):
+    prod_raw["secrets"].append({"name": "db-admin", "description": "superuser", "classification": "critical", "rotation": {"kind": "manual", "days": 90}})
+    prod_raw["operators"][0]["writes"].append("db-admin")
+    prod_raw["secrets"][0]["rotation"] = {"kind": kind, "days": 30, **({"master_secret": "db-admin"} if kind == "postgres-alternating" else {})}
+    lines = _problems(prod_raw)
+    assert lines == [f"Pulumi.prod.yaml: secrets-platform:secrets[0] (database).rotation.vpc: the {kind} rotation of 'database' {NO_VPC}: "
+                     "a function outside the VPC cannot reach a private database; if the database is reachable without one, "
+                     "set rotation.public_database to the reason"]
+
+
+def test_a_stated_public_database_needs_no_vpc_and_the_function_runs_outside_one(prod_raw):
+    prod_raw["secrets"][0]["rotation"] = {"kind": "postgres-single", "days": 30,
+                                          "public_database": "publicly accessible RDS endpoint, TLS required, allow-list of NAT addresses"}
+    assert _problems(prod_raw) == []
+    plan = plan_raw(prod_raw, stack="prod")
+    function = by_type(plan, "aws:lambda/function:Function")["database-function"]
+    assert "vpcConfig" not in function.inputs
+    assert not by_type(plan, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+
+
+@pytest.mark.parametrize("rotation, message", [
+    ({"kind": "postgres-single", "days": 30, "public_database": "public endpoint",
+      "vpc": {"subnet_ids": ["subnet-0123456789abcdef0"], "security_group_ids": ["sg-0123456789abcdef0"]}}, "not both"),
+    ({"kind": "generic", "days": 30, "public_database": "a public endpoint"}, "public_database is only for the postgres kinds"),
+    ({"kind": "postgres-single", "days": 30, "public_database": "yes"}, "at least 10 characters"),
+])
+def test_public_database_is_a_reason_for_postgres_only(prod_raw, rotation, message):
+    prod_raw["secrets"][0]["rotation"] = rotation
+    lines = _problems(prod_raw)
+    assert any(message in line and "secrets[0] (database).rotation" in line for line in lines), lines
+
+
+def test_outside_prod_a_rotation_without_vpc_stays_allowed(prod_raw):
+    prod_raw["environment"] = "dev"
+    prod_raw["secrets"][0]["rotation"] = {"kind": "postgres-single", "days": 30}
+    assert not any("rotation.vpc" in line for line in _problems(prod_raw, "Pulumi.dev.yaml"))
+
+
+def test_prod_rotation_without_vpc_exits_2_without_a_traceback(tmp_path):
+    document = yaml.safe_load((PROJECT_DIR / "Pulumi.prod.yaml").read_text())
+    document["config"]["secrets-platform:secrets"][0]["rotation"].pop("vpc")
+    stack = tmp_path / "Pulumi.prod.yaml"
+    stack.write_text(yaml.safe_dump(document))
+    result = subprocess.run([sys.executable, "-m", "offline", "plan", str(stack)], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert "secrets-platform:secrets[0] (database).rotation.vpc: the postgres-single rotation of 'database' needs" in result.stderr
+    assert "Traceback" not in result.stderr
