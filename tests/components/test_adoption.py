@@ -77,6 +77,18 @@ def test_adopted_resources_are_imported_under_their_names(adopted_plan):
     assert by_type(adopted_plan, SECRET)["database-secret"].operation == "create"
 
 
+def test_an_adopted_role_owns_its_policies_exactly_and_a_created_one_needs_nothing_more(adopted_plan):
+    """The adopted role's other inline policies are deleted and its managed ones detached on `pulumi up`: the plan
+    declares exactly its one inline policy and no attachment. A role the stack creates starts with that policy only."""
+    inline = by_type(adopted_plan, "aws:iam/rolePoliciesExclusive:RolePoliciesExclusive")
+    attached = by_type(adopted_plan, "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive")
+    assert {n: r.inputs for n, r in inline.items()} == {"api-inline-policies": {"roleName": "api-legacy", "policyNames": ["secrets-access"]}}
+    assert {n: r.inputs for n, r in attached.items()} == {"api-attached-policies": {"roleName": "api-legacy", "policyArns": []}}
+    policies = {r.inputs["role"]: r.inputs["name"] for r in adopted_plan.resources if r.type == "aws:iam/rolePolicy:RolePolicy"}
+    assert policies["api-legacy"] == "secrets-access"
+    assert all(r.operation == "create" for r in (*inline.values(), *attached.values()))
+
+
 def test_external_secret_keeps_its_name_target_keys_and_interval(adopted_plan):
     objects = {(r.inputs["kind"], r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r.inputs
                for r in adopted_plan.resources if r.type.startswith("kubernetes:") and "metadata" in r.inputs and "namespace" in r.inputs["metadata"]}

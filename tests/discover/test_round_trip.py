@@ -16,7 +16,7 @@ import pytest
 
 from components.config import parse_stack_spec
 from offline.access import access_matrix
-from offline.access.model import EFFECTIVE, READ, WRITE
+from offline.access.model import ADMIN, EFFECTIVE, READ, WRITE
 from tests.conftest import CANARY, plan_raw
 from tests.discover import seeds
 from tests.discover.test_discover import NS, Run, aws, ok, vault, vault_estate  # noqa: F401 (the seeding fixture)
@@ -208,3 +208,83 @@ def test_vault_seed_round_trips(seed, stack, tmp_path, capsys, openbao, vault_es
         principal = next(p for p in matrix.principals if p.startswith("vault-role:") and p.endswith(f"/{workload['vault_role_name']}"))
         actual = {(e.secret, e.capability) for e in matrix.entries if e.principal == principal and e.status == EFFECTIVE}
         assert actual == {(_id(paths[n]), READ) for n in workload["reads"]}, (workload["name"], kind, actual)
+
+
+# --- An adopted role's existing policies (#17) ---------------------------------------------------------
+
+INLINE_EXCLUSIVE = "aws:iam/rolePoliciesExclusive:RolePoliciesExclusive"
+ATTACHED_EXCLUSIVE = "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive"
+
+
+def test_an_adopted_role_loses_its_existing_policies_and_the_report_names_them(tmp_path, capsys, aws_api, monkeypatch):
+    """A role holding an over-broad inline policy, a customer managed policy and an AWS managed one: after
+    discover → plan, the plan owns the role's policies exactly (its `secrets-access` and nothing attached), the
+    plan's matrix shows only that policy's access, the report names each policy `pulumi up` removes, and the
+    policy pack flags none of the exclusive resources."""
+    from components.spec.aws import ROLE_POLICY_NAME
+    from policy.engine import evaluate
+    from policy.rules import ALL_RULES
+    from policy.settings import settings_for
+
+    # moto serves AWS managed policies only when asked (its IAM backend is built at the first IAM call after the reset).
+    monkeypatch.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+    sm, iam = aws_api.client("secretsmanager"), aws_api.client("iam")
+    sm.create_secret(Name="shop/prod/db", SecretString=seeds.value("password"))
+    sm.create_secret(Name="shop/prod/stripe", SecretString=seeds.value())
+    iam.create_role(RoleName="shop-api", AssumeRolePolicyDocument=json.dumps(seeds._irsa("shop", "api")))
+    # Today: every secret of the account (inline), full Secrets Manager (managed), and an old `secrets-access`
+    # whose name the program's own policy takes over (replaced, not deleted).
+    iam.put_role_policy(RoleName="shop-api", PolicyName="everything", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "secretsmanager:*", "Resource": "*"}]}))
+    iam.put_role_policy(RoleName="shop-api", PolicyName=ROLE_POLICY_NAME, PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": f"arn:aws:secretsmanager:{seeds.REGION}:{seeds.ACCOUNT}:secret:shop/prod/db-*"}]}))
+    wide = iam.create_policy(PolicyName="shop-secrets-wide", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "kms:Decrypt"], "Resource": "*"}]}))["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName="shop-api", PolicyArn=wide)
+    managed = "arn:aws:iam::aws:policy/SecretsManagerReadWrite"
+    iam.attach_role_policy(RoleName="shop-api", PolicyArn=managed)
+
+    run = ok(aws(tmp_path, capsys, aws_api, "shop/prod/", "shop-prod"))
+    assert run.json["policies_removed"] == {"shop-api": {"inline_deleted": ["everything"], "attached_detached": sorted([wide, managed])}}
+    section = run.report.split("## Policies `pulumi up` removes from adopted roles", 1)[1].split("\n## ", 1)[0]
+    assert "IAM role shop-api: deletes inline `everything`; detaches " in section and wide in section and managed in section
+    assert f"`{ROLE_POLICY_NAME}`" not in section.split("goes:", 1)[1]  # replaced by the program's own, not removed
+
+    raw = fill(raw_of(run), {"cluster": True})
+    plan = planned(fill_writers(raw, run), "shop-prod")
+    assert_aws_adopted(plan, aws_api)
+    role = of_type(plan, ROLE)["shop-api"]
+    exclusive = {r.type: r for r in plan.resources if r.type in (INLINE_EXCLUSIVE, ATTACHED_EXCLUSIVE)}
+    assert set(exclusive) == {INLINE_EXCLUSIVE, ATTACHED_EXCLUSIVE}
+    assert exclusive[INLINE_EXCLUSIVE].inputs == {"roleName": "shop-api", "policyNames": [ROLE_POLICY_NAME]}
+    assert exclusive[ATTACHED_EXCLUSIVE].inputs == {"roleName": "shop-api", "policyArns": []}
+    assert all(r.operation == "create" and r.parent == exclusive[INLINE_EXCLUSIVE].parent for r in exclusive.values())
+    inline = [r for r in plan.resources if r.type == "aws:iam/rolePolicy:RolePolicy" and r.inputs["role"] == "shop-api"]
+    assert [r.inputs["name"] for r in inline] == [ROLE_POLICY_NAME] and role.operation == "import"
+    # The plan's matrix: the role reads exactly what it read by name, nothing the removed policies gave.
+    assert_access_is_as_is_minus_over_broad(run, plan, iam_principal)
+    matrix = access_matrix(plan.resources, plan.stack)
+    workload = next(w for w in run.config[f"{NS}:workloads"] if w.get("role_name") == "shop-api")
+    paths = {s["name"]: s["path"] for s in run.config[f"{NS}:secrets"]}
+    planned_access = {(e.secret, e.capability) for e in matrix.entries if e.principal == "iam-role:shop-api" and e.status == EFFECTIVE}
+    assert planned_access == {(f"aws:{paths[n]}", READ) for n in workload["reads"]} | {(f"aws:{paths[n]}", WRITE) for n in workload.get("writes", ())}
+    # What the removed policies gave (delete, rotate, resource policies: admin) is gone, and the report said so.
+    as_is = {(e["secret"], e["capability"]) for e in run.json["access_as_is"] if e["principal"] == "iam-role:shop-api"}
+    assert {("aws:shop/prod/db", ADMIN), ("aws:shop/prod/stripe", ADMIN)} <= as_is
+    assert not {c for _, c in planned_access} & {ADMIN}
+    assert any(item.startswith("admin aws:shop/prod/db") for items in run.json["removed"].values() for item in items)
+    report = evaluate(plan.policy_resources(), settings_for("prod", ALL_RULES))
+    flagged = [v for v in report.violations if v.resource_type in (INLINE_EXCLUSIVE, ATTACHED_EXCLUSIVE)]
+    assert not flagged, flagged
+
+
+def test_the_policy_pack_flags_a_broad_managed_policy_kept_by_an_exclusive_attachment():
+    """The exclusive attachment attaches what it lists: an AWS managed policy there is held to SP-IAM-009 like any attachment."""
+    from policy.rules.aws_iam import NO_BROAD_MANAGED_POLICY
+
+    def attachments(*arns: str) -> dict:
+        return {"type": ATTACHED_EXCLUSIVE, "name": "api-attached-policies", "urn": "urn:x", "props": {"roleName": "api", "policyArns": list(arns)}}
+
+    assert NO_BROAD_MANAGED_POLICY.applies_to(attachments()) and NO_BROAD_MANAGED_POLICY.findings(attachments()) == []
+    found = NO_BROAD_MANAGED_POLICY.findings(attachments("arn:aws:iam::aws:policy/SecretsManagerReadWrite"))
+    assert [f.rule_id for f in found] == [NO_BROAD_MANAGED_POLICY.id]
