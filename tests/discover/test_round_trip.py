@@ -1,6 +1,9 @@
 """Round trip (#17 item 4): seed an estate on the real local servers, discover it, plan the draft with its
-`adopt:` ids, and check that the plan imports every resource that exists (none is created a second time)
-and that each drafted workload's planned access is its access as it is minus the over-broad grants.
+`adopt:` ids, and check that the plan imports every resource that exists (none is created a second time),
+that each drafted workload's planned access is its access as it is minus the over-broad grants, and that the
+plan's access matrix equals the example's intent.yaml (transcribed from the seed document, least privilege:
+none of the over-broad grants the report names) on the secrets the estate holds; every difference between
+the two is named per seed with its reason (`IntentCheck`). No seeded value reaches any output.
 
 What a draft leaves "to review" (a consumer's ServiceAccount the estate does not show, the `aws:` section a
 Vault-only draft lacks, the writers of a hand-rotated secret nobody may write today) is filled in by the test,
@@ -175,6 +178,10 @@ def assert_matches_intent(run: Run, plan, check: IntentCheck) -> None:
 
 
 WRITERS_FILLED = "the test names the writers of hand-rotated secrets the report asks for (fill_writers): a person's choice, not the estate's"
+TEST_ROTATORS_AWS = f"aws:arn:aws:iam::{seeds.ACCOUNT}:role/test-rotators"
+TEST_ROTATORS_VAULT = "vault-group:00000000-0000-4000-8000-000000000001"
+NO_ROTATION = ("`rotate-secret` names the document's Lambda, which is not in the estate: the estate records no rotation, so the "
+               "draft rotates it by hand (the report says so) and no rotation function exists to compare")
 
 
 # --- AWS ------------------------------------------------------------------------------------------
@@ -187,6 +194,41 @@ AWS_SEEDS = {
                                                         "cluster": True}),
     "004": (seeds.aws_004, "phagen/", "phagen-prod", {"workloads": {"phagen-app": {"namespace": "phagen", "service_account": "phagen-app"}},
                                                       "cluster": True}),
+}
+
+
+AWS_INTENT = {
+    "000": IntentCheck(
+        "emr",
+        principals={"emr-service": frozenset({"iam-role:emr-service", "k8s:emr-task/emr-service"}),
+                    # The draft's prefix is the document's `prod/`, so derived names start `prod-`, not the example's `emr-prod-`.
+                    "postgres rotation Lambda": frozenset({"iam-role:prod-rotate-database-postgres"})},
+        differs={"emr-service": (
+            frozenset((f"aws:prod/{p}", READ) for p in ("auth/jwt", "database/postgres", "emr/epic")), frozenset(),
+            "the document's IAM policy gives the EMR service the Secrets Manager copies of every secret (prod/*); the example keeps "
+            "JWT and the vendor credentials in Vault only and gives the service dynamic database credentials, so its intent holds no "
+            "AWS secret: the draft keeps what the role reads today, by name (the glob and key/* go)")},
+        absent={"migrations": "not in the document (the example adds it): no grant in the estate"},
+        extra={TEST_ROTATORS_AWS: WRITERS_FILLED}),
+    "001": IntentCheck(
+        "vibebox",
+        principals={"backend": frozenset({"iam-role:vibebox-backend", "k8s:vibebox/backend"})},
+        differs={"backend": (
+            frozenset((f"aws:vibebox/{n}", WRITE) for n in ("database-password", "jwt-secret")), frozenset(),
+            "the estate has no rotation function: the backend's role puts and updates every secret of the prefix today, so the "
+            "draft rotates them by hand and keeps that write, by name (create, rotate, delete and the glob go)")},
+        absent={"database-password rotation (connection draining)": "no rotation in the estate (rotate-secrets.sh is a script): " + NO_ROTATION,
+                "jwt-secret rotation (grace period)": "no rotation in the estate (rotate-secrets.sh is a script): " + NO_ROTATION,
+                "External Secrets (secretstore-aws.yaml, -gcp.yaml, -azure.yaml, -vault.yaml)": "the AWS round trip reads no manifests"}),
+    "004": IntentCheck(
+        "phagen",
+        # The document's AWS reader is unnamed ("the app"); the example names it phagen-api, the estate phagen-app.
+        principals={"phagen-api (stack addition)": frozenset({"iam-role:phagen-app", "k8s:phagen/phagen-app"})},
+        differs={"phagen-api (stack addition)": (
+            frozenset({("aws:phagen/db_password", WRITE)}), frozenset(),
+            "with no rotation recorded the secret is hand-rotated, and the app's role puts and updates it today: the draft keeps "
+            "that write, by name (ListSecrets and the glob go)")},
+        absent={"database rotation Lambda": NO_ROTATION}),
 }
 
 
@@ -209,6 +251,7 @@ def test_aws_seed_round_trips(seed, tmp_path, capsys, aws_api):
     arns = {s["path"]: s["adopt"] for s in run.config[f"{NS}:secrets"]}
     assert {n: (r.operation, r.import_id) for n, r in of_type(plan, SECRET).items()} == {p: ("import", a) for p, a in arns.items()}
     assert_access_is_as_is_minus_over_broad(run, plan, iam_principal)
+    assert_matches_intent(run, plan, AWS_INTENT[seed])
 
 
 def test_seed_002_with_manifests_round_trips_through_the_cluster_store(tmp_path, capsys, aws_api):
@@ -234,6 +277,17 @@ def test_seed_002_with_manifests_round_trips_through_the_cluster_store(tmp_path,
     reach = {e.secret for e in matrix.entries if e.principal == "namespace:autolytiq" and e.status == EFFECTIVE}
     assert reach == {"aws:autolytiq/prod/jwt", "aws:autolytiq/prod/database"}
     assert not [e for e in matrix.entries if e.principal.startswith("namespace:") and e.principal != "namespace:autolytiq"]
+    assert_matches_intent(run, plan, IntentCheck(
+        "autolytiq",
+        absent={**{service: "the document's two ExternalSecrets sync into namespace autolytiq without naming the service that reads "
+                            "them, and its services hold no grant of their own: one consumer, the ServiceAccount the test names"
+                   for service in ("api", "customer-service", "notifications", "integrations")},
+                "secrets operators (aws)": "the document names no operator; " + WRITERS_FILLED},
+        differs={"External Secrets (store aws-secrets-manager, ExternalSecrets in autolytiq)": (
+            frozenset(), frozenset((f"aws:autolytiq/prod/{n}", READ) for n in seeds.AUTOLYTIQ if n not in ("jwt", "database")),
+            "the controller's role reads the eight exact ARNs today; the draft derives its reads from what the estate's "
+            "ExternalSecrets sync (jwt, database): the other six have no ExternalSecret in the estate")},
+        extra={"k8s:autolytiq/autolytiq": "the namespace's one consumer (see absent)", TEST_ROTATORS_AWS: WRITERS_FILLED}))
 
 
 def test_seed_003_with_manifests_round_trips_to_the_documents_intent(tmp_path, capsys, aws_api):
@@ -264,7 +318,7 @@ def test_seed_003_with_manifests_round_trips_to_the_documents_intent(tmp_path, c
                                         "records no rotation, so the draft rotates by hand (the report says so)",
             "JWT rotation (blue-green with overlap)": "the blue-green rotation is a process, not in the estate: drafted as manual",
         },
-        extra={"aws:arn:aws:iam::123456789012:role/test-rotators": WRITERS_FILLED}))
+        extra={TEST_ROTATORS_AWS: WRITERS_FILLED}))
 
 
 # --- Vault (OpenBao) ---------------------------------------------------------------------------------
@@ -309,8 +363,7 @@ def test_vault_seed_round_trips(seed, stack, tmp_path, capsys, openbao, vault_es
         # A hand-rotated secret's writer today keeps that write, by name (the report's "removes" lists the rest).
         assert actual == {(_id(paths[n]), READ) for n in workload["reads"]} | {(_id(paths[n]), WRITE) for n in workload.get("writes", ())}, (
             workload["name"], kind, actual)
-    if seed in VAULT_INTENT:
-        assert_matches_intent(run, plan, VAULT_INTENT[seed](mount))
+    assert_matches_intent(run, plan, VAULT_INTENT[seed](mount))
 
 
 # --- An adopted role's existing policies (#17) ---------------------------------------------------------
@@ -393,6 +446,32 @@ def test_the_policy_pack_flags_a_broad_managed_policy_kept_by_an_exclusive_attac
     assert [f.rule_id for f in found] == [NO_BROAD_MANAGED_POLICY.id]
 
 
+def _vault_000(mount: str) -> IntentCheck:
+    auth = f"{mount}-auth"
+    return IntentCheck(
+        "emr", mount=mount,
+        principals={"api-gateway": frozenset({"k8s:emr-task/api-gateway", f"vault-role:{auth}/api-gateway"}),
+                    "emr-service": frozenset({"k8s:default/emr-service", f"vault-role:{auth}/emr-service"}),
+                    "External Secrets (SecretStore vault-backend, ExternalSecret jwt-signing-keys)": frozenset({
+                        "k8s:emr-task/external-secrets-store", f"vault-role:{auth}/emr-prod-store-emr-task",
+                        "eso:SecretStore/emr-task/vault-backend", "namespace:emr-task"})},
+        differs={"emr-service": (
+            frozenset({(f"vault:{mount}/database/postgres", READ)}), frozenset(),
+            "the document's policy emr-service reads secret/data/database/postgres; the example gives it dynamic credentials "
+            "instead, which discover cannot draft from a static KV grant: the read is kept, by name")},
+        absent={"secrets operators (vault)": "the document names no operator; " + WRITERS_FILLED},
+        extra={TEST_ROTATORS_VAULT: WRITERS_FILLED})
+
+
+def _vault_004(mount: str) -> IntentCheck:
+    return IntentCheck(
+        "phagen", mount=mount,
+        absent={"phagen-backend": "the AppRole role phagen holds phagen-policy, whose glob (phagen/*) reaches none of the document's "
+                                  "secrets (db_password, api_keys/*): the estate has no reader of them (the report names the glob)",
+                "phagen-rotation": "not in the document (the example's rotation worker): no grant in the estate"},
+        extra={TEST_ROTATORS_VAULT: WRITERS_FILLED})
+
+
 def _vault_001(mount: str) -> IntentCheck:
     role = frozenset({f"vault-role:{mount}-auth/vibebox"})
     rotated = frozenset((f"vault:{mount}/vibebox/{name}", WRITE) for name in ("encryption-key", "github-client-secret", "api-key"))
@@ -407,4 +486,4 @@ def _vault_001(mount: str) -> IntentCheck:
                 "from the estate (the report names the store over-broad), so the draft gives it nothing"})
 
 
-VAULT_INTENT = {"001": _vault_001}
+VAULT_INTENT = {"000": _vault_000, "001": _vault_001, "004": _vault_004}
