@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from components.config import parse_stack_spec
+from components.spec.aws import ROLE_POLICY_NAME
 from offline.access import access_matrix
 from offline.access.model import ADMIN, EFFECTIVE, READ, UNKNOWN, WRITE
 from offline.access.render import matrix_markdown
@@ -31,6 +32,8 @@ from tests.conftest import CANARY, plan_raw
 from tests.discover import seeds
 from tests.discover.test_discover import NS, Run, aws, ok, vault, vault_estate  # noqa: F401 (the seeding fixture)
 
+INLINE_EXCLUSIVE = "aws:iam/rolePoliciesExclusive:RolePoliciesExclusive"
+ATTACHED_EXCLUSIVE = "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive"
 SECRET, ROLE, KEY, ALIAS = "aws:secretsmanager/secret:Secret", "aws:iam/role:Role", "aws:kms/key:Key", "aws:kms/alias:Alias"
 VAULT_POLICY, MOUNT = "vault:index/policy:Policy", "vault:index/mount:Mount"
 VAULT_ROLES = ("vault:kubernetes/authBackendRole:AuthBackendRole", "vault:appRole/authBackendRole:AuthBackendRole")
@@ -90,6 +93,23 @@ def assert_aws_adopted(plan, api) -> None:
     for name, role in of_type(plan, ROLE).items():
         if name in existing_roles:
             assert (role.operation, role.import_id) == ("import", name), name
+
+
+def assert_adopted_roles_owned(run: Run, plan, api) -> None:
+    """Each adopted role: the plan owns its policies exactly (`secrets-access`, nothing attached), and the report names
+    every other policy the role holds in the estate (read here from the API, not from discovery) as removed."""
+    iam = api.client("iam")
+    adopted = {w["adopt"]["role"] for w in run.config[f"{NS}:workloads"] if "role" in w.get("adopt", {})}
+    inline = {r.inputs["roleName"]: r.inputs["policyNames"] for r in plan.resources if r.type == INLINE_EXCLUSIVE}
+    attached = {r.inputs["roleName"]: r.inputs["policyArns"] for r in plan.resources if r.type == ATTACHED_EXCLUSIVE}
+    assert inline == {role: [ROLE_POLICY_NAME] for role in adopted} and attached == {role: [] for role in adopted}
+    expected = {}
+    for role in adopted:
+        names = sorted(n for n in iam.list_role_policies(RoleName=role)["PolicyNames"] if n != ROLE_POLICY_NAME)
+        arns = sorted(p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"])
+        if names or arns:
+            expected[role] = {"inline_deleted": names, "attached_detached": arns}
+    assert run.json["policies_removed"] == expected
 
 
 def assert_access_is_as_is_minus_over_broad(run: Run, plan, principal_of) -> None:
@@ -251,6 +271,8 @@ def test_aws_seed_round_trips(seed, tmp_path, capsys, aws_api):
     arns = {s["path"]: s["adopt"] for s in run.config[f"{NS}:secrets"]}
     assert {n: (r.operation, r.import_id) for n, r in of_type(plan, SECRET).items()} == {p: ("import", a) for p, a in arns.items()}
     assert_access_is_as_is_minus_over_broad(run, plan, iam_principal)
+    assert_adopted_roles_owned(run, plan, aws_api)
+    assert run.json["policies_removed"], "each AWS seed's role holds a policy the draft replaces"
     assert_matches_intent(run, plan, AWS_INTENT[seed])
 
 
@@ -272,6 +294,7 @@ def test_seed_002_with_manifests_round_trips_through_the_cluster_store(tmp_path,
     controller_sa = objects[("ServiceAccount", "external-secrets", "external-secrets")]
     assert (controller_sa.operation, controller_sa.import_id) == ("import", "external-secrets/external-secrets")
     assert_access_is_as_is_minus_over_broad(run, plan, iam_principal)
+    assert_adopted_roles_owned(run, plan, aws_api)
     # Through the store, the namespace reads exactly what its ExternalSecrets sync: the as-is `namespace:*` reach is gone.
     matrix = access_matrix(plan.resources, plan.stack)
     reach = {e.secret for e in matrix.entries if e.principal == "namespace:autolytiq" and e.status == EFFECTIVE}
@@ -310,6 +333,8 @@ def test_seed_003_with_manifests_round_trips_to_the_documents_intent(tmp_path, c
     es = objects[("ExternalSecret", "eonpro", "eonpro-secrets")]
     assert (es.operation, es.import_id, es.inputs["spec"]["target"]["name"]) == ("import", "eonpro/eonpro-secrets", "eonpro-app-secrets")
     assert_access_is_as_is_minus_over_broad(run, plan, iam_principal)
+    assert_adopted_roles_owned(run, plan, aws_api)
+    assert run.json["policies_removed"] == {"eonpro-prod-external-secrets": {"inline_deleted": ["external-secrets-access"], "attached_detached": []}}
     assert_matches_intent(run, plan, IntentCheck(
         "eonpro",
         absent={
@@ -368,16 +393,12 @@ def test_vault_seed_round_trips(seed, stack, tmp_path, capsys, openbao, vault_es
 
 # --- An adopted role's existing policies (#17) ---------------------------------------------------------
 
-INLINE_EXCLUSIVE = "aws:iam/rolePoliciesExclusive:RolePoliciesExclusive"
-ATTACHED_EXCLUSIVE = "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive"
-
 
 def test_an_adopted_role_loses_its_existing_policies_and_the_report_names_them(tmp_path, capsys, aws_api, monkeypatch):
     """A role holding an over-broad inline policy, a customer managed policy and an AWS managed one: after
     discover → plan, the plan owns the role's policies exactly (its `secrets-access` and nothing attached), the
     plan's matrix shows only that policy's access, the report names each policy `pulumi up` removes, and the
     policy pack flags none of the exclusive resources."""
-    from components.spec.aws import ROLE_POLICY_NAME
     from policy.engine import evaluate
     from policy.rules import ALL_RULES
     from policy.settings import settings_for
@@ -409,6 +430,7 @@ def test_an_adopted_role_loses_its_existing_policies_and_the_report_names_them(t
     raw = fill(raw_of(run), {"cluster": True})
     plan = planned(fill_writers(raw, run), "shop-prod")
     assert_aws_adopted(plan, aws_api)
+    assert_adopted_roles_owned(run, plan, aws_api)
     role = of_type(plan, ROLE)["shop-api"]
     exclusive = {r.type: r for r in plan.resources if r.type in (INLINE_EXCLUSIVE, ATTACHED_EXCLUSIVE)}
     assert set(exclusive) == {INLINE_EXCLUSIVE, ATTACHED_EXCLUSIVE}
