@@ -192,3 +192,25 @@ def test_plan_cli_shows_import_or_create_and_writes_the_import_file(tmp_path):
     run = subprocess.run([sys.executable, "-m", "offline", "plan", str(stack_file)], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert "secrets-platform:secrets[1] (redis).adopt: names the secret 'legacy/other'" in run.stderr
+
+
+VIBEBOX = "examples/vibebox/Pulumi.vibebox-prod.yaml"
+
+
+def test_gcp_and_azure_names_are_taken_as_they_are_and_validated():
+    """VibeBox keeps its document's prefix vibebox- in GCP and Azure: an explicit `path` is the secret id or Key Vault
+    secret name as it is (a `/` is refused, never turned into `-`); without one the name is derived as before."""
+    raw = stack_namespace(VIBEBOX)
+    spec = parse_stack_spec(raw, VIBEBOX)
+    secrets = {s.name: s for s in spec.secrets}
+    assert spec.gcp_secret_id(secrets["google-oauth-client"]) == "vibebox-google-oauth-client"
+    assert spec.azure_secret_name(secrets["external-api-key"]) == "vibebox-external-api-key"
+    derived = secrets["external-api-key"].model_copy(update={"path": None})
+    assert spec.azure_secret_name(derived) == "vibebox-prod-external-api-key"
+    index = {s["name"]: i for i, s in enumerate(raw["secrets"])}
+    raw["secrets"][index["external-api-key"]]["path"] = "vibebox/external-api-key"
+    raw["secrets"][index["app-config"]]["path"] = "vibebox.app-config"
+    assert [line for line in problems(raw) if ".path" in line] == [
+        f"{SOURCE}: secrets-platform:secrets[{index['app-config']}] (app-config).path: may contain only letters, digits, _ and - (1 to 255): a Secret Manager id",
+        f"{SOURCE}: secrets-platform:secrets[{index['external-api-key']}] (external-api-key).path: may contain only letters, digits and - (1 to 127): a Key Vault secret name",
+    ]
