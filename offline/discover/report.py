@@ -221,7 +221,8 @@ def markdown(d: Discovery, broad: list[OverBroad], pack: list[dict[str, str]], u
         lines.append(f"- {cell(principal)}: {cell(', '.join(items))}")
     lines += ["", "## Policies `pulumi up` removes from adopted roles", "",
               f"The stack owns an adopted role's policies exactly: its one inline policy `{ROLE_POLICY_NAME}` and no managed policy "
-              "(`aws.iam.RolePoliciesExclusive`, `aws.iam.RolePolicyAttachmentsExclusive`). Everything else the role holds today goes:", ""]
+              "(`aws.iam.RolePoliciesExclusive`, `aws.iam.RolePolicyAttachmentsExclusive`); an inline policy of that name is "
+              "overwritten with the drafted document. Everything else the role holds today goes:", ""]
     policies = detached(d)
     if not policies:
         lines.append("Nothing: no adopted role holds another policy.")
