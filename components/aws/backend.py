@@ -132,7 +132,8 @@ class AwsBackend(BackendBase):
             grants += [self.grant(workload.name, s, "write") for s in spec.writes(workload, "aws")]
             SecretAccessPolicy(
                 workload.name,
-                SecretAccessPolicyArgs(role_name=self.roles[workload.name].role_name, grants=grants),
+                SecretAccessPolicyArgs(role_name=self.roles[workload.name].role_name, grants=grants,
+                                       exclusive=spec.adopt_of(workload).role is not None),
                 child,
             )
 

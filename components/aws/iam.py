@@ -13,6 +13,7 @@ from typing import Sequence
 import pulumi
 import pulumi_aws as aws
 
+from components import config
 from components.aws import actions
 
 
@@ -85,19 +86,28 @@ def policy_document(grants: Sequence[Grant]) -> pulumi.Output[str]:
 class SecretAccessPolicyArgs:
     role_name: pulumi.Input[str]
     grants: Sequence[Grant]
+    exclusive: bool = False
+    """Own the role's policies exactly (an adopted role): its other inline policies are deleted and every
+    attached managed policy is detached on `pulumi up`, so its access is this policy's and nothing older."""
 
 
 class SecretAccessPolicy(pulumi.ComponentResource):
-    """The inline policy that gives one role exactly its granted secrets."""
+    """The inline policy that gives one role exactly its granted secrets; on an adopted role, also the
+    exclusive-management resources that remove whatever else the role held before the stack adopted it."""
 
     def __init__(self, name: str, args: SecretAccessPolicyArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("secrets-platform:aws:SecretAccessPolicy", name, None, opts)
         self.policy = aws.iam.RolePolicy(
             f"{name}-secrets",
             role=args.role_name,
-            name="secrets-access",
+            name=config.ROLE_POLICY_NAME,
             policy=policy_document(args.grants),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.policy_name = self.policy.name
+        if args.exclusive:
+            # Literal names (known at preview), after the program's own policy exists so the role never has none.
+            after = pulumi.ResourceOptions(parent=self, depends_on=[self.policy])
+            aws.iam.RolePoliciesExclusive(f"{name}-inline-policies", role_name=args.role_name, policy_names=[config.ROLE_POLICY_NAME], opts=after)
+            aws.iam.RolePolicyAttachmentsExclusive(f"{name}-attached-policies", role_name=args.role_name, policy_arns=[], opts=after)
         self.register_outputs({"policy_name": self.policy_name})

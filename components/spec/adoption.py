@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 AWS_SECRET_NAME = re.compile(r"[A-Za-z0-9/_+=.@\-]{1,512}")
 VAULT_PATH = re.compile(r"[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*")
 GCP_SECRET_ID = re.compile(r"[A-Za-z0-9_\-]{1,255}")
+AZURE_SECRET_NAME = re.compile(r"[A-Za-z0-9-]{1,127}")
 IamRoleName = Annotated[str, StringConstraints(pattern=r"^[\w+=,.@\-]{1,64}$")]
 VaultName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,128}$")]
 KmsKeyId = Annotated[str, StringConstraints(pattern=r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$")]
@@ -160,6 +161,7 @@ def _secret_checks(spec: StackSpec, at: tuple, secret: SecretSpec) -> list[Probl
         grammar, allowed = {
             "vault": (VAULT_PATH, "letters, digits and _.- in /-separated segments"),
             "gcp": (GCP_SECRET_ID, "letters, digits, _ and - (1 to 255): a Secret Manager id"),
+            "azure": (AZURE_SECRET_NAME, "letters, digits and - (1 to 127): a Key Vault secret name"),
         }.get(secret.backend, (AWS_SECRET_NAME, "letters, digits and /_+=.@- (1 to 512)"))
         if not grammar.fullmatch(secret.path):
             problems.append(Problem((*at, "path"), f"may contain only {allowed}"))

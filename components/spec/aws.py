@@ -21,6 +21,9 @@ NONPROD_RECOVERY_WINDOW_DAYS = 7
 MIN_PROD_RECOVERY_WINDOW_DAYS = 7
 # IAM role and Lambda function names stop at 64 characters.
 AWS_NAME_LIMIT = 64
+# The one inline policy a workload's role holds: its secret grants. On an adopted role the program owns the role's
+# policies exactly (this one, no managed policy): every other inline policy is deleted, every attached one detached.
+ROLE_POLICY_NAME = "secrets-access"
 
 
 class AwsSpec(Spec):

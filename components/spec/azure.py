@@ -85,7 +85,10 @@ class AzureNaming:
     """StackSpec's Azure-derived values: secret and identity names, credentials, retention (mixed into StackSpec)."""
 
     def azure_secret_name(self: StackSpec, secret: SecretSpec) -> str:
-        """Key Vault secret names take letters, digits and dashes only: the path with `/` as `-`."""
+        """Key Vault secret names take letters, digits and dashes only: the derived path with `/` as `-`; an explicit
+        `path` is the name as it is (validated, never rewritten)."""
+        if secret.path is not None:
+            return secret.path
         return self.secret_path(secret).strip("/").replace("/", "-")
 
     def azure_identity_name(self: StackSpec, workload: WorkloadSpec) -> str:
@@ -119,8 +122,8 @@ def azure_checks(spec: StackSpec) -> list[Problem]:
                 problems.append(Problem((*at, field), "only for backend: aws (Key Vault values are written out of band, never through Pulumi)"
                                         if field == "initial_value" else "only for backend: aws"))
         problems += manual_rotation_only(at, secret, "Azure", "manual: Event Grid notifies before the version expires")
-        if not _AZURE_SECRET_NAME.fullmatch(spec.azure_secret_name(secret)):
-            problems.append(Problem((*at, "path" if secret.path else "name"), "the Key Vault secret name (the path with / as -) must be 1 to 127 letters, digits and dashes"))
+        if secret.path is None and not _AZURE_SECRET_NAME.fullmatch(spec.azure_secret_name(secret)):  # an explicit path: adoption's grammar
+            problems.append(Problem((*at, "name"), "the Key Vault secret name (the path with / as -) must be 1 to 127 letters, digits and dashes"))
     azure_secrets = spec.secrets_on("azure")
     names = [spec.azure_secret_name(s) for s in azure_secrets]
     for name, indexes in duplicates(n.lower() for n in names).items():

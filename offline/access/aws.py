@@ -24,7 +24,7 @@ from documents.iam import Document, Statement, parse
 from documents.props import entries, is_unknown
 from offline.access.aws_kms import KeyAccess
 from offline.access.aws_model import (
-    ALIAS, ANY_SERVICE_ACCOUNT, ATTACHMENTS, AWS_MANAGED, INLINE, KEY, KEY_GRANT, KEY_POLICY, MANAGED, MANAGED_KEY_ALIAS, OPERATIONS,
+    ALIAS, ANY_SERVICE_ACCOUNT, ATTACHMENTS, AWS_MANAGED, EXCLUSIVE_ATTACHMENTS, INLINE, KEY, KEY_GRANT, KEY_POLICY, MANAGED, MANAGED_KEY_ALIAS, OPERATIONS,
     OUTSIDE, POLICY, POLICY_ATTACHMENT, PROVIDER, REPLICA_KEY, ROLE, SECRET, SECRET_POLICY, UNKNOWN_KEY, USER, WEB_IDENTITY,
     Identity, Key, KeyGrant, Location, Operation, TrustSubject, arn_matches, effect, names_principal, tags_of,
 )
@@ -202,6 +202,11 @@ class AwsEstate:
             for r in by_type.get(type_, []):
                 label = f"{type_.rsplit(':', 1)[1]} {r.name}"
                 self._identity(kind, r.props.get(field_), label).documents.append(self._managed(r.props.get("policyArn"), policies))
+        for type_, (kind, field_) in EXCLUSIVE_ATTACHMENTS.items():
+            for r in by_type.get(type_, []):
+                label = f"{type_.rsplit(':', 1)[1]} {r.name}"
+                for arn in entries(r.props.get("policyArns")):
+                    self._identity(kind, r.props.get(field_), label).documents.append(self._managed(arn, policies))
         for r in by_type.get(POLICY_ATTACHMENT, []):
             for kind, field_ in (("iam-role", "roles"), ("iam-user", "users")):
                 for target in entries(r.props.get(field_)):

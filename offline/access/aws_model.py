@@ -22,6 +22,9 @@ INLINE = {"aws:iam/rolePolicy:RolePolicy": ("iam-role", "role"), "aws:iam/userPo
 ATTACHMENTS = {"aws:iam/rolePolicyAttachment:RolePolicyAttachment": ("iam-role", "role"),
                "aws:iam/userPolicyAttachment:UserPolicyAttachment": ("iam-user", "user")}
 POLICY_ATTACHMENT = "aws:iam/policyAttachment:PolicyAttachment"
+# Exclusive management of a role's attached policies: the role holds exactly `policyArns` (its other attachments are
+# removed). `rolePoliciesExclusive` only deletes inline policies not listed: it grants nothing of its own.
+EXCLUSIVE_ATTACHMENTS = {"aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive": ("iam-role", "roleName")}
 PROVIDER = "pulumi:providers:aws"
 WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
 MANAGED_KEY_ALIAS = "alias/aws/secretsmanager"

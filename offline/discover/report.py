@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from components.spec.aws import ROLE_POLICY_NAME
 from documents.iam import access_level, expand, has_wildcard, matches, parse
 from offline.access.vault import Rule
 from offline.discover.aws import ATTACHMENT, POLICY, ROLE_POLICY
@@ -148,6 +149,21 @@ def removed_by_principal(d: Discovery) -> dict[str, list[str]]:
     return out
 
 
+def detached(d: Discovery) -> dict[str, dict[str, list[str]]]:
+    """Per role the draft adopts: the inline policies `pulumi up` deletes and the managed policies it detaches. The
+    program owns an adopted role's policies exactly (its one inline policy `secrets-access`, no managed policy), so
+    whatever the role held before goes, and its access afterwards is the drafted access only."""
+    adopted = sorted({i.name for w in d.workloads for i in w.identities if i.kind == "iam-role"})
+    out: dict[str, dict[str, list[str]]] = {}
+    for role in adopted:
+        inline = sorted(r["props"]["name"] for r in d.estate.resources
+                        if r["type"] == ROLE_POLICY and r["props"]["role"] == role and r["props"]["name"] != ROLE_POLICY_NAME)
+        attached = sorted(r["props"]["policyArn"] for r in d.estate.resources if r["type"] == ATTACHMENT and r["props"]["role"] == role)
+        if inline or attached:
+            out[role] = {"inline_deleted": inline, "attached_detached": attached}
+    return out
+
+
 def as_json(d: Discovery, broad: list[OverBroad], pack: list[dict[str, str]], undecided: int) -> dict[str, Any]:
     return {
         "kind": "secrets-platform/discovery", "version": 1, "stack": d.stack, "source": d.estate.source,
@@ -156,6 +172,7 @@ def as_json(d: Discovery, broad: list[OverBroad], pack: list[dict[str, str]], un
         "drafted": {w.name: [d.names[s] for s in w.reads] for w in d.workloads},
         "over_broad": [asdict(b) for b in broad],
         "removed": removed_by_principal(d),
+        "policies_removed": detached(d),
         "added": [{"workload": w, "secret": sid} for w, sid in d.added],
         "policy_findings": pack, "policy_undecided": undecided,
         "review": d.review, "notes": list(dict.fromkeys([*d.estate.notes, *d.matrix.notes])),
@@ -202,6 +219,17 @@ def markdown(d: Discovery, broad: list[OverBroad], pack: list[dict[str, str]], u
         lines.append("Nothing: the estate grants exactly what the draft grants.")
     for principal, items in removed.items():
         lines.append(f"- {cell(principal)}: {cell(', '.join(items))}")
+    lines += ["", "## Policies `pulumi up` removes from adopted roles", "",
+              f"The stack owns an adopted role's policies exactly: its one inline policy `{ROLE_POLICY_NAME}` and no managed policy "
+              "(`aws.iam.RolePoliciesExclusive`, `aws.iam.RolePolicyAttachmentsExclusive`); an inline policy of that name is "
+              "overwritten with the drafted document. Everything else the role holds today goes:", ""]
+    policies = detached(d)
+    if not policies:
+        lines.append("Nothing: no adopted role holds another policy.")
+    for role, gone in policies.items():
+        parts = [f"deletes inline {', '.join(f'`{n}`' for n in gone['inline_deleted'])}"] if gone["inline_deleted"] else []
+        parts += [f"detaches {', '.join(f'`{a}`' for a in gone['attached_detached'])}"] if gone["attached_detached"] else []
+        lines.append(f"- IAM role {cell(role)}: {cell('; '.join(parts))}")
     if d.added:
         lines += ["", "## What the draft adds", "", "Access an ExternalSecret asks for that no grant gives today (its sync fails now):", ""]
         lines += [f"- {w}: read {sid}" for w, sid in d.added]

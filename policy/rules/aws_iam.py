@@ -39,6 +39,7 @@ ATTACHMENT_ARNS = {
     "aws:iam/userPolicyAttachment:UserPolicyAttachment": "policyArn",
     "aws:iam/groupPolicyAttachment:GroupPolicyAttachment": "policyArn",
     "aws:iam/policyAttachment:PolicyAttachment": "policyArn",
+    "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive": "policyArns",
     "aws:ssoadmin/managedPolicyAttachment:ManagedPolicyAttachment": "managedPolicyArn",
     "aws:ssoadmin/managedPolicyAttachmentsExclusive:ManagedPolicyAttachmentsExclusive": "managedPolicyArns",
     ROLE: "managedPolicyArns",

@@ -77,6 +77,18 @@ def test_adopted_resources_are_imported_under_their_names(adopted_plan):
     assert by_type(adopted_plan, SECRET)["database-secret"].operation == "create"
 
 
+def test_an_adopted_role_owns_its_policies_exactly_and_a_created_one_needs_nothing_more(adopted_plan):
+    """The adopted role's other inline policies are deleted and its managed ones detached on `pulumi up`: the plan
+    declares exactly its one inline policy and no attachment. A role the stack creates starts with that policy only."""
+    inline = by_type(adopted_plan, "aws:iam/rolePoliciesExclusive:RolePoliciesExclusive")
+    attached = by_type(adopted_plan, "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive")
+    assert {n: r.inputs for n, r in inline.items()} == {"api-inline-policies": {"roleName": "api-legacy", "policyNames": ["secrets-access"]}}
+    assert {n: r.inputs for n, r in attached.items()} == {"api-attached-policies": {"roleName": "api-legacy", "policyArns": []}}
+    policies = {r.inputs["role"]: r.inputs["name"] for r in adopted_plan.resources if r.type == "aws:iam/rolePolicy:RolePolicy"}
+    assert policies["api-legacy"] == "secrets-access"
+    assert all(r.operation == "create" for r in (*inline.values(), *attached.values()))
+
+
 def test_external_secret_keeps_its_name_target_keys_and_interval(adopted_plan):
     objects = {(r.inputs["kind"], r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r.inputs
                for r in adopted_plan.resources if r.type.startswith("kubernetes:") and "metadata" in r.inputs and "namespace" in r.inputs["metadata"]}
@@ -180,3 +192,25 @@ def test_plan_cli_shows_import_or_create_and_writes_the_import_file(tmp_path):
     run = subprocess.run([sys.executable, "-m", "offline", "plan", str(stack_file)], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert "secrets-platform:secrets[1] (redis).adopt: names the secret 'legacy/other'" in run.stderr
+
+
+VIBEBOX = "examples/vibebox/Pulumi.vibebox-prod.yaml"
+
+
+def test_gcp_and_azure_names_are_taken_as_they_are_and_validated():
+    """VibeBox keeps its document's prefix vibebox- in GCP and Azure: an explicit `path` is the secret id or Key Vault
+    secret name as it is (a `/` is refused, never turned into `-`); without one the name is derived as before."""
+    raw = stack_namespace(VIBEBOX)
+    spec = parse_stack_spec(raw, VIBEBOX)
+    secrets = {s.name: s for s in spec.secrets}
+    assert spec.gcp_secret_id(secrets["google-oauth-client"]) == "vibebox-google-oauth-client"
+    assert spec.azure_secret_name(secrets["external-api-key"]) == "vibebox-external-api-key"
+    derived = secrets["external-api-key"].model_copy(update={"path": None})
+    assert spec.azure_secret_name(derived) == "vibebox-prod-external-api-key"
+    index = {s["name"]: i for i, s in enumerate(raw["secrets"])}
+    raw["secrets"][index["external-api-key"]]["path"] = "vibebox/external-api-key"
+    raw["secrets"][index["app-config"]]["path"] = "vibebox.app-config"
+    assert [line for line in problems(raw) if ".path" in line] == [
+        f"{SOURCE}: secrets-platform:secrets[{index['app-config']}] (app-config).path: may contain only letters, digits, _ and - (1 to 255): a Secret Manager id",
+        f"{SOURCE}: secrets-platform:secrets[{index['external-api-key']}] (external-api-key).path: may contain only letters, digits and - (1 to 127): a Key Vault secret name",
+    ]

@@ -127,7 +127,7 @@ def test_azure_workload_writes_get_secrets_officer_at_the_secret_scope():
     assert read["roleDefinitionId"].endswith("/4633458b-17de-408a-b874-0445c86b69e6")  # unchanged: Secrets User
     assert read["roleAssignmentName"] != write["roleAssignmentName"]
     matrix = access_matrix(plan.resources, plan.stack)
-    assert ("azure:phagen-prod-kv/phagen-prod-analytics-db-password", WRITE) in matrix.access("azure-identity:phagen-prod-phagen-analytics")
+    assert ("azure:phagen-vault/phagen-prod-analytics-db-password", WRITE) in matrix.access("azure-identity:phagen-prod-phagen-analytics")
 
 
 def test_azure_operator_group_writes_at_the_secret_scope():

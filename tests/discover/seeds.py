@@ -150,7 +150,8 @@ VAULT = {
                           "emr-service": {"bound_service_account_names": "emr-service", "bound_service_account_namespaces": "default",
                                           "policies": "emr-service", "ttl": "1h"}}),
     "001": VaultSeed(
-        secrets={"vibebox/database-password": ("value",), "vibebox/jwt-secret": ("value",)},
+        # VAULT_PATH=secret, VAULT_PREFIX=vibebox/: the secrets examples/vibebox keeps in Vault (its AWS seed holds the others).
+        secrets={"vibebox/encryption-key": ("value",), "vibebox/github-client-secret": ("value",), "vibebox/api-key": ("value",)},
         policies={"vibebox": 'path "{mount}/data/vibebox/*" {{\n  capabilities = ["create", "read", "update", "delete"]\n}}\n'
                              'path "{mount}/metadata/vibebox/*" {{\n  capabilities = ["list", "delete"]\n}}\n'},
         approle_roles={"vibebox": {"token_policies": "vibebox", "token_ttl": "1h", "token_max_ttl": "4h", "secret_id_ttl": "24h",

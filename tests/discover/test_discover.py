@@ -399,7 +399,7 @@ def test_seed_001_vault_approle_keeps_its_ttls_and_names_write_and_delete(tmp_pa
     vibebox = run.workloads()["vibebox"]
     assert vibebox["vault_login"] == "approle"
     assert vibebox["approle"] == {"secret_id_ttl": "1d", "token_ttl": "1h", "token_max_ttl": "4h"}
-    assert run.reads("vibebox") == {"vibebox/database-password", "vibebox/jwt-secret"}
+    assert run.reads("vibebox") == {"vibebox/encryption-key", "vibebox/github-client-secret", "vibebox/api-key"}
     data = next(b for b in run.json["over_broad"] if b["where"].endswith(f'"{mount}/data/vibebox/*"'))
     assert data["why"][0] == "beyond reading: create, delete, update"
     # The static-token store: any namespace may use it, and what it reads cannot be told from the estate.

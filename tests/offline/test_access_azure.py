@@ -41,7 +41,7 @@ def vault_scope() -> str:
 def test_chain_per_workload_is_service_account_identity_assignment():
     matrix = access_matrix(planned())
     (entry,) = [e for e in matrix.entries if e.principal == "k8s:phagen-ml/phagen-analytics"]
-    assert (entry.secret, entry.capability, entry.status) == ("azure:phagen-prod-kv/phagen-prod-analytics-db-password", READ, EFFECTIVE)
+    assert (entry.secret, entry.capability, entry.status) == ("azure:phagen-vault/phagen-prod-analytics-db-password", READ, EFFECTIVE)
     (chain,) = entry.chains
     assert chain[0] == "federated with Azure identity phagen-prod-phagen-analytics"
     assert chain[1].startswith("Key Vault Secrets User on secret phagen-prod-analytics-db-password")
@@ -51,8 +51,8 @@ def test_a_vault_scope_grant_added_by_hand_is_gained_access():
     base = access_matrix(planned())
     head = access_matrix(with_assignment(SECRETS_USER, vault_scope(), analytics_principal()))
     gained = {(c.entry.principal, c.entry.secret) for c in diff(base, head).gained if c.entry.capability == READ}
-    assert ("k8s:phagen-ml/phagen-analytics", "azure:phagen-prod-kv/phagen-prod-llm-api-key") in gained
-    assert ("azure-identity:phagen-prod-phagen-analytics", "azure:phagen-prod-kv/*") in gained
+    assert ("k8s:phagen-ml/phagen-analytics", "azure:phagen-vault/phagen-prod-llm-api-key") in gained
+    assert ("azure-identity:phagen-prod-phagen-analytics", "azure:phagen-vault/*") in gained
 
 
 def test_owner_at_subscription_scope_added_by_hand_is_highlighted():
@@ -60,4 +60,4 @@ def test_owner_at_subscription_scope_added_by_hand_is_highlighted():
     head = access_matrix(with_assignment(OWNER, subscription, analytics_principal()))
     changes = diff(access_matrix(planned()), head)
     admin = {c.entry.secret for c in changes.highlighted if c.entry.principal == "k8s:phagen-ml/phagen-analytics" and c.entry.capability == ADMIN}
-    assert "azure:phagen-prod-kv/phagen-prod-pubchem-api-key" in admin and f"azure:{subscription.lower()}/*" in admin
+    assert "azure:phagen-vault/phagen-prod-pubchem-api-key" in admin and f"azure:{subscription.lower()}/*" in admin

@@ -18,8 +18,8 @@ def test_vault_and_azure_secrets_take_their_declared_class_and_nothing_else_chan
     expected = {
         "vault:secret/db_password": declared["db-password"],
         "vault:secret/api_keys/ncbi": declared["ncbi-api-key"],
-        "azure:phagen-prod-kv/phagen-prod-llm-api-key": declared["llm-api-key"],
-        "azure:phagen-prod-kv/phagen-prod-analytics-db-password": declared["analytics-db-password"],
+        "azure:phagen-vault/phagen-prod-llm-api-key": declared["llm-api-key"],
+        "azure:phagen-vault/phagen-prod-analytics-db-password": declared["analytics-db-password"],
     }
     for sid, classification in expected.items():
         assert bare.secrets[sid].classification == "unknown"  # nothing in the plan says it

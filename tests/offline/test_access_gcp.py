@@ -8,7 +8,7 @@ from offline.access.model import EFFECTIVE, READ, WRITE
 from offline.run import plan_stack
 
 PROJECT = "vibebox-prod-4821"
-OAUTH, APP = f"gcp:{PROJECT}/vibebox-prod-google-oauth-client", f"gcp:{PROJECT}/vibebox-prod-app-config"
+OAUTH, APP = f"gcp:{PROJECT}/vibebox-google-oauth-client", f"gcp:{PROJECT}/vibebox-app-config"
 
 
 def gcp_access(matrix, principal):

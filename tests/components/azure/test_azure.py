@@ -130,7 +130,7 @@ def test_kubernetes_side_signs_in_with_workload_identity():
     for ns, store in stores.items():
         assert "conditions" not in store.inputs["spec"]
         assert store.inputs["spec"]["provider"] == {"azurekv": {
-            "authType": "WorkloadIdentity", "vaultUrl": "https://phagen-prod-kv.vault.azure.net/", "tenantId": s.azure.tenant_id,
+            "authType": "WorkloadIdentity", "vaultUrl": "https://phagen-vault.vault.azure.net/", "tenantId": s.azure.tenant_id,
             "environmentType": "PublicCloud", "serviceAccountRef": {"name": "external-secrets-store"}}}
         identity = next(w for w in s.store_identities if w.namespace == ns)
         assert accounts[(ns, "external-secrets-store")].inputs["metadata"]["annotations"] == {
@@ -178,7 +178,7 @@ def test_namespaces_syncing_the_same_secrets_share_a_cluster_store_signing_in_as
     assert not by_type(p, "kubernetes:external-secrets.io/v1:SecretStore") and not s.store_identities
     store = only(p, "kubernetes:external-secrets.io/v1:ClusterSecretStore")
     assert store.inputs["spec"]["provider"] == {"azurekv": {
-        "authType": "WorkloadIdentity", "vaultUrl": "https://phagen-prod-kv.vault.azure.net/", "tenantId": s.azure.tenant_id,
+        "authType": "WorkloadIdentity", "vaultUrl": "https://phagen-vault.vault.azure.net/", "tenantId": s.azure.tenant_id,
         "environmentType": "PublicCloud", "serviceAccountRef": {"name": controller.service_account, "namespace": s.eso.namespace}}}
     assert store.inputs["spec"]["conditions"] == [{"namespaces": ["phagen", "phagen-ml"]}]
     assert {r.name for r in by_type(p, SLEEP_T).values()} <= {r.rsplit("::", 1)[1] for r in store.dependencies}

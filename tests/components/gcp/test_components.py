@@ -59,7 +59,7 @@ def gcp_only(raw: dict) -> dict:
 def test_each_secret_is_cmek_encrypted_per_replica_with_a_key_of_its_region():
     plan = vibebox_plan()
     secrets = by_type(plan, SECRET)
-    assert {r.inputs["secretId"] for r in secrets.values()} == {"vibebox-prod-google-oauth-client", "vibebox-prod-app-config"}
+    assert {r.inputs["secretId"] for r in secrets.values()} == {"vibebox-google-oauth-client", "vibebox-app-config"}
     for secret in secrets.values():
         replicas = secret.inputs["replication"]["userManaged"]["replicas"]
         assert [r["location"] for r in replicas] == ["us-east1", "us-west1"]
@@ -77,8 +77,8 @@ def test_critical_secret_gets_a_dedicated_key_and_automatic_replication_uses_glo
     plan = plan_raw(raw, stack="vibebox-prod")
     secrets = {r.inputs["secretId"]: r.inputs["replication"] for r in by_type(plan, SECRET).values()}
     ring = f"projects/{PROJECT}/locations/global/keyRings/vibebox-prod-secrets/cryptoKeys"
-    assert secrets["vibebox-prod-google-oauth-client"] == {"auto": {"customerManagedEncryption": {"kmsKeyName": f"{ring}/google-oauth-client"}}}
-    assert secrets["vibebox-prod-app-config"] == {"auto": {"customerManagedEncryption": {"kmsKeyName": f"{ring}/shared"}}}
+    assert secrets["vibebox-google-oauth-client"] == {"auto": {"customerManagedEncryption": {"kmsKeyName": f"{ring}/google-oauth-client"}}}
+    assert secrets["vibebox-app-config"] == {"auto": {"customerManagedEncryption": {"kmsKeyName": f"{ring}/shared"}}}
     assert {r.inputs["location"] for r in by_type(plan, "gcp:kms/keyRing:KeyRing").values()} == {"global"}
 
 
@@ -107,7 +107,7 @@ def test_secret_settings_in_prod():
     assert topic.inputs["name"] == "vibebox-prod-secret-rotation"
     publisher = by_type(plan, "gcp:pubsub/topicIAMMember:TopicIAMMember")["gcp-rotation-secretmanager"]
     assert publisher.inputs["role"] == "roles/pubsub.publisher" and "gcp-sa-secretmanager" in publisher.inputs["member"]
-    days = {"vibebox-prod-google-oauth-client": 90, "vibebox-prod-app-config": 180}
+    days = {"vibebox-google-oauth-client": 90, "vibebox-app-config": 180}
     for secret in by_type(plan, SECRET).values():
         inputs = secret.inputs
         assert inputs["rotation"]["rotationPeriod"] == f"{days[inputs['secretId']] * 86400}s"
@@ -131,12 +131,12 @@ def test_each_workload_reads_exactly_its_secrets_one_binding_per_secret():
     found = {(b.inputs["member"], b.inputs["secretId"].rsplit("/", 1)[1], b.inputs["role"]) for b in by_type(plan, ACCESS_BINDING).values()}
     sa = lambda workload: f"serviceAccount:vibebox-prod-{workload}@{PROJECT}.iam.gserviceaccount.com"  # noqa: E731
     assert found == {
-        (sa("backend"), "vibebox-prod-google-oauth-client", ACCESSOR), (sa("backend"), "vibebox-prod-app-config", ACCESSOR),
-        (sa("rotate-secrets"), "vibebox-prod-google-oauth-client", ACCESSOR), (sa("rotate-secrets"), "vibebox-prod-google-oauth-client", VERSION_ADDER),
+        (sa("backend"), "vibebox-google-oauth-client", ACCESSOR), (sa("backend"), "vibebox-app-config", ACCESSOR),
+        (sa("rotate-secrets"), "vibebox-google-oauth-client", ACCESSOR), (sa("rotate-secrets"), "vibebox-google-oauth-client", VERSION_ADDER),
         # the namespaced SecretStore's own identity: exactly what is synced into vibebox
-        (sa("store-vibebox"), "vibebox-prod-google-oauth-client", ACCESSOR), (sa("store-vibebox"), "vibebox-prod-app-config", ACCESSOR),
+        (sa("store-vibebox"), "vibebox-google-oauth-client", ACCESSOR), (sa("store-vibebox"), "vibebox-app-config", ACCESSOR),
         # the operators' Google group puts new versions of the hand-rotated app-config (#15)
-        ("group:secrets-operators@example.com", "vibebox-prod-app-config", VERSION_ADDER),
+        ("group:secrets-operators@example.com", "vibebox-app-config", VERSION_ADDER),
     }
     for binding in by_type(plan, ACCESS_BINDING).values():
         assert binding.inputs["secretId"].startswith(f"projects/{PROJECT}/secrets/")
@@ -187,7 +187,7 @@ def test_namespaced_gcp_store_and_external_secrets_validate():
     for manifest in synced:
         validate(manifest)
     oauth = next(m for m in synced if m["metadata"]["name"] == "google-oauth-client")
-    assert oauth["spec"]["data"] == [{"secretKey": p, "remoteRef": {"key": "vibebox-prod-google-oauth-client", "property": p}} for p in ("client_id", "client_secret")]
+    assert oauth["spec"]["data"] == [{"secretKey": p, "remoteRef": {"key": "vibebox-google-oauth-client", "property": p}} for p in ("client_id", "client_secret")]
     broken = json.loads(json.dumps(store))
     broken["spec"]["provider"]["gcpsm"]["auth"]["workloadIdentity"].pop("serviceAccountRef")
     with pytest.raises(jsonschema.ValidationError):
@@ -207,7 +207,7 @@ def test_cluster_store_signs_in_as_the_controller_whose_helm_values_carry_its_go
     email = f"vibebox-prod-external-secrets@{PROJECT}.iam.gserviceaccount.com"
     assert release.inputs["values"]["serviceAccount"]["annotations"]["iam.gke.io/gcp-service-account"] == email
     readers = {(b.inputs["member"], b.inputs["secretId"].rsplit("/", 1)[1]) for b in by_type(plan, ACCESS_BINDING).values() if b.inputs["role"] == ACCESSOR}
-    assert (f"serviceAccount:{email}", "vibebox-prod-app-config") in readers  # derived from the two namespaces' consumers
+    assert (f"serviceAccount:{email}", "vibebox-app-config") in readers  # derived from the two namespaces' consumers
 
 
 def test_namespaces_syncing_different_secrets_get_a_store_and_google_account_each():
@@ -226,8 +226,8 @@ def test_namespaces_syncing_different_secrets_get_a_store_and_google_account_eac
     readers = {(b.inputs["member"], b.inputs["secretId"].rsplit("/", 1)[1]) for b in by_type(plan, ACCESS_BINDING).values() if b.inputs["role"] == ACCESSOR}
     account = "serviceAccount:vibebox-prod-store-{}@" + f"{PROJECT}.iam.gserviceaccount.com"
     store_reads = {(m, s) for m, s in readers if "-store-" in m}
-    assert store_reads == {(account.format("vibebox-web"), "vibebox-prod-app-config"), (account.format("vibebox"), "vibebox-prod-app-config"),
-                           (account.format("vibebox"), "vibebox-prod-google-oauth-client")}  # vibebox-web's store: never google-oauth-client
+    assert store_reads == {(account.format("vibebox-web"), "vibebox-app-config"), (account.format("vibebox"), "vibebox-app-config"),
+                           (account.format("vibebox"), "vibebox-google-oauth-client")}  # vibebox-web's store: never google-oauth-client
 
 
 def test_policy_is_silent_on_our_output():

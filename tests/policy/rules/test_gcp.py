@@ -21,13 +21,13 @@ def secret(classification: str | None = "high") -> dict:
     labels = {"environment": "prod", "managed-by": "secrets-platform"}
     if classification:
         labels["classification"] = classification
-    return resource(gcp.SECRET, "oauth", secretId="vibebox-prod-google-oauth-client", project=PROJECT, labels=labels,
+    return resource(gcp.SECRET, "oauth", secretId="vibebox-google-oauth-client", project=PROJECT, labels=labels,
                     replication={"userManaged": {"replicas": [{"location": r, "customerManagedEncryption": {"kmsKeyName": KEY.format(r)}}
                                                               for r in ("us-east1", "us-west1")]}})
 
 
 def accessor() -> dict:
-    return resource("gcp:secretmanager/secretIamMember:SecretIamMember", "backend-read", secretId=f"projects/{PROJECT}/secrets/vibebox-prod-google-oauth-client",
+    return resource("gcp:secretmanager/secretIamMember:SecretIamMember", "backend-read", secretId=f"projects/{PROJECT}/secrets/vibebox-google-oauth-client",
                     role="roles/secretmanager.secretAccessor", member=SA)
 
 
