@@ -1,18 +1,33 @@
 """Audit in prod (HIPAA 164.312(b)): who read or changed a secret is recorded, per backend.
 
 A rule with nothing of its kind in the plan (no prod Key Vault, no prod GCP secret) is "not applicable" in the
-compliance view, never "pass". Not covered here yet: Vault audit devices and the AWS trail (see README)."""
+compliance view, never "pass". Where the stack declares a backend's audit run elsewhere (an AuditDeclaration of kind
+`elsewhere` in the plan, documents/audit.py), its rule checks nothing and reports "not assessed" with the declared
+reason: never a violation, never a pass. The AWS rule takes a recorded organisation trail as audit (its ARN is in the
+spec, validated; its settings belong to the organisation's management account and are not checked here)."""
 
 from __future__ import annotations
 
+from documents.audit import AUDIT_DECLARATION, ELSEWHERE, ORGANIZATION_TRAIL, declarations
+from documents.iam import parse
 from documents.props import dig, entries
-from policy.rules._util import HIPAA_AUDIT, SOC2_MONITORING
-from policy.rules.base import Finding, Resource, Severity, StackRule, is_prod, is_unknown
+from policy.rules._util import HIPAA_AUDIT, HIPAA_TRANSMISSION, SOC2_MONITORING, SOC2_TRANSMISSION
+from policy.rules.base import Finding, Resource, Rule, Severity, StackRule, is_prod, is_unknown
 
 KEY_VAULT = "azure-native:keyvault:Vault"
 DIAGNOSTIC_SETTING = "azure-native:monitor:DiagnosticSetting"
 GCP_SECRET = "gcp:secretmanager/secret:Secret"
 GCP_AUDIT_CONFIG = "gcp:projects/iAMAuditConfig:IAMAuditConfig"
+VAULT_AUDIT = "vault:index/audit:Audit"
+# What a stack managing Vault plans: its policies, mounts, auth methods, login roles.
+VAULT_MANAGED = (
+    "vault:index/policy:Policy", "vault:index/mount:Mount", "vault:kv/secretBackendV2:SecretBackendV2", "vault:index/authBackend:AuthBackend",
+    "vault:kubernetes/authBackendRole:AuthBackendRole", "vault:appRole/authBackendRole:AuthBackendRole",
+)
+VAULT_DEVICE_TYPES = frozenset({"file", "socket", "syslog"})
+AWS_SECRET = "aws:secretsmanager/secret:Secret"
+TRAIL = "aws:cloudtrail/trail:Trail"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 AUDIT_CATEGORY_GROUPS = frozenset({"audit", "allLogs"})
 DATA_ACCESS = frozenset({"DATA_READ", "DATA_WRITE"})
 _FRAMEWORKS = (HIPAA_AUDIT, SOC2_MONITORING)
@@ -23,8 +38,16 @@ def _prod(resource: Resource, field: str) -> bool:
     return is_prod(resource, dig(resource["props"], field, "environment")) is not False
 
 
+def _elsewhere(rule: StackRule, resources: list[Resource], backend: str) -> list[Finding]:
+    """"not assessed" with each declared reason, when the stack says this backend's audit runs elsewhere."""
+    return [rule.not_assessed(r, f"{backend} audit run elsewhere: {dig(r['props'], 'reason') or 'no reason given'}")
+            for r in declarations(resources, backend, ELSEWHERE)]
+
+
 def _check_key_vault_diagnostics(rule: StackRule, resources: list[Resource]) -> list[Finding]:
     vaults = [r for r in resources if r["type"] == KEY_VAULT and _prod(r, "tags")]
+    if vaults and (elsewhere := _elsewhere(rule, resources, "azure")):
+        return elsewhere
     # Which vault a setting targets is the vault's id, an output; the plan holds one vault per stack, so the
     # presence of a setting sending audit logs to a workspace decides.
     audited = any(
@@ -40,6 +63,8 @@ def _check_key_vault_diagnostics(rule: StackRule, resources: list[Resource]) -> 
 
 def _check_gcp_data_access_audit(rule: StackRule, resources: list[Resource]) -> list[Finding]:
     secrets = [r for r in resources if r["type"] == GCP_SECRET and _prod(r, "labels")]
+    if secrets and (elsewhere := _elsewhere(rule, resources, "gcp")):
+        return elsewhere
     for r in resources:
         if r["type"] != GCP_AUDIT_CONFIG or r["props"].get("service") not in ("secretmanager.googleapis.com", "allServices"):
             continue
@@ -52,12 +77,114 @@ def _check_gcp_data_access_audit(rule: StackRule, resources: list[Resource]) -> 
                     f"{len(secrets)} prod Secret Manager secret(s) and no IAMAuditConfig turning on DATA_READ and DATA_WRITE for secretmanager.googleapis.com")]
 
 
+def _check_vault_audit_device(rule: StackRule, resources: list[Resource]) -> list[Finding]:
+    """A prod stack that manages Vault (policies, mounts, auth) enables an audit device that never logs raw values."""
+    managed = [r for r in resources if r["type"] in VAULT_MANAGED and is_prod(r, None) is not False]
+    devices = [r for r in resources if r["type"] == VAULT_AUDIT]
+    out = []
+    for device in devices:
+        props = device["props"]
+        options = props.get("options") if isinstance(props.get("options"), dict) else {}
+        if is_unknown(props.get("type")) or is_unknown(props.get("options")):
+            out.append(rule.undecided(device, "type or options"))
+            continue
+        if props.get("type") not in VAULT_DEVICE_TYPES:
+            out.append(rule.finding(device, f"type {props.get('type')!s:.40} is not a Vault audit device (file, socket, syslog)"))
+        if str(options.get("log_raw", "false")).lower() in ("true", "1", "t"):
+            out.append(rule.finding(device, "options.log_raw is true: the audit log would hold every secret value in clear; remove it (HMAC'd by default)"))
+        if str(options.get("hmac_accessor", "true")).lower() in ("false", "0", "f"):
+            out.append(rule.finding(device, "options.hmac_accessor is false: token accessors in the log could revoke or look up tokens; remove it"))
+    if not managed or devices:
+        return out
+    if elsewhere := _elsewhere(rule, resources, "vault"):
+        return elsewhere
+    return [rule.finding(managed[0], f"a prod stack managing Vault ({len(managed)} policies, mounts or auth roles) and no audit device: "
+                         "nobody can tell who read which secret")]
+
+
+def _check_aws_trail(rule: StackRule, resources: list[Resource]) -> list[Finding]:
+    """Prod Secrets Manager secrets are recorded by a trail: the organisation's (recorded in the spec) or one planned
+    here that is multi-region, validates its log files and is encrypted with a customer-managed key."""
+    secrets = [r for r in resources if r["type"] == AWS_SECRET and _prod(r, "tags")]
+    out = []
+    for trail in (r for r in resources if r["type"] == TRAIL):
+        props = trail["props"]
+        for field, what in (("isMultiRegionTrail", "records one region only: set isMultiRegionTrail (secrets replicate, callers roam)"),
+                            ("enableLogFileValidation", "has no log-file validation: set enableLogFileValidation so a changed log is detected")):
+            if is_unknown(props.get(field)):
+                out.append(rule.undecided(trail, field))
+            elif props.get(field) is not True:
+                out.append(rule.finding(trail, f"the trail {what}"))
+        if not props.get("kmsKeyId"):
+            out.append(rule.finding(trail, "the trail's log files are not encrypted with a customer-managed key: set kmsKeyId"))
+        if props.get("enableLogging") is False:
+            out.append(rule.finding(trail, "the trail's logging is turned off: set enableLogging true"))
+    if not secrets or any(r["type"] == TRAIL for r in resources) or declarations(resources, "aws", ORGANIZATION_TRAIL):
+        return out
+    if elsewhere := _elsewhere(rule, resources, "aws"):
+        return elsewhere
+    return [rule.finding(secrets[0], f"{len(secrets)} prod Secrets Manager secret(s) and neither a CloudTrail trail nor the organisation trail "
+                         "recorded: GetSecretValue calls are logged nowhere this stack knows of")]
+
+
+def _check_bucket_tls_only(rule: Rule, resource: Resource) -> list[Finding]:
+    """A bucket policy denies every request not made over TLS (aws:SecureTransport false) for the bucket and its objects."""
+    document = parse(resource["props"].get("policy"))
+    if document.unknown:
+        return [rule.undecided(resource, "policy")]
+    for statement in document.statements:
+        if statement.allow is not False or not (statement.covers("s3:GetObject") and statement.covers("s3:PutObject")):
+            continue
+        if any(c.key == "aws:securetransport" and "false" in [v.lower() for v in c.values] for c in statement.conditions) and statement.public:
+            return []
+    return [rule.finding(resource, "no statement denies requests without TLS: add Deny s3:* for Principal * on the bucket and its "
+                         "objects when aws:SecureTransport is false")]
+
+
+VAULT_AUDIT_DEVICE = StackRule(
+    id="SP-AUDIT-003",
+    name="vault-prod-audit-device",
+    description="A prod stack managing Vault policies, mounts or logins without an audit device (or a declared audit elsewhere) "
+    "leaves no record of who read which secret; a device with log_raw writes every secret value into its log.",
+    severity=Severity.HIGH,
+    resource_types=(*VAULT_MANAGED, VAULT_AUDIT),
+    context_types=(AUDIT_DECLARATION,),
+    remediation="Declare vault.audit with device file, socket or syslog (log_raw false, hmac_accessor true), or vault.audit.elsewhere "
+    "with who runs the audit instead.",
+    frameworks=_FRAMEWORKS,
+    check=_check_vault_audit_device,
+)
+AWS_AUDIT_TRAIL = StackRule(
+    id="SP-AUDIT-004",
+    name="aws-prod-cloudtrail",
+    description="Prod Secrets Manager secrets without a CloudTrail trail (or the organisation trail recorded) leave GetSecretValue "
+    "and PutSecretValue calls unrecorded; a trail that is single-region, unvalidated or unencrypted is weaker evidence.",
+    severity=Severity.HIGH,
+    resource_types=(AWS_SECRET, TRAIL),
+    context_types=(AUDIT_DECLARATION,),
+    remediation="Set aws.audit.organization_trail_arn to the organisation trail, or aws.audit.trail: {} to create one "
+    "(multi-region, log-file validation, KMS), or aws.audit.elsewhere with who records the calls instead.",
+    frameworks=_FRAMEWORKS,
+    check=_check_aws_trail,
+)
+BUCKET_TLS_ONLY = Rule(
+    id="SP-AUDIT-005",
+    name="s3-bucket-policy-tls-only",
+    description="A bucket policy (the audit trail's bucket) that does not deny plain-HTTP requests lets logs move unencrypted.",
+    severity=Severity.MEDIUM,
+    resource_types=(BUCKET_POLICY,),
+    remediation="Add a statement: Deny, Principal *, Action s3:*, Resource the bucket and bucket/*, Condition Bool aws:SecureTransport false.",
+    frameworks=(HIPAA_TRANSMISSION, SOC2_TRANSMISSION),
+    check=_check_bucket_tls_only,
+)
+
 KEY_VAULT_DIAGNOSTICS = StackRule(
     id="SP-AUDIT-001",
     name="key-vault-prod-audit-logs",
     description="A prod Key Vault whose audit logs (every secret read, every access change) go to no Log Analytics workspace leaves no record to examine.",
     severity=Severity.HIGH,
     resource_types=(KEY_VAULT, DIAGNOSTIC_SETTING),
+    context_types=(AUDIT_DECLARATION,),
     remediation="Add a monitor DiagnosticSetting on the vault with categoryGroup audit enabled and a workspaceId (azure.log_analytics_workspace_id).",
     frameworks=_FRAMEWORKS,
     check=_check_key_vault_diagnostics,
@@ -68,9 +195,10 @@ GCP_DATA_ACCESS_AUDIT = StackRule(
     description="Secret Manager logs admin activity by default, not data access: without DATA_READ and DATA_WRITE audit logs nobody can tell who read a prod secret.",
     severity=Severity.HIGH,
     resource_types=(GCP_SECRET, GCP_AUDIT_CONFIG),
+    context_types=(AUDIT_DECLARATION,),
     remediation="Add an IAMAuditConfig for service secretmanager.googleapis.com with log types DATA_READ and DATA_WRITE.",
     frameworks=_FRAMEWORKS,
     check=_check_gcp_data_access_audit,
 )
 
-RULES: list[StackRule] = [KEY_VAULT_DIAGNOSTICS, GCP_DATA_ACCESS_AUDIT]
+RULES: list[Rule | StackRule] = [KEY_VAULT_DIAGNOSTICS, GCP_DATA_ACCESS_AUDIT, VAULT_AUDIT_DEVICE, AWS_AUDIT_TRAIL, BUCKET_TLS_ONLY]

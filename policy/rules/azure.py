@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from documents.props import dig, entries, strings
-from policy.rules._util import HIPAA_ACCESS, HIPAA_AUDIT, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE
+from policy.rules._util import HIPAA_ACCESS, HIPAA_AUDIT, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE, SOC2_TRANSMISSION
 from policy.rules.base import Finding, Resource, Rule, Severity, is_prod, is_unknown
 
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
@@ -231,7 +231,7 @@ KEYVAULT_NO_PUBLIC_NETWORK_IN_PROD = Rule(
     severity=Severity.HIGH,
     resource_types=(KEY_VAULT,),
     remediation="Set publicNetworkAccess Disabled with a private endpoint, or networkAcls.defaultAction Deny with the declared allow-list.",
-    frameworks=(HIPAA_ACCESS, SOC2_BOUNDARY),
+    frameworks=(HIPAA_ACCESS, SOC2_BOUNDARY, SOC2_TRANSMISSION),
     check=_check_network,
 )
 
