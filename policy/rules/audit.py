@@ -28,6 +28,10 @@ VAULT_DEVICE_TYPES = frozenset({"file", "socket", "syslog"})
 AWS_SECRET = "aws:secretsmanager/secret:Secret"
 TRAIL = "aws:cloudtrail/trail:Trail"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
+EVENT_RULE = "aws:cloudwatch/eventRule:EventRule"
+EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+ROTATION_FAILURE_EVENTS = ("RotationFailed", "RotationAbandoned")
 AUDIT_CATEGORY_GROUPS = frozenset({"audit", "allLogs"})
 DATA_ACCESS = frozenset({"DATA_READ", "DATA_WRITE"})
 _FRAMEWORKS = (HIPAA_AUDIT, SOC2_MONITORING)
@@ -141,6 +145,21 @@ def _check_bucket_tls_only(rule: Rule, resource: Resource) -> list[Finding]:
                          "objects when aws:SecureTransport is false")]
 
 
+def _check_rotation_alerts(rule: StackRule, resources: list[Resource]) -> list[Finding]:
+    """Prod rotations are watched: an EventBridge rule matching RotationFailed and RotationAbandoned has a target."""
+    rotations = [r for r in resources if r["type"] == ROTATION and is_prod(r, None) is not False]
+    if not rotations:
+        return []
+    targeted = {t["props"].get("rule") for t in resources if t["type"] == EVENT_TARGET}
+    for candidate in (r for r in resources if r["type"] == EVENT_RULE):
+        pattern, name = str(candidate["props"].get("eventPattern") or ""), candidate["props"].get("name")
+        if all(event in pattern for event in ROTATION_FAILURE_EVENTS):
+            if name in targeted or is_unknown(name) or any(is_unknown(t) for t in targeted):
+                return []
+    return [rule.finding(rotations[0], f"{len(rotations)} prod rotation(s) and no EventBridge rule with a target matching Secrets Manager "
+                         "RotationFailed and RotationAbandoned: a failed rotation reaches nobody")]
+
+
 VAULT_AUDIT_DEVICE = StackRule(
     id="SP-AUDIT-003",
     name="vault-prod-audit-device",
@@ -178,6 +197,18 @@ BUCKET_TLS_ONLY = Rule(
     check=_check_bucket_tls_only,
 )
 
+ROTATION_ALERTS = StackRule(
+    id="SP-AUDIT-006",
+    name="aws-prod-rotation-failure-alerts",
+    description="A prod secret rotated by a Lambda whose failure (RotationFailed, RotationAbandoned) raises no alert stays on its "
+    "old value until someone notices.",
+    severity=Severity.MEDIUM,
+    resource_types=(ROTATION, EVENT_RULE, EVENT_TARGET),
+    remediation="Declare alerts: {} (or alerts.topic_arn): the stack adds the EventBridge rule and its SNS target.",
+    frameworks=(SOC2_MONITORING,),
+    check=_check_rotation_alerts,
+)
+
 KEY_VAULT_DIAGNOSTICS = StackRule(
     id="SP-AUDIT-001",
     name="key-vault-prod-audit-logs",
@@ -201,4 +232,5 @@ GCP_DATA_ACCESS_AUDIT = StackRule(
     check=_check_gcp_data_access_audit,
 )
 
-RULES: list[Rule | StackRule] = [KEY_VAULT_DIAGNOSTICS, GCP_DATA_ACCESS_AUDIT, VAULT_AUDIT_DEVICE, AWS_AUDIT_TRAIL, BUCKET_TLS_ONLY]
+RULES: list[Rule | StackRule] = [KEY_VAULT_DIAGNOSTICS, GCP_DATA_ACCESS_AUDIT, VAULT_AUDIT_DEVICE, AWS_AUDIT_TRAIL, BUCKET_TLS_ONLY,
+                                  ROTATION_ALERTS]
