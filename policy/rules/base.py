@@ -69,9 +69,12 @@ class _RuleBase:
     # Types a StackRule also reads without being applicable because of them (the audit declarations): a plan holding
     # only these leaves the rule "not applicable".
     context_types: tuple[str, ...] = ()
+    # Whether a resource of its types gives the rule something to check (e.g. only prod ones); None: every one. A plan
+    # without such a resource leaves the rule "not applicable" rather than "pass".
+    applicable: Callable[[Resource], bool] | None = field(default=None, compare=False, repr=False)
 
     def applies_to(self, resource: Resource) -> bool:
-        return resource["type"] in self.resource_types
+        return resource["type"] in self.resource_types and (self.applicable is None or self.applicable(resource))
 
     def finding(self, resource: Resource, message: str, *, undecided: bool = False) -> Finding:
         return Finding(self.id, resource["urn"], message, undecided=undecided)
