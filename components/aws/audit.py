@@ -73,7 +73,6 @@ class AuditTrail(pulumi.ComponentResource):
         tags = {**args.tags, "purpose": "audit-trail"}
         key = aws.kms.Key(f"{name}-key", description=f"CloudTrail {args.trail_name}", enable_key_rotation=True, rotation_period_in_days=365,
                           deletion_window_in_days=30, policy=trail_key_policy(args.account_id, arn), tags=tags, opts=kept)
-        aws.kms.Alias(f"{name}-key-alias", name=f"alias/{args.trail_name}", target_key_id=key.key_id, opts=child)
         bucket = aws.s3.Bucket(f"{name}-bucket", bucket=args.bucket_name, force_destroy=False, tags=tags, opts=kept)
         access_block = aws.s3.BucketPublicAccessBlock(f"{name}-bucket-public-access", bucket=bucket.id, block_public_acls=True,
                                                       block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True, opts=child)
