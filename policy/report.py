@@ -267,7 +267,7 @@ def _rule_status_text(r: RuleStatus) -> str:
     if r.status == EXCEPTED:
         return f"{r.rule_id} excepted ({r.suppressed})"
     if r.status == NOT_ASSESSED:
-        return f"{r.rule_id} not assessed: audit elsewhere ({'; '.join(r.reasons)})"
+        return f"{r.rule_id} not assessed ({'; '.join(r.reasons)})"
     return f"{r.rule_id} {r.status}"
 
 

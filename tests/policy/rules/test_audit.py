@@ -262,3 +262,11 @@ def test_a_dev_stack_has_nothing_for_the_prod_audit_rules_to_check(dev_plan):
     for control in ("HIPAA 164.312(b)", "SOC2 CC7.2"):
         rules = {r.rule_id: r.status for r in _control(report, control).rules}
         assert all(rules[rule.id] == "not applicable" for rule in audit.RULES if control in rule.frameworks), rules
+
+
+def test_the_markdown_view_says_not_assessed_with_the_reason(resources):
+    from policy.report import compliance_markdown
+
+    text = compliance_markdown(compliance(_prod_report([*_without(resources, VAULT_AUDIT), declaration("vault")]), ALL_RULES))
+    row = next(line for line in text.splitlines() if line.startswith("| HIPAA 164.312(b)"))
+    assert "| **not assessed** |" in row and f"SP-AUDIT-003 not assessed (vault audit run elsewhere: {REASON})" in row
