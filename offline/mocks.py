@@ -165,6 +165,14 @@ class CloudMocks(pulumi.runtime.Mocks):
         arn = f"arn:aws:lambda:{region}:{self.account_id}:function:{function}"
         return function, {"arn": arn, "qualifiedArn": f"{arn}:$LATEST", "version": "$LATEST"}
 
+    def _bucket(self, name: str, inputs: dict, region: str):
+        bucket = inputs.get("bucket", name)
+        return bucket, {"arn": f"arn:aws:s3:::{bucket}", "bucket": bucket}
+
+    def _trail(self, name: str, inputs: dict, region: str):
+        arn = f"arn:aws:cloudtrail:{region}:{self.account_id}:trail/{inputs.get('name', name)}"
+        return arn, {"arn": arn}
+
     def _secretrotation(self, name: str, inputs: dict, region: str):
         return inputs.get("secretId", name), {"rotationEnabled": True}
 

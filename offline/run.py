@@ -16,6 +16,7 @@ from pulumi.runtime import settings
 from pulumi.runtime.stack import wait_for_rpcs
 
 from components.spec import StackSpec, namespace_values, parse_stack_spec
+from documents.audit import AUDIT_DECLARATION
 from offline.mocks import REDACTED, CloudMocks, RecordingMonitor, Registration
 from offline.progress import registration_progress
 
@@ -39,7 +40,9 @@ class Plan:
     spec: StackSpec | None = None  # the stack's validated spec, when the plan is of a stack file
 
     def policy_resources(self) -> list[dict]:
-        return [r.as_policy_resource() for r in self.resources if r.custom and not r.type.startswith("pulumi:providers:")]
+        # Custom resources, and the audit declarations the rules read (components carrying only their inputs).
+        return [r.as_policy_resource() for r in self.resources
+                if (r.custom and not r.type.startswith("pulumi:providers:")) or r.type == AUDIT_DECLARATION]
 
 
 def stack_file_of(stack: str, project_dir: Path = PROJECT_DIR) -> tuple[str, Path]:

@@ -72,6 +72,8 @@ class Report:
     environment: str
     # Ids of the rules that found at least one resource of their types in the plan; None: not recorded (all count).
     applicable: frozenset[str] | None = None
+    # Rule id -> the reasons it did not assess (audit run elsewhere): neither a violation nor a pass.
+    not_assessed: tuple[tuple[str, str], ...] = ()
 
     @property
     def blocking(self) -> bool:
@@ -146,13 +148,16 @@ def evaluate(
     active = [rule for rule in rules if settings.level(rule.id) is not Enforcement.DISABLED]
     active_ids = {rule.id for rule in active}
     in_force = [e for e in settings.exceptions if e.rule_id in active_ids and not e.expired(today)]
-    violations, suppressed, used = [], [], Counter()
+    violations, suppressed, used, not_assessed = [], [], Counter(), []
 
     for rule in active:
         level = settings.level(rule.id)
         if rule.advisory_only and level is Enforcement.MANDATORY:
             level = Enforcement.ADVISORY
         for finding in _findings(rule, resources):
+            if finding.not_assessed:
+                not_assessed.append((rule.id, finding.message))
+                continue
             resource = by_urn.get(finding.urn, {"urn": finding.urn})
             violation = Violation(
                 rule.id, rule.name, rule.severity, finding.urn, resource.get("type", ""), _name(resource),
@@ -192,4 +197,5 @@ def evaluate(
         tuple(sorted(violations, key=order)), tuple(sorted(suppressed, key=order)), tuple(uses),
         tuple(active) + fired, len(resources), settings.environment,
         frozenset(rule.id for rule in active if any(rule.applies_to(r) for r in resources)) | {r.id for r in fired},
+        tuple(sorted(set(not_assessed))),
     )

@@ -70,6 +70,7 @@ def to_json(report: Report) -> dict[str, Any]:
         "violations": [_violation_dict(v) for v in report.violations],
         "exceptions": exception_dicts(report),
         "suppressed": [_violation_dict(v) for v in report.suppressed],
+        "notAssessed": [{"rule": rule_id, "reason": reason} for rule_id, reason in report.not_assessed],
     }
 
 
@@ -184,16 +185,18 @@ CONTROL_TITLES = {
 }
 PASS, FAIL, UNDECIDED, EXCEPTED, DISABLED = "pass", "fail", "undecided", "excepted", "disabled"
 NOT_APPLICABLE = "not applicable"  # the plan holds nothing of the rule's kinds: it checked nothing, so it passes nothing
+NOT_ASSESSED = "not assessed"  # the stack declares the control run elsewhere (audit `elsewhere`, with a reason)
 
 
 @dataclass(frozen=True)
 class RuleStatus:
     rule_id: str
     name: str
-    status: str  # pass | fail | undecided | excepted | disabled | not applicable
+    status: str  # pass | fail | undecided | not assessed | excepted | disabled | not applicable
     violations: int = 0  # decided findings
     undecided: int = 0  # findings left undecided by a value unknown at preview
     suppressed: int = 0  # findings an exception covers
+    reasons: tuple[str, ...] = ()  # why it was not assessed: the declared reasons audit runs elsewhere
 
 
 @dataclass(frozen=True)
@@ -204,10 +207,11 @@ class ControlStatus:
 
     @property
     def status(self) -> str:
-        """The worst of its rules: fail > undecided > excepted > pass. A control passes only when a rule that had
-        something to check passed; with only inapplicable rules it is not applicable, else (disabled) not assessed."""
+        """The worst of its rules: fail > undecided > not assessed > excepted > pass. A control passes only when a rule
+        that had something to check passed and none failed; a rule whose control the stack runs elsewhere makes it
+        "not assessed"; with only inapplicable rules it is not applicable, else (disabled) not assessed."""
         statuses = {r.status for r in self.rules}
-        for status in (FAIL, UNDECIDED, EXCEPTED, PASS):
+        for status in (FAIL, UNDECIDED, NOT_ASSESSED, EXCEPTED, PASS):
             if status in statuses:
                 return status
         return NOT_APPLICABLE if statuses == {NOT_APPLICABLE} else DISABLED
@@ -219,6 +223,9 @@ def compliance(report: Report, catalog: Iterable[Rule | StackRule] = ()) -> list
     failing = Counter(v.rule_id for v in report.violations if not v.undecided)
     undecided = Counter(v.rule_id for v in report.violations if v.undecided)
     suppressed = Counter(v.rule_id for v in report.suppressed)
+    reasons: dict[str, list[str]] = defaultdict(list)
+    for rule_id, reason in report.not_assessed:
+        reasons[rule_id].append(reason)
     evaluated = {rule.id for rule in report.rules}
     rules = {rule.id: rule for rule in (*catalog, *report.rules)}
     by_control: dict[str, list[RuleStatus]] = defaultdict(list)
@@ -229,13 +236,16 @@ def compliance(report: Report, catalog: Iterable[Rule | StackRule] = ()) -> list
             status = FAIL
         elif undecided[rule.id]:
             status = UNDECIDED
+        elif reasons.get(rule.id):
+            status = NOT_ASSESSED
         elif suppressed[rule.id]:
             status = EXCEPTED
         elif report.applicable is not None and rule.id not in report.applicable:
             status = NOT_APPLICABLE
         else:
             status = PASS
-        entry = RuleStatus(rule.id, rule.name, status, failing[rule.id], undecided[rule.id], suppressed[rule.id])
+        entry = RuleStatus(rule.id, rule.name, status, failing[rule.id], undecided[rule.id], suppressed[rule.id],
+                           tuple(reasons.get(rule.id, ())) if status == NOT_ASSESSED else ())
         for control in rule.frameworks:
             by_control[control].append(entry)
     return [ControlStatus(control, CONTROL_TITLES.get(control, control), tuple(entries)) for control, entries in sorted(by_control.items())]
@@ -244,7 +254,8 @@ def compliance(report: Report, catalog: Iterable[Rule | StackRule] = ()) -> list
 def compliance_json(controls: list[ControlStatus]) -> list[dict[str, Any]]:
     return [{"control": c.control, "title": c.title, "status": c.status,
              "rules": [{"rule": r.rule_id, "name": r.name, "status": r.status, "violations": r.violations,
-                        "undecided": r.undecided, "suppressed": r.suppressed} for r in c.rules]}
+                        "undecided": r.undecided, "suppressed": r.suppressed, **({"reasons": list(r.reasons)} if r.reasons else {})}
+                       for r in c.rules]}
             for c in controls]
 
 
@@ -255,6 +266,8 @@ def _rule_status_text(r: RuleStatus) -> str:
         return f"{r.rule_id} undecided ({r.undecided})"
     if r.status == EXCEPTED:
         return f"{r.rule_id} excepted ({r.suppressed})"
+    if r.status == NOT_ASSESSED:
+        return f"{r.rule_id} not assessed ({'; '.join(r.reasons)})"
     return f"{r.rule_id} {r.status}"
 
 
@@ -265,7 +278,7 @@ def compliance_markdown(controls: list[ControlStatus]) -> str:
         return "\n".join(lines + ["No rule carries a compliance control."]) + "\n"
     lines += ["| Control | Status | Rules | Not passing |", "|---|---|---|---|"]
     for c in controls:
-        status = f"**{c.status}**" if c.status in (FAIL, UNDECIDED) else c.status
+        status = f"**{c.status}**" if c.status in (FAIL, UNDECIDED, NOT_ASSESSED) else c.status
         counts = Counter(r.status for r in c.rules)
         summary_ = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         attention = "<br>".join(md(_rule_status_text(r)) for r in c.rules if r.status not in (PASS, NOT_APPLICABLE)) or "-"
@@ -281,7 +294,7 @@ def compliance_table(controls: list[ControlStatus]) -> Table:
     table = Table(title="Compliance", title_justify="left")
     for column in ("control", "status", "rules", "not passing"):
         table.add_column(column, overflow="fold")
-    style = {FAIL: "bold red", UNDECIDED: "magenta", EXCEPTED: "yellow", PASS: "green", DISABLED: "dim", NOT_APPLICABLE: "dim"}
+    style = {FAIL: "bold red", UNDECIDED: "magenta", NOT_ASSESSED: "yellow", EXCEPTED: "yellow", PASS: "green", DISABLED: "dim", NOT_APPLICABLE: "dim"}
     for c in controls:
         table.add_row(Text(f"{c.control}\n{c.title}"), Text(c.status, style=style[c.status]), str(len(c.rules)),
                       Text("\n".join(_rule_status_text(r) for r in c.rules if r.status not in (PASS, NOT_APPLICABLE)) or "-"))

@@ -9,7 +9,9 @@ import pulumi
 import pulumi_aws as aws
 
 from components.spec import RotationSpec, SecretSpec, StackSpec, WorkloadSpec, initial_value
+from components import audit
 from components.aws.alerts import StackAlerts, StackAlertsArgs
+from components.aws.audit import AuditTrail, AuditTrailArgs
 from components.aws.iam import Grant, SecretAccessPolicy, SecretAccessPolicyArgs
 from components.aws.irsa import WorkloadRole, WorkloadRoleArgs
 from components.aws.kms import EncryptionKey, EncryptionKeyArgs, KeyUser
@@ -178,6 +180,21 @@ class AwsBackend(BackendBase):
                 ),
                 child,
             )
+
+        # 7. Audit (HIPAA 164.312(b)): the organisation's trail recorded, a trail of this stack, or audit run elsewhere.
+        self._audit(child)
+
+    def _audit(self, child: pulumi.ResourceOptions) -> None:
+        spec, settings = self.spec, self.spec.aws.audit
+        if settings is None:
+            return
+        if settings.elsewhere is not None:
+            audit.elsewhere("aws", settings.elsewhere, child)
+        elif settings.organization_trail_arn is not None:
+            audit.AuditDeclaration("aws-organization-trail", "aws", audit.ORGANIZATION_TRAIL, settings.organization_trail_arn, child)
+        else:
+            AuditTrail("audit-trail", AuditTrailArgs(spec.aws.account_id, spec.aws.region, spec.trail_name, spec.trail_bucket_name,
+                                                     protect=spec.is_prod, tags=spec.tags_for()), child)
 
     def grant(self, identity: str, secret: str, access: Access) -> Grant:
         """The secret's statement and its key's decrypt through Secrets Manager, in one grant (the role's

@@ -10,6 +10,7 @@ from typing import Mapping
 import pulumi
 import pulumi_azure_native as azure_native
 
+from components import audit
 from components.spec import AzureSpec, SecretSpec, StackSpec, WorkloadSpec
 from components.azure.identity import OperatorGroupAccess, SecretGrant, WorkloadIdentity, WorkloadIdentityArgs
 from components.azure.keyvault import ExpiryNotifications, ExpiryNotificationsArgs, KeyVault, KeyVaultArgs
@@ -59,6 +60,8 @@ class AzureBackend(BackendBase):
             ),
             child,
         )
+        if settings.audit is not None:  # the vault's diagnostics are managed outside this stack, with the reason
+            audit.elsewhere("azure", settings.audit.elsewhere, child)
         rotated = [spec.azure_secret_name(s) for s in self.secrets.values() if spec.azure_rotates(s)]
         if rotated:
             assert settings.rotation_notification_url is not None  # spec cross-checks

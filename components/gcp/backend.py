@@ -8,6 +8,7 @@ from typing import Mapping
 import pulumi
 import pulumi_gcp as gcp
 
+from components import audit
 from components.spec import GCP_SERVICE_AGENT, GcpSpec, SecretSpec, StackSpec, WorkloadSpec, initial_value
 from components.backend import Access, BackendBase, PodIdentity, StoreProvider, rotation_tags, strictest
 from components.gcp.identity import WorkloadServiceAccount, WorkloadServiceAccountArgs
@@ -45,10 +46,13 @@ class GcpBackend(BackendBase):
         agent = gcp.projects.ServiceIdentity("secretmanager-agent", project=project, service=GCP_SERVICE_AGENT, opts=child)
         # HIPAA 164.312(b): Secret Manager's data access (who read or added which version) is not logged by
         # default; the admin activity log is. This config turns on both data-access logs for this service only.
-        gcp.projects.IAMAuditConfig(
-            "secretmanager-audit", project=project, service="secretmanager.googleapis.com",
-            audit_log_configs=[gcp.projects.IAMAuditConfigAuditLogConfigArgs(log_type=t) for t in ("DATA_READ", "DATA_WRITE")], opts=child,
-        )
+        if settings.audit is not None:  # configured outside this stack (e.g. at the organisation), with the reason
+            audit.elsewhere("gcp", settings.audit.elsewhere, child)
+        else:
+            gcp.projects.IAMAuditConfig(
+                "secretmanager-audit", project=project, service="secretmanager.googleapis.com",
+                audit_log_configs=[gcp.projects.IAMAuditConfigAuditLogConfigArgs(log_type=t) for t in ("DATA_READ", "DATA_WRITE")], opts=child,
+            )
         by_key: dict[str, list[SecretSpec]] = {}
         for secret in secrets:
             by_key.setdefault(spec.gcp_key_name(secret), []).append(secret)

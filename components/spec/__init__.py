@@ -6,11 +6,13 @@ key path (`errors`).
     base        shared types, environments, classifications      models      tags, keys, secrets, workloads
     rotation    a secret's rotation                               schedule    rotation schedule expressions
     aws, vault, gcp, azure, kubernetes   each backend's model, derived names and checks
+    audit       each backend's audit in prod: created, recorded, or run elsewhere with a reason
     delivery    how secrets reach workloads (External Secrets store layout)
     stack       StackSpec and the cross-checks                    errors      problems and their rendering
     loader      reading and validating a stack's config          schema      the stack file's JSON Schema
 """
 
+from components.spec.audit import AwsAuditSpec, ElsewhereSpec, TrailSpec, VaultAuditSpec
 from components.spec.aws import (
     MIN_PROD_RECOVERY_WINDOW_DAYS,
     NONPROD_RECOVERY_WINDOW_DAYS,
@@ -74,7 +76,7 @@ __all__ = [
     "GCP_SERVICE_AGENT", "INITIAL_VALUE_NAMESPACE", "MANUAL_ROTATION_KINDS", "MIN_PROD_RECOVERY_WINDOW_DAYS",
     "NAMESPACE", "NONPROD_RECOVERY_WINDOW_DAYS", "PROD_RECOVERY_WINDOW_DAYS", "RATE_EXPRESSION", "ROLE_POLICY_NAME", "ROTATION_KINDS",
     "SCHEMA_FILE", "SHARED_KEY_NAME", "STORE_SERVICE_ACCOUNT",
-    "AppRoleAuthSpec", "AppRoleLoginSpec", "AwsSpec", "AzureSpec", "Backend", "ClassPolicy", "Classification",
+    "AppRoleAuthSpec", "AppRoleLoginSpec", "AwsAuditSpec", "AwsSpec", "ElsewhereSpec", "TrailSpec", "VaultAuditSpec", "AzureSpec", "Backend", "ClassPolicy", "Classification",
     "ClusterSpec", "ConfigError", "DatabaseGrantSpec", "DatabaseRoleSpec", "DatabaseSpec", "DnsLabel", "Duration",
     "Environment", "EsoSpec", "GcpProjectId", "GcpRegion", "GcpSpec", "GkeClusterSpec", "Guid", "HttpsUrl", "KeySpec",
     "KubernetesAuthSpec", "KubernetesSpec", "KvMountSpec", "MountPath", "Name", "Problem", "Region", "RotationKind",

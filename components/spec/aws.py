@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import StringConstraints
 
+from components.spec.audit import AwsAuditSpec
 from components.spec.base import CLASS_POLICY, SHARED_KEY_NAME, Region, Spec
 from components.spec.errors import Problem
 from components.spec.models import KeySpec, SecretSpec, WorkloadSpec
@@ -35,6 +36,9 @@ class AwsSpec(Spec):
     """Rotation function logs; default 365 in prod (audit trail), 30 elsewhere."""
     deployer_role_arn: Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z\-]*:iam::\d{12}:role/[\w+=,.@/\-]+$")] | None = None
     """The role `pulumi up` runs as; needed only to write initial values through the CMK."""
+    audit: AwsAuditSpec | None = None
+    """Where Secrets Manager's API calls are recorded: `organization_trail_arn`, `trail: {}` (created) or `elsewhere: <reason>`;
+    a prod stack with AWS secrets needs one."""
 
 
 class ClusterSpec(Spec):

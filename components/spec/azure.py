@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
+from components.spec.audit import ElsewhereSpec
 from components.spec.base import AWS_ONLY_FIELDS, HttpsUrl, Spec
 from components.spec.checks import duplicates, manual_rotation_only, missing_section
 from components.spec.errors import Problem
@@ -48,6 +49,8 @@ class AzureSpec(Spec):
     """False: reachable only through a private endpoint (the allow-list then does not apply)."""
     log_analytics_workspace_id: Annotated[str, StringConstraints(pattern=rf"^{_AZURE_RG_ID}/providers/Microsoft\.OperationalInsights/workspaces/[-\w]+$")] | None = None
     """Diagnostic settings send the vault's audit events (every secret read) here."""
+    audit: ElsewhereSpec | None = None
+    """Instead of the workspace: `elsewhere: <reason>` when the vault's diagnostics are managed outside this stack."""
     soft_delete_retention_days: int | None = Field(default=None, ge=7, le=90)
     """Default 90 in prod, 7 elsewhere; Azure fixes it once the vault exists."""
     role_scope: Literal["secret", "vault"] = "secret"
@@ -111,8 +114,9 @@ class AzureNaming:
 def azure_checks(spec: StackSpec) -> list[Problem]:
     azure = spec.azure
     problems = missing_section(spec, "azure", "subscription, vault, AKS issuer") if azure is None else []
-    if azure is not None and spec.is_prod and azure.log_analytics_workspace_id is None:
-        problems.append(Problem(("azure", "log_analytics_workspace_id"), "required in prod: the vault's audit logs (every secret read) must go to a workspace (HIPAA 164.312(b))"))
+    if azure is not None and spec.is_prod and azure.log_analytics_workspace_id is None and azure.audit is None:
+        problems.append(Problem(("azure", "log_analytics_workspace_id"), "required in prod: the vault's audit logs (every secret read) must go to a workspace (HIPAA 164.312(b)), "
+                                "or say where they go instead (audit: {elsewhere: <reason>})"))
     for index, secret in enumerate(spec.secrets):
         at = ("secrets", index)
         if secret.backend != "azure" or azure is None:

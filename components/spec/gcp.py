@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Mapping
 
 from pydantic import Field, StringConstraints
 
+from components.spec.audit import ElsewhereSpec
 from components.spec.base import CLASS_POLICY, SHARED_KEY_NAME, Spec
 from components.spec.checks import duplicates, manual_rotation_only, missing_section
 from components.spec.errors import Problem
@@ -49,6 +50,9 @@ class GcpSpec(Spec):
     """Required when workloads (or the External Secrets controller) read GCP secrets."""
     workload_identity_pool: str | None = None
     """Derived as `<cluster project>.svc.id.goog`; declare it only to have the spec check it."""
+    audit: ElsewhereSpec | None = None
+    """`elsewhere: <reason>` when Secret Manager's data-access audit logs are configured outside this stack (e.g. at the
+    organisation); otherwise the stack turns on DATA_READ and DATA_WRITE for secretmanager.googleapis.com."""
 
     @property
     def cluster_project(self) -> str:

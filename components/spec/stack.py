@@ -20,11 +20,12 @@ from components.spec.kubernetes import KubernetesSpec, kubernetes_checks
 from components.spec.models import KeySpec, SecretSpec, StackTags, WorkloadSpec
 from components.spec.operators import OperatorNaming, OperatorSpec, operator_checks
 from components.spec.alerts import AlertsNaming, AlertsSpec, alert_checks
+from components.spec.audit import AuditNaming, audit_checks
 from components.spec.rotation import ROTATION_KINDS, RotationSpec, rotation_network_checks, secret_shape_checks
 from components.spec.vault import VaultNaming, VaultSpec, vault_checks
 
 
-class StackSpec(Spec, AwsNaming, VaultNaming, GcpNaming, AzureNaming, DeliveryLayout, AdoptionNaming, OperatorNaming, AlertsNaming):
+class StackSpec(Spec, AwsNaming, VaultNaming, GcpNaming, AzureNaming, DeliveryLayout, AdoptionNaming, OperatorNaming, AlertsNaming, AuditNaming):
     environment: Environment
     prefix: Annotated[str, StringConstraints(pattern=r"^([a-z0-9][a-z0-9\-_/{}]*)?\{env\}[a-z0-9\-_/]*/$")]
     """Secret path prefix with `{env}`, e.g. `autolytiq/{env}/` or `{env}/`; resource names use its slug.
@@ -97,7 +98,7 @@ def cross_checks(spec: StackSpec) -> list[Problem]:
     """Everything the types alone cannot say: the shared checks, then each backend's."""
     return [
         *_shared_checks(spec), *secret_shape_checks(spec), *rotation_network_checks(spec), *aws_checks(spec), *vault_checks(spec), *gcp_checks(spec), *azure_checks(spec),
-        *kubernetes_checks(spec), *adoption_checks(spec), *operator_checks(spec), *alert_checks(spec),
+        *kubernetes_checks(spec), *adoption_checks(spec), *operator_checks(spec), *alert_checks(spec), *audit_checks(spec),
     ]
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
+from components.spec.audit import VaultAuditSpec
 from components.spec.base import AWS_ONLY_FIELDS, DnsLabel, Duration, HttpsUrl, MountPath, Name, Spec, seconds
 from components.spec.checks import duplicates, manual_rotation_only
 from components.spec.errors import Problem
@@ -137,6 +138,8 @@ class VaultSpec(Spec):
     kubernetes_auth: KubernetesAuthSpec | None = None
     approle: AppRoleAuthSpec | None = None
     databases: tuple[DatabaseSpec, ...] = ()
+    audit: VaultAuditSpec | None = None
+    """The audit device (`device: file|socket|syslog` and its options) or `elsewhere: <reason>`; a prod stack needs one."""
 
 
 class AppRoleLoginSpec(Spec):

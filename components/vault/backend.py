@@ -13,6 +13,7 @@ import pulumi_vault as vault
 from components.spec import AppRoleLoginSpec, SecretSpec, StackSpec, VaultSpec, WorkloadSpec, database_password, seconds
 from components.backend import Access, BackendBase, PodIdentity, StoreProvider
 from components.vault import policy as vault_policy
+from components.vault.audit import audit_device
 from components.vault.auth import AppRoleAuth, AppRoleLogin, KubernetesAuth, KubernetesAuthArgs, KubernetesLogin
 from components.vault.cluster import AuthDelegation, AuthDelegationArgs
 from components.vault.database import DatabaseMount, DatabaseRole, PostgresEngine, PostgresEngineArgs, TableGrant
@@ -54,6 +55,8 @@ class VaultBackend(BackendBase):
         provider = vault.Provider("vault", address=settings.address, namespace=settings.namespace, opts=pulumi.ResourceOptions(parent=parent))
         child = pulumi.ResourceOptions(parent=parent, providers={"vault": provider})
         protect = spec.is_prod
+        if settings.audit is not None:
+            audit_device(settings.audit, protect, child)
         for mount in settings.kv_mounts:
             KvStore(
                 f"kv-{mount.path}",

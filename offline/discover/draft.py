@@ -352,6 +352,14 @@ def draft(discovery: Discovery, prefix: str = "") -> dict[str, Any]:
         config[f"{NAMESPACE}:alerts"] = {}
         d.review.append("alerts: drafted as a new SNS topic (alerts: {}); if the stack's alarms go to an existing topic "
                         "(the on-call pager's), set alerts.topic_arn to its ARN instead")
+        # Audit in prod (#15): every Secrets Manager read is recorded by a trail; the Vault server's device is not discovered.
+        if aws_secrets and f"{NAMESPACE}:aws" in config:
+            config[f"{NAMESPACE}:aws"]["audit"] = {"trail": {}}
+            d.review.append("aws.audit: drafted as a new CloudTrail trail (trail: {}); if the organisation trail records this account, "
+                            "set aws.audit.organization_trail_arn to its ARN instead, or elsewhere: <who records the calls>")
+        if f"{NAMESPACE}:vault" in config:
+            d.review.append("vault.audit: declare the Vault server's audit device (device: file|socket|syslog with its options) or "
+                            "elsewhere: <reason>; a prod stack managing Vault without either fails SP-AUDIT-003")
     return {"config": config}
 
 

@@ -108,7 +108,18 @@ def RESOURCE_POLICY_WILDCARD_ROOT_ONLY(s: Statement) -> list[Issue]:
     return unknown_element(s, "Principal")
 
 
+def _cloudtrail_for_one_trail(s: Statement) -> bool:
+    """CloudTrail making data keys for trails named by aws:SourceArn (the audit trail's key, components/aws/audit.py): it
+    encrypts log files, it never decrypts a secret, so it is not a Secrets Manager user."""
+    if s.public or not s.principal or s.principal.aws or s.principal.federated or set(s.principal.service) != {"cloudtrail.amazonaws.com"}:
+        return False
+    trails = s.narrowed_by(["aws:SourceArn"])
+    return bool(trails) and all(c.values and all(":cloudtrail:" in v and ":trail/" in v for v in c.values) for c in trails)
+
+
 def _via_secrets_manager(s: Statement) -> list[Issue]:
+    if _cloudtrail_for_one_trail(s):
+        return []
     pinned = s.narrowed_by(["kms:ViaService"])
     if pinned and all(c.unknown or (c.values and all(v.lower().startswith("secretsmanager.") for v in c.values)) for c in pinned):
         return []

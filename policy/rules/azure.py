@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from documents.props import dig, entries, strings
-from policy.rules._util import HIPAA_ACCESS, HIPAA_AUDIT, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE
+from policy.rules._util import HIPAA_ACCESS, HIPAA_AUDIT, SOC2_ACCESS, SOC2_BOUNDARY, SOC2_LEAST_PRIVILEGE, SOC2_TRANSMISSION
 from policy.rules.base import Finding, Resource, Rule, Severity, is_prod, is_unknown, rule
 
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
@@ -159,7 +159,7 @@ def KEYVAULT_RECOVERABLE(rule: Rule, resource: Resource) -> list[Finding]:
 
 
 @rule(id="SP-AZ-005", name="azure-keyvault-no-public-network-in-prod", severity=Severity.HIGH, resource_types=(KEY_VAULT,),
-      frameworks=(HIPAA_ACCESS, SOC2_BOUNDARY),
+      frameworks=(HIPAA_ACCESS, SOC2_BOUNDARY, SOC2_TRANSMISSION),
       remediation="Set publicNetworkAccess Disabled with a private endpoint, or networkAcls.defaultAction Deny with the declared allow-list.")
 def KEYVAULT_NO_PUBLIC_NETWORK_IN_PROD(rule: Rule, resource: Resource) -> list[Finding]:
     """A prod vault reachable from any network with default action Allow."""

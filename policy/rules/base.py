@@ -61,6 +61,9 @@ class Finding:
     undecided: bool = False
     # True when the rule itself failed on this resource (the engine fails closed on it).
     error: bool = False
+    # True when the rule did not check at all because the control is run outside the stack (audit `elsewhere`):
+    # `message` is the declared reason. Never a violation; the compliance view shows the rule "not assessed".
+    not_assessed: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,12 +79,22 @@ class _RuleBase:
     frameworks: tuple[str, ...]  # e.g. ("HIPAA 164.312(a)(1)", "SOC2 CC6.1")
     # A finding to review, never to block on (own-account root trust): reported at advisory at most, whatever the level.
     advisory_only: bool = False
+    # Types a StackRule also reads without being applicable because of them (the audit declarations): a plan holding
+    # only these leaves the rule "not applicable".
+    context_types: tuple[str, ...] = ()
+    # Whether a resource of its types gives the rule something to check (e.g. only prod ones); None: every one. A plan
+    # without such a resource leaves the rule "not applicable" rather than "pass".
+    applicable: Callable[[Resource], bool] | None = field(default=None, compare=False, repr=False)
 
     def applies_to(self, resource: Resource) -> bool:
-        return resource["type"] in self.resource_types
+        return resource["type"] in self.resource_types and (self.applicable is None or self.applicable(resource))
 
     def finding(self, resource: Resource, message: str, *, undecided: bool = False) -> Finding:
         return Finding(self.id, resource["urn"], message, undecided=undecided)
+
+    def not_assessed(self, resource: Resource, reason: str) -> Finding:
+        """The control is run outside the stack, for `reason`: nothing was checked, nothing passes."""
+        return Finding(self.id, resource["urn"], reason, not_assessed=True)
 
     def undecided(self, resource: Resource, what: str) -> Finding:
         """The rule could not decide because `what` is unknown at preview."""
@@ -111,7 +124,7 @@ class StackRule(_RuleBase):
     check: Callable[[StackRule, list[Resource]], list[Finding]] = field(compare=False, repr=False)
 
     def evaluate(self, resources: Iterable[Resource]) -> list[Finding]:
-        return self.check(self, [r for r in resources if self.applies_to(r)])
+        return self.check(self, [r for r in resources if self.applies_to(r) or r["type"] in self.context_types])
 
 
 def _described(check: Callable, metadata: dict) -> dict:

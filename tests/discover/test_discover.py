@@ -164,6 +164,9 @@ def test_seed_000_aws_keeps_names_adopts_and_names_the_key_wildcard(tmp_path, ca
     assert spec_problems(run) == {("cluster",), ("workloads", 0, "namespace"), ("workloads", 0, "service_account"), *hand_rotated}
     # prod: the draft creates an alert topic, and the report says to name the existing one instead if there is one.
     assert run.config[f"{NS}:alerts"] == {} and any(r.startswith("alerts:") and "topic_arn" in r for r in run.json["review"])
+    # prod: the draft creates a trail (audit, #15), and the report says to record the organisation trail instead if there is one.
+    assert run.config[f"{NS}:aws"]["audit"] == {"trail": {}}
+    assert any(r.startswith("aws.audit:") and "organization_trail_arn" in r for r in run.json["review"])
 
 
 def test_seed_001_aws_names_write_and_delete_on_the_prefix(tmp_path, capsys, aws_api):

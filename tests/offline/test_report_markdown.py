@@ -187,9 +187,11 @@ def _control(r: PlanReport, control: str):
 def test_compliance_changes_with_a_violation_and_an_exception():
     clean = build("prod")
     assert {c.status for c in clean.controls} <= {"pass", "not applicable"}
-    # The AWS-only prod stack has no Vault, Azure or GCP audit settings to check: 164.312(b) is not applicable,
-    # never "pass" from rules that had nothing to look at (#15).
-    assert _control(clean, "HIPAA 164.312(b)").status == "not applicable"
+    # The AWS-only prod stack records its audit in the trail it creates: 164.312(b) passes from the trail rule alone;
+    # the Vault, Azure and GCP audit rules had nothing to look at and stay not applicable, never "pass" (#15).
+    audit = _control(clean, "HIPAA 164.312(b)")
+    assert audit.status == "pass"
+    assert {r.rule_id for r in audit.rules if r.status == "pass"} == {"SP-AUDIT-004"}
     assert {c.control for c in clean.controls} >= {"HIPAA 164.312(a)(1)", "HIPAA 164.312(b)", "SOC2 CC6.1", "SOC2 CC6.3", "SOC2 CC6.6"}
 
     broken = build("prod", extra_policy_resources=[_grant("hand-written")])
@@ -201,7 +203,7 @@ def test_compliance_changes_with_a_violation_and_an_exception():
     row = next(line for line in text.splitlines() if line.startswith("| SOC2 CC6.1"))
     assert "| **fail** |" in row and f"SP-IAM-006 fail ({iam6.violations})" in row
     # A control that SP-IAM-006 does not enforce keeps its status.
-    assert _control(broken, "HIPAA 164.312(b)").status == "not applicable"
+    assert _control(broken, "HIPAA 164.312(b)").status == "pass"
 
     base = settings_for("prod", ALL_RULES)
     excepted_rules = {v.rule_id for v in broken.policy.violations}

@@ -20,6 +20,7 @@ from offline.run import Plan
 
 # Dependency order of the Vault resource types the platform emits.
 ORDER = (
+    "vault:index/audit:Audit",  # first: every later request is recorded
     "vault:index/mount:Mount",
     "vault:kv/secretBackendV2:SecretBackendV2",
     "vault:index/authBackend:AuthBackend",
@@ -50,6 +51,9 @@ class Overrides:
     database_port: int | None = None
     database_password: str | None = None
     database_ssl_mode: str | None = None
+    # Where the planned file audit device writes on this server; None: the device is not applied (the shared dev
+    # server refuses API-enabled audit devices, as OpenBao 2.3+ does by default, and would log every other test).
+    audit_file_path: str | None = None
     applied: list[str] = field(default_factory=list)
 
 
@@ -66,13 +70,15 @@ def reset(client: hvac.Client) -> None:
     for path in client.sys.list_auth_methods()["data"]:
         if path != "token/":
             client.sys.disable_auth_method(path)
+    for path in client.sys.list_enabled_audit_devices()["data"]:
+        client.sys.disable_audit_device(path)
     for name in client.sys.list_policies()["data"]["policies"]:
         if name not in SYSTEM_POLICIES:
             client.sys.delete_policy(name)
 
 
 def apply_plan(plan: Plan, client: hvac.Client, overrides: Overrides) -> list[str]:
-    vault_resources = [r for r in plan.resources if r.type in ORDER]
+    vault_resources = [r for r in plan.resources if r.type in ORDER and (r.type != "vault:index/audit:Audit" or overrides.audit_file_path)]
     for resource in sorted(vault_resources, key=lambda r: ORDER.index(r.type)):
         apply_resource(resource, client, overrides)
         overrides.applied.append(f"{resource.type} {resource.name}")
@@ -82,7 +88,12 @@ def apply_plan(plan: Plan, client: hvac.Client, overrides: Overrides) -> list[st
 def apply_resource(r: Registration, client: hvac.Client, o: Overrides) -> None:
     """One planned Vault resource, as `pulumi up` would write it."""
     i: dict[str, Any] = _ints(dict(r.inputs))
-    if r.type == "vault:index/mount:Mount":
+    if r.type == "vault:index/audit:Audit":
+        options = dict(i["options"])
+        if options.get("file_path"):  # the plan's path is on the Vault server's audit volume; here, the test's directory
+            options["file_path"] = o.audit_file_path
+        client.sys.enable_audit_device(device_type=i["type"], path=i["path"], description=i.get("description"), options=options)
+    elif r.type == "vault:index/mount:Mount":
         client.sys.enable_secrets_engine(backend_type=i["type"], path=i["path"], options=i.get("options"), description=i.get("description"))
     elif r.type == "vault:kv/secretBackendV2:SecretBackendV2":
         data = {"max_versions": i["maxVersions"], "cas_required": i["casRequired"]}
