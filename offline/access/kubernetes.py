@@ -140,6 +140,7 @@ class KubernetesEstate:
         self.bindings: list[Resource] = []
         self.controller: tuple[str, str] | None = None
         self.synced: list[Synced] = []
+        self.gke_clusters: set[str] = set()  # projects of the GKE clusters gcpsm stores say they run on
         for r in resources:
             meta = r.props.get("metadata") if isinstance(r.props.get("metadata"), Mapping) else {}
             name, namespace = known_str(meta.get("name")), known_str(meta.get("namespace"))
@@ -179,6 +180,8 @@ class KubernetesEstate:
         if r.type.startswith(f"{_ESO}v1alpha1:") and isinstance(spec, Mapping):  # v1alpha1 has no conditions: the API server drops them
             spec = {k: v for k, v in spec.items() if k != "conditions"}
         self.stores[key] = Store(f"eso:{key}", kind, name, namespace if kind == "SecretStore" else None, spec)
+        if project := known_str(dig(spec, "provider", "gcpsm", "auth", "workloadIdentity", "clusterProjectID")):
+            self.gke_clusters.add(project)
         for condition in entries(dig(r.props.get("spec"), "conditions")):
             for ns in entries(condition.get("namespaces") if isinstance(condition, Mapping) else None):
                 if known_str(ns):

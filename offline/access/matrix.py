@@ -31,7 +31,7 @@ KIND = "secrets-platform/access-matrix"
 DIFF_KIND = "secrets-platform/access-diff"
 VERSION = 1
 # Rows in the order a reviewer reads them: workloads first, then the identities they act through.
-KIND_ORDER = ("service-account", "iam-role", "iam-user", "azure-identity", "gcp-service-account", "vault-role", "namespace", "eso-store", "aws-principal", "k8s-user", "k8s-group", "azure-principal", "gcp-member", "unknown")
+KIND_ORDER = ("service-account", "iam-role", "iam-user", "azure-identity", "gcp-service-account", "gcp-federated", "vault-role", "namespace", "eso-store", "aws-principal", "k8s-user", "k8s-group", "azure-principal", "gcp-member", "unknown")
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,9 @@ def access_matrix(resources: Iterable[Any], stack: str = "", classifications: Ma
     service_accounts |= {service_account_id(*p) for _, p, _ in logins if not has_glob("".join(p))}
     service_accounts |= {service_account_id(*f.service_account) for f in azure.federations}
     workload_identity = gcp.workload_identity()
-    service_accounts |= {service_account_id(*sa) for sa, _, _ in workload_identity}
+    federated = gcp.federated_members()
+    service_accounts |= {service_account_id(*sa) for sa, _, _, _ in workload_identity}
+    service_accounts |= {service_account_id(*sa) for sa, _, _, _ in federated}
     for sa in sorted(service_accounts):
         graph.principal(sa, "service-account", sa.removeprefix("k8s:"))
     for subject in trust:
@@ -166,8 +168,24 @@ def access_matrix(resources: Iterable[Any], stack: str = "", classifications: Ma
         identity = graph.principal(azure.principal_id(federation.identity), "azure-identity", federation.identity, "user-assigned managed identity")
         _connect(graph, federation.service_account, Edge(identity, f"federated with Azure identity {federation.identity}", federation.status,
                                                          kind="azure-wi", reason=federation.reason))
-    for sa, account, hop in workload_identity:
-        _connect(graph, sa, Edge(graph.principal(account, "gcp-service-account", account.removeprefix("gcp-sa:")), hop, kind="gke-wi"))
+    # Which cluster issues the service accounts' tokens decides whether GKE's pool accepts them.
+    issuers = aws.oidc_issuers | {f.issuer.removeprefix("https://").lower() for f in azure.federations if f.issuer} | gcp.issuers
+    gcp.gke_clusters |= kubernetes.gke_clusters
+    for sa, account, hop, (how, pool) in workload_identity:
+        admitted = gcp.gke_pool(pool, issuers) if how == "gke" else gcp.federated(pool, *sa)
+        if admitted is None:
+            graph.note(f"{account}: no provider of pool {pool} admits {sa[0]}/{sa[1]}; nobody can impersonate it that way")
+            continue
+        status, reason = admitted
+        _connect(graph, sa, Edge(graph.principal(account, "gcp-service-account", account.removeprefix("gcp-sa:")), hop, status, kind="gke-wi", reason=reason))
+    for sa, member, pool, number in federated:
+        admitted = gcp.federated(pool, *sa)
+        if admitted is None:
+            graph.note(f"{member}: no provider of pool {pool} admits this subject; it is granted, but nobody can sign in as it")
+            continue
+        status, reason = admitted
+        node = graph.principal(f"gcp-member:{member}", "gcp-federated", member, "a federated Kubernetes service account (Workload Identity Federation)")
+        _connect(graph, sa, Edge(node, f"federated principal of pool {pool} (project {number})", status, kind="gcp-wif", reason=reason))
     kubernetes.add_to(graph, backends)
     graph.notes.extend(kubernetes.notes)
     graph.notes.extend(azure.notes)
