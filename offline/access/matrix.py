@@ -9,6 +9,7 @@ from typing import Any, Iterable, Mapping
 from offline.access.aws import AwsEstate
 from offline.access.azure import AzureEstate, secret_id as azure_secret_id
 from offline.access.gcp import GcpEstate
+from offline.access.controller import ControllerReach, declared_controller
 from offline.access.kubernetes import KubernetesEstate, pattern_matches
 from offline.access.stores import Backends, service_account_id
 from offline.access.model import (
@@ -26,6 +27,8 @@ from offline.access.model import (
     resource_of,
 )
 from offline.access.vault import VaultEstate
+
+__all__ = ["AccessMatrix", "access_matrix", "declared_classifications", "declared_controller", "diff"]
 
 KIND = "secrets-platform/access-matrix"
 DIFF_KIND = "secrets-platform/access-diff"
@@ -127,13 +130,15 @@ def declared_classifications(spec: Any) -> dict[str, str]:
     return out
 
 
-def access_matrix(resources: Iterable[Any], stack: str = "", classifications: Mapping[str, str] | None = None) -> AccessMatrix:
+def access_matrix(resources: Iterable[Any], stack: str = "", classifications: Mapping[str, str] | None = None,
+                  controller: ControllerReach | None = None) -> AccessMatrix:
     """Who can read, write or administer which secret, from planned resources: Registrations of an
     offline plan, a plan document's `resources`, or plain dicts {type, urn, name, props|inputs, outputs}.
     `classifications` (declared_classifications of the stack's spec) labels secrets the resources leave
-    unclassified; access itself comes from the resources only."""
+    unclassified; access itself comes from the resources only, except the External Secrets controller a stack
+    declares but does not deploy (`controller`: declared_controller of the spec), modelled from its declaration."""
     planned = [resource_of(r) for r in resources]
-    aws, vault, kubernetes, azure = AwsEstate(planned), VaultEstate(planned), KubernetesEstate(planned), AzureEstate(planned)
+    aws, vault, kubernetes, azure = AwsEstate(planned), VaultEstate(planned), KubernetesEstate(planned, controller), AzureEstate(planned)
     gcp = GcpEstate(planned)
     backends = Backends(aws, vault, azure, gcp)
     kubernetes.resolve_remote_keys(backends)  # adds the secrets ExternalSecrets fetch to the backends
