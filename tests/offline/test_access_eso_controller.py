@@ -95,3 +95,18 @@ def test_a_scope_that_would_leave_stores_or_namespaces_unreconciled_is_refused()
     raw["kubernetes"]["eso"]["process_cluster_store"] = False
     assert any(line.startswith(f"{at}process_cluster_store: the controller would not reconcile ClusterSecretStores") for line in problems(raw))
     parse_stack_spec(one_synced_namespace({"scoped_namespace": "autolytiq", "scoped_rbac": True, "process_cluster_store": False}), "Pulumi.prod.yaml")
+
+
+def test_a_plan_whose_controller_ignores_cluster_stores_syncs_nothing_through_them(prod_shared_plan):
+    """Read from a plan (e.g. a preview) the spec did not check: the chart's values decide what is reconciled."""
+    def as_dict(r, values=None):
+        props = dict(r.inputs) if values is None else {**r.inputs, "values": {**r.inputs["values"], **values}}
+        return {"type": r.type, "urn": r.urn, "name": r.name, "props": props, "outputs": dict(r.outputs)}
+
+    release = "kubernetes:helm.sh/v3:Release"
+    before = access_matrix(prod_shared_plan.resources, prod_shared_plan.stack)
+    after = access_matrix([as_dict(r, {"processClusterStore": False} if r.type == release else None) for r in prod_shared_plan.resources],
+                          prod_shared_plan.stack)
+    assert before.access("namespace:autolytiq-workers") and not after.access("namespace:autolytiq-workers")
+    assert any("does not reconcile it" in n and "no ClusterSecretStores" in n for n in after.notes)
+    assert "no ClusterSecretStores" in after.principals[CONTROLLER].detail
