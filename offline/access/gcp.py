@@ -141,6 +141,29 @@ class GcpEstate:
             return UNKNOWN, f"workload identity pool {pool} has no OIDC provider in the plan"
         return found
 
+    def pool_members(self) -> list[tuple[str, str, list[tuple[tuple[str, str], str, str]]]]:
+        """(member, pool, [((namespace, service account) or a glob pair, status, reason)]) for each pool-wide
+        `principalSet://…/workloadIdentityPools/<pool>/*` the plan binds: every subject a provider admits."""
+        out = []
+        for member in sorted({m for r in [r for _, r in self.secret_iam] + self.account_iam + self.project_iam
+                              for _, members in _bindings(r) for m in members if _POOL_SET.match(m)}):
+            pool = _POOL_SET.match(member)[2]
+            admitted: list[tuple[tuple[str, str], str, str]] = []
+            for r in self.providers.get(pool, []) if pool in self.pools else []:
+                if r.props.get("disabled") is True or dig(r.props, "attributeMapping", "google.subject") != "assertion.sub":
+                    continue
+                condition = r.props.get("attributeCondition")
+                listed = _condition_subjects(condition) if isinstance(condition, str) and not is_unknown(condition) else None
+                if condition is None:
+                    admitted.append((("*", "*"), EFFECTIVE, ""))
+                elif listed is None:
+                    admitted.append((("*", "*"), UNKNOWN, f"the attribute condition of provider {r.name} is not decided offline"))
+                else:
+                    admitted += [((sub.split(":")[2], sub.split(":")[3]), EFFECTIVE, "") for sub in sorted(listed)
+                                 if sub.startswith("system:serviceaccount:") and sub.count(":") == 3]
+            out.append((member, pool, admitted))
+        return out
+
     def gke_pool(self, pool_project: str, issuers: set[str]) -> tuple[str, str]:
         """(status, reason) of a GKE pool binding: the pool accepts only tokens of GKE clusters of its project."""
         if pool_project in {m[1] for i in issuers if (m := GKE_ISSUER.match(i))}:

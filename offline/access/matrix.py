@@ -158,6 +158,8 @@ def access_matrix(resources: Iterable[Any], stack: str = "", classifications: Ma
     federated = gcp.federated_members()
     service_accounts |= {service_account_id(*sa) for sa, _, _, _ in workload_identity}
     service_accounts |= {service_account_id(*sa) for sa, _, _, _ in federated}
+    pool_wide = gcp.pool_members()
+    service_accounts |= {service_account_id(*sa) for _, _, admitted in pool_wide for sa, _, _ in admitted if not has_glob("".join(sa))}
     for sa in sorted(service_accounts):
         graph.principal(sa, "service-account", sa.removeprefix("k8s:"))
     for subject in trust:
@@ -191,6 +193,10 @@ def access_matrix(resources: Iterable[Any], stack: str = "", classifications: Ma
         status, reason = admitted
         node = graph.principal(f"gcp-member:{member}", "gcp-federated", member, "a federated Kubernetes service account (Workload Identity Federation)")
         _connect(graph, sa, Edge(node, f"federated principal of pool {pool} (project {number})", status, kind="gcp-wif", reason=reason))
+    for member, pool, admitted in pool_wide:  # pool-wide: every subject a provider of the pool admits
+        node = graph.principal(f"gcp-member:{member}", "gcp-member", member, f"every identity of workload identity pool {pool}")
+        for sa, status, reason in admitted:
+            _connect(graph, sa, Edge(node, f"member of pool {pool} (principalSet: the whole pool)", status, kind="gcp-wif", reason=reason))
     kubernetes.add_to(graph, backends)
     graph.notes.extend(kubernetes.notes)
     graph.notes.extend(azure.notes)

@@ -104,3 +104,15 @@ def test_a_federated_principal_reads_only_when_its_pool_provider_admits_the_subj
     assert any("no provider of pool vibebox-prod-k8s admits this subject" in n for n in refused.notes)
     unmapped = access_matrix(federated_estate(None, mapping="assertion.email"), "unmapped")
     assert {e.status for e in unmapped.entries if e.principal == "k8s:vibebox/backend"} == {UNKNOWN}
+
+
+def test_a_pool_wide_principal_set_reaches_every_subject_its_provider_admits():
+    pool_wide = f"principalSet://iam.googleapis.com/{POOL}/*"
+    estate = federated_estate("assertion.sub in ['system:serviceaccount:vibebox:backend', 'system:serviceaccount:vibebox:web']")
+    estate[-1] = {**estate[-1], "props": {**estate[-1]["props"], "member": pool_wide}}
+    matrix = access_matrix(estate, "pool-wide")
+    assert gcp_access(matrix, "k8s:vibebox/backend") == gcp_access(matrix, "k8s:vibebox/web") == {(APP, READ)}
+    # Without a condition the provider admits every service account of the cluster, and later ones.
+    unconditioned = federated_estate(None)
+    unconditioned[-1] = {**unconditioned[-1], "props": {**unconditioned[-1]["props"], "member": pool_wide}}
+    assert gcp_access(access_matrix(unconditioned, "open"), "k8s:*/*") == {(APP, READ)}
