@@ -213,7 +213,9 @@ def gcp_checks(spec: StackSpec) -> list[Problem]:
             problems.append(Problem((*at, "name"), f"'{spec.gcp_secret_id(secret)}' is longer than the 255 characters of a secret id"))
     for name, indexes in duplicates(gcp.replica_regions).items():
         problems.append(Problem(("gcp", "replica_regions", indexes[1]), f"'{name}' is listed twice"))
-    if gcp.workload_identity_pool is not None and gcp.workload_identity_pool != gcp.identity_pool:
+    if gcp.workload_identity_pool is not None and gcp.federated:
+        problems.append(Problem(("gcp", "workload_identity_pool"), "GKE's pool, only with gke; the federation's pool is workload_identity_federation.pool_id"))
+    elif gcp.workload_identity_pool is not None and gcp.workload_identity_pool != gcp.identity_pool:
         problems.append(Problem(("gcp", "workload_identity_pool"), f"GKE's pool is <cluster project>.svc.id.goog: must be '{gcp.identity_pool}'"))
     problems += _identity_checks(spec, gcp)
     if not spec.secrets_on("gcp"):
