@@ -164,6 +164,22 @@ class GcpEstate:
             out.append((member, pool, admitted))
         return out
 
+    def refuses_audiences(self, number: str, pool: str, provider_id: str, audiences: Any) -> str | None:
+        """Why the provider an exchange names refuses the store's token audiences; None when it may accept them
+        (or the plan cannot tell). Without allowedAudiences a provider accepts its own resource name."""
+        provider = next((r for r in self.providers.get(pool, []) if r.props.get("workloadIdentityPoolProviderId") == provider_id), None)
+        listed = [a for a in entries(audiences) if isinstance(a, str)]
+        if provider is None or not listed or is_unknown(audiences):
+            return None
+        allowed = dig(provider.props, "oidc", "allowedAudiences")
+        if is_unknown(allowed):
+            return None
+        name = f"iam.googleapis.com/projects/{number}/locations/global/workloadIdentityPools/{pool}/providers/{provider_id}"
+        accepted = set(entries(allowed)) or {f"https://{name}", f"//{name}"}
+        if accepted & set(listed):
+            return None
+        return f"provider {provider_id} of pool {pool} accepts no token audience the store requests ({', '.join(listed)})"
+
     def gke_pool(self, pool_project: str, issuers: set[str]) -> tuple[str, str]:
         """(status, reason) of a GKE pool binding: the pool accepts only tokens of GKE clusters of its project."""
         if pool_project in {m[1] for i in issuers if (m := GKE_ISSUER.match(i))}:

@@ -224,6 +224,10 @@ class GcpProvider(StoreProvider):
             s.unknown(": signs in through Workload Identity Federation with a credential config or an audience the plan cannot tell")
             return
         pool, sa = match[2], service_account_id(*s.ref)
+        refused = s.backends.gcp.refuses_audiences(match[1], pool, match[3], dig(federation, "serviceAccountRef", "audiences"))
+        if refused:
+            s.graph.note(f"{s.where}: {refused}; the store reads nothing")
+            return
         impersonates = known_str(dig(federation, "gcpServiceAccountEmail"))
         if impersonates:  # the federated principal impersonates that account (its workloadIdentityUser binding)
             identities = [e for e in s.graph.edges.get(sa, []) if e.kind == "gke-wi" and e.target == f"gcp-sa:{impersonates}"]

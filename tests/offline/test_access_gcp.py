@@ -116,3 +116,19 @@ def test_a_pool_wide_principal_set_reaches_every_subject_its_provider_admits():
     unconditioned = federated_estate(None)
     unconditioned[-1] = {**unconditioned[-1], "props": {**unconditioned[-1]["props"], "member": pool_wide}}
     assert gcp_access(access_matrix(unconditioned, "open"), "k8s:*/*") == {(APP, READ)}
+
+
+def test_a_federated_store_whose_token_audience_the_provider_refuses_reads_nothing():
+    plan = plan_stack("examples/vibebox/Pulumi.vibebox-prod.yaml")
+    store_type = "kubernetes:external-secrets.io/v1:SecretStore"
+
+    def as_dict(r):
+        props = r.inputs
+        if r.type == store_type and "gcpsm" in props["spec"]["provider"]:
+            props = json.loads(json.dumps(props))
+            props["spec"]["provider"]["gcpsm"]["auth"]["workloadIdentityFederation"]["serviceAccountRef"]["audiences"] = ["sts.amazonaws.com"]
+        return {"type": r.type, "urn": r.urn, "name": r.name, "props": props, "outputs": dict(r.outputs)}
+
+    matrix = access_matrix([as_dict(r) for r in plan.resources], "vibebox-prod")
+    assert gcp_access(matrix, "eso:SecretStore/vibebox/gcp-secret-manager-prod") == set()
+    assert any("accepts no token audience the store requests (sts.amazonaws.com)" in n for n in matrix.notes)
