@@ -19,7 +19,7 @@ import traceback
 from pathlib import Path
 
 from components.spec import ConfigError
-from offline.access import access_matrix, declared_classifications, diff
+from offline.access import access_matrix, declared_classifications, declared_controller, diff
 from offline.access.cli import InputError, load
 from offline.fleet import add_parser as add_fleet_parser, run_fleet
 from offline.markdown import COMMENT_LIMIT, GITHUB_COMMENT_LIMIT, comment_markdown, plan_markdown
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(error.problems), file=sys.stderr)
         return 2
     policy = evaluate(result.policy_resources(), settings, today=reference.date())
-    matrix = access_matrix(result.resources, result.stack, declared_classifications(spec))
+    matrix = access_matrix(result.resources, result.stack, declared_classifications(spec), declared_controller(spec))
     report = PlanReport(
         plan=result, spec=spec, policy=policy, controls=policy_report.compliance(policy, ALL_RULES), matrix=matrix,
         rotations=rotation_calendar(spec, reference), reference=reference, change=diff(base, matrix) if base is not None else None,

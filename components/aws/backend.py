@@ -255,10 +255,16 @@ class AwsBackend(BackendBase):
         return users
 
     def _operator_grants(self) -> dict[str, list[OperatorGrant]]:
-        """Secret name -> its operators' grants, in spec order."""
+        """Secret name -> its operators' grants, in spec order, then the deployer's."""
         grants: dict[str, list[OperatorGrant]] = {}
         for operator, name, access in self.spec.operator_access("aws"):
             grants.setdefault(name, []).append(OperatorGrant(operator.name, operator.aws_role_arn, access, operator.break_glass))
+        # The deployer writes initial values: PutSecretValue on exactly those secrets, beside the key policy's
+        # GenerateDataKey (never Decrypt, never GetSecretValue), so the access matrix shows it as a writer (#15).
+        if self.spec.aws.deployer_role_arn:
+            for secret in self.spec.secrets_on("aws"):
+                if secret.initial_value == "config":
+                    grants.setdefault(secret.name, []).append(OperatorGrant("initial-value", self.spec.aws.deployer_role_arn, "write", who=DEPLOYER_LABEL))
         return grants
 
 

@@ -26,13 +26,14 @@ class OperatorGrant:
     role_arn: str
     access: str  # "read" | "write"
     mfa: bool = False  # break-glass: only sessions signed in with MFA
+    who: str = "operator"  # statement id prefix: `operator`, or `deployer` for the role writing initial values
 
 
 def operator_policy(secret_arn: str, grants: Sequence[OperatorGrant]) -> str:
     statements = []
     for grant in grants:
         statement = {
-            "Sid": sid("operator", grant.access, grant.label),
+            "Sid": sid(grant.who, grant.access, grant.label),
             "Effect": "Allow",
             "Principal": {"AWS": grant.role_arn},
             "Action": actions.checked(actions.SECRET_WRITE if grant.access == "write" else actions.SECRET_READ),

@@ -1,5 +1,7 @@
-"""GCP Secret Manager as a backend: CMEK keys, the rotation topic, secrets, then per workload a Google service
-account bound to its Kubernetes service account and granted each of its secrets, one binding per secret."""
+"""GCP Secret Manager as a backend: CMEK keys, the rotation topic, secrets, then per workload its identity
+granted each of its secrets, one binding per secret: on GKE a Google service account bound to its Kubernetes
+service account (the cluster's pool); on any other cluster the federated principal of that Kubernetes service
+account itself (Workload Identity Federation with the cluster's OIDC issuer)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pulumi_gcp as gcp
 from components import audit
 from components.spec import GCP_SERVICE_AGENT, GcpSpec, SecretSpec, StackSpec, WorkloadSpec, initial_value
 from components.backend import Access, BackendBase, PodIdentity, StoreProvider, rotation_tags, strictest
-from components.gcp.identity import WorkloadServiceAccount, WorkloadServiceAccountArgs
+from components.gcp.identity import FederationArgs, WorkloadIdentityFederation, WorkloadServiceAccount, WorkloadServiceAccountArgs
 from components.gcp.kms import EncryptionKeys, EncryptionKeysArgs
 from components.gcp.rotation import RotationTopic
 from components.gcp.secret import ROLE_BY_ACCESS, GcpGrant, GcpSecret, GcpSecretArgs
@@ -27,6 +29,14 @@ def store_provider_block(project_id: str, cluster_location: str, cluster_name: s
     workload_identity = {"clusterLocation": cluster_location, "clusterName": cluster_name, "clusterProjectID": cluster_project_id,
                          "serviceAccountRef": dict(service_account_ref)}
     return {"gcpsm": {"projectID": project_id, "auth": {"workloadIdentity": workload_identity}}}
+
+
+def federated_store_provider_block(project_id: str, sts_audience: str, token_audience: str, service_account_ref: Mapping[str, str]) -> dict:
+    """Secret Manager through Workload Identity Federation (ESO v1 `auth.workloadIdentityFederation`): the
+    controller requests a token of the store's service account for the provider's audience and exchanges it
+    at Google's STS for the federated principal's own access token (no service account impersonation)."""
+    federation = {"audience": sts_audience, "serviceAccountRef": {**service_account_ref, "audiences": [token_audience]}}
+    return {"gcpsm": {"projectID": project_id, "auth": {"workloadIdentityFederation": federation}}}
 
 
 class GcpBackend(BackendBase):
@@ -94,11 +104,13 @@ class GcpBackend(BackendBase):
                 ),
                 child,
             )
-        assert settings.gke is not None or not any(spec.gcp_access(w) for w in spec.all_workloads)  # spec cross-checks
+        assert settings.gke is not None or settings.federated or not any(spec.gcp_access(w) for w in spec.all_workloads)  # spec cross-checks
         self.accounts: dict[str, WorkloadServiceAccount] = {}
-        for workload in spec.all_workloads:
-            if not spec.gcp_access(workload):
-                continue
+        users = [w for w in spec.all_workloads if spec.gcp_access(w)]
+        if settings.federated and users:
+            self._federate(spec, users, project, child)
+            users = []
+        for workload in users:
             account = self.accounts[workload.name] = WorkloadServiceAccount(
                 f"gcp-{workload.name}",
                 WorkloadServiceAccountArgs(
@@ -120,13 +132,38 @@ class GcpBackend(BackendBase):
         for operator, name, access in spec.operator_access("gcp"):
             self.secrets[name].bind(f"operator-{operator.name}", f"group:{operator.gcp_group}", self.grant(operator.name, name, access), child)
 
+    def _federate(self, spec: StackSpec, users: list[WorkloadSpec], project: str, child: pulumi.ResourceOptions) -> None:
+        """Direct resource access for federated principals: each workload's own Kubernetes service account is
+        bound on its secrets; nothing can impersonate anything, and the pool grants nothing by itself."""
+        federation = WorkloadIdentityFederation(
+            "gcp-federation",
+            FederationArgs(
+                project=project,
+                pool_id=spec.gcp_pool_id,
+                provider_id=self.settings.workload_identity_federation.provider_id,
+                issuer_url=spec.gcp_issuer,
+                audience=spec.gcp_token_audience,
+                subjects=tuple(f"system:serviceaccount:{w.namespace}:{w.service_account}" for w in users),
+            ),
+            child,
+        )
+        binding = pulumi.ResourceOptions(parent=federation)
+        for workload in users:
+            grants = [self.grant(workload.name, n, "read") for n in spec.reads(workload, "gcp")]
+            grants += [self.grant(workload.name, n, "write") for n in spec.writes(workload, "gcp")]
+            for grant in grants:
+                self.secrets[grant.secret_name].bind(workload.name, spec.gcp_federated_principal(workload), grant, binding)
+
     def grant(self, identity: str, secret: str, access: Access) -> GcpGrant:
         if access not in ROLE_BY_ACCESS:
             raise ValueError(f"Secret Manager grants read or write on a secret (got {access!r} for {secret!r})")
         return GcpGrant(secret, access, ROLE_BY_ACCESS[access])
 
     def store_provider(self, store_key: str, identity: str, service_account_ref: Mapping[str, str]) -> StoreProvider:
-        settings = self.settings
+        settings, spec = self.settings, self.spec
+        if settings.federated:
+            provider = federated_store_provider_block(settings.project_id, spec.gcp_sts_audience, spec.gcp_token_audience, service_account_ref)
+            return StoreProvider(f"gcp-secret-manager-{spec.environment.value}", provider)
         assert settings.gke is not None  # spec cross-checks
         provider = store_provider_block(settings.project_id, settings.gke.location, settings.gke.name, settings.cluster_project, service_account_ref)
         return StoreProvider(f"gcp-secret-manager-{self.spec.environment.value}", provider)
@@ -136,6 +173,8 @@ class GcpBackend(BackendBase):
         return self.spec.gcp_secret_id(secret)
 
     def pod_identity(self, workload: WorkloadSpec) -> PodIdentity:
+        """GKE: the annotation naming the Google service account. Federated: nothing on the ServiceAccount; a
+        direct reader's pod mounts a token of the provider's audience and a credential configuration (README)."""
         account = self.accounts.get(workload.name)
         return PodIdentity(annotations={GKE_ANNOTATION: account.email}) if account is not None else PodIdentity()
 

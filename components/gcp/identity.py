@@ -50,3 +50,51 @@ class WorkloadServiceAccount(pulumi.ComponentResource):
         self.email = self.account.email
         self.member = self.account.email.apply(lambda email: f"serviceAccount:{email}")
         self.register_outputs({"email": self.email})
+
+
+@dataclass(frozen=True)
+class FederationArgs:
+    project: str
+    pool_id: str
+    provider_id: str
+    issuer_url: str
+    audience: str
+    subjects: tuple[str, ...]
+    """`system:serviceaccount:<ns>:<sa>` of every workload that reads or writes GCP secrets."""
+
+
+def subject_condition(subjects: tuple[str, ...]) -> str:
+    """The provider's attribute condition: exactly these service accounts, no other subject of the issuer."""
+    return "assertion.sub in [" + ", ".join(f"'{s}'" for s in sorted(subjects)) + "]"
+
+
+class WorkloadIdentityFederation(pulumi.ComponentResource):
+    """Workload Identity Federation for a cluster that is not GKE: a pool and its OIDC provider trusting the
+    cluster's service account token issuer, for tokens of one audience, mapping `google.subject` to
+    `assertion.sub` and admitting only the workloads' service accounts. Access is granted to each
+    `principal://…/subject/system:serviceaccount:<ns>:<sa>` on its secrets; the pool itself grants nothing."""
+
+    def __init__(self, name: str, args: FederationArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("secrets-platform:gcp:WorkloadIdentityFederation", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.pool = gcp.iam.WorkloadIdentityPool(
+            f"{name}-pool",
+            project=args.project,
+            workload_identity_pool_id=args.pool_id,
+            display_name=args.pool_id,
+            description="secrets-platform: Kubernetes service accounts of the workloads' cluster",
+            opts=child,
+        )
+        self.provider = gcp.iam.WorkloadIdentityPoolProvider(
+            f"{name}-provider",
+            project=args.project,
+            workload_identity_pool_id=self.pool.workload_identity_pool_id,
+            workload_identity_pool_provider_id=args.provider_id,
+            display_name=args.provider_id,
+            description=f"secrets-platform: service account tokens of {args.issuer_url}",
+            attribute_mapping={"google.subject": "assertion.sub"},
+            attribute_condition=subject_condition(args.subjects),
+            oidc=gcp.iam.WorkloadIdentityPoolProviderOidcArgs(issuer_uri=args.issuer_url, allowed_audiences=[args.audience]),
+            opts=child,
+        )
+        self.register_outputs({"pool": self.pool.name, "provider": self.provider.name})

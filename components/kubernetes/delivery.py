@@ -54,6 +54,7 @@ class KubernetesDelivery:
                 "external-secrets",
                 ExternalSecretsControllerArgs(
                     eso.namespace, self._controller().service_account, controller.annotations, eso.chart_version, pod_labels=controller.pod_labels,
+                    scope=eso.chart_values(),
                 ),
                 child,
             )

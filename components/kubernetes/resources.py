@@ -63,6 +63,7 @@ class ExternalSecretsControllerArgs:
     annotations: Mapping[str, pulumi.Input[str]]  # the controller's cloud identities
     chart_version: str
     pod_labels: Mapping[str, str] = field(default_factory=dict)  # e.g. Azure workload identity's opt-in label
+    scope: Mapping[str, Any] = field(default_factory=dict)  # scopedNamespace, scopedRBAC, processCluster*: the controller's reach
 
 
 class ExternalSecretsController(pulumi.ComponentResource):
@@ -84,6 +85,7 @@ class ExternalSecretsController(pulumi.ComponentResource):
                 "installCRDs": True,
                 "serviceAccount": {"create": True, "name": args.service_account, "annotations": dict(args.annotations)},
                 **({"podLabels": dict(args.pod_labels)} if args.pod_labels else {}),
+                **dict(args.scope),
             },
             opts=pulumi.ResourceOptions(parent=self),
         )

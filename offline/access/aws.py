@@ -47,6 +47,7 @@ class AwsEstate:
     def __init__(self, resources: list[Resource]):
         self.evaluator = Evaluator()
         self.notes: list[str] = []
+        self.oidc_issuers: set[str] = set()  # issuers (without https://) whose service account tokens roles trust
         by_type: dict[str, list[Resource]] = {}
         for r in resources:
             by_type.setdefault(r.type, []).append(r)
@@ -282,6 +283,7 @@ class AwsEstate:
 
     def _service_accounts(self, identity: Identity, s: Statement, issuer: str, hop: str) -> list[TrustSubject]:
         """IRSA: the `<issuer>:sub` condition names the service accounts (`system:serviceaccount:<ns>:<name>`)."""
+        self.oidc_issuers.add(issuer)
         subs = [c for c in s.conditions if c.key == f"{issuer}:sub"]
         others = [c.key for c in s.conditions if c.key != f"{issuer}:sub" and not c.key.endswith(":aud")]
         status = worst(effect(s), UNKNOWN if others or any(c.unknown for c in subs) else EFFECTIVE)

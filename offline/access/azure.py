@@ -52,6 +52,7 @@ class Federation:
     service_account: tuple[str, str]
     status: str
     reason: str = ""
+    issuer: str = ""
 
 
 class AzureEstate:
@@ -96,7 +97,7 @@ class AzureEstate:
                 return
         else:
             status, reason = EFFECTIVE, ""
-        self.federations.append(Federation(identity, (match[1], match[2]), status, reason))
+        self.federations.append(Federation(identity, (match[1], match[2]), status, reason, known_str(value(r, "issuer")) or ""))
 
     def principal_id(self, identity_name: str) -> str:
         return f"azure-identity:{identity_name}"

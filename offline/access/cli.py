@@ -20,7 +20,7 @@ from typing import Any
 from rich.console import Console
 
 from documents.jsonfile import read_json
-from offline.access.matrix import KIND, AccessMatrix, access_matrix, declared_classifications, diff
+from offline.access.matrix import KIND, AccessMatrix, access_matrix, declared_classifications, declared_controller, diff
 from offline.access.render import diff_markdown, matrix_markdown, print_diff, print_matrix
 from offline.console import UNLIMITED_WIDTH, console_for
 
@@ -96,7 +96,7 @@ def _plan(stack: str) -> AccessMatrix:
         raise InputError(str(error)) from None
     except ConfigError as error:
         raise InputError("\n".join(error.lines())) from None
-    return access_matrix(plan.resources, plan.stack, declared_classifications(plan.spec))
+    return access_matrix(plan.resources, plan.stack, declared_classifications(plan.spec), declared_controller(plan.spec))
 
 
 def main(argv: list[str] | None = None) -> int:

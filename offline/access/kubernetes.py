@@ -9,6 +9,10 @@ ExternalSecrets that copy a backend secret into a namespace, and who may read th
   whoever may create an ExternalSecret there reaches everything those stores' identities can read.
 - An ExternalSecret copies named remote secrets into a Kubernetes Secret of its namespace; service
   accounts that RBAC lets `get`, `list` or `watch` that Secret read them.
+- The External Secrets controller itself (offline/access/controller.py): its chart's ClusterRole lets it read
+  (and overwrite) every synced Secret and mint a token for every service account, so it reaches whatever
+  any service account reaches; scoped (`scopedRBAC`), only those of its namespace. A store or namespace the
+  controller does not reconcile (`scopedNamespace`, `processClusterStore`) syncs nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 
 from documents.props import dig, entries, is_unknown
 from offline.access.model import EFFECTIVE, UNKNOWN, UNKNOWN_SECRET, Edge, Graph, Resource, Secret, glob_regex, known_str, worst
+from offline.access.controller import ControllerReach
 from offline.access.stores import Backends, ServiceAccountRef, SignIn, StoreProvider, provider, service_account_id
 
 _ESO = "kubernetes:external-secrets.io/"
@@ -37,6 +42,7 @@ BUILTIN_NON_READERS = {
     "system:auth-delegator": "may create TokenReviews and SubjectAccessReviews cluster-wide (check any token, ask who may do what); reads no Secret",
 }
 SERVICE_ACCOUNT_TOKEN = "kubernetes.io/service-account-token"
+SECRET_READING = "reads (and may overwrite or delete)"
 
 
 def eso_kind(type_: str) -> str | None:
@@ -135,7 +141,7 @@ class Synced:
 
 
 class KubernetesEstate:
-    def __init__(self, resources: list[Resource]):
+    def __init__(self, resources: list[Resource], declared: ControllerReach | None = None):
         self.notes: list[str] = []
         self.labels: dict[str, Mapping[str, str] | None] = {}
         self.service_accounts: dict[str, str] = {}  # id -> detail
@@ -145,6 +151,8 @@ class KubernetesEstate:
         self.bindings: list[Resource] = []
         self.controller: tuple[str, str] | None = None
         self.synced: list[Synced] = []
+        self.gke_clusters: set[str] = set()  # projects of the GKE clusters gcpsm stores say they run on
+        self.reach: ControllerReach | None = None  # the ESO controller's own RBAC and reconcilers
         for r in resources:
             meta = r.props.get("metadata") if isinstance(r.props.get("metadata"), Mapping) else {}
             name, namespace = known_str(meta.get("name")), known_str(meta.get("namespace"))
@@ -177,7 +185,13 @@ class KubernetesEstate:
             elif r.type == HELM_RELEASE and r.props.get("chart") == ESO_CHART:
                 account = dig(r.props, "values", "serviceAccount", "name")
                 self.controller = (known_str(r.props.get("namespace")) or "default", known_str(account) or ESO_CHART)
-                self.service_accounts.setdefault(service_account_id(*self.controller), "the External Secrets controller (Helm chart)")
+                self.reach = ControllerReach.from_values(*self.controller, r.props.get("values"))
+        if self.controller is None and declared is not None:
+            self.controller, self.reach = (declared.namespace, declared.service_account), declared
+        if self.reach is not None:
+            self.service_accounts[service_account_id(*self.controller)] = self.reach.describe()
+            if self.reach.unknown:
+                self.notes.append(f"External Secrets chart values {', '.join(self.reach.unknown)} are unknown at preview; taken as the chart's defaults")
 
     def _store(self, r: Resource, kind: str, name: str | None, namespace: str | None) -> None:
         if name is None or (kind == "SecretStore" and namespace is None):
@@ -188,6 +202,8 @@ class KubernetesEstate:
         if r.type.startswith(f"{_ESO}v1alpha1:") and isinstance(spec, Mapping):  # v1alpha1 has no conditions: the API server drops them
             spec = {k: v for k, v in spec.items() if k != "conditions"}
         self.stores[key] = Store(f"eso:{key}", kind, name, namespace if kind == "SecretStore" else None, spec)
+        if project := known_str(dig(spec, "provider", "gcpsm", "auth", "workloadIdentity", "clusterProjectID")):
+            self.gke_clusters.add(project)
         for condition in entries(dig(r.props.get("spec"), "conditions")):
             for ns in entries(condition.get("namespaces") if isinstance(condition, Mapping) else None):
                 if known_str(ns):
@@ -273,7 +289,7 @@ class KubernetesEstate:
             reach = []
             for store in self.stores.values():
                 status = store.usable_in(namespace, self.labels)
-                if status is not None:
+                if status is not None and self._reconciles(store, namespace):
                     reach.append((store, status))
             if reach:
                 ns = graph.principal(f"namespace:{namespace}", "namespace", namespace, "whoever may create ExternalSecrets (or pods) in it")
@@ -281,14 +297,50 @@ class KubernetesEstate:
                     graph.edge(ns, Edge(store_node(store, namespace), f"an ExternalSecret in {namespace} may use {store.kind} {store.name}",
                                         status, kind="namespace", reason="" if status == EFFECTIVE else f"whether {namespace} may use {store.kind} {store.name} is not known"))
         for store in self.stores.values():
-            if store.kind == "ClusterSecretStore" and not dig(store.spec, "conditions") and not is_unknown(dig(store.spec, "conditions")):
+            if (store.kind == "ClusterSecretStore" and not dig(store.spec, "conditions") and not is_unknown(dig(store.spec, "conditions"))
+                    and self._reconciles(store, "*")):
                 ns = graph.principal("namespace:*", "namespace", "any namespace", "ClusterSecretStores without conditions serve every namespace")
                 graph.edge(ns, Edge(store_node(store, "*"), f"an ExternalSecret in any namespace may use {store.kind} {store.name}", kind="namespace"))
         for synced in self.synced:
             if synced.store is not None and synced.store.usable_in(synced.namespace, self.labels) is None:
                 graph.note(f"{synced.source}: {synced.store.kind} {synced.store.name} does not admit namespace {synced.namespace}; nothing is synced")
                 synced.store = None
+            elif synced.store is not None and not self._reconciles(synced.store, synced.namespace):
+                graph.note(f"{synced.source}: the External Secrets controller does not reconcile it ({self.reach.describe()}); nothing is synced")
+                synced.store = None
         self._readers(graph, store_node)
+        self._controller_reach(graph, store_node)
+
+    def _reconciles(self, store: Store, namespace: str) -> bool:
+        """Whether the controller syncs ExternalSecrets of `namespace` through `store` (its chart values)."""
+        reach = self.reach
+        if reach is None:
+            return True
+        if store.kind == "ClusterSecretStore" and not reach.cluster_stores:
+            return False
+        return reach.reconciled_namespace is None or namespace == reach.reconciled_namespace
+
+    def _controller_reach(self, graph: Graph, store_node: Callable[[Store, str], str]) -> None:
+        """The controller reads every synced Secret its RBAC reaches and may become every service account it
+        may mint a token for: it reaches whatever those reach."""
+        reach = self.reach
+        if reach is None or self.controller is None or not reach.rbac:
+            return
+        controller = service_account_id(*self.controller)
+        for synced in self.synced:
+            if synced.store is None or not reach.admits(synced.namespace):
+                continue
+            only, admits = _scope(synced)
+            hop = f"{reach.role}: {SECRET_READING} Secret {synced.namespace}/{synced.name}, synced by {synced.source}"
+            graph.edge(controller, Edge(store_node(synced.store, synced.namespace), hop, EFFECTIVE, admits, "rbac", only=only))
+        if not reach.token_create:
+            return
+        for sa, principal in list(graph.principals.items()):
+            if principal.kind != "service-account" or "*" in sa or sa == controller:
+                continue
+            namespace = sa.removeprefix("k8s:").split("/", 1)[0]
+            if reach.admits(namespace):
+                graph.edge(controller, Edge(sa, f"{reach.role}: creates a token for service account {sa.removeprefix('k8s:')} (serviceaccounts/token)", kind="token"))
 
     def _readers(self, graph: Graph, store_node: Callable[[Store, str], str]) -> None:
         """Who may read each synced Kubernetes Secret: the subjects of RBAC bindings that let them get it."""

@@ -9,6 +9,7 @@ from typing import Any, Iterable, Mapping
 from offline.access.aws import AwsEstate
 from offline.access.azure import AzureEstate, secret_id as azure_secret_id
 from offline.access.gcp import GcpEstate
+from offline.access.controller import ControllerReach, declared_controller
 from offline.access.kubernetes import KubernetesEstate, pattern_matches
 from offline.access.stores import Backends, service_account_id
 from offline.access.model import (
@@ -27,11 +28,13 @@ from offline.access.model import (
 )
 from offline.access.vault import VaultEstate
 
+__all__ = ["AccessMatrix", "access_matrix", "declared_classifications", "declared_controller", "diff"]
+
 KIND = "secrets-platform/access-matrix"
 DIFF_KIND = "secrets-platform/access-diff"
 VERSION = 1
 # Rows in the order a reviewer reads them: workloads first, then the identities they act through.
-KIND_ORDER = ("service-account", "iam-role", "iam-user", "azure-identity", "gcp-service-account", "vault-role", "namespace", "eso-store", "aws-principal", "k8s-user", "k8s-group", "azure-principal", "gcp-member", "unknown")
+KIND_ORDER = ("service-account", "iam-role", "iam-user", "azure-identity", "gcp-service-account", "gcp-federated", "vault-role", "namespace", "eso-store", "aws-principal", "k8s-user", "k8s-group", "azure-principal", "gcp-member", "unknown")
 
 
 @dataclass(frozen=True)
@@ -127,13 +130,15 @@ def declared_classifications(spec: Any) -> dict[str, str]:
     return out
 
 
-def access_matrix(resources: Iterable[Any], stack: str = "", classifications: Mapping[str, str] | None = None) -> AccessMatrix:
+def access_matrix(resources: Iterable[Any], stack: str = "", classifications: Mapping[str, str] | None = None,
+                  controller: ControllerReach | None = None) -> AccessMatrix:
     """Who can read, write or administer which secret, from planned resources: Registrations of an
     offline plan, a plan document's `resources`, or plain dicts {type, urn, name, props|inputs, outputs}.
     `classifications` (declared_classifications of the stack's spec) labels secrets the resources leave
-    unclassified; access itself comes from the resources only."""
+    unclassified; access itself comes from the resources only, except the External Secrets controller a stack
+    declares but does not deploy (`controller`: declared_controller of the spec), modelled from its declaration."""
     planned = [resource_of(r) for r in resources]
-    aws, vault, kubernetes, azure = AwsEstate(planned), VaultEstate(planned), KubernetesEstate(planned), AzureEstate(planned)
+    aws, vault, kubernetes, azure = AwsEstate(planned), VaultEstate(planned), KubernetesEstate(planned, controller), AzureEstate(planned)
     gcp = GcpEstate(planned)
     backends = Backends(aws, vault, azure, gcp)
     kubernetes.resolve_remote_keys(backends)  # adds the secrets ExternalSecrets fetch to the backends
@@ -150,7 +155,11 @@ def access_matrix(resources: Iterable[Any], stack: str = "", classifications: Ma
     service_accounts |= {service_account_id(*p) for _, p, _ in logins if not has_glob("".join(p))}
     service_accounts |= {service_account_id(*f.service_account) for f in azure.federations}
     workload_identity = gcp.workload_identity()
-    service_accounts |= {service_account_id(*sa) for sa, _, _ in workload_identity}
+    federated = gcp.federated_members()
+    service_accounts |= {service_account_id(*sa) for sa, _, _, _ in workload_identity}
+    service_accounts |= {service_account_id(*sa) for sa, _, _, _ in federated}
+    pool_wide = gcp.pool_members()
+    service_accounts |= {service_account_id(*sa) for _, _, admitted in pool_wide for sa, _, _ in admitted if not has_glob("".join(sa))}
     for sa in sorted(service_accounts):
         graph.principal(sa, "service-account", sa.removeprefix("k8s:"))
     for subject in trust:
@@ -166,8 +175,28 @@ def access_matrix(resources: Iterable[Any], stack: str = "", classifications: Ma
         identity = graph.principal(azure.principal_id(federation.identity), "azure-identity", federation.identity, "user-assigned managed identity")
         _connect(graph, federation.service_account, Edge(identity, f"federated with Azure identity {federation.identity}", federation.status,
                                                          kind="azure-wi", reason=federation.reason))
-    for sa, account, hop in workload_identity:
-        _connect(graph, sa, Edge(graph.principal(account, "gcp-service-account", account.removeprefix("gcp-sa:")), hop, kind="gke-wi"))
+    # Which cluster issues the service accounts' tokens decides whether GKE's pool accepts them.
+    issuers = aws.oidc_issuers | {f.issuer.removeprefix("https://").lower() for f in azure.federations if f.issuer} | gcp.issuers
+    gcp.gke_clusters |= kubernetes.gke_clusters
+    for sa, account, hop, (how, pool) in workload_identity:
+        admitted = gcp.gke_pool(pool, issuers) if how == "gke" else gcp.federated(pool, *sa)
+        if admitted is None:
+            graph.note(f"{account}: no provider of pool {pool} admits {sa[0]}/{sa[1]}; nobody can impersonate it that way")
+            continue
+        status, reason = admitted
+        _connect(graph, sa, Edge(graph.principal(account, "gcp-service-account", account.removeprefix("gcp-sa:")), hop, status, kind="gke-wi", reason=reason))
+    for sa, member, pool, number in federated:
+        admitted = gcp.federated(pool, *sa)
+        if admitted is None:
+            graph.note(f"{member}: no provider of pool {pool} admits this subject; it is granted, but nobody can sign in as it")
+            continue
+        status, reason = admitted
+        node = graph.principal(f"gcp-member:{member}", "gcp-federated", member, "a federated Kubernetes service account (Workload Identity Federation)")
+        _connect(graph, sa, Edge(node, f"federated principal of pool {pool} (project {number})", status, kind="gcp-wif", reason=reason))
+    for member, pool, admitted in pool_wide:  # pool-wide: every subject a provider of the pool admits
+        node = graph.principal(f"gcp-member:{member}", "gcp-member", member, f"every identity of workload identity pool {pool}")
+        for sa, status, reason in admitted:
+            _connect(graph, sa, Edge(node, f"member of pool {pool} (principalSet: the whole pool)", status, kind="gcp-wif", reason=reason))
     kubernetes.add_to(graph, backends)
     graph.notes.extend(kubernetes.notes)
     graph.notes.extend(azure.notes)

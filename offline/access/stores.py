@@ -6,6 +6,7 @@ A provider not registered here is reported as not evaluated.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -186,9 +187,15 @@ class AzureProvider(StoreProvider):
 
 
 class GcpProvider(StoreProvider):
-    """GKE workload identity: the store's service account impersonates a Google service account."""
+    """GKE workload identity: the store's service account impersonates a Google service account. Workload
+    Identity Federation: the store's service account signs in as its federated principal (and, with
+    `gcpServiceAccountEmail`, impersonates that Google service account)."""
 
     service_account_path = ("auth", "workloadIdentity", "serviceAccountRef")
+
+    def service_account(self, config: Any) -> Any:
+        federation = dig(config, "auth", "workloadIdentityFederation")
+        return dig(federation, "serviceAccountRef") if federation is not None else super().service_account(config)
 
     def detail(self, name: str, config: Any) -> str:
         return f"GCP Secret Manager in project {known_str(dig(config, 'projectID')) or '(unknown)'}"
@@ -198,12 +205,41 @@ class GcpProvider(StoreProvider):
         return [secret] if secret else []
 
     def sign_in(self, s: SignIn, name: str) -> None:
+        federation = dig(s.config, "auth", "workloadIdentityFederation")
+        if federation is not None:
+            self._federated(s, federation)
+            return
         if dig(s.config, "auth", "workloadIdentity") is None or s.ref is None or s.ref[0] is None:
             s.unknown(": signs in without workload identity or with an unknown service account; its Google identity is not in the plan")
             return
         accounts = signs_in_as(s.graph, service_account_id(*s.ref), "gke-wi",
                                f"{s.where}: service account {s.ref[0]}/{s.ref[1]} may impersonate no Google service account in the plan")
         store_edges(s, accounts, s.backends.gcp.project_scope(known_str(dig(s.config, "projectID"))))
+
+    def _federated(self, s: SignIn, federation: Any) -> None:
+        """The token exchange names one provider (`audience`); the store's token must carry an audience it allows."""
+        audience = known_str(dig(federation, "audience")) or ""
+        match = _STS_AUDIENCE.match(audience)
+        if s.ref is None or s.ref[0] is None or match is None or dig(federation, "credConfig") is not None:
+            s.unknown(": signs in through Workload Identity Federation with a credential config or an audience the plan cannot tell")
+            return
+        pool, sa = match[2], service_account_id(*s.ref)
+        refused = s.backends.gcp.refuses_audiences(match[1], pool, match[3], dig(federation, "serviceAccountRef", "audiences"))
+        if refused:
+            s.graph.note(f"{s.where}: {refused}; the store reads nothing")
+            return
+        impersonates = known_str(dig(federation, "gcpServiceAccountEmail"))
+        if impersonates:  # the federated principal impersonates that account (its workloadIdentityUser binding)
+            identities = [e for e in s.graph.edges.get(sa, []) if e.kind == "gke-wi" and e.target == f"gcp-sa:{impersonates}"]
+            if not identities:
+                s.graph.note(f"{s.where}: service account {s.ref[0]}/{s.ref[1]} may not impersonate {impersonates}; the store reads nothing")
+        else:
+            identities = [e for e in signs_in_as(s.graph, sa, "gcp-wif", f"{s.where}: service account {s.ref[0]}/{s.ref[1]} is no federated principal in the plan")
+                          if f"/workloadIdentityPools/{pool}/" in e.target]
+        store_edges(s, identities, s.backends.gcp.project_scope(known_str(dig(s.config, "projectID"))))
+
+
+_STS_AUDIENCE = re.compile(r"^//iam\.googleapis\.com/projects/([^/]+)/locations/global/workloadIdentityPools/([^/]+)/providers/([^/]+)$")
 
 
 PROVIDERS: dict[str, StoreProvider] = {"aws": AwsProvider(), "vault": VaultProvider(), "azurekv": AzureProvider(), "gcpsm": GcpProvider()}

@@ -1,6 +1,8 @@
 """GCP rules: IAM at project, folder or organization level that reaches every secret (Secret Manager roles,
 owner, editor, impersonation roles), public members (`allUsers`, `allAuthenticatedUsers`) on any IAM
-resource, and high/critical secrets (by the `classification` label our components set) without CMEK.
+resource, federated identities granted as a set (a whole workload identity pool, a group or an attribute)
+instead of one `principal://…/subject/system:serviceaccount:<ns>:<sa>`, OIDC providers admitting every
+subject of their issuer, and high/critical secrets (by the `classification` label our components set) without CMEK.
 
 Messages name roles, member kinds, replica locations and fields, never member identities or values."""
 
@@ -24,6 +26,10 @@ _RESOURCE_IAM = (
 )
 ALL_IAM = HIERARCHY_IAM + tuple(t.format(k=kind) for t in _RESOURCE_IAM for kind in ("Member", "Binding", "Policy"))
 PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
+POOL_PROVIDER = "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider"
+# Federated identities: `principal://…/subject/<subject>` is one identity; `principalSet://…` is many (a whole pool
+# with `/*`, a group, every identity with an attribute value).
+PRINCIPAL_SET = "principalSet://"
 # Roles that read (or can grant themselves) every secret when held above the secret: basic roles, every
 # Secret Manager and Cloud KMS decrypt role, and impersonation of any service account of the project.
 BROAD_ROLES = frozenset({
@@ -97,6 +103,30 @@ def NO_PUBLIC_MEMBERS(rule: Rule, resource: Resource) -> list[Finding]:
     return out
 
 
+@rule(id="SP-GCP-004", name="gcp-federated-principals-exact", severity=Severity.HIGH, resource_types=(*ALL_IAM, POOL_PROVIDER),
+      frameworks=(HIPAA_ACCESS, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE),
+      remediation="Grant principal://…/subject/system:serviceaccount:<ns>:<sa> on the resource (never principalSet://…/*), and set the "
+      "provider's attributeCondition to the service accounts it serves.")
+def FEDERATED_PRINCIPALS_EXACT(rule: Rule, resource: Resource) -> list[Finding]:
+    """Workload Identity Federation grants name one federated principal, and each OIDC provider admits only named subjects"""
+    if resource["type"] == POOL_PROVIDER:
+        condition = resource["props"].get("attributeCondition")
+        if is_unknown(condition):
+            return [rule.undecided(resource, "attributeCondition")]
+        if not condition:
+            return [rule.finding(resource, "attributeCondition: none, so the provider admits every subject of its issuer (every service account "
+                                 "of the cluster); pin them: assertion.sub in ['system:serviceaccount:<ns>:<sa>', ...]")]
+        return []
+    out = []
+    for where, role, members in bindings(resource):
+        if any(m.startswith(PRINCIPAL_SET) for m in strings(members).values):
+            out.append(rule.finding(resource, f"{where}: a federated principal set (a whole pool, a group or an attribute) granted "
+                                    f"{role if isinstance(role, str) and not is_unknown(role) else 'a role'}; grant "
+                                    "principal://iam.googleapis.com/projects/<number>/locations/global/workloadIdentityPools/<pool>/subject/"
+                                    "system:serviceaccount:<ns>:<sa> for each service account that needs it"))
+    return out  # members unknown at preview: SP-GCP-002 reports them undecided
+
+
 @rule(id="SP-GCP-003", name="gcp-secret-cmek-by-class", severity=Severity.HIGH, resource_types=(SECRET,), frameworks=(HIPAA_ACCESS, SOC2_ACCESS),
       remediation="Set replication.auto.customerManagedEncryption (key in global) or a key per userManaged replica location.")
 def SECRET_CMEK_BY_CLASS(rule: Rule, resource: Resource) -> list[Finding]:
@@ -134,4 +164,5 @@ RULES: list[Rule] = [
     NO_HIERARCHY_LEVEL_SECRET_ACCESS,
     NO_PUBLIC_MEMBERS,
     SECRET_CMEK_BY_CLASS,
+    FEDERATED_PRINCIPALS_EXACT,
 ]

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from components.config import StackSpec, namespace_values, parse_stack_spec
-from offline.access import AccessMatrix, access_matrix
+from offline.access import AccessMatrix, access_matrix, declared_controller
 from offline.access.model import ADMIN, EFFECTIVE, READ, UNKNOWN, WRITE
 from offline.run import PROJECT_DIR, Plan, plan_program, plan_stack, read_stack_config
 from policy.engine import Report, evaluate, logical_name
@@ -92,7 +92,7 @@ def example(request) -> Example:
     intent = yaml.safe_load((path.parent / "intent.yaml").read_text())
     assert intent["stack"] == path.name
     report = evaluate(plan.policy_resources(), settings_for(plan.environment, ALL_RULES))
-    return Example(path, plan, spec, report, access_matrix(plan.resources, plan.stack), intent)
+    return Example(path, plan, spec, report, access_matrix(plan.resources, plan.stack, controller=declared_controller(spec)), intent)
 
 
 def test_example_plans_with_zero_violations(example):

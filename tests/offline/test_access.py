@@ -124,6 +124,11 @@ def declared(spec: StackSpec) -> dict[str, set[tuple[str, str]]]:
                 out[store] |= reach
                 for ns in users:
                     out[f"namespace:{ns}"] |= reach  # whoever may create ExternalSecrets there
+        if spec.eso.install:  # the chart's ClusterRole: every synced Secret, a token for every service account (#15)
+            own = f"k8s:{spec.eso.namespace}/{controller.service_account}"
+            for principal, reach in list(out.items()):
+                if principal.startswith("k8s:") and principal != own:
+                    out[own] |= reach
     return {k: v for k, v in out.items() if v}
 
 

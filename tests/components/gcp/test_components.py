@@ -1,5 +1,6 @@
 """Properties of what the GCP components plan (VibeBox's GCP part and variants of it): CMEK per replica,
-rotation, per-secret grants, workload identity, the Kubernetes side, protection; spec errors."""
+rotation, per-secret grants, workload identity (VibeBox as if it ran on GKE) and Workload Identity Federation
+(VibeBox as it is, on EKS), the Kubernetes side, protection; spec errors."""
 
 from __future__ import annotations
 
@@ -28,8 +29,26 @@ SECRET = "gcp:secretmanager/secret:Secret"
 ACCESS_BINDING = "gcp:secretmanager/secretIamMember:SecretIamMember"
 
 
-def vibebox() -> dict:
+GKE_ISSUER = f"https://container.googleapis.com/v1/projects/{PROJECT}/locations/us-east1/clusters/vibebox-prod"
+NUMBER = "418273645091"
+FEDERATED = f"principal://iam.googleapis.com/projects/{NUMBER}/locations/global/workloadIdentityPools/vibebox-prod-k8s/subject/system:serviceaccount:"
+
+
+def as_written() -> dict:
+    """VibeBox as the example declares it: workloads on EKS, GCP through Workload Identity Federation."""
     return copy.deepcopy(stack_namespace(VIBEBOX))
+
+
+def vibebox() -> dict:
+    """VibeBox as if its workloads ran on a GKE cluster (IRSA and Azure trusting that cluster's issuer): the
+    GKE pool wiring."""
+    raw = as_written()
+    raw["cluster"] = {"oidc_issuer_url": GKE_ISSUER, "oidc_provider_arn": f"arn:aws:iam::123456789012:oidc-provider/{GKE_ISSUER.removeprefix('https://')}"}
+    raw["azure"]["aks_oidc_issuer_url"] = GKE_ISSUER
+    for key in ("workload_identity_federation", "project_number"):
+        raw["gcp"].pop(key)
+    raw["gcp"]["gke"] = {"name": "vibebox-prod", "location": "us-east1"}
+    return raw
 
 
 @cache
@@ -287,4 +306,86 @@ def test_bad_gcp_spec_exits_2_without_a_traceback(tmp_path):
     result = subprocess.run([sys.executable, "-m", "offline", "plan", str(stack)], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)
     assert result.returncode == 2, result.stderr
     assert "secrets-platform:gcp.replica_regions[1]: 'us-east1' is listed twice" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# --- Workload Identity Federation: VibeBox's workloads run on EKS (#15) ------------------------------------
+
+@cache
+def federated_plan():
+    return plan_raw(gcp_only(as_written()), stack="vibebox-prod")
+
+
+def test_workloads_on_eks_federate_with_the_eks_issuer_and_are_granted_as_their_own_principal():
+    plan = federated_plan()
+    eks_issuer = as_written()["cluster"]["oidc_issuer_url"]
+    (pool,) = by_type(plan, "gcp:iam/workloadIdentityPool:WorkloadIdentityPool").values()
+    assert pool.inputs["workloadIdentityPoolId"] == "vibebox-prod-k8s" and pool.inputs["project"] == PROJECT
+    (provider,) = by_type(plan, "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider").values()
+    provider_name = f"projects/{NUMBER}/locations/global/workloadIdentityPools/vibebox-prod-k8s/providers/kubernetes"
+    assert provider.inputs["oidc"] == {"issuerUri": eks_issuer, "allowedAudiences": [f"https://iam.googleapis.com/{provider_name}"]}
+    assert provider.inputs["attributeMapping"] == {"google.subject": "assertion.sub"}
+    # Exactly the service accounts that read or write GCP secrets: no other subject of the issuer.
+    assert provider.inputs["attributeCondition"] == ("assertion.sub in ['system:serviceaccount:vibebox:backend', "
+                                                     "'system:serviceaccount:vibebox:external-secrets-store', 'system:serviceaccount:vibebox:rotate-secrets']")
+    # Direct resource access: each principal on exactly its secrets; no Google service account to impersonate.
+    found = {(b.inputs["member"], b.inputs["secretId"].rsplit("/", 1)[1], b.inputs["role"]) for b in by_type(plan, ACCESS_BINDING).values()
+             if not b.inputs["member"].startswith("group:")}
+    assert found == {
+        (f"{FEDERATED}vibebox:backend", "vibebox-prod-google-oauth-client", ACCESSOR), (f"{FEDERATED}vibebox:backend", "vibebox-prod-app-config", ACCESSOR),
+        (f"{FEDERATED}vibebox:rotate-secrets", "vibebox-prod-google-oauth-client", ACCESSOR),
+        (f"{FEDERATED}vibebox:rotate-secrets", "vibebox-prod-google-oauth-client", VERSION_ADDER),
+        (f"{FEDERATED}vibebox:external-secrets-store", "vibebox-prod-google-oauth-client", ACCESSOR),
+        (f"{FEDERATED}vibebox:external-secrets-store", "vibebox-prod-app-config", ACCESSOR),
+    }
+    assert not by_type(plan, "gcp:serviceaccount/account:Account") and not by_type(plan, "gcp:serviceaccount/iAMMember:IAMMember")
+    for sa in by_type(plan, "kubernetes:core/v1:ServiceAccount").values():
+        assert "iam.gke.io/gcp-service-account" not in sa.inputs["metadata"].get("annotations", {})
+    assert [f for rule in gcp_rules.RULES for f in rule.evaluate(plan.policy_resources())] == []
+
+
+def test_federated_store_uses_eso_v1_workload_identity_federation_and_validates():
+    objects = kubernetes_objects(federated_plan())
+    (store,) = [m for m in objects if m["metadata"]["name"] == "gcp-secret-manager-prod"]
+    validate(store)
+    provider_name = f"projects/{NUMBER}/locations/global/workloadIdentityPools/vibebox-prod-k8s/providers/kubernetes"
+    assert store["spec"]["provider"] == {"gcpsm": {"projectID": PROJECT, "auth": {"workloadIdentityFederation": {
+        "audience": f"//iam.googleapis.com/{provider_name}",
+        "serviceAccountRef": {"name": "external-secrets-store", "audiences": [f"https://iam.googleapis.com/{provider_name}"]}}}}}
+    broken = json.loads(json.dumps(store))
+    broken["spec"]["provider"]["gcpsm"]["auth"]["workloadIdentityFederation"]["serviceAccountRef"].pop("name")
+    with pytest.raises(jsonschema.ValidationError):
+        validate(broken)
+
+
+def test_gke_wiring_for_workloads_on_another_cluster_or_an_unknown_issuer_is_refused():
+    at = "Pulumi.vibebox-prod.yaml: secrets-platform:"
+    eks = gcp_only(as_written())
+    eks["gcp"].pop("workload_identity_federation")
+    eks["gcp"]["gke"] = {"name": "vibebox-prod", "location": "us-east1"}
+    assert any(line.startswith(f"{at}gcp.gke: the workloads' cluster is not GKE (cluster.oidc_issuer_url is https://oidc.eks.") for line in problems(eks))
+    no_number = gcp_only(as_written())
+    no_number["gcp"].pop("project_number")
+    assert f"{at}gcp.project_number: required with workload_identity_federation: federated principals name the pool by the project number" in problems(no_number)
+    bad_number = gcp_only(as_written())
+    bad_number["gcp"]["project_number"] = PROJECT  # the id, not the number
+    assert any(line.startswith(f"{at}gcp.project_number: must match") for line in problems(bad_number))
+    no_issuer = gcp_only(as_written())
+    no_issuer.pop("cluster")
+    assert (f"{at}gcp.workload_identity_federation.issuer_url: required: the cluster's OIDC issuer is unknown "
+            "(no cluster.oidc_issuer_url or azure.aks_oidc_issuer_url)") in problems(no_issuer)
+    both = gcp_only(as_written())
+    both["gcp"]["gke"] = {"name": "vibebox-prod", "location": "us-east1"}
+    assert any(line.startswith(f"{at}gcp.workload_identity_federation: declare one of gcp.gke") for line in problems(both))
+
+
+def test_unknown_issuer_exits_2_with_the_key_path(tmp_path):
+    raw = gcp_only(as_written())  # no AWS reader: nothing else names the cluster's issuer
+    raw.pop("cluster")
+    document = {"config": {f"secrets-platform:{key}": value for key, value in raw.items()}}
+    stack = tmp_path / "Pulumi.vibebox-prod.yaml"
+    stack.write_text(yaml.safe_dump(document))
+    result = subprocess.run([sys.executable, "-m", "offline", "plan", str(stack)], cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert "secrets-platform:gcp.workload_identity_federation.issuer_url: required: the cluster's OIDC issuer is unknown" in result.stderr
     assert "Traceback" not in result.stderr

@@ -36,6 +36,21 @@ def workload_identity() -> dict:
                     role="roles/iam.workloadIdentityUser", member=f"serviceAccount:{PROJECT}.svc.id.goog[vibebox/backend]")
 
 
+POOL = "projects/418273645091/locations/global/workloadIdentityPools/vibebox-prod-k8s"
+FEDERATED = f"principal://iam.googleapis.com/{POOL}/subject/system:serviceaccount:vibebox:backend"
+
+
+def federated_accessor() -> dict:
+    """What components/gcp grants a workload on a cluster that is not GKE: its own federated principal."""
+    return mutated(accessor(), member=FEDERATED)
+
+
+def provider() -> dict:
+    return resource(gcp.POOL_PROVIDER, "gcp-federation-provider", workloadIdentityPoolId="vibebox-prod-k8s", workloadIdentityPoolProviderId="kubernetes",
+                    attributeMapping={"google.subject": "assertion.sub"}, attributeCondition="assertion.sub in ['system:serviceaccount:vibebox:backend']",
+                    oidc={"issuerUri": "https://oidc.eks.us-east-1.amazonaws.com/id/D4E5F60718293A4B5C6D7E8F90A1B2C3"})
+
+
 def key_binding() -> dict:
     return resource("gcp:kms/cryptoKeyIAMBinding:CryptoKeyIAMBinding", "key", role="roles/cloudkms.cryptoKeyDecrypter", members=[SA])
 
@@ -59,7 +74,7 @@ def with_role(type_: str, role: str) -> tuple[dict, str]:
 
 
 def test_compliant_fixtures_are_silent():
-    fixtures = [secret(), secret("critical"), secret("low"), accessor(), workload_identity(), key_binding(),
+    fixtures = [secret(), secret("critical"), secret("low"), accessor(), workload_identity(), key_binding(), federated_accessor(), provider(),
                 *(hierarchy_grant(t) for t in gcp.HIERARCHY_IAM), mutated(secret("low"), replication={"auto": {}})]
     assert run(gcp, *fixtures) == []
 
@@ -82,6 +97,14 @@ MUTATIONS = [
       for member in sorted(gcp.PUBLIC_MEMBERS) for fixture in (accessor, workload_identity)),
     *((gcp.NO_PUBLIC_MEMBERS, key_binding(), {"members": [SA, member]}, f"members: {member} granted roles/cloudkms.cryptoKeyDecrypter")
       for member in sorted(gcp.PUBLIC_MEMBERS)),
+    # A whole pool (or a group, an attribute) instead of the one federated principal; a provider pinning no subject.
+    (gcp.FEDERATED_PRINCIPALS_EXACT, federated_accessor(), {"member": f"principalSet://iam.googleapis.com/{POOL}/*"},
+     "member: a federated principal set (a whole pool, a group or an attribute) granted roles/secretmanager.secretAccessor"),
+    (gcp.FEDERATED_PRINCIPALS_EXACT, federated_accessor(), {"member": f"principalSet://iam.googleapis.com/{POOL}/attribute.namespace/vibebox"},
+     "member: a federated principal set"),
+    (gcp.FEDERATED_PRINCIPALS_EXACT, workload_identity(), {"member": f"principalSet://iam.googleapis.com/{POOL}/*"},
+     "member: a federated principal set (a whole pool, a group or an attribute) granted roles/iam.workloadIdentityUser"),
+    (gcp.FEDERATED_PRINCIPALS_EXACT, provider(), {"attributeCondition": DELETE}, "attributeCondition: none, so the provider admits every subject"),
     *((gcp.SECRET_CMEK_BY_CLASS, secret(cls), {"replication.userManaged.replicas.1.customerManagedEncryption": DELETE},
        "replication.userManaged.replicas[1] (us-west1):") for cls in ("high", "critical", None)),
     *((gcp.SECRET_CMEK_BY_CLASS, secret(cls), {"replication": {"auto": {}}}, "replication.auto:") for cls in ("high", "critical", None)),
@@ -100,13 +123,15 @@ def test_each_mutation_fires_its_rule(rule, compliant, changes, expected):
     (gcp.NO_PUBLIC_MEMBERS, accessor(), {"member": UNKNOWN}),
     (gcp.SECRET_CMEK_BY_CLASS, secret(), {"labels.classification": UNKNOWN}),
     (gcp.SECRET_CMEK_BY_CLASS, secret(), {"replication": UNKNOWN}),
+    (gcp.FEDERATED_PRINCIPALS_EXACT, provider(), {"attributeCondition": UNKNOWN}),
 ], ids=lambda v: getattr(v, "name", None))
 def test_unknowns_are_undecided_not_silent(rule, compliant, changes):
     assert [(f.rule_id, f.undecided) for f in run(gcp, mutated(compliant, changes))] == [(rule.id, True)]
 
 
 def test_messages_never_echo_values():
-    broad = resource("gcp:projects/iAMBinding:IAMBinding", "b", role="roles/owner", members=[f"user:{CANARY}@example.com", "allUsers"])
+    broad = resource("gcp:projects/iAMBinding:IAMBinding", "b", role="roles/owner",
+                     members=[f"user:{CANARY}@example.com", "allUsers", f"principalSet://iam.googleapis.com/{POOL}/attribute.x/{CANARY}"])
     leaky = mutated(secret(), {"labels.note": CANARY, "replication": {"auto": {}}})
     findings = run(gcp, broad, leaky)
     assert {f.rule_id for f in findings} == {rule.id for rule in gcp.RULES}
