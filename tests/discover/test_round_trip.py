@@ -187,6 +187,8 @@ def assert_matches_intent(run: Run, plan, check: IntentCheck) -> None:
             | {(s, ADMIN) for s in consumer.get("administers", ())}) if rename(s) in discovered}
         principals = check.principals.get(name, frozenset(consumer["principals"]))
         listed |= principals
+        if principals == {CONTROLLER}:
+            continue  # listed, not compared: see CONTROLLER
         if name in check.absent:
             assert intended and not held(principals), (name, check.absent[name], held(principals))
             continue
@@ -196,6 +198,12 @@ def assert_matches_intent(run: Run, plan, check: IntentCheck) -> None:
     assert holders - listed == set(check.extra), sorted(holders - listed)
     assert set(check.absent) | set(check.differs) | set(check.principals) <= {c["name"] for c in intent["consumers"]}
 
+
+# The External Secrets controller's own row in each intent is its chart's RBAC reach over every service account of
+# the example's cluster; the estates replayed here hold only the documents' secrets and service accounts, and the
+# chart's values are not in any estate discover reads. Its reach is proved on the plans themselves
+# (tests/offline/test_access_eso_controller.py); here it is listed, not compared.
+CONTROLLER = "k8s:external-secrets/external-secrets"
 
 WRITERS_FILLED = "the test names the writers of hand-rotated secrets the report asks for (fill_writers): a person's choice, not the estate's"
 TEST_ROTATORS_AWS = f"aws:arn:aws:iam::{seeds.ACCOUNT}:role/test-rotators"

@@ -52,11 +52,11 @@ def gke_pool_estate(issuer: str | None) -> list[dict]:
     `issuer`, an IAM role trusting that issuer for the same service account (what says where it runs)."""
     email = f"backend@{PROJECT}.iam.gserviceaccount.com"
     out = [
-        resource("gcp:secretmanager/secret:Secret", "app", {"project": PROJECT, "secretId": "vibebox-prod-app-config", "labels": {"classification": "medium"}}),
+        resource("gcp:secretmanager/secret:Secret", "app", {"project": PROJECT, "secretId": APP.rsplit("/", 1)[1], "labels": {"classification": "medium"}}),
         resource("gcp:serviceaccount/account:Account", "gsa", {"project": PROJECT, "accountId": "backend"}, {"email": email}),
         resource("gcp:serviceaccount/iAMMember:IAMMember", "wi", {"serviceAccountId": f"projects/{PROJECT}/serviceAccounts/{email}",
                                                                   "role": "roles/iam.workloadIdentityUser", "member": f"serviceAccount:{PROJECT}.svc.id.goog[vibebox/backend]"}),
-        resource("gcp:secretmanager/secretIamMember:SecretIamMember", "read", {"project": PROJECT, "secretId": f"projects/{PROJECT}/secrets/vibebox-prod-app-config",
+        resource("gcp:secretmanager/secretIamMember:SecretIamMember", "read", {"project": PROJECT, "secretId": f"projects/{PROJECT}/secrets/{APP.rsplit('/', 1)[1]}",
                                                                               "role": "roles/secretmanager.secretAccessor", "member": f"serviceAccount:{email}"}),
     ]
     if issuer is not None:
@@ -88,10 +88,10 @@ def federated_estate(condition: str | None, mapping: str = "assertion.sub") -> l
     if condition is not None:
         provider["attributeCondition"] = condition
     return [
-        resource("gcp:secretmanager/secret:Secret", "app", {"project": PROJECT, "secretId": "vibebox-prod-app-config"}),
+        resource("gcp:secretmanager/secret:Secret", "app", {"project": PROJECT, "secretId": APP.rsplit("/", 1)[1]}),
         resource("gcp:iam/workloadIdentityPool:WorkloadIdentityPool", "pool", {"project": PROJECT, "workloadIdentityPoolId": "vibebox-prod-k8s"}),
         resource("gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider", "provider", provider),
-        resource("gcp:secretmanager/secretIamMember:SecretIamMember", "read", {"project": PROJECT, "secretId": f"projects/{PROJECT}/secrets/vibebox-prod-app-config",
+        resource("gcp:secretmanager/secretIamMember:SecretIamMember", "read", {"project": PROJECT, "secretId": f"projects/{PROJECT}/secrets/{APP.rsplit('/', 1)[1]}",
                                                                               "role": "roles/secretmanager.secretAccessor", "member": member}),
     ]
 

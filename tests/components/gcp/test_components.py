@@ -332,11 +332,11 @@ def test_workloads_on_eks_federate_with_the_eks_issuer_and_are_granted_as_their_
     found = {(b.inputs["member"], b.inputs["secretId"].rsplit("/", 1)[1], b.inputs["role"]) for b in by_type(plan, ACCESS_BINDING).values()
              if not b.inputs["member"].startswith("group:")}
     assert found == {
-        (f"{FEDERATED}vibebox:backend", "vibebox-prod-google-oauth-client", ACCESSOR), (f"{FEDERATED}vibebox:backend", "vibebox-prod-app-config", ACCESSOR),
-        (f"{FEDERATED}vibebox:rotate-secrets", "vibebox-prod-google-oauth-client", ACCESSOR),
-        (f"{FEDERATED}vibebox:rotate-secrets", "vibebox-prod-google-oauth-client", VERSION_ADDER),
-        (f"{FEDERATED}vibebox:external-secrets-store", "vibebox-prod-google-oauth-client", ACCESSOR),
-        (f"{FEDERATED}vibebox:external-secrets-store", "vibebox-prod-app-config", ACCESSOR),
+        (f"{FEDERATED}vibebox:backend", "vibebox-google-oauth-client", ACCESSOR), (f"{FEDERATED}vibebox:backend", "vibebox-app-config", ACCESSOR),
+        (f"{FEDERATED}vibebox:rotate-secrets", "vibebox-google-oauth-client", ACCESSOR),
+        (f"{FEDERATED}vibebox:rotate-secrets", "vibebox-google-oauth-client", VERSION_ADDER),
+        (f"{FEDERATED}vibebox:external-secrets-store", "vibebox-google-oauth-client", ACCESSOR),
+        (f"{FEDERATED}vibebox:external-secrets-store", "vibebox-app-config", ACCESSOR),
     }
     assert not by_type(plan, "gcp:serviceaccount/account:Account") and not by_type(plan, "gcp:serviceaccount/iAMMember:IAMMember")
     for sa in by_type(plan, "kubernetes:core/v1:ServiceAccount").values():
