@@ -69,6 +69,7 @@ def _statements(plan, type_, name):
     return json.loads(by_type(plan, type_)[name].inputs["policy"])["Statement"]
 
 
+@pytest.mark.drill
 def test_operator_writes_exactly_its_secrets_through_the_key_without_decrypt(aws_plan):
     statements = _statements(aws_plan, KEY, "shared-key")
     operator = [s for s in statements if s["Principal"]["AWS"] == OPERATOR_ROLE]
@@ -97,6 +98,7 @@ def test_operators_are_principals_in_the_access_matrix(aws_plan):
     assert any("kms:GenerateDataKey" in hop for e in writes for hop in e.chains[0])
 
 
+@pytest.mark.drill
 def test_break_glass_reads_only_with_mfa(aws_plan):
     key = _statements(aws_plan, KEY, "pii-encryption-key")
     (statement,) = [s for s in key if s["Principal"]["AWS"] == BREAK_GLASS_ROLE]

@@ -105,6 +105,7 @@ def assert_views_log_in(secret: dict) -> None:
         assert consumers.logs_in(login), f"{name} is locked out"
 
 
+@pytest.mark.drill
 @pytest.mark.parametrize("kind", ["postgres-single", "postgres-alternating"])
 def test_every_consumer_view_logs_in_after_every_rotation(aws, db, caplog, kind):
     consumers.check_declared(kind)
@@ -168,6 +169,7 @@ def test_a_pending_version_whose_url_lost_its_password_is_never_promoted(aws, db
     assert driver.holder(CURRENT) != token and db.logs_in(db.secret())
 
 
+@pytest.mark.drill
 def test_generic_rotates_the_named_property_and_keeps_its_overlap_beside_it(aws, monkeypatch, clock):
     monkeypatch.setenv("OVERLAP_SECONDS", "3600")
     monkeypatch.setenv(contract.PROPERTY_ENV, "jwt_secret")

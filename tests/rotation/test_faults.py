@@ -324,6 +324,7 @@ def env(aws, clock, caplog, monkeypatch, request):
     return Env(aws, db, clock, caplog)
 
 
+@pytest.mark.drill
 @pytest.mark.parametrize("kind,examples", [("generic", 300), ("single", 150), ("alternating", 100)])
 def test_fault_schedules(env, kind, examples):
     run_schedules(kind, env, examples, steps=10)

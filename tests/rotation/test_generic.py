@@ -78,6 +78,7 @@ def test_a_pending_value_too_old_to_keep_its_promise_is_abandoned(secret, clock)
     assert accepts(current(secret), FIRST, clock.now + HOUR)
 
 
+@pytest.mark.drill
 def test_a_value_put_by_hand_during_a_rotation_is_never_cut_short(secret, clock, aws):
     secret.start()
     secret.step()

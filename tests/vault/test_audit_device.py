@@ -51,6 +51,7 @@ def test_the_planned_device_is_enabled_as_declared(audited):
     assert devices["file/"]["options"] == {"file_path": str(log), "log_raw": "false", "hmac_accessor": "true"}
 
 
+@pytest.mark.drill
 def test_a_workloads_read_is_recorded_hmacd_and_the_value_never_reaches_the_log(audited):
     server, log, _ = audited
     spec = parse_stack_spec(stack_namespace(PHAGEN), PHAGEN)

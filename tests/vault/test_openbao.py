@@ -183,6 +183,7 @@ def test_emr_capability_matrix_matches_the_spec_exactly(openbao, emr):
     print("EMR capability matrix sizes:", sizes)
 
 
+@pytest.mark.drill
 def test_kubernetes_login_gets_exactly_its_policy_and_ttl(openbao, emr):
     gateway = next(w for w in emr.spec.workloads if w.name == "api-gateway")
     client = kubernetes_login(openbao, emr, gateway)
@@ -200,6 +201,7 @@ def test_kubernetes_login_refuses_the_wrong_identity(openbao, emr, wrong):
         kubernetes_login(openbao, emr, gateway, **{wrong: overrides[wrong]})
 
 
+@pytest.mark.drill
 def test_an_external_vault_logs_in_through_the_generated_config_with_the_reviewer_token(openbao, emr):
     """#15: the config holds the API's https URL and CA and the dedicated reviewer's token; every TokenReview
     Vault made was authorised as that reviewer, bound by the planned ClusterRoleBinding and nothing else."""
@@ -298,6 +300,7 @@ def test_dynamic_credentials_do_exactly_what_is_declared(openbao, emr, postgres)
         assert admin.run("SELECT count(*) FROM pg_roles WHERE rolname = :u", u=user)[0][0] == 0
 
 
+@pytest.mark.drill
 def test_a_dynamic_credential_consumer_renews_its_lease_then_its_token_revokes_it(openbao, emr, postgres):
     """token_no_default_policy (SP-VAULT-013) drops the default policy's sys/leases/renew: the workload's own
     policy carries it, so a long-running consumer keeps its database user until it is done (#15)."""

@@ -20,6 +20,7 @@ def operator_policy() -> str:
     return policy
 
 
+@pytest.mark.drill
 def test_operator_writes_by_check_and_set_and_reads_no_value(openbao, openbao_prefix, operator_policy):
     root = openbao.client()
     root.sys.enable_secrets_engine(backend_type="kv", path=openbao_prefix, options={"version": "2"})
