@@ -43,6 +43,7 @@ def test_each_rotation_function_has_an_error_alarm(plan):
         assert alarm["alarmActions"] == [by_type(plan, "aws:sns/topic:Topic")["alerts-topic"].outputs["arn"]]
 
 
+@pytest.mark.drill
 def test_every_break_glass_assumption_raises_an_alert(plan):
     rules = {r.inputs["name"]: json.loads(r.inputs["eventPattern"]) for r in by_type(plan, RULE).values()}
     assumed = rules["autolytiq-prod-secrets-alerts-break-glass-assumed"]
