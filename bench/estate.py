@@ -23,6 +23,8 @@ SECRETS_PER_WORKLOAD = 10
 TEAMS = 20
 DELIVERY = ("both", "external-secrets", "direct")
 VPC = {"subnet_ids": ["subnet-0a1b2c3d4e5f60718"], "security_group_ids": ["sg-0a1b2c3d4e5f60718"]}
+PUBLIC_DATABASE = "bench: a database reachable without a VPC (its endpoint is public)"
+ORGANIZATION_TRAIL = "arn:aws:cloudtrail:us-east-1:123456789012:trail/organization"
 ISSUER = "oidc.eks.us-east-1.amazonaws.com/id/BENCH0000000000000000000000000000"
 
 
@@ -38,7 +40,8 @@ def rotation_of(i: int, classification: str) -> dict | None:
         return {"kind": "generic", "days": 90, "overlap_hours": 24}
     if i % 5 == 2:
         rotation = {"kind": "postgres-single", "days": 30, "window": "4h"}
-        return rotation | {"vpc": VPC} if i % 10 == 2 else rotation
+        # A prod PostgreSQL rotation needs its VPC, or the spec saying why the database is reachable without one (#15).
+        return rotation | ({"vpc": VPC} if i % 10 == 2 else {"public_database": PUBLIC_DATABASE})
     if classification == "medium":
         return {"kind": "manual", "days": 180}
     return None
@@ -73,12 +76,14 @@ def estate(size: int) -> dict:
     return {
         "environment": "prod",
         "prefix": "bench/{env}/",
-        "aws": {"account_id": "123456789012", "region": "us-east-1"},
+        # Audit in prod (#15): the organisation trail recorded, a Vault file device.
+        "aws": {"account_id": "123456789012", "region": "us-east-1", "audit": {"organization_trail_arn": ORGANIZATION_TRAIL}},
         "cluster": {"oidc_issuer_url": f"https://{ISSUER}", "oidc_provider_arn": f"arn:aws:iam::123456789012:oidc-provider/{ISSUER}"},
         "vault": {
             "address": "https://vault.bench.example:8200",
             "kv_mounts": [{"path": f"kv-team{t}"} for t in range(teams)],
             "kubernetes_auth": {"host": "https://kubernetes.default.svc"},
+            "audit": {"device": "file", "file_path": "/vault/audit/audit.log"},
         },
         "kubernetes": {"manage_namespaces": True, "eso": {"install": True}},
         "tags": {"owner": "bench", "cost_centre": "bench"},

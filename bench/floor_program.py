@@ -217,6 +217,12 @@ def vopts(parent, protect=False):
     return pulumi.ResourceOptions(parent=parent, provider=vault_provider, protect=protect, retain_on_delete=protect)
 
 
+# Audit in prod (#15): the Vault device before anything it should record.
+if "audit" in settings:
+    device = settings["audit"]
+    vault.Audit(f"audit-{device['device']}", type=device["device"], path=device["device"], description="secrets-platform: every request and response, values HMAC'd",
+                options={"log_raw": "false", "hmac_accessor": "true", "file_path": device["file_path"]}, opts=vopts(platform, protect=True))
+
 for mount in settings["kv_mounts"]:
     parent = group("vault:KvStore", f"kv-{mount['path']}", platform)
     m = vault.Mount(f"kv-{mount['path']}-mount", path=mount["path"], type="kv", options={"version": "2"}, description="KV v2 secrets managed by secrets-platform",
@@ -312,6 +318,11 @@ for ns, names in synced.items():
             "refreshInterval": "1h", "secretStoreRef": {"name": store_name, "kind": kind},
             "target": {"name": n, "creationPolicy": "Owner", "deletionPolicy": "Retain"},
             "data": [{"secretKey": n, "remoteRef": {"key": path[n]}}]}, opts=kopts(sync, depends_on=[store]))
+
+if "organization_trail_arn" in e["aws"].get("audit", {}):  # a declaration the rules read; nothing is created
+    pulumi.ComponentResource("secrets-platform:audit:AuditDeclaration", "aws-organization-trail",
+                             {"backend": "aws", "kind": "organization-trail", "trailArn": e["aws"]["audit"]["organization_trail_arn"]},
+                             pulumi.ResourceOptions(parent=platform))
 
 # --- Operators and alerts (#15): who writes the hand-rotated secrets, where failed rotations go ------------------
 for op in e.get("operators", []):
