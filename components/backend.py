@@ -9,7 +9,7 @@ imports another backend.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Mapping, Protocol, Sequence
+from typing import Any, Callable, ClassVar, Literal, Mapping, Protocol, Sequence
 
 import pulumi
 
@@ -118,3 +118,16 @@ def rotation_tags(rotation: RotationSpec) -> dict[str, str]:
     if rotation.days is not None:
         tags["rotation-days"] = str(rotation.days)
     return tags
+
+
+def write_once(version: Callable[..., pulumi.CustomResource], name: str, value: pulumi.Input[str], value_property: str,
+               ignored: Sequence[str], guarded: pulumi.ResourceOptions, **target: Any) -> pulumi.CustomResource:
+    """The secret's first version (`<name>-initial`), through the provider's write-only property `value_property`
+    (with its `<value_property>_version` at 1): the value is sent once and never stored in Pulumi state. Afterwards
+    the value belongs to rotation and operators, so `ignored` (the value properties) never write it back."""
+    return version(
+        f"{name}-initial",
+        **target,
+        **{value_property: pulumi.Output.secret(value), f"{value_property}_version": 1},
+        opts=pulumi.ResourceOptions.merge(guarded, pulumi.ResourceOptions(ignore_changes=list(ignored))),
+    )

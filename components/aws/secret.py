@@ -11,6 +11,7 @@ import pulumi_aws as aws
 from components.aws import actions
 from components.aws.iam import Grant
 from components.aws.kms import EncryptionKey
+from components.backend import write_once
 
 # Once created, the value belongs to rotation and operators: a later `pulumi up` must not write
 # it back, nor move AWSCURRENT back to the version it created (terraform-aws-modules/secrets-manager#24).
@@ -52,14 +53,8 @@ class ManagedSecret(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(guarded, pulumi.ResourceOptions(import_=args.adopt)),
         )
         if args.initial_value is not None:
-            # Write-only: the value is sent once and never stored in Pulumi state.
-            aws.secretsmanager.SecretVersion(
-                f"{name}-initial",
-                secret_id=self.secret.arn,
-                secret_string_wo=pulumi.Output.secret(args.initial_value),
-                secret_string_wo_version=1,
-                opts=pulumi.ResourceOptions.merge(guarded, pulumi.ResourceOptions(ignore_changes=list(VALUE_PROPERTIES))),
-            )
+            write_once(aws.secretsmanager.SecretVersion, name, args.initial_value, "secret_string_wo", VALUE_PROPERTIES, guarded,
+                       secret_id=self.secret.arn)
         self.secret_arn = self.secret.arn
         primary = self.regions[0]
         self.replica_arns = {
