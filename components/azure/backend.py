@@ -13,7 +13,7 @@ import pulumi_azure_native as azure_native
 from components import audit
 from components.spec import AzureSpec, SecretSpec, StackSpec, WorkloadSpec
 from components.azure.identity import OperatorGroupAccess, SecretGrant, WorkloadIdentity, WorkloadIdentityArgs
-from components.azure.keyvault import ExpiryNotifications, ExpiryNotificationsArgs, KeyVault, KeyVaultArgs
+from components.azure.keyvault import ExpiryNotifications, ExpiryNotificationsArgs, KeyVault
 from components.backend import Access, BackendBase, PodIdentity, StoreProvider, strictest
 
 CLIENT_ID_ANNOTATION = "azure.workload.identity/client-id"  # Azure workload identity: the managed identity
@@ -45,20 +45,11 @@ class AzureBackend(BackendBase):
         self.secrets = {s.name: s for s in spec.secrets_on("azure")}
         vault = self.key_vault = KeyVault(
             "azure-key-vault",
-            KeyVaultArgs(
-                vault_name=settings.key_vault,
-                resource_group=rg,
-                location=settings.location,
-                tenant_id=settings.tenant_id,
-                soft_delete_retention_days=spec.azure_soft_delete_days,
-                public_network_access=settings.public_network_access,
-                allowed_ips=settings.allowed_ips,
-                subnet_ids=settings.subnet_ids,
-                log_analytics_workspace_id=settings.log_analytics_workspace_id,
-                protect=spec.is_prod,
-                tags=spec.tags_for(strictest(tuple(self.secrets.values()))),
-            ),
-            child,
+            settings,
+            soft_delete_retention_days=spec.azure_soft_delete_days,
+            protect=spec.is_prod,
+            tags=spec.tags_for(strictest(tuple(self.secrets.values()))),
+            opts=child,
         )
         if settings.audit is not None:  # the vault's diagnostics are managed outside this stack, with the reason
             audit.elsewhere("azure", settings.audit.elsewhere, child)
