@@ -14,10 +14,10 @@ from components.aws.alerts import StackAlerts, StackAlertsArgs
 from components.aws.audit import AuditTrail, AuditTrailArgs
 from components.aws.iam import Grant, SecretAccessPolicy, SecretAccessPolicyArgs
 from components.aws.irsa import WorkloadRole, WorkloadRoleArgs
-from components.aws.kms import EncryptionKey, EncryptionKeyArgs, KeyUser
+from components.aws.kms import EncryptionKey, KeyUser
 from components.aws.operators import OperatorGrant, OperatorSecretPolicy
 from components.aws.rotation import RotationRole, SecretRotation, SecretRotationArgs
-from components.aws.secret import ManagedSecret, ManagedSecretArgs
+from components.aws.secret import ManagedSecret
 from components.backend import Access, BackendBase, PodIdentity, StoreProvider, rotation_tags, strictest
 
 DEPLOYER_LABEL = "deployer"
@@ -87,19 +87,14 @@ class AwsBackend(BackendBase):
             secrets = spec.secrets_of_key(key.name)
             self.keys[key.name] = EncryptionKey(
                 key.name,
-                EncryptionKeyArgs(
-                    account_id=spec.aws.account_id,
-                    region=spec.aws.region,
-                    replica_regions=tuple(sorted({r for s in secrets for r in s.replica_regions})),
-                    alias=spec.key_alias(key),
-                    description=key.description or f"secrets-platform key {key.name}",
-                    deletion_window_days=key.deletion_window_days,
-                    protect=protect,
-                    tags=spec.tags_for(strictest(secrets)),
-                    users=self._key_users(secrets),
-                    adopt=key.adopt,
-                ),
-                child,
+                key,
+                spec.aws,
+                alias=spec.key_alias(key),
+                replica_regions=tuple(sorted({r for s in secrets for r in s.replica_regions})),
+                protect=protect,
+                tags=spec.tags_for(strictest(secrets)),
+                users=self._key_users(secrets),
+                opts=child,
             )
 
         # 3. Secrets, encrypted with their key.
@@ -108,18 +103,14 @@ class AwsBackend(BackendBase):
             rotation = spec.rotation(secret)
             self.secrets[secret.name] = ManagedSecret(
                 secret.name,
-                ManagedSecretArgs(
-                    path=spec.secret_path(secret),
-                    description=secret.description,
-                    key=self.keys[spec.key_name(secret)],
-                    recovery_window_days=spec.recovery_window_days(secret),
-                    replica_regions=secret.replica_regions,
-                    protect=protect,
-                    tags={**secret.tags, **spec.tags_for(secret.classification, **rotation_tags(rotation))},
-                    initial_value=initial_value(secret) if secret.initial_value == "config" else None,
-                    adopt=secret.adopt,
-                ),
-                child,
+                secret,
+                path=spec.secret_path(secret),
+                key=self.keys[spec.key_name(secret)],
+                recovery_window_days=spec.recovery_window_days(secret),
+                protect=protect,
+                tags={**secret.tags, **spec.tags_for(secret.classification, **rotation_tags(rotation))},
+                initial_value=initial_value(secret) if secret.initial_value == "config" else None,
+                opts=child,
             )
 
         # Operators (roles this stack does not own) are named by the secrets' resource policies.
