@@ -35,17 +35,15 @@ class AwsBackend(BackendBase):
     name = "aws"
     outputs_declared = ("secret_arns", "role_arns", "key_arns")
 
-    def __init__(self, spec: StackSpec, parent: pulumi.Resource, platform_name: str):
-        super().__init__(spec)  # spec.aws is required: every stack builds AWS (its account holds the state and the deployer)
+    # spec.aws is required: every stack builds AWS (its account holds the state and the deployer).
+
+    def _provider(self, opts: pulumi.ResourceOptions, platform_name: str) -> aws.Provider:
         # The spec names the account and region; the provider refuses any other account, so a
         # mistyped stack or stale credentials cannot deploy prod's estate into the wrong place.
-        self.provider = aws.Provider(
-            f"{platform_name}-aws",
-            region=spec.aws.region,
-            allowed_account_ids=[spec.aws.account_id],
-            opts=pulumi.ResourceOptions(parent=parent),
-        )
-        child = pulumi.ResourceOptions(parent=parent, providers={"aws": self.provider})
+        return aws.Provider(f"{platform_name}-aws", region=self.settings.region, allowed_account_ids=[self.settings.account_id], opts=opts)
+
+    def _build(self, parent: pulumi.Resource, child: pulumi.ResourceOptions) -> None:
+        spec = self.spec
         protect = spec.is_prod
 
         # 1. Roles first: key policies name them.

@@ -33,14 +33,14 @@ class AzureBackend(BackendBase):
     name = "azure"
     outputs_declared = ("azure_client_ids",)
 
-    def __init__(self, spec: StackSpec, parent: pulumi.Resource, platform_name: str):
-        super().__init__(spec)
+    def _provider(self, opts: pulumi.ResourceOptions, platform_name: str) -> azure_native.Provider:
+        settings = self.settings
+        return azure_native.Provider("azure", subscription_id=settings.subscription_id, tenant_id=settings.tenant_id, location=settings.location,
+                                     opts=opts)
+
+    def _build(self, parent: pulumi.Resource, child: pulumi.ResourceOptions) -> None:
+        spec = self.spec
         settings: AzureSpec = self.settings
-        provider = azure_native.Provider(
-            "azure", subscription_id=settings.subscription_id, tenant_id=settings.tenant_id, location=settings.location,
-            opts=pulumi.ResourceOptions(parent=parent),
-        )
-        child = pulumi.ResourceOptions(parent=parent, providers={"azure-native": provider})
         rg = settings.resource_group
         self.secrets = {s.name: s for s in spec.secrets_on("azure")}
         vault = self.key_vault = KeyVault(

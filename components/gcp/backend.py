@@ -45,11 +45,12 @@ class GcpBackend(BackendBase):
     name = "gcp"
     outputs_declared = ("gcp_secret_ids", "gcp_service_accounts")
 
-    def __init__(self, spec: StackSpec, parent: pulumi.Resource, platform_name: str):
-        super().__init__(spec)
+    def _provider(self, opts: pulumi.ResourceOptions, platform_name: str) -> gcp.Provider:
+        return gcp.Provider("gcp", project=self.settings.project_id, opts=opts)
+
+    def _build(self, parent: pulumi.Resource, child: pulumi.ResourceOptions) -> None:
+        spec = self.spec
         settings: GcpSpec = self.settings
-        provider = gcp.Provider("gcp", project=settings.project_id, opts=pulumi.ResourceOptions(parent=parent))
-        child = pulumi.ResourceOptions(parent=parent, providers={"gcp": provider})
         protect, project = spec.is_prod, settings.project_id
         secrets = spec.secrets_on("gcp")
         # Secret Manager encrypts with the CMEK and publishes rotation notices as its service agent.

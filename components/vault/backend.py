@@ -49,11 +49,12 @@ class VaultBackend(BackendBase):
     name = "vault"
     outputs_declared = ("vault_policies", "vault_roles")
 
-    def __init__(self, spec: StackSpec, parent: pulumi.Resource, platform_name: str):
-        super().__init__(spec)
+    def _provider(self, opts: pulumi.ResourceOptions, platform_name: str) -> vault.Provider:
+        return vault.Provider("vault", address=self.settings.address, namespace=self.settings.namespace, opts=opts)
+
+    def _build(self, parent: pulumi.Resource, child: pulumi.ResourceOptions) -> None:
+        spec = self.spec
         settings: VaultSpec = self.settings
-        provider = vault.Provider("vault", address=settings.address, namespace=settings.namespace, opts=pulumi.ResourceOptions(parent=parent))
-        child = pulumi.ResourceOptions(parent=parent, providers={"vault": provider})
         protect = spec.is_prod
         if settings.audit is not None:
             audit_device(settings.audit, protect, child)
