@@ -11,7 +11,7 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from components import audit
-from components.spec import AzureSpec, SecretSpec, StackSpec, WorkloadSpec
+from components.spec import AzureSpec, SecretSpec, WorkloadSpec
 from components.azure.identity import OperatorGroupAccess, SecretGrant, WorkloadIdentity, WorkloadIdentityArgs
 from components.azure.keyvault import ExpiryNotifications, ExpiryNotificationsArgs, KeyVault
 from components.backend import Access, BackendBase, PodIdentity, StoreProvider, strictest

@@ -10,7 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_vault as vault
 
-from components.spec import AppRoleLoginSpec, SecretSpec, StackSpec, VaultSpec, WorkloadSpec, database_password, seconds
+from components.spec import AppRoleLoginSpec, SecretSpec, VaultSpec, WorkloadSpec, database_password, seconds
 from components.backend import Access, BackendBase, PodIdentity, StoreProvider
 from components.vault import policy as vault_policy
 from components.vault.audit import audit_device
