@@ -9,7 +9,7 @@ imports another backend.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Mapping, Protocol, Sequence
+from typing import Any, Callable, ClassVar, Literal, Mapping, Protocol, Sequence
 
 import pulumi
 
@@ -90,7 +90,9 @@ class Backend(Protocol):
 
 class BackendBase:
     """What most backends share: built when the stack has their section (`spec.<name>`, e.g. `spec.vault`),
-    holding the spec and that section, nothing for stores to wait for."""
+    holding the spec and that section, nothing for stores to wait for. Every resource of a backend is a child of
+    the platform created through the backend's own provider: a backend declares that provider (`_provider`) and
+    builds its resources with the options the base derives from it (`_build`)."""
 
     name: ClassVar[str]
 
@@ -98,10 +100,21 @@ class BackendBase:
     def enabled(cls, spec: StackSpec) -> bool:
         return getattr(spec, cls.name) is not None
 
-    def __init__(self, spec: StackSpec):
+    def __init__(self, spec: StackSpec, parent: pulumi.Resource, platform_name: str):
         self.spec = spec
         self.settings: Any = getattr(spec, self.name)  # each backend narrows the type of its section
         assert self.settings is not None  # the platform builds only enabled backends
+        self.provider = self._provider(pulumi.ResourceOptions(parent=parent), platform_name)
+        self._build(parent, pulumi.ResourceOptions(parent=parent, providers={self.provider.package: self.provider}))
+
+    def _provider(self, opts: pulumi.ResourceOptions, platform_name: str) -> pulumi.ProviderResource:
+        """The backend's provider, a child of the platform (`opts`)."""
+        raise NotImplementedError
+
+    def _build(self, parent: pulumi.Resource, child: pulumi.ResourceOptions) -> None:
+        """The backend's resources, each with `child` (or options derived from it): under the platform `parent`,
+        through the backend's provider."""
+        raise NotImplementedError
 
     def ready(self) -> list[pulumi.Resource]:
         return []
@@ -118,3 +131,16 @@ def rotation_tags(rotation: RotationSpec) -> dict[str, str]:
     if rotation.days is not None:
         tags["rotation-days"] = str(rotation.days)
     return tags
+
+
+def write_once(version: Callable[..., pulumi.CustomResource], name: str, value: pulumi.Input[str], value_property: str,
+               ignored: Sequence[str], guarded: pulumi.ResourceOptions, **target: Any) -> pulumi.CustomResource:
+    """The secret's first version (`<name>-initial`), through the provider's write-only property `value_property`
+    (with its `<value_property>_version` at 1): the value is sent once and never stored in Pulumi state. Afterwards
+    the value belongs to rotation and operators, so `ignored` (the value properties) never write it back."""
+    return version(
+        f"{name}-initial",
+        **target,
+        **{value_property: pulumi.Output.secret(value), f"{value_property}_version": 1},
+        opts=pulumi.ResourceOptions.merge(guarded, pulumi.ResourceOptions(ignore_changes=list(ignored))),
+    )

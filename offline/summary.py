@@ -7,10 +7,10 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 
 from offline.access import access_matrix
+from offline.access.aws_model import SECRET
 from offline.access.model import READ, WRITE
 from offline.mocks import Registration
 
-SECRET_TYPE = "aws:secretsmanager/secret:Secret"
 # Readers and writers as IAM identities (named by the workload their role serves); the full matrix,
 # Kubernetes and Vault included, is `python -m offline.access`.
 AWS_IDENTITIES = ("iam-role", "iam-user")
@@ -44,7 +44,7 @@ def secret_summaries(resources: list[Registration]) -> list[SecretSummary]:
 
     summaries = []
     for r in resources:
-        if r.type != SECRET_TYPE:
+        if r.type != SECRET:
             continue
         tags, arn, key_arn = r.inputs.get("tags") or {}, r.outputs.get("arn", ""), r.inputs.get("kmsKeyId", "")
         days = tags.get("rotation-days")

@@ -14,10 +14,10 @@ from components.aws.alerts import StackAlerts, StackAlertsArgs
 from components.aws.audit import AuditTrail, AuditTrailArgs
 from components.aws.iam import Grant, SecretAccessPolicy, SecretAccessPolicyArgs
 from components.aws.irsa import WorkloadRole, WorkloadRoleArgs
-from components.aws.kms import EncryptionKey, EncryptionKeyArgs, KeyUser
+from components.aws.kms import EncryptionKey, KeyUser
 from components.aws.operators import OperatorGrant, OperatorSecretPolicy
 from components.aws.rotation import RotationRole, SecretRotation, SecretRotationArgs
-from components.aws.secret import ManagedSecret, ManagedSecretArgs
+from components.aws.secret import ManagedSecret
 from components.backend import Access, BackendBase, PodIdentity, StoreProvider, rotation_tags, strictest
 
 DEPLOYER_LABEL = "deployer"
@@ -35,17 +35,15 @@ class AwsBackend(BackendBase):
     name = "aws"
     outputs_declared = ("secret_arns", "role_arns", "key_arns")
 
-    def __init__(self, spec: StackSpec, parent: pulumi.Resource, platform_name: str):
-        super().__init__(spec)  # spec.aws is required: every stack builds AWS (its account holds the state and the deployer)
+    # spec.aws is required: every stack builds AWS (its account holds the state and the deployer).
+
+    def _provider(self, opts: pulumi.ResourceOptions, platform_name: str) -> aws.Provider:
         # The spec names the account and region; the provider refuses any other account, so a
         # mistyped stack or stale credentials cannot deploy prod's estate into the wrong place.
-        self.provider = aws.Provider(
-            f"{platform_name}-aws",
-            region=spec.aws.region,
-            allowed_account_ids=[spec.aws.account_id],
-            opts=pulumi.ResourceOptions(parent=parent),
-        )
-        child = pulumi.ResourceOptions(parent=parent, providers={"aws": self.provider})
+        return aws.Provider(f"{platform_name}-aws", region=self.settings.region, allowed_account_ids=[self.settings.account_id], opts=opts)
+
+    def _build(self, parent: pulumi.Resource, child: pulumi.ResourceOptions) -> None:
+        spec = self.spec
         protect = spec.is_prod
 
         # 1. Roles first: key policies name them.
@@ -87,19 +85,14 @@ class AwsBackend(BackendBase):
             secrets = spec.secrets_of_key(key.name)
             self.keys[key.name] = EncryptionKey(
                 key.name,
-                EncryptionKeyArgs(
-                    account_id=spec.aws.account_id,
-                    region=spec.aws.region,
-                    replica_regions=tuple(sorted({r for s in secrets for r in s.replica_regions})),
-                    alias=spec.key_alias(key),
-                    description=key.description or f"secrets-platform key {key.name}",
-                    deletion_window_days=key.deletion_window_days,
-                    protect=protect,
-                    tags=spec.tags_for(strictest(secrets)),
-                    users=self._key_users(secrets),
-                    adopt=key.adopt,
-                ),
-                child,
+                key,
+                spec.aws,
+                alias=spec.key_alias(key),
+                replica_regions=tuple(sorted({r for s in secrets for r in s.replica_regions})),
+                protect=protect,
+                tags=spec.tags_for(strictest(secrets)),
+                users=self._key_users(secrets),
+                opts=child,
             )
 
         # 3. Secrets, encrypted with their key.
@@ -108,18 +101,14 @@ class AwsBackend(BackendBase):
             rotation = spec.rotation(secret)
             self.secrets[secret.name] = ManagedSecret(
                 secret.name,
-                ManagedSecretArgs(
-                    path=spec.secret_path(secret),
-                    description=secret.description,
-                    key=self.keys[spec.key_name(secret)],
-                    recovery_window_days=spec.recovery_window_days(secret),
-                    replica_regions=secret.replica_regions,
-                    protect=protect,
-                    tags={**secret.tags, **spec.tags_for(secret.classification, **rotation_tags(rotation))},
-                    initial_value=initial_value(secret) if secret.initial_value == "config" else None,
-                    adopt=secret.adopt,
-                ),
-                child,
+                secret,
+                path=spec.secret_path(secret),
+                key=self.keys[spec.key_name(secret)],
+                recovery_window_days=spec.recovery_window_days(secret),
+                protect=protect,
+                tags={**secret.tags, **spec.tags_for(secret.classification, **rotation_tags(rotation))},
+                initial_value=initial_value(secret) if secret.initial_value == "config" else None,
+                opts=child,
             )
 
         # Operators (roles this stack does not own) are named by the secrets' resource policies.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 import pulumi
@@ -10,6 +10,7 @@ import pulumi_aws as aws
 
 from components.aws import actions
 from components.aws.iam import policy_json, sid, via_secrets_manager
+from components.spec import AwsSpec, KeySpec
 
 
 @dataclass(frozen=True)
@@ -67,62 +68,54 @@ def key_policy(account_id: str, regions: Sequence[str], users: Sequence[tuple[Ke
     return policy_json(statements)
 
 
-@dataclass(frozen=True)
-class EncryptionKeyArgs:
-    account_id: str
-    region: str
-    alias: str
-    description: str
-    deletion_window_days: int
-    protect: bool
-    tags: dict[str, str]
-    replica_regions: Sequence[str] = ()
-    users: Sequence[KeyUser] = field(default_factory=tuple)
-    adopt: str | None = None  # the existing key's id: the key and its alias are imported, not created
-
-
 class EncryptionKey(pulumi.ComponentResource):
-    """A symmetric CMK with yearly rotation, an alias, and a replica in each replica region."""
+    """A symmetric CMK with yearly rotation, an alias, and a replica in each replica region.
 
-    def __init__(self, name: str, args: EncryptionKeyArgs, opts: pulumi.ResourceOptions | None = None):
+    `config` is the spec's key (description, deletion window, `adopt`: the existing key's id, the key and its alias
+    imported, not created) in `account`'s account and primary region; the stack derives the rest: the alias, the
+    regions its secrets replicate to, protection, tags and the users its policy names."""
+
+    def __init__(self, name: str, config: KeySpec, account: AwsSpec, alias: str, replica_regions: Sequence[str], protect: bool,
+                 tags: dict[str, str], users: Sequence[KeyUser], opts: pulumi.ResourceOptions | None = None):
         super().__init__("secrets-platform:aws:EncryptionKey", name, None, opts)
-        self.regions = (args.region, *args.replica_regions)
-        policy = pulumi.Output.all(*[u.principal_arn for u in args.users]).apply(
-            lambda arns: key_policy(args.account_id, self.regions, list(zip(args.users, arns)))
+        description = config.description or f"secrets-platform key {config.name}"
+        self.regions = (account.region, *replica_regions)
+        policy = pulumi.Output.all(*[u.principal_arn for u in users]).apply(
+            lambda arns: key_policy(account.account_id, self.regions, list(zip(users, arns)))
         )
         # Prod keys survive `pulumi destroy` and a deleted config entry: protect and retain.
-        guarded = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
+        guarded = pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect)
         self.key = aws.kms.Key(
             f"{name}-key",
-            description=args.description,
+            description=description,
             enable_key_rotation=True,
             rotation_period_in_days=365,
-            deletion_window_in_days=args.deletion_window_days,
-            multi_region=bool(args.replica_regions),
+            deletion_window_in_days=config.deletion_window_days,
+            multi_region=bool(replica_regions),
             policy=policy,
-            tags=args.tags,
-            opts=pulumi.ResourceOptions.merge(guarded, pulumi.ResourceOptions(import_=args.adopt)),
+            tags=tags,
+            opts=pulumi.ResourceOptions.merge(guarded, pulumi.ResourceOptions(import_=config.adopt)),
         )
-        aws.kms.Alias(f"{name}-alias", name=args.alias, target_key_id=self.key.key_id,
-                      opts=pulumi.ResourceOptions(parent=self, import_=args.alias if args.adopt else None))
+        aws.kms.Alias(f"{name}-alias", name=alias, target_key_id=self.key.key_id,
+                      opts=pulumi.ResourceOptions(parent=self, import_=alias if config.adopt else None))
         self.replica_keys = {
             region: aws.kms.ReplicaKey(
                 f"{name}-key-{region}",
                 region=region,
                 primary_key_arn=self.key.arn,
-                description=args.description,
-                deletion_window_in_days=args.deletion_window_days,
+                description=description,
+                deletion_window_in_days=config.deletion_window_days,
                 policy=policy,
-                tags=args.tags,
+                tags=tags,
                 opts=guarded,
             )
-            for region in args.replica_regions
+            for region in replica_regions
         }
         for region, replica in self.replica_keys.items():
             aws.kms.Alias(
                 f"{name}-alias-{region}",
                 region=region,
-                name=args.alias,
+                name=alias,
                 target_key_id=replica.key_id,
                 opts=pulumi.ResourceOptions(parent=self),
             )

@@ -2,69 +2,53 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence
-
 import pulumi
 import pulumi_aws as aws
 
 from components.aws import actions
 from components.aws.iam import Grant
 from components.aws.kms import EncryptionKey
+from components.backend import write_once
+from components.spec import SecretSpec
 
 # Once created, the value belongs to rotation and operators: a later `pulumi up` must not write
 # it back, nor move AWSCURRENT back to the version it created (terraform-aws-modules/secrets-manager#24).
 VALUE_PROPERTIES = ("secretString", "secretBinary", "secretStringWo", "secretStringWoVersion", "versionStages")
 
 
-@dataclass(frozen=True)
-class ManagedSecretArgs:
-    path: str
-    description: str
-    key: EncryptionKey
-    recovery_window_days: int
-    protect: bool
-    tags: dict[str, str]
-    replica_regions: Sequence[str] = ()
-    initial_value: pulumi.Input[str] | None = None
-    adopt: str | None = None  # the existing secret's ARN: imported, not created
-
-
 class ManagedSecret(pulumi.ComponentResource):
-    def __init__(self, name: str, args: ManagedSecretArgs, opts: pulumi.ResourceOptions | None = None):
+    """`config` is the spec's secret (description, replica regions, `adopt`: the existing secret's ARN, imported,
+    not created) at `path`, encrypted with `key`; `initial_value` is written once, when set."""
+
+    def __init__(self, name: str, config: SecretSpec, path: str, key: EncryptionKey, recovery_window_days: int, protect: bool,
+                 tags: dict[str, str], initial_value: pulumi.Input[str] | None = None, opts: pulumi.ResourceOptions | None = None):
         super().__init__("secrets-platform:aws:ManagedSecret", name, None, opts)
         self.name = name
-        self.key = args.key
-        self.regions = (args.key.regions[0], *args.replica_regions)
-        guarded = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
+        self.key = key
+        self.regions = (key.regions[0], *config.replica_regions)
+        guarded = pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect)
         self.secret = aws.secretsmanager.Secret(
             f"{name}-secret",
-            name=args.path,
-            description=args.description,
-            kms_key_id=args.key.key_arn,
-            recovery_window_in_days=args.recovery_window_days,
+            name=path,
+            description=config.description,
+            kms_key_id=key.key_arn,
+            recovery_window_in_days=recovery_window_days,
             replicas=[
-                aws.secretsmanager.SecretReplicaArgs(region=region, kms_key_id=args.key.arn_in(region))
-                for region in args.replica_regions
+                aws.secretsmanager.SecretReplicaArgs(region=region, kms_key_id=key.arn_in(region))
+                for region in config.replica_regions
             ],
             force_overwrite_replica_secret=False,
-            tags=args.tags,
-            opts=pulumi.ResourceOptions.merge(guarded, pulumi.ResourceOptions(import_=args.adopt)),
+            tags=tags,
+            opts=pulumi.ResourceOptions.merge(guarded, pulumi.ResourceOptions(import_=config.adopt)),
         )
-        if args.initial_value is not None:
-            # Write-only: the value is sent once and never stored in Pulumi state.
-            aws.secretsmanager.SecretVersion(
-                f"{name}-initial",
-                secret_id=self.secret.arn,
-                secret_string_wo=pulumi.Output.secret(args.initial_value),
-                secret_string_wo_version=1,
-                opts=pulumi.ResourceOptions.merge(guarded, pulumi.ResourceOptions(ignore_changes=list(VALUE_PROPERTIES))),
-            )
+        if initial_value is not None:
+            write_once(aws.secretsmanager.SecretVersion, name, initial_value, "secret_string_wo", VALUE_PROPERTIES, guarded,
+                       secret_id=self.secret.arn)
         self.secret_arn = self.secret.arn
         primary = self.regions[0]
         self.replica_arns = {
             region: self.secret_arn.apply(lambda arn, r=region: arn.replace(f":{primary}:", f":{r}:", 1))
-            for region in args.replica_regions
+            for region in config.replica_regions
         }
         self.register_outputs({"secret_arn": self.secret_arn, "replica_arns": self.replica_arns})
 

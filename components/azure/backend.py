@@ -11,9 +11,9 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from components import audit
-from components.spec import AzureSpec, SecretSpec, StackSpec, WorkloadSpec
+from components.spec import AzureSpec, SecretSpec, WorkloadSpec
 from components.azure.identity import OperatorGroupAccess, SecretGrant, WorkloadIdentity, WorkloadIdentityArgs
-from components.azure.keyvault import ExpiryNotifications, ExpiryNotificationsArgs, KeyVault, KeyVaultArgs
+from components.azure.keyvault import ExpiryNotifications, ExpiryNotificationsArgs, KeyVault
 from components.backend import Access, BackendBase, PodIdentity, StoreProvider, strictest
 
 CLIENT_ID_ANNOTATION = "azure.workload.identity/client-id"  # Azure workload identity: the managed identity
@@ -33,32 +33,23 @@ class AzureBackend(BackendBase):
     name = "azure"
     outputs_declared = ("azure_client_ids",)
 
-    def __init__(self, spec: StackSpec, parent: pulumi.Resource, platform_name: str):
-        super().__init__(spec)
+    def _provider(self, opts: pulumi.ResourceOptions, platform_name: str) -> azure_native.Provider:
+        settings = self.settings
+        return azure_native.Provider("azure", subscription_id=settings.subscription_id, tenant_id=settings.tenant_id, location=settings.location,
+                                     opts=opts)
+
+    def _build(self, parent: pulumi.Resource, child: pulumi.ResourceOptions) -> None:
+        spec = self.spec
         settings: AzureSpec = self.settings
-        provider = azure_native.Provider(
-            "azure", subscription_id=settings.subscription_id, tenant_id=settings.tenant_id, location=settings.location,
-            opts=pulumi.ResourceOptions(parent=parent),
-        )
-        child = pulumi.ResourceOptions(parent=parent, providers={"azure-native": provider})
         rg = settings.resource_group
         self.secrets = {s.name: s for s in spec.secrets_on("azure")}
         vault = self.key_vault = KeyVault(
             "azure-key-vault",
-            KeyVaultArgs(
-                vault_name=settings.key_vault,
-                resource_group=rg,
-                location=settings.location,
-                tenant_id=settings.tenant_id,
-                soft_delete_retention_days=spec.azure_soft_delete_days,
-                public_network_access=settings.public_network_access,
-                allowed_ips=settings.allowed_ips,
-                subnet_ids=settings.subnet_ids,
-                log_analytics_workspace_id=settings.log_analytics_workspace_id,
-                protect=spec.is_prod,
-                tags=spec.tags_for(strictest(tuple(self.secrets.values()))),
-            ),
-            child,
+            settings,
+            soft_delete_retention_days=spec.azure_soft_delete_days,
+            protect=spec.is_prod,
+            tags=spec.tags_for(strictest(tuple(self.secrets.values()))),
+            opts=child,
         )
         if settings.audit is not None:  # the vault's diagnostics are managed outside this stack, with the reason
             audit.elsewhere("azure", settings.audit.elsewhere, child)

@@ -10,64 +10,55 @@ from typing import Mapping, Sequence
 import pulumi
 from pulumi_azure_native import eventgrid, keyvault, monitor
 
+from components.spec import AzureSpec
+
 KEY_VAULT_TOPIC_TYPE = "Microsoft.KeyVault.vaults"
 EXPIRY_EVENTS = ("Microsoft.KeyVault.SecretNearExpiry", "Microsoft.KeyVault.SecretExpired")
 
 
-@dataclass(frozen=True)
-class KeyVaultArgs:
-    vault_name: str
-    resource_group: str
-    location: str
-    tenant_id: str
-    soft_delete_retention_days: int
-    public_network_access: bool
-    allowed_ips: Sequence[str] = ()
-    subnet_ids: Sequence[str] = ()
-    log_analytics_workspace_id: str | None = None
-    protect: bool = False
-    tags: Mapping[str, str] = field(default_factory=dict)
-
-
 class KeyVault(pulumi.ComponentResource):
-    def __init__(self, name: str, args: KeyVaultArgs, opts: pulumi.ResourceOptions | None = None):
+    """The stack's vault as `config` (the spec's Azure section) declares it, with what the stack derives: the
+    soft-delete retention (by environment unless set), protection (prod) and tags."""
+
+    def __init__(self, name: str, config: AzureSpec, soft_delete_retention_days: int, protect: bool, tags: Mapping[str, str],
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("secrets-platform:azure:KeyVault", name, None, opts)
         # Protected and retained in prod: deleting the vault deletes every secret in it (recoverable
         # only during the soft-delete retention, and the name stays taken that long).
         self.vault = keyvault.Vault(
             f"{name}-vault",
-            vault_name=args.vault_name,
-            resource_group_name=args.resource_group,
-            location=args.location,
+            vault_name=config.key_vault,
+            resource_group_name=config.resource_group,
+            location=config.location,
             properties=keyvault.VaultPropertiesArgs(
-                tenant_id=args.tenant_id,
+                tenant_id=config.tenant_id,
                 sku=keyvault.SkuArgs(family="A", name="standard"),
                 enable_rbac_authorization=True,
                 access_policies=[],  # RBAC decides; an access policy would bypass it
                 enable_soft_delete=True,
                 enable_purge_protection=True,  # cannot be turned off again: purge is impossible
-                soft_delete_retention_in_days=args.soft_delete_retention_days,
+                soft_delete_retention_in_days=soft_delete_retention_days,
                 enabled_for_deployment=False,
                 enabled_for_disk_encryption=False,
                 enabled_for_template_deployment=False,
-                public_network_access="Enabled" if args.public_network_access else "Disabled",
+                public_network_access="Enabled" if config.public_network_access else "Disabled",
                 network_acls=keyvault.NetworkRuleSetArgs(
                     default_action="Deny",
                     bypass="None",  # no "trusted Microsoft services" exception
-                    ip_rules=[keyvault.IPRuleArgs(value=ip) for ip in args.allowed_ips],
-                    virtual_network_rules=[keyvault.VirtualNetworkRuleArgs(id=subnet) for subnet in args.subnet_ids],
+                    ip_rules=[keyvault.IPRuleArgs(value=ip) for ip in config.allowed_ips],
+                    virtual_network_rules=[keyvault.VirtualNetworkRuleArgs(id=subnet) for subnet in config.subnet_ids],
                 ),
             ),
-            tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
+            tags=dict(tags),
+            opts=pulumi.ResourceOptions(parent=self, protect=protect, retain_on_delete=protect),
         )
-        if args.log_analytics_workspace_id is not None:
+        if config.log_analytics_workspace_id is not None:
             # Every secret read and every access change, to the workspace the security team queries.
             monitor.DiagnosticSetting(
                 f"{name}-audit",
-                name=f"{args.vault_name}-audit",
+                name=f"{config.key_vault}-audit",
                 resource_uri=self.vault.id,
-                workspace_id=args.log_analytics_workspace_id,
+                workspace_id=config.log_analytics_workspace_id,
                 logs=[monitor.DiagnosticsLogSettingsArgs(category_group="audit", enabled=True)],
                 opts=pulumi.ResourceOptions(parent=self),
             )

@@ -13,7 +13,7 @@ import pulumi_gcp as gcp
 from components import audit
 from components.spec import GCP_SERVICE_AGENT, GcpSpec, SecretSpec, StackSpec, WorkloadSpec, initial_value
 from components.backend import Access, BackendBase, PodIdentity, StoreProvider, rotation_tags, strictest
-from components.gcp.identity import FederationArgs, WorkloadIdentityFederation, WorkloadServiceAccount, WorkloadServiceAccountArgs
+from components.gcp.identity import WorkloadIdentityFederation, WorkloadServiceAccount
 from components.gcp.kms import EncryptionKeys, EncryptionKeysArgs
 from components.gcp.rotation import RotationTopic
 from components.gcp.secret import ROLE_BY_ACCESS, GcpGrant, GcpSecret, GcpSecretArgs
@@ -45,11 +45,12 @@ class GcpBackend(BackendBase):
     name = "gcp"
     outputs_declared = ("gcp_secret_ids", "gcp_service_accounts")
 
-    def __init__(self, spec: StackSpec, parent: pulumi.Resource, platform_name: str):
-        super().__init__(spec)
+    def _provider(self, opts: pulumi.ResourceOptions, platform_name: str) -> gcp.Provider:
+        return gcp.Provider("gcp", project=self.settings.project_id, opts=opts)
+
+    def _build(self, parent: pulumi.Resource, child: pulumi.ResourceOptions) -> None:
+        spec = self.spec
         settings: GcpSpec = self.settings
-        provider = gcp.Provider("gcp", project=settings.project_id, opts=pulumi.ResourceOptions(parent=parent))
-        child = pulumi.ResourceOptions(parent=parent, providers={"gcp": provider})
         protect, project = spec.is_prod, settings.project_id
         secrets = spec.secrets_on("gcp")
         # Secret Manager encrypts with the CMEK and publishes rotation notices as its service agent.
@@ -112,16 +113,7 @@ class GcpBackend(BackendBase):
             users = []
         for workload in users:
             account = self.accounts[workload.name] = WorkloadServiceAccount(
-                f"gcp-{workload.name}",
-                WorkloadServiceAccountArgs(
-                    project=project,
-                    account_id=spec.gcp_service_account_id(workload),
-                    workload=workload.name,
-                    pool=settings.identity_pool,
-                    namespace=workload.namespace,
-                    service_account=workload.service_account,
-                ),
-                child,
+                f"gcp-{workload.name}", workload, spec.gcp_service_account_id(workload), project, settings.identity_pool, child,
             )
             binding = pulumi.ResourceOptions(parent=account)
             grants = [self.grant(workload.name, n, "read") for n in spec.reads(workload, "gcp")]
@@ -136,16 +128,8 @@ class GcpBackend(BackendBase):
         """Direct resource access for federated principals: each workload's own Kubernetes service account is
         bound on its secrets; nothing can impersonate anything, and the pool grants nothing by itself."""
         federation = WorkloadIdentityFederation(
-            "gcp-federation",
-            FederationArgs(
-                project=project,
-                pool_id=spec.gcp_pool_id,
-                provider_id=self.settings.workload_identity_federation.provider_id,
-                issuer_url=spec.gcp_issuer,
-                audience=spec.gcp_token_audience,
-                subjects=tuple(f"system:serviceaccount:{w.namespace}:{w.service_account}" for w in users),
-            ),
-            child,
+            "gcp-federation", self.settings.workload_identity_federation, project, spec.gcp_pool_id, spec.gcp_issuer, spec.gcp_token_audience,
+            users, child,
         )
         binding = pulumi.ResourceOptions(parent=federation)
         for workload in users:

@@ -9,6 +9,7 @@ from typing import Mapping, Sequence
 import pulumi
 import pulumi_gcp as gcp
 
+from components.backend import write_once
 from components.gcp.kms import duration
 
 ACCESSOR = "roles/secretmanager.secretAccessor"
@@ -91,14 +92,7 @@ class GcpSecret(pulumi.ComponentResource):
                 depends_on=list(args.depends_on), ignore_changes=list(ROTATION_IGNORED) if rotation else None)),
         )
         if args.initial_value is not None:
-            # Write-only: sent once, never stored in Pulumi state.
-            gcp.secretmanager.SecretVersion(
-                f"{name}-initial",
-                secret=self.secret.id,
-                secret_data_wo=pulumi.Output.secret(args.initial_value),
-                secret_data_wo_version=1,
-                opts=pulumi.ResourceOptions.merge(guarded, pulumi.ResourceOptions(ignore_changes=list(VALUE_PROPERTIES))),
-            )
+            write_once(gcp.secretmanager.SecretVersion, name, args.initial_value, "secret_data_wo", VALUE_PROPERTIES, guarded, secret=self.secret.id)
         self.secret_id = self.secret.id  # projects/<project>/secrets/<id>
         self.register_outputs({"secret_id": self.secret_id})
 

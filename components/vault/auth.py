@@ -3,43 +3,38 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
 
 import pulumi
 import pulumi_vault as vault
 
-
-@dataclass(frozen=True)
-class KubernetesAuthArgs:
-    path: str
-    host: str
-    ca_cert: str | None
-    issuer: str | None
-    protect: bool
-    adopt: bool = False  # the auth mount exists: it and its config are imported, not created
-    external: bool = False  # Vault runs outside the cluster: no pod token or CA of its own to fall back on
-    reviewer_jwt: pulumi.Input[str] | None = None  # the dedicated token reviewer's token (a secret), or None: Vault's own / the client's
+from components.spec import AppRoleLoginSpec, KubernetesAuthSpec, WorkloadSpec, seconds
 
 
 class KubernetesAuth(pulumi.ComponentResource):
-    def __init__(self, name: str, args: KubernetesAuthArgs, opts: pulumi.ResourceOptions | None = None):
+    """The Kubernetes auth mount as `config` (the spec's `kubernetes_auth`) declares it. An `adopt`ed mount and its
+    config are imported, not created; Vault outside the cluster has no pod token or CA of its own to fall back on.
+    `reviewer_jwt`: the dedicated token reviewer's token (a secret), or None: Vault's own / the client's."""
+
+    def __init__(self, name: str, config: KubernetesAuthSpec, protect: bool, reviewer_jwt: pulumi.Input[str] | None = None,
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("secrets-platform:vault:KubernetesAuth", name, None, opts)
+        adopt = config.adopt is not None
         backend = vault.AuthBackend(
             f"{name}-backend",
             type="kubernetes",
-            path=args.path,
+            path=config.mount,
             description="Kubernetes service account login",
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, import_=args.path if args.adopt else None),
+            opts=pulumi.ResourceOptions(parent=self, protect=protect, import_=config.mount if adopt else None),
         )
         vault.kubernetes.AuthBackendConfig(
             f"{name}-config",
             backend=backend.path,
-            kubernetes_host=args.host,
-            kubernetes_ca_cert=args.ca_cert,
-            issuer=args.issuer,
-            disable_local_ca_jwt=args.external,
-            token_reviewer_jwt=args.reviewer_jwt,
-            opts=pulumi.ResourceOptions(parent=self, import_=f"auth/{args.path}/config" if args.adopt else None),
+            kubernetes_host=config.host,
+            kubernetes_ca_cert=config.ca_cert,
+            issuer=config.issuer,
+            disable_local_ca_jwt=config.vault_runs == "external",
+            token_reviewer_jwt=reviewer_jwt,
+            opts=pulumi.ResourceOptions(parent=self, import_=f"auth/{config.mount}/config" if adopt else None),
         )
         self.path = backend.path
         self.register_outputs({"path": self.path})
@@ -61,22 +56,19 @@ class AppRoleAuth(pulumi.ComponentResource):
 
 @dataclass(frozen=True)
 class KubernetesLogin:
+    """A workload's service account logging in at the Kubernetes auth mount `backend`, as `auth` bounds it."""
+
     backend: pulumi.Input[str]
-    namespace: str
-    service_account: str
-    audience: str
-    token_ttl_seconds: int
-    token_max_ttl_seconds: int
+    auth: KubernetesAuthSpec
+    workload: WorkloadSpec
 
 
 @dataclass(frozen=True)
 class AppRoleLogin:
+    """A workload outside Kubernetes logging in at the AppRole mount `backend` with its `options`."""
+
     backend: pulumi.Input[str]
-    secret_id_ttl_seconds: int
-    token_ttl_seconds: int
-    token_max_ttl_seconds: int
-    secret_id_num_uses: int
-    secret_id_bound_cidrs: Sequence[str]
+    options: AppRoleLoginSpec
 
 
 def login_role(name: str, role_name: str, policy_name: pulumi.Input[str], login: KubernetesLogin | AppRoleLogin, parent: pulumi.Resource,
@@ -89,26 +81,27 @@ def login_role(name: str, role_name: str, policy_name: pulumi.Input[str], login:
             f"{name}-login",
             backend=login.backend,
             role_name=role_name,
-            bound_service_account_names=[login.service_account],
-            bound_service_account_namespaces=[login.namespace],
-            audience=login.audience,
-            token_ttl=login.token_ttl_seconds,
-            token_max_ttl=login.token_max_ttl_seconds,
+            bound_service_account_names=[login.workload.service_account],
+            bound_service_account_namespaces=[login.workload.namespace],
+            audience=login.auth.audience,
+            token_ttl=seconds(login.auth.token_ttl),
+            token_max_ttl=seconds(login.auth.token_max_ttl),
             token_policies=[policy_name],
             token_no_default_policy=True,
             opts=opts,
         )
+    options = login.options
     return vault.approle.AuthBackendRole(
         f"{name}-login",
         backend=login.backend,
         role_name=role_name,
         bind_secret_id=True,
-        secret_id_ttl=login.secret_id_ttl_seconds,
-        secret_id_num_uses=login.secret_id_num_uses,
-        secret_id_bound_cidrs=list(login.secret_id_bound_cidrs) or None,
-        token_bound_cidrs=list(login.secret_id_bound_cidrs) or None,
-        token_ttl=login.token_ttl_seconds,
-        token_max_ttl=login.token_max_ttl_seconds,
+        secret_id_ttl=seconds(options.secret_id_ttl),
+        secret_id_num_uses=options.secret_id_num_uses,
+        secret_id_bound_cidrs=list(options.secret_id_bound_cidrs) or None,
+        token_bound_cidrs=list(options.secret_id_bound_cidrs) or None,
+        token_ttl=seconds(options.token_ttl),
+        token_max_ttl=seconds(options.token_max_ttl),
         token_policies=[policy_name],
         token_no_default_policy=True,
         opts=opts,

@@ -10,11 +10,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_vault as vault
 
-from components.spec import AppRoleLoginSpec, SecretSpec, StackSpec, VaultSpec, WorkloadSpec, database_password, seconds
+from components.spec import AppRoleLoginSpec, SecretSpec, VaultSpec, WorkloadSpec, database_password, seconds
 from components.backend import Access, BackendBase, PodIdentity, StoreProvider
 from components.vault import policy as vault_policy
 from components.vault.audit import audit_device
-from components.vault.auth import AppRoleAuth, AppRoleLogin, KubernetesAuth, KubernetesAuthArgs, KubernetesLogin
+from components.vault.auth import AppRoleAuth, AppRoleLogin, KubernetesAuth, KubernetesLogin
 from components.vault.cluster import AuthDelegation, AuthDelegationArgs
 from components.vault.database import DatabaseMount, DatabaseRole, PostgresEngine, PostgresEngineArgs, TableGrant
 from components.vault.identity import OperatorGroupPolicy, VaultIdentity, VaultIdentityArgs
@@ -49,11 +49,12 @@ class VaultBackend(BackendBase):
     name = "vault"
     outputs_declared = ("vault_policies", "vault_roles")
 
-    def __init__(self, spec: StackSpec, parent: pulumi.Resource, platform_name: str):
-        super().__init__(spec)
+    def _provider(self, opts: pulumi.ResourceOptions, platform_name: str) -> vault.Provider:
+        return vault.Provider("vault", address=self.settings.address, namespace=self.settings.namespace, opts=opts)
+
+    def _build(self, parent: pulumi.Resource, child: pulumi.ResourceOptions) -> None:
+        spec = self.spec
         settings: VaultSpec = self.settings
-        provider = vault.Provider("vault", address=settings.address, namespace=settings.namespace, opts=pulumi.ResourceOptions(parent=parent))
-        child = pulumi.ResourceOptions(parent=parent, providers={"vault": provider})
         protect = spec.is_prod
         if settings.audit is not None:
             audit_device(settings.audit, protect, child)
@@ -74,12 +75,7 @@ class VaultBackend(BackendBase):
         if settings.kubernetes_auth is not None:
             auth = settings.kubernetes_auth
             delegation = self._auth_delegation(auth, parent)
-            kubernetes = KubernetesAuth(
-                f"auth-{auth.mount}",
-                KubernetesAuthArgs(auth.mount, auth.host, auth.ca_cert, auth.issuer, protect, adopt=auth.adopt is not None,
-                                   external=auth.vault_runs == "external", reviewer_jwt=delegation.reviewer_jwt if delegation else None),
-                child,
-            )
+            kubernetes = KubernetesAuth(f"auth-{auth.mount}", auth, protect, delegation.reviewer_jwt if delegation else None, child)
         if settings.approle is not None:
             approle = AppRoleAuth(f"auth-{settings.approle.mount}", settings.approle.mount, protect, child, adopt=settings.approle.adopt is not None)
         database_mounts = {
@@ -186,24 +182,9 @@ class VaultBackend(BackendBase):
         settings = self.settings
         if workload.vault_login == "kubernetes":
             assert kubernetes is not None and settings.kubernetes_auth is not None  # spec cross-checks
-            return KubernetesLogin(
-                backend=kubernetes.path,
-                namespace=workload.namespace,
-                service_account=workload.service_account,
-                audience=settings.kubernetes_auth.audience,
-                token_ttl_seconds=seconds(settings.kubernetes_auth.token_ttl),
-                token_max_ttl_seconds=seconds(settings.kubernetes_auth.token_max_ttl),
-            )
+            return KubernetesLogin(kubernetes.path, settings.kubernetes_auth, workload)
         assert approle is not None
-        options = workload.approle or AppRoleLoginSpec()
-        return AppRoleLogin(
-            backend=approle.path,
-            secret_id_ttl_seconds=seconds(options.secret_id_ttl),
-            token_ttl_seconds=seconds(options.token_ttl),
-            token_max_ttl_seconds=seconds(options.token_max_ttl),
-            secret_id_num_uses=options.secret_id_num_uses,
-            secret_id_bound_cidrs=options.secret_id_bound_cidrs,
-        )
+        return AppRoleLogin(approle.path, workload.approle or AppRoleLoginSpec())
 
     def grant(self, identity: str, secret: str, access: Access) -> VaultGrant:
         """The secret's data path in its KV mount; rotation belongs to Vault's own engines, not to a grant."""

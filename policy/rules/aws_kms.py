@@ -154,12 +154,9 @@ def KMS_DECRYPT_VIA_SECRETS_MANAGER(rule: Rule, resource: Resource) -> list[Find
 def SECRET_POLICY_BLOCK_PUBLIC(rule: Rule, resource: Resource) -> list[Finding]:
     """A SecretPolicy without blockPublicPolicy lets a policy granting other accounts access through."""
     block = resource["props"].get("blockPublicPolicy")
-    if is_unknown(block):
-        return [rule.undecided(resource, "blockPublicPolicy")]
-    if block is not True:
-        return [rule.finding(resource, "blockPublicPolicy is not true: Secrets Manager would accept a policy that opens "
-                             "the secret to other accounts; set blockPublicPolicy: true")]
-    return []
+    return rule.require(resource, "blockPublicPolicy", block, block is True,
+                        "blockPublicPolicy is not true: Secrets Manager would accept a policy that opens "
+                        "the secret to other accounts; set blockPublicPolicy: true")
 
 
 @rule(id="SP-KMS-005", name="kms-key-rotation", severity=Severity.MEDIUM, resource_types=(KEY,),

@@ -121,12 +121,9 @@ def KEYVAULT_RBAC_AUTHORIZATION(rule: Rule, resource: Resource) -> list[Finding]
     if properties is None:
         return out
     enabled = properties.get("enableRbacAuthorization")
-    if is_unknown(enabled):
-        return [rule.undecided(resource, "properties.enableRbacAuthorization")]
-    if enabled is not True:
-        return [rule.finding(resource, "properties.enableRbacAuthorization is not true: access policies grant vault-wide "
-                             "permissions and anyone with Contributor can rewrite them; use Azure RBAC")]
-    return []
+    return rule.require(resource, "properties.enableRbacAuthorization", enabled, enabled is True,
+                        "properties.enableRbacAuthorization is not true: access policies grant vault-wide "
+                        "permissions and anyone with Contributor can rewrite them; use Azure RBAC")
 
 
 @rule(id="SP-AZ-004", name="azure-keyvault-recoverable", severity=Severity.HIGH, resource_types=(KEY_VAULT,),

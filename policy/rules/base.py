@@ -100,6 +100,13 @@ class _RuleBase:
         """The rule could not decide because `what` is unknown at preview."""
         return self.finding(resource, f"could not decide: {what} is unknown at preview", undecided=True)
 
+    def require(self, resource: Resource, what: str, value: object, holds: bool, problem: str) -> list[Finding]:
+        """One property decides: undecided while `value` (the property at `what`) is unknown at preview, else the
+        finding `problem` unless the rule `holds` for it."""
+        if is_unknown(value):
+            return [self.undecided(resource, what)]
+        return [] if holds else [self.finding(resource, problem)]
+
 
 @dataclass(frozen=True, kw_only=True)
 class Rule(_RuleBase):

@@ -111,12 +111,9 @@ def FEDERATED_PRINCIPALS_EXACT(rule: Rule, resource: Resource) -> list[Finding]:
     """Workload Identity Federation grants name one federated principal, and each OIDC provider admits only named subjects"""
     if resource["type"] == POOL_PROVIDER:
         condition = resource["props"].get("attributeCondition")
-        if is_unknown(condition):
-            return [rule.undecided(resource, "attributeCondition")]
-        if not condition:
-            return [rule.finding(resource, "attributeCondition: none, so the provider admits every subject of its issuer (every service account "
-                                 "of the cluster); pin them: assertion.sub in ['system:serviceaccount:<ns>:<sa>', ...]")]
-        return []
+        return rule.require(resource, "attributeCondition", condition, bool(condition),
+                            "attributeCondition: none, so the provider admits every subject of its issuer (every service account "
+                            "of the cluster); pin them: assertion.sub in ['system:serviceaccount:<ns>:<sa>', ...]")
     out = []
     for where, role, members in bindings(resource):
         if any(m.startswith(PRINCIPAL_SET) for m in strings(members).values):

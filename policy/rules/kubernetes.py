@@ -197,11 +197,8 @@ def RBAC_NO_ESCALATION_VERBS(rule: Rule, resource: Resource) -> list[Finding]:
 def RBAC_NO_CLUSTER_ADMIN_BINDING(rule: Rule, resource: Resource) -> list[Finding]:
     """Binding cluster-admin grants full control (of the namespace for a RoleBinding, of the cluster otherwise)."""
     name = dig(resource["props"], "roleRef", "name")
-    if is_unknown(name):
-        return [rule.undecided(resource, "roleRef.name")]
-    if name == "cluster-admin":
-        return [rule.finding(resource, "roleRef is cluster-admin: bind a Role with only the verbs and resources needed")]
-    return []
+    return rule.require(resource, "roleRef.name", name, name != "cluster-admin",
+                        "roleRef is cluster-admin: bind a Role with only the verbs and resources needed")
 
 
 @rule(id="SP-K8S-006", name="k8s-rbac-no-anonymous-subjects", severity=Severity.CRITICAL, resource_types=BINDINGS, frameworks=_ACCESS,

@@ -462,12 +462,8 @@ def KUBERNETES_ROLE_BOUND_IDENTITY(rule: Rule, resource: Resource) -> list[Findi
 def KUBERNETES_ROLE_AUDIENCE(rule: Rule, resource: Resource) -> list[Finding]:
     """Without an audience, a service-account token minted for any other service logs in to Vault."""
     audience = resource["props"].get("audience")
-    if is_unknown(audience):
-        return [rule.undecided(resource, "audience")]
-    if not audience:
-        return [rule.finding(resource, "audience is not set: a service-account token minted for any other audience "
-                             "logs in; set audience (e.g. 'vault')")]
-    return []
+    return rule.require(resource, "audience", audience, bool(audience),
+                        "audience is not set: a service-account token minted for any other audience logs in; set audience (e.g. 'vault')")
 
 
 @rule(id="SP-VAULT-012", name="vault-login-token-ttl", severity=Severity.MEDIUM, resource_types=_ROLES,
