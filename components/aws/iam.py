@@ -13,8 +13,8 @@ from typing import Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components import config
 from components.aws import actions
+from components.spec import ROLE_POLICY_NAME
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class SecretAccessPolicy(pulumi.ComponentResource):
         self.policy = aws.iam.RolePolicy(
             f"{name}-secrets",
             role=args.role_name,
-            name=config.ROLE_POLICY_NAME,
+            name=ROLE_POLICY_NAME,
             policy=policy_document(args.grants),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -108,6 +108,6 @@ class SecretAccessPolicy(pulumi.ComponentResource):
         if args.exclusive:
             # Literal names (known at preview), after the program's own policy exists so the role never has none.
             after = pulumi.ResourceOptions(parent=self, depends_on=[self.policy])
-            aws.iam.RolePoliciesExclusive(f"{name}-inline-policies", role_name=args.role_name, policy_names=[config.ROLE_POLICY_NAME], opts=after)
+            aws.iam.RolePoliciesExclusive(f"{name}-inline-policies", role_name=args.role_name, policy_names=[ROLE_POLICY_NAME], opts=after)
             aws.iam.RolePolicyAttachmentsExclusive(f"{name}-attached-policies", role_name=args.role_name, policy_arns=[], opts=after)
         self.register_outputs({"policy_name": self.policy_name})

@@ -8,10 +8,10 @@ import pulumi
 import pulumi_vault as vault
 
 from components import audit
-from components import config
+from components.spec import VaultAuditSpec
 
 
-def audit_device(settings: config.VaultAuditSpec, protect: bool, opts: pulumi.ResourceOptions) -> pulumi.Resource:
+def audit_device(settings: VaultAuditSpec, protect: bool, opts: pulumi.ResourceOptions) -> pulumi.Resource:
     if settings.elsewhere is not None:
         return audit.elsewhere("vault", settings.elsewhere, opts)
     assert settings.device is not None  # the spec checks declare exactly one of device and elsewhere
