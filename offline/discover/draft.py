@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components.spec import CLASS_POLICY, Classification
+from components.spec.vault import IN_CLUSTER_HOSTS
 from offline.access.matrix import AccessMatrix, Entry, access_matrix
 from offline.access.model import EFFECTIVE, READ, UNKNOWN, UNKNOWN_SECRET, WRITE, glob_regex
 from offline.discover.model import DiscoverError, Estate, FoundExternalSecret, FoundIdentity, FoundSecret, slug
@@ -318,7 +319,7 @@ def draft(discovery: Discovery, prefix: str = "") -> dict[str, Any]:
         backends = {(i.kind, i.settings.get("mount")) for w in d.workloads for i in w.identities}
         kubernetes_mounts = sorted(m for k, m in backends if k == "vault-kubernetes")
         if kubernetes_mounts:
-            vault["kubernetes_auth"] = {"mount": kubernetes_mounts[0], "host": estate.kubernetes_host or UNSTATED, "adopt": kubernetes_mounts[0]}
+            vault["kubernetes_auth"] = _kubernetes_auth(d, estate, kubernetes_mounts[0])
         approle_mounts = sorted(m for k, m in backends if k == "vault-approle")
         if approle_mounts:
             vault["approle"] = {"mount": approle_mounts[0], "adopt": approle_mounts[0]}
@@ -379,6 +380,27 @@ def _operator_entries(d: Discovery, order: list[str]) -> list[dict[str, Any]]:
         taken.add(name)
         out.append({"name": name, "aws_role_arn": arn, "writes": writes})
     return out
+
+
+def _kubernetes_auth(d: Discovery, estate: Estate, mount: str) -> dict[str, Any]:
+    """The Kubernetes auth mount as it runs: a Vault that reaches the cluster's API by an outside address, or that
+    holds a token reviewer JWT, is external; its CA is drafted as found (public material), its reviewer as the
+    spec's own dedicated one, since a stored reviewer JWT can never be read back."""
+    auth: dict[str, Any] = {"mount": mount, "host": estate.kubernetes_host or UNSTATED}
+    outside = bool(estate.kubernetes_host) and not IN_CLUSTER_HOSTS.match(estate.kubernetes_host)
+    if outside or estate.kubernetes_reviewer_set:
+        auth["vault_runs"] = "external"
+        if estate.kubernetes_ca_cert:
+            auth["ca_cert"] = estate.kubernetes_ca_cert
+        else:
+            d.review.append(f"auth/{mount}/config has no CA certificate: set vault.kubernetes_auth.ca_cert to the cluster API's CA")
+        if estate.kubernetes_reviewer_set:
+            d.review.append(f"auth/{mount}/config holds a token reviewer JWT, which cannot be read back: the draft creates its own "
+                            "reviewer (vault.kubernetes_auth.reviewer_service_account, default kube-system/vault-token-reviewer, bound to "
+                            "system:auth-delegator); name the existing reviewer there instead to keep it")
+        else:
+            auth["reviewer"] = "client"  # no reviewer JWT: Vault reviews each login with the client's own token today
+    return {**auth, "adopt": mount}
 
 
 def _common(tags: list[dict[str, str]], *names: str) -> str | None:

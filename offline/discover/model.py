@@ -97,6 +97,8 @@ class Estate:
     region: str | None = None
     vault_address: str | None = None
     kubernetes_host: str | None = None
+    kubernetes_ca_cert: str | None = None  # the API server's CA (public), as the live auth config has it
+    kubernetes_reviewer_set: bool | None = None  # the live config has a token reviewer JWT (never readable back)
     oidc_provider_arns: set[str] = field(default_factory=set)  # the EKS OIDC providers IRSA trusts name
     notes: list[str] = field(default_factory=list)
 
@@ -111,7 +113,7 @@ class Estate:
             getattr(self, name).extend(getattr(other, name))
         self.service_accounts.update(other.service_accounts)
         self.oidc_provider_arns |= other.oidc_provider_arns
-        for name in ("account_id", "region", "vault_address", "kubernetes_host"):
+        for name in ("account_id", "region", "vault_address", "kubernetes_host", "kubernetes_ca_cert", "kubernetes_reviewer_set"):
             if getattr(self, name) is None:
                 setattr(self, name, getattr(other, name))
 

@@ -168,7 +168,10 @@ def _auth_roles(client: Any, address: str, policies: set[str], estate: Estate) -
                     settings={"mount": backend}))
                 if estate.kubernetes_host is None:
                     config = _call(address, f"reading auth/{backend}/config", lambda: client.auth.kubernetes.read_config(mount_point=backend))
-                    estate.kubernetes_host = (config or {}).get("kubernetes_host")
+                    config = config or {}
+                    estate.kubernetes_host = config.get("kubernetes_host")
+                    estate.kubernetes_ca_cert = config.get("kubernetes_ca_cert") or None
+                    estate.kubernetes_reviewer_set = bool(config.get("token_reviewer_jwt_set"))
             else:
                 estate.add(APPROLE_ROLE, f"{backend}/{name}", {**common, "secretIdTtl": role.get("secret_id_ttl"),
                                                                 "secretIdNumUses": role.get("secret_id_num_uses")})

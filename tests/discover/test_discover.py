@@ -16,9 +16,10 @@ from typing import Iterator
 import pytest
 import yaml
 
-from components.config import ConfigError, KeySpec, SecretSpec, WorkloadSpec, parse_stack_spec
+from components.spec import ConfigError, KeySpec, KubernetesAuthSpec, SecretSpec, WorkloadSpec, parse_stack_spec
 from offline.discover.__main__ import main
 from tests.conftest import CANARY
+from tests.vault.kubernetes_api import FakeKubernetesApi
 from tests.discover import seeds
 from tests.fixtures import LOOPBACK, free_port
 
@@ -392,6 +393,24 @@ def test_seed_000_vault_with_manifests_keeps_roles_policies_and_the_external_sec
     assert set(glob["reaches"]) == {f"{mount}/emr/epic", f"{mount}/emr/cerner"}
     assert glob["holder"] == f"Vault role auth/{mount}-auth/role/emr-service"
     assert f"read vault:{mount}/emr/*" in run.json["removed"][f"vault-role:{mount}-auth/emr-service (emr-service)"]
+    assert_spec_keys(run)
+
+
+@pytest.mark.parametrize("reviewer", [True, False])
+def test_a_vault_outside_the_cluster_is_drafted_external_with_its_ca(tmp_path, capsys, openbao, vault_estate, reviewer):
+    """The seed's auth config, moved out of the cluster: the API server by its outside address, the cluster's CA, and
+    a token reviewer JWT (never readable back; the canary proves it reaches no output) or none (client JWT mode)."""
+    mount, token_env = vault_estate("000")
+    ca = FakeKubernetesApi().ca_pem()
+    config = {"kubernetes_host": "https://api.emr.example.com:6443", "kubernetes_ca_cert": ca, "disable_local_ca_jwt": True}
+    openbao.client().write(f"auth/{mount}-auth/config", **config, **({"token_reviewer_jwt": f"eyJ.{CANARY}.sig"} if reviewer else {}))
+    run = ok(vault(tmp_path, capsys, openbao, mount, token_env, "emr-prod"))
+    expected = {"mount": f"{mount}-auth", "host": "https://api.emr.example.com:6443", "vault_runs": "external", "ca_cert": ca,
+                "adopt": f"{mount}-auth"}
+    drafted = run.config[f"{NS}:vault"]["kubernetes_auth"]
+    assert drafted == (expected if reviewer else {**expected, "reviewer": "client"})
+    KubernetesAuthSpec.model_validate(drafted)  # the spec takes it as drafted: an external Vault with its CA
+    assert any("token reviewer JWT, which cannot be read back" in item for item in run.json["review"]) == reviewer
     assert_spec_keys(run)
 
 
