@@ -14,12 +14,14 @@ from functools import wraps
 from typing import Any, Callable, Iterable
 
 from documents.props import strings
-from policy.rules._util import HIPAA_ACCESS, HIPAA_AUDIT, HIPAA_AUTHENTICATION, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE
+from policy.rules._util import (HIPAA_ACCESS, HIPAA_AUDIT, HIPAA_AUTHENTICATION, HIPAA_TRANSMISSION, SOC2_ACCESS, SOC2_LEAST_PRIVILEGE,
+                               SOC2_TRANSMISSION)
 from policy.rules.base import Finding, Resource, Rule, Severity, is_unknown, rule
 
 POLICY = "vault:index/policy:Policy"
 KUBERNETES_ROLE = "vault:kubernetes/authBackendRole:AuthBackendRole"
 APPROLE_ROLE = "vault:appRole/authBackendRole:AuthBackendRole"
+KUBERNETES_AUTH_CONFIG = "vault:kubernetes/authBackendConfig:AuthBackendConfig"
 
 WRITE_CAPABILITIES = frozenset({"create", "update", "patch", "delete"})
 # Vault's own control plane: policies, mounts, auth methods, entities and groups.
@@ -525,6 +527,27 @@ def APPROLE_SECRET_ID_BOUNDS(rule: Rule, resource: Resource) -> list[Finding]:
     return out
 
 
+
+@rule(id="SP-VAULT-015", name="vault-kubernetes-auth-verified-tls", severity=Severity.HIGH, resource_types=(KUBERNETES_AUTH_CONFIG,),
+      frameworks=(HIPAA_AUTHENTICATION, HIPAA_TRANSMISSION, SOC2_TRANSMISSION),
+      remediation="Set kubernetes_host to the API server's https address and kubernetes_ca_cert to the cluster's CA certificate "
+      "(vault.kubernetes_auth.ca_cert); or run Vault in the cluster with its pod's CA (disable_local_ca_jwt false).")
+def KUBERNETES_AUTH_VERIFIED_TLS(rule: Rule, resource: Resource) -> list[Finding]:
+    """Vault sends every login token to the cluster's TokenReview API: over plain http, or over https trusting no
+    CA of the cluster (Vault outside the cluster, or told not to use its pod's CA, with no kubernetes_ca_cert),
+    those tokens and the reviewer's own go to whoever answers at that address."""
+    props = resource["props"]
+    host, local_ca, ca = props.get("kubernetesHost"), props.get("disableLocalCaJwt"), props.get("kubernetesCaCert")
+    out = rule.require(resource, "kubernetesHost", host, isinstance(host, str) and host.lower().startswith("https://"),
+                       "kubernetesHost is not an https address: login and reviewer tokens would cross the network in clear")
+    if local_ca is True:  # the pod's CA is not used: only kubernetes_ca_cert can authenticate the API server
+        out += rule.require(resource, "kubernetesCaCert", ca, bool(ca),
+                            "disableLocalCaJwt is true and kubernetesCaCert is not set: Vault cannot tell the cluster's API "
+                            "server from anyone else answering at kubernetesHost; set kubernetes_ca_cert to the cluster CA")
+    elif is_unknown(local_ca):
+        out.append(rule.undecided(resource, "disableLocalCaJwt"))
+    return out
+
 RULES: list[Rule] = [
     POLICY_PARSEABLE,
     POLICY_NO_GLOB,
@@ -537,4 +560,5 @@ RULES: list[Rule] = [
     LOGIN_TOKEN_TTL,
     LOGIN_NO_ROOT_OR_DEFAULT_POLICY,
     APPROLE_SECRET_ID_BOUNDS,
+    KUBERNETES_AUTH_VERIFIED_TLS,
 ]

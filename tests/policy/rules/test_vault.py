@@ -127,8 +127,34 @@ def test_parser_fails_only_with_policy_parse_error(text):
 
 # --- compliant fixtures and mutations -----------------------------------------------------------
 
+def auth_config() -> dict:
+    """An external Vault's Kubernetes auth config as components/vault/auth.py plans it: https, the cluster CA."""
+    return {"type": vault.KUBERNETES_AUTH_CONFIG, "urn": "urn:pulumi:prod::p::vault:kubernetes/authBackendConfig:AuthBackendConfig::k8s",
+            "name": "k8s", "props": {"backend": "kubernetes", "kubernetesHost": "https://api.emr.example.com:6443",
+                                     "kubernetesCaCert": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+                                     "disableLocalCaJwt": True, "tokenReviewerJwt": UNKNOWN}}
+
+
 def test_compliant_fixtures_are_silent():
-    assert run(vault, policy(), kubernetes_role(), approle_role()) == []
+    assert run(vault, policy(), kubernetes_role(), approle_role(), auth_config()) == []
+    # In the cluster, with its pod's CA: no kubernetes_ca_cert needed.
+    assert run(vault, mutated(auth_config(), kubernetesHost="https://kubernetes.default.svc", kubernetesCaCert=DELETE, disableLocalCaJwt=False)) == []
+
+
+@pytest.mark.parametrize(("props", "expected"), [
+    ({"kubernetesHost": "http://api.emr.example.com:6443"}, "kubernetesHost is not an https address"),
+    ({"kubernetesCaCert": DELETE}, "disableLocalCaJwt is true and kubernetesCaCert is not set"),
+    ({"kubernetesCaCert": ""}, "disableLocalCaJwt is true and kubernetesCaCert is not set"),
+])
+def test_auth_config_mutation_is_caught(props, expected):
+    (message,) = decided(run(vault, mutated(auth_config(), props)), vault.KUBERNETES_AUTH_VERIFIED_TLS.id)
+    assert expected in message
+
+
+def test_auth_config_unknowns_are_undecided_not_passed():
+    for props in ({"kubernetesHost": UNKNOWN}, {"disableLocalCaJwt": UNKNOWN, "kubernetesCaCert": DELETE}, {"kubernetesCaCert": UNKNOWN}):
+        findings = run(vault, mutated(auth_config(), props))
+        assert [f.rule_id for f in findings if f.undecided] == [vault.KUBERNETES_AUTH_VERIFIED_TLS.id], props
 
 
 def _policy_with(block: str) -> dict:
@@ -318,12 +344,12 @@ def example_plans():
 def test_rules_are_silent_on_our_own_vault_output(example_plans):
     resources = [r for plan in example_plans for r in plan.policy_resources()]
     types = {r["type"] for r in resources}
-    assert {vault.POLICY, vault.KUBERNETES_ROLE, vault.APPROLE_ROLE} <= types
+    assert {vault.POLICY, vault.KUBERNETES_ROLE, vault.APPROLE_ROLE, vault.KUBERNETES_AUTH_CONFIG} <= types
     assert run(vault, *resources) == []
 
 
 def test_malformed_props_never_crash():
-    for fixture in (policy(), kubernetes_role(), approle_role()):
+    for fixture in (policy(), kubernetes_role(), approle_role(), auth_config()):
         for changed in malformed(fixture):
             run(vault, changed)
 
