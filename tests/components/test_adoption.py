@@ -10,10 +10,11 @@ import sys
 import pytest
 import yaml
 
-from components.config import ConfigError, parse_stack_spec
+from components.config import parse_stack_spec
 from offline.report import import_file
 from offline.run import PROJECT_DIR
 from tests.conftest import CANARY, by_type, plan_raw, stack_namespace
+from tests.fixtures.refusal import spec_problems
 
 SOURCE = "Pulumi.prod.yaml"
 ACCOUNT = "123456789012"
@@ -23,9 +24,7 @@ SECRET = "aws:secretsmanager/secret:Secret"
 
 
 def problems(raw) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
-        parse_stack_spec(raw, SOURCE)
-    return caught.value.lines()
+    return spec_problems(raw, SOURCE)
 
 
 def adopted_prod(raw: dict) -> dict:

@@ -18,14 +18,13 @@ from components.config import (
     parse_stack_spec,
 )
 from tests.conftest import CANARY
+from tests.fixtures.refusal import spec_problems
 
 SOURCE = "Pulumi.prod.yaml"
 
 
 def problems(raw) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
-        parse_stack_spec(raw, SOURCE)
-    return caught.value.lines()
+    return spec_problems(raw, SOURCE)
 
 
 def only_problem(raw) -> str:

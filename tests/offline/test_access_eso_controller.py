@@ -9,12 +9,11 @@ from __future__ import annotations
 import copy
 from functools import cache
 
-import pytest
-
-from components.config import ConfigError, parse_stack_spec
+from components.config import parse_stack_spec
 from offline.access.matrix import access_matrix, declared_controller
 from offline.access.model import READ
 from tests.conftest import by_type, plan_raw, shared_store_raw, stack_namespace
+from tests.fixtures.refusal import spec_problems
 
 CONTROLLER = "k8s:external-secrets/external-secrets"
 SMTP = "aws:autolytiq/prod/smtp"  # read by the worker only (namespace autolytiq-workers)
@@ -81,9 +80,7 @@ def test_a_controller_the_stack_does_not_deploy_is_modelled_from_its_declaration
 
 
 def problems(raw: dict) -> list[str]:
-    with pytest.raises(ConfigError) as error:
-        parse_stack_spec(raw, "Pulumi.prod.yaml")
-    return error.value.lines()
+    return spec_problems(raw)
 
 
 def test_a_scope_that_would_leave_stores_or_namespaces_unreconciled_is_refused():

@@ -6,9 +6,9 @@ import copy
 
 import pytest
 
-from components.spec import ConfigError, parse_stack_spec
 from components.spec.errors import format_key_path
 from tests.conftest import CANARY, stack_namespace
+from tests.fixtures.refusal import spec_problems
 
 SOURCE = "Pulumi.prod.yaml"
 
@@ -19,9 +19,7 @@ def raw():
 
 
 def lines(raw) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
-        parse_stack_spec(raw, SOURCE)
-    return caught.value.lines()
+    return spec_problems(raw, SOURCE)
 
 
 def test_a_list_item_is_named_after_its_name(raw):
