@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws import actions
+from components.spec import service_account_subject
 
 STS_AUDIENCE = "sts.amazonaws.com"
 
@@ -26,7 +27,7 @@ def trust_policy(provider_arn: str, issuer_host_path: str, namespace: str, servi
                     "Action": actions.checked(actions.WEB_IDENTITY),
                     "Condition": {
                         "StringEquals": {
-                            f"{issuer_host_path}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                            f"{issuer_host_path}:sub": service_account_subject(namespace, service_account),
                             f"{issuer_host_path}:aud": STS_AUDIENCE,
                         }
                     },

@@ -12,6 +12,8 @@ import pulumi
 import pulumiverse_time as time
 from pulumi_azure_native import authorization, managedidentity
 
+from components.spec import service_account_subject
+
 # Built-in role: read secret contents (getSecret), nothing else; never Owner/Contributor/Administrator.
 KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 # Built-in role: set (and read, list, delete) secrets; given only at one secret's scope, to its writers.
@@ -26,10 +28,6 @@ _NAMESPACE = uuid.UUID("6f1c1f9e-7a52-4c1e-9d8e-5ec7e75a1a0b")  # stable role as
 
 def role_definition_id(subscription_id: str, role: str) -> str:
     return f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role}"
-
-
-def service_account_subject(namespace: str, service_account: str) -> str:
-    return f"system:serviceaccount:{namespace}:{service_account}"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Sequence
 import pulumi
 import pulumi_gcp as gcp
 
-from components.spec import WorkloadSpec
+from components.spec import WorkloadSpec, service_account_subject
 from components.spec.gcp import GcpFederationSpec
 
 WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
@@ -48,7 +48,7 @@ class WorkloadServiceAccount(pulumi.ComponentResource):
 def subject_condition(workloads: Sequence[WorkloadSpec]) -> str:
     """The provider's attribute condition: exactly these workloads' service accounts (`system:serviceaccount:<ns>:<sa>`),
     no other subject of the issuer."""
-    subjects = sorted(f"system:serviceaccount:{w.namespace}:{w.service_account}" for w in workloads)
+    subjects = sorted(service_account_subject(w.namespace, w.service_account) for w in workloads)
     return "assertion.sub in [" + ", ".join(f"'{s}'" for s in subjects) + "]"
 
 

@@ -52,7 +52,7 @@ from components.spec.base import (
 from components.spec.delivery import STORE_SERVICE_ACCOUNT
 from components.spec.errors import ConfigError, Problem, exit_on_config_error, format_key_path
 from components.spec.gcp import GCP_KEY_ROTATION_DAYS, GCP_SERVICE_AGENT, GcpProjectId, GcpRegion, GcpSpec, GkeClusterSpec
-from components.spec.kubernetes import EsoSpec, KubernetesSpec
+from components.spec.kubernetes import EsoSpec, KubernetesSpec, service_account_subject
 from components.spec.loader import database_password, initial_value, load_stack_spec, namespace_values, parse_stack_spec
 from components.spec.models import KeySpec, SecretSpec, StackTags, WorkloadSpec
 from components.spec.rotation import AUTOMATED_ROTATION, MANUAL_ROTATION_KINDS, ROTATION_KINDS, RotationKind, RotationSpec, VpcSpec
@@ -82,5 +82,5 @@ __all__ = [
     "KubernetesAuthSpec", "KubernetesSpec", "KvMountSpec", "MountPath", "Name", "Problem", "Region", "RotationKind",
     "RotationSpec", "SecretSpec", "StackSpec", "StackTags", "TagKey", "TagValue", "VaultSpec", "VpcSpec", "WorkloadSpec",
     "check_schedule_expression", "database_password", "exit_on_config_error", "format_key_path", "initial_value",
-    "load_stack_spec", "namespace_values", "parse_stack_spec", "seconds", "stack_file_schema", "write_schema",
+    "load_stack_spec", "namespace_values", "parse_stack_spec", "seconds", "service_account_subject", "stack_file_schema", "write_schema",
 ]

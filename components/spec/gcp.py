@@ -14,6 +14,7 @@ from components.spec.audit import ElsewhereSpec
 from components.spec.base import CLASS_POLICY, SHARED_KEY_NAME, HttpsUrl, Spec
 from components.spec.checks import duplicates, manual_rotation_only, missing_section
 from components.spec.errors import Problem
+from components.spec.kubernetes import service_account_subject
 
 if TYPE_CHECKING:
     from components.spec.models import SecretSpec, WorkloadSpec
@@ -166,7 +167,7 @@ class GcpNaming:
 
     def gcp_federated_principal(self: StackSpec, workload: WorkloadSpec) -> str:
         """Exactly one Kubernetes service account of the federated cluster, as an IAM member."""
-        return f"principal://iam.googleapis.com/{self.gcp_pool_name}/subject/system:serviceaccount:{workload.namespace}:{workload.service_account}"
+        return f"principal://iam.googleapis.com/{self.gcp_pool_name}/subject/{service_account_subject(workload.namespace, workload.service_account)}"
 
     def gcp_key_name(self: StackSpec, secret: SecretSpec) -> str:
         """Critical secrets get a dedicated Cloud KMS key, the others share the environment's."""

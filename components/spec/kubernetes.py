@@ -14,6 +14,12 @@ if TYPE_CHECKING:
     from components.spec.stack import StackSpec
 
 
+def service_account_subject(namespace: str, service_account: str) -> str:
+    """The `sub` of a Kubernetes service account token, which IRSA, Azure federated credentials and GCP
+    workload identity federation all pin."""
+    return f"system:serviceaccount:{namespace}:{service_account}"
+
+
 class EsoSpec(Spec):
     """The External Secrets Operator: how Kubernetes workloads receive their secrets."""
 
